@@ -1,0 +1,149 @@
+/*
+ * The native record format: one JSON document per session.
+ *
+ *   {"v":1,"c":<created, Unix s>,"r":<revision>,"d":{...session data...}}
+ *   {"v":1,"f":"<store key>","u":<until>}   a forward left by regenerate
+ *
+ * Bytes and big integers inside "d" use the tagged one-member objects
+ * described in mcsession.h ({"$bytes":"<base64>"}, {"$int":"<digits>"}).
+ * Members other than these are ignored, so a newer writer can add some.
+ *
+ * The decoder treats the stored bytes as hostile: size bounded before
+ * parsing, duplicate keys refused, nesting bounded, every tagged value
+ * checked; anything else is MCS_ECORRUPT.
+ */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "session.h"
+
+#define ENVELOPE_VERSION 1
+/* Room for the envelope around the data within the size limit. */
+#define ENVELOPE_SLACK 128
+
+static int decode_forward(const json_t *f, const json_t *until,
+                          mcs__record *out) {
+  if (!json_is_string(f) ||
+      !mcs__store_key_valid(json_string_value(f), json_string_length(f)) ||
+      !json_is_integer(until))
+    return MCS_ECORRUPT;
+  out->forward_until = json_integer_value(until);
+  out->forward = mcs__strndup(json_string_value(f), json_string_length(f));
+  return out->forward ? MCS_OK : MCS_ENOMEM;
+}
+
+static int decode_envelope(json_t *doc, const mcs__limits *limits,
+                           mcs__record *out) {
+  if (!json_is_object(doc))
+    return MCS_ECORRUPT;
+  json_t *v = json_object_get(doc, "v");
+  if (!json_is_integer(v) || json_integer_value(v) != ENVELOPE_VERSION)
+    return MCS_ECORRUPT;
+  json_t *f = json_object_get(doc, "f");
+  if (f)
+    return decode_forward(f, json_object_get(doc, "u"), out);
+  json_t *c = json_object_get(doc, "c");
+  json_t *r = json_object_get(doc, "r");
+  json_t *d = json_object_get(doc, "d");
+  if (!json_is_integer(c) || json_integer_value(c) < 0 ||
+      !json_is_integer(r) || json_integer_value(r) < 0 || !json_is_object(d))
+    return MCS_ECORRUPT;
+  /* The data object itself is one level above the values it holds, which
+   * may each nest max_depth deep (as mcs_session_set_json allows). */
+  if (mcs__value_check(d, limits->max_depth + 1) != MCS_OK)
+    return MCS_ECORRUPT;
+  out->created = json_integer_value(c);
+  out->rev = (uint64_t)json_integer_value(r);
+  out->data = json_incref(d);
+  return MCS_OK;
+}
+
+static int json_decode(const uint8_t *buf, size_t len,
+                       const mcs__limits *limits, mcs__record *out) {
+  memset(out, 0, sizeof *out);
+  if (len > limits->max_bytes + ENVELOPE_SLACK)
+    return MCS_ETOOBIG;
+  json_error_t err;
+  json_t *doc = json_loadb((const char *)buf, len,
+                           JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+  if (!doc)
+    return json_error_code(&err) == json_error_out_of_memory ? MCS_ENOMEM
+                                                              : MCS_ECORRUPT;
+  int rc = decode_envelope(doc, limits, out);
+  json_decref(doc);
+  if (rc)
+    mcs__record_clear(out);
+  return rc;
+}
+
+/* json_dump_callback sink: appends to a buffer, stops past the limit. */
+struct sink {
+  mcs__buf *out;
+  size_t limit;
+  int rc;
+};
+
+static int sink_write(const char *data, size_t n, void *ud) {
+  struct sink *s = ud;
+  if (s->out->len + n > s->limit) {
+    s->rc = MCS_ETOOBIG;
+    return -1;
+  }
+  if (mcs__buf_append(s->out, data, n)) {
+    s->rc = MCS_ENOMEM;
+    return -1;
+  }
+  return 0;
+}
+
+static json_t *build_envelope(const mcs__record *rec) {
+  json_t *doc = json_object();
+  if (!doc)
+    return NULL;
+  int bad = json_object_set_new_nocheck(doc, "v", json_integer(ENVELOPE_VERSION));
+  if (rec->forward) {
+    bad |= json_object_set_new_nocheck(doc, "f", json_string(rec->forward));
+    bad |= json_object_set_new_nocheck(doc, "u",
+                                       json_integer(rec->forward_until));
+  } else {
+    bad |= json_object_set_new_nocheck(doc, "c", json_integer(rec->created));
+    bad |= json_object_set_new_nocheck(doc, "r",
+                                       json_integer((json_int_t)rec->rev));
+    bad |= json_object_set_nocheck(doc, "d", rec->data);
+  }
+  if (bad) {
+    json_decref(doc);
+    return NULL;
+  }
+  return doc;
+}
+
+static int json_encode(const mcs__record *rec, const mcs__limits *limits,
+                       mcs__buf *out) {
+  if (!rec->forward && !json_is_object(rec->data))
+    return MCS_EINVAL;
+  json_t *doc = build_envelope(rec);
+  if (!doc)
+    return MCS_ENOMEM;
+  mcs__buf_reset(out);
+  struct sink s = {out, limits->max_bytes + ENVELOPE_SLACK, MCS_OK};
+  int rc = json_dump_callback(doc, sink_write, &s, JSON_COMPACT);
+  json_decref(doc);
+  if (rc != 0)
+    return s.rc ? s.rc : MCS_ENOMEM;
+  return MCS_OK;
+}
+
+const mcs__codec mcs__codec_json = {
+    .name = "json",
+    .flags = 0x4a53, /* "JS": tells our records apart in a shared store */
+    .decode = json_decode,
+    .encode = json_encode,
+};
+
+void mcs__record_clear(mcs__record *rec) {
+  json_decref(rec->data);
+  mcs__free(rec->forward);
+  memset(rec, 0, sizeof *rec);
+}

@@ -1,0 +1,212 @@
+/*
+ * Internal declarations shared by the library's source files. Nothing here
+ * is exported; symbols are prefixed mcs__.
+ */
+#ifndef MCS_INTERNAL_H
+#define MCS_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcsession.h"
+
+/* ---- Allocation (alloc.c): every allocation goes through the hook. ---- */
+void *mcs__malloc(size_t size);
+void *mcs__calloc(size_t n, size_t size);
+void *mcs__realloc(void *ptr, size_t size);
+void mcs__free(void *ptr);
+/* Copies of a buffer / string; NULL on allocation failure. */
+void *mcs__memdup(const void *data, size_t len);
+char *mcs__strndup(const char *s, size_t len);
+char *mcs__strdup(const char *s);
+
+/* ---- Growable byte buffer (buf.c). ---- */
+typedef struct mcs__buf {
+  uint8_t *data;
+  size_t len;
+  size_t cap;
+} mcs__buf;
+
+#define MCS__BUF_INIT {NULL, 0, 0}
+/* Makes room for `extra` more bytes. MCS_OK or MCS_ENOMEM. */
+int mcs__buf_reserve(mcs__buf *b, size_t extra);
+int mcs__buf_append(mcs__buf *b, const void *data, size_t len);
+/* Appends a NUL-terminated string (without the NUL). */
+int mcs__buf_append_str(mcs__buf *b, const char *s);
+void mcs__buf_reset(mcs__buf *b); /* len = 0, keeps the memory */
+void mcs__buf_free(mcs__buf *b);  /* frees and zeroes */
+
+/* What a store's get writes into (see mcs_store_value_set). */
+struct mcs_store_value {
+  mcs__buf buf;
+  size_t max_len;
+};
+
+/* ---- Store wrapper (store.c). ---- */
+struct mcs_store {
+  mcs_store_ops ops;
+  void *ud;
+};
+/* True when `key` can go to a store: 1..MCS_STORE_KEY_MAX bytes, none of
+ * them a space, a control byte or DEL. */
+bool mcs__store_key_valid(const char *key, size_t len);
+
+/* ---- Randomness and ids (random.c). ---- */
+/* sodium_init once; MCS_OK or MCS_EIO. Cheap after the first call. */
+int mcs__sodium_ready(void);
+
+/* ---- Base64 helpers over libsodium (b64.c). ---- */
+/* Encoded length (without NUL) of n bytes, standard padded alphabet. */
+size_t mcs__b64_len(size_t n);
+/* Standard alphabet with padding (Python's base64.b64encode). `out` must
+ * hold mcs__b64_len(n) + 1 bytes. Returns the length written. */
+size_t mcs__b64_encode(const void *in, size_t n, char *out);
+/* URL-safe alphabet without padding. `out` must hold
+ * mcs__b64url_len(n) + 1 bytes. */
+size_t mcs__b64url_len(size_t n);
+size_t mcs__b64url_encode(const void *in, size_t n, char *out);
+/* Strict decode of the standard padded alphabet (no whitespace, correct
+ * padding, canonical trailing bits). MCS_OK, MCS_EINVAL, or MCS_ELIMIT
+ * when out_size is too small. */
+int mcs__b64_decode(const char *in, size_t n, void *out, size_t out_size,
+                    size_t *out_len);
+
+/* ---- Time (manager.c). ---- */
+int64_t mcs__now(const mcs_manager *mgr);
+
+/* ---- Keyring internals (keyring.c) ---- */
+/* Looks up the secret for a version; NULL if absent. Borrowed. */
+const uint8_t *mcs__keyring_secret(const mcs_keyring *ring, unsigned version,
+                                   size_t *len);
+/* The secret of the lowest version (for store-key derivation). */
+const uint8_t *mcs__keyring_oldest(const mcs_keyring *ring, size_t *len);
+/* Deep copy. */
+int mcs__keyring_clone(const mcs_keyring *ring, mcs_keyring **out);
+/* mcs_verify that also reports the signature's timestamp (signer.c). */
+int mcs__verify_at(const mcs_keyring *ring, const char *name,
+                   const char *signed_value, size_t signed_len, int64_t now,
+                   int64_t max_age_s, void *value_out, size_t value_size,
+                   size_t *value_len, int64_t *timestamp);
+
+/* The fields of a v2 signed value, as mcs__signed_parse found them. The
+ * pointers are BORROWED from the parsed input. */
+typedef struct mcs__signed_parts {
+  unsigned key_version;
+  int64_t timestamp;
+  const char *name;      /* not NUL-terminated */
+  size_t name_len;
+  const char *b64;       /* the base64 field, not yet decoded */
+  size_t b64_len;
+  const char *signature; /* 64 lowercase hex digits */
+  size_t signed_len;     /* bytes covered by the HMAC (through the last |) */
+} mcs__signed_parts;
+
+/* Checks only the structure of a signed value (signer.c): the same strict
+ * rules as mcs_verify, but no key, no HMAC, no name or age check, and the
+ * base64 field's alphabet and padding but not its decoding. For callers that must pick a key before verifying (the tool)
+ * and for diagnostics; a success here proves nothing about authenticity.
+ * MCS_OK or MCS_EBADSIG. Never allocates. */
+int mcs__signed_parse(const char *in, size_t len, mcs__signed_parts *out);
+
+/* ---- Session data and records ---- */
+
+/* A decoded store record. `data` is a JSON object (jansson) whose values
+ * use the tagged forms for bytes and big integers (values.c). */
+typedef struct mcs__record {
+  struct json_t *data;  /* owned reference, never NULL after decode */
+  int64_t created;      /* Unix seconds; 0 if the format has none */
+  uint64_t rev;         /* revision, incremented on each write */
+  char *forward;        /* store key this record forwards to, or NULL */
+  int64_t forward_until; /* Unix seconds after which the forward is void */
+} mcs__record;
+
+void mcs__record_clear(mcs__record *rec);
+
+typedef struct mcs__limits {
+  size_t max_bytes;   /* encoded size */
+  unsigned max_depth; /* nesting */
+} mcs__limits;
+
+/* How records become bytes and back. decode treats its input as hostile:
+ * MCS_ECORRUPT for anything malformed, MCS_ETOOBIG above limits, never a
+ * crash. encode gives MCS_ETOOBIG above limits->max_bytes. */
+typedef struct mcs__codec {
+  const char *name;
+  uint32_t flags; /* client flags stored with the record */
+  int (*decode)(const uint8_t *buf, size_t len, const mcs__limits *limits,
+                mcs__record *out);
+  int (*encode)(const mcs__record *rec, const mcs__limits *limits,
+                mcs__buf *out);
+} mcs__codec;
+
+extern const mcs__codec mcs__codec_json; /* codec_json.c */
+
+/* Largest session id any scheme uses (tornado: 64 hex digits). */
+#define MCS__ID_MAX 64
+
+/* Up to this many Set-Cookie values per response (tornado mode: 2). */
+#define MCS__SET_COOKIE_MAX 2
+#define MCS__SET_COOKIE_LEN 1024
+
+typedef struct mcs__cookie_out {
+  size_t count;
+  char value[MCS__SET_COOKIE_MAX][MCS__SET_COOKIE_LEN];
+} mcs__cookie_out;
+
+/* How a mode names sessions: cookies, ids and store keys. */
+typedef struct mcs__scheme {
+  /* Reads the id named by a Cookie header: MCS_OK (id set), MCS_ENOENT (no
+   * session cookie), MCS_EBADSIG (a cookie that does not verify),
+   * MCS_ELIMIT (header over limits). */
+  int (*read_id)(const mcs_manager *mgr, const char *header, size_t len,
+                 char id[MCS__ID_MAX + 1], size_t *id_len,
+                 int64_t *signed_at);
+  int (*new_id)(const mcs_manager *mgr, char id[MCS__ID_MAX + 1],
+                size_t *id_len);
+  /* Store key for an id into key[MCS_STORE_KEY_MAX + 1]. */
+  int (*store_key)(const mcs_manager *mgr, const char *id, size_t id_len,
+                   char key[MCS_STORE_KEY_MAX + 1], size_t *key_len);
+  /* Set-Cookie values naming `id`, or expiring the cookies (id NULL). */
+  int (*cookies)(const mcs_manager *mgr, const char *id, size_t id_len,
+                 mcs__cookie_out *out);
+} mcs__scheme;
+
+extern const mcs__scheme mcs__scheme_native; /* scheme_native.c */
+
+/* ---- Manager (manager.c) ---- */
+struct mcs_manager {
+  mcs_manager_config cfg; /* strings below replace the borrowed ones */
+  mcs_keyring *keys;      /* owned copy */
+  mcs_store *store;       /* borrowed, or owned when own_store */
+  bool own_store;
+  char *key_prefix;
+  size_t key_prefix_len;
+  char *cookie_name;
+  char *cookie_path;
+  char *cookie_domain;
+  uint8_t store_key_secret[64]; /* HMAC key for native store keys */
+  size_t store_key_secret_len;
+  uint8_t csrf_key[32];   /* derived from the key ring */
+  uint32_t signature_max_age;
+  const mcs__scheme *scheme;
+  const mcs__codec *codec;
+  mcs__limits limits;
+  struct {
+    _Atomic uint64_t created, loaded, expired, forged, saves, writes_skipped,
+        cas_retries, store_errors, corrupt;
+  } stats;
+};
+
+#define MCS__STAT_INC(mgr, field)                                            \
+  atomic_fetch_add_explicit(&(mgr)->stats.field, 1, memory_order_relaxed)
+
+void mcs__log(const mcs_manager *mgr, mcs_log_level level, const char *fmt,
+              ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif /* MCS_INTERNAL_H */

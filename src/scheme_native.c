@@ -1,0 +1,103 @@
+/*
+ * Native mode's naming: one cookie whose value is a Tornado v2 signed value
+ * carrying the session id; ids are 256 random bits in base64url; the store
+ * key is prefix + base64url(HMAC-SHA256(store_key_secret, id)), so a dump
+ * of the store yields nothing a client could present as a cookie.
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+static bool id_well_formed(const char *id, size_t len) {
+  if (len != MCS_ID_LEN)
+    return false;
+  for (size_t i = 0; i < len; i++) {
+    char c = id[i];
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+static int native_read_id(const mcs_manager *mgr, const char *header,
+                          size_t len, char id[MCS__ID_MAX + 1],
+                          size_t *id_len, int64_t *signed_at) {
+  const char *value;
+  size_t value_len;
+  int rc = mcs_cookie_find(header, len, mgr->cookie_name, &value, &value_len);
+  if (rc)
+    return rc; /* MCS_ENOENT or MCS_ELIMIT */
+  rc = mcs__verify_at(mgr->keys, mgr->cookie_name, value, value_len,
+                      mcs__now(mgr), mgr->signature_max_age, id, MCS__ID_MAX,
+                      id_len, signed_at);
+  if (rc == MCS_ELIMIT || (rc == MCS_OK && !id_well_formed(id, *id_len)))
+    return MCS_EBADSIG; /* validly signed, but not by this scheme */
+  if (rc)
+    return MCS_EBADSIG;
+  id[*id_len] = '\0';
+  return MCS_OK;
+}
+
+static int native_new_id(const mcs_manager *mgr, char id[MCS__ID_MAX + 1],
+                         size_t *id_len) {
+  (void)mgr;
+  uint8_t raw[MCS_ID_BYTES];
+  int rc = mcs_random_bytes(raw, sizeof raw);
+  if (rc)
+    return rc;
+  *id_len = mcs__b64url_encode(raw, sizeof raw, id);
+  sodium_memzero(raw, sizeof raw);
+  return MCS_OK;
+}
+
+static int native_store_key(const mcs_manager *mgr, const char *id,
+                            size_t id_len, char key[MCS_STORE_KEY_MAX + 1],
+                            size_t *key_len) {
+  uint8_t mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, mgr->store_key_secret,
+                              mgr->store_key_secret_len);
+  crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, id_len);
+  crypto_auth_hmacsha256_final(&st, mac);
+  size_t p = mgr->key_prefix_len;
+  if (p + mcs__b64url_len(sizeof mac) > MCS_STORE_KEY_MAX)
+    return MCS_EINVAL; /* the manager refuses such prefixes up front */
+  memcpy(key, mgr->key_prefix, p);
+  *key_len = p + mcs__b64url_encode(mac, sizeof mac, key + p);
+  return MCS_OK;
+}
+
+static int native_cookies(const mcs_manager *mgr, const char *id,
+                          size_t id_len, mcs__cookie_out *out) {
+  int64_t now = mcs__now(mgr);
+  mcs_cookie_attrs attrs = mgr->cfg.cookie;
+  char signed_value[MCS_SIGNED_MAX_LEN(MCS_SIGNED_NAME_MAX, MCS__ID_MAX)];
+  const char *value = "";
+  size_t value_len = 0;
+  if (id) {
+    int rc = mcs_sign(mgr->keys, -1, mgr->cookie_name, id, id_len, now,
+                      signed_value, sizeof signed_value, &value_len);
+    if (rc)
+      return rc;
+    value = signed_value;
+  } else {
+    attrs.max_age = 0; /* expire it now */
+  }
+  out->count = 0;
+  int rc = mcs_cookie_format(mgr->cookie_name, value, value_len, &attrs, now,
+                             out->value[0], sizeof out->value[0], NULL);
+  if (rc == MCS_OK)
+    out->count = 1;
+  return rc;
+}
+
+const mcs__scheme mcs__scheme_native = {
+    .read_id = native_read_id,
+    .new_id = native_new_id,
+    .store_key = native_store_key,
+    .cookies = native_cookies,
+};

@@ -1,0 +1,546 @@
+/*
+ * The session life cycle (DESIGN section 3): load, save, regenerate,
+ * destroy. The rules this file keeps:
+ *
+ *   - A store error is reported, never turned into an empty session that a
+ *     later save would write over real data.
+ *   - EXPIRED and FORGED sessions get a fresh id; a presented id is never
+ *     reused for new data.
+ *   - save writes nothing when nothing changed, creates with add, updates
+ *     with compare-and-swap and, on conflict, replays this request's change
+ *     log on a fresh read (changes.c) — bounded by max_cas_retries.
+ *   - A record that disappeared while the request ran stays gone (EGONE).
+ */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "session.h"
+
+/* A forward is followed at most this many times in a row. */
+#define MAX_FORWARD_HOPS 2
+/* A new session retries add with a fresh id this many times. */
+#define MAX_ID_COLLISIONS 3
+
+/* ---- Reading records ---------------------------------------------------- */
+
+typedef enum fetch_result { FETCH_FOUND, FETCH_GONE } fetch_result;
+
+static void count_store_error(mcs_session *s, int rc) {
+  MCS__STAT_INC(s->mgr, store_errors);
+  mcs__log(s->mgr, MCS_LOG_WARN, "mcsession: store error: %s",
+           mcs_strerror(rc));
+}
+
+/* Reads and decodes one record. Undecodable records count as gone (and as
+ * corrupt): the user gets a fresh session rather than an error page, and
+ * the bad record is left for an operator to look at. */
+static int read_record(mcs_session *s, const char *key, size_t key_len,
+                       uint32_t touch_ttl, mcs__record *rec, uint64_t *cas,
+                       fetch_result *res) {
+  mcs_manager *m = s->mgr;
+  mcs_store_value v = {MCS__BUF_INIT, m->limits.max_bytes * 2 + 1024};
+  uint32_t flags = 0;
+  mcs_store_result r;
+  int rc = m->store->ops.get(m->store->ud, key, key_len, touch_ttl, &v, cas,
+                             &flags, &r);
+  if (rc == MCS_OK && r == MCS_STORE_HIT) {
+    rc = m->codec->decode(v.buf.data ? v.buf.data : (const uint8_t *)"",
+                          v.buf.len, &m->limits, rec);
+    if (rc == MCS_ECORRUPT || rc == MCS_ETOOBIG) {
+      MCS__STAT_INC(m, corrupt);
+      mcs__log(m, MCS_LOG_WARN, "mcsession: undecodable record (%s)",
+               mcs_strerror(rc));
+      r = MCS_STORE_MISS;
+      rc = MCS_OK;
+    }
+  } else if (rc == MCS_ETOOBIG) {
+    MCS__STAT_INC(m, corrupt);
+    r = MCS_STORE_MISS;
+    rc = MCS_OK;
+  } else if (rc) {
+    count_store_error(s, rc);
+  }
+  mcs__buf_free(&v.buf);
+  *res = (r == MCS_STORE_HIT) ? FETCH_FOUND : FETCH_GONE;
+  return rc;
+}
+
+/* Reads the record under s->key, following forwards left by regenerate
+ * (s->key then names the record they lead to). The expiry slides on the
+ * way, except for forwards, whose lifetime is fixed at creation. */
+static int fetch(mcs_session *s, mcs__record *rec, uint64_t *cas,
+                 fetch_result *res) {
+  mcs_manager *m = s->mgr;
+  for (int hop = 0; hop <= MAX_FORWARD_HOPS; hop++) {
+    int rc = read_record(s, s->key, s->key_len, m->cfg.idle_timeout, rec,
+                         cas, res);
+    if (rc || *res == FETCH_GONE || !rec->forward)
+      return rc;
+    int64_t left = rec->forward_until - mcs__now(m);
+    size_t n = strlen(rec->forward);
+    if (left <= 0 || n > MCS_STORE_KEY_MAX)
+      break;
+    /* The read above slid the forward's expiry; put it back. */
+    mcs_store_result r;
+    (void)m->store->ops.touch(m->store->ud, s->key, s->key_len,
+                              (uint32_t)left, &r);
+    memcpy(s->key, rec->forward, n + 1);
+    s->key_len = n;
+    s->forwarded = true;
+    mcs__record_clear(rec);
+  }
+  mcs__record_clear(rec);
+  *res = FETCH_GONE;
+  return MCS_OK;
+}
+
+/* ---- Loading ------------------------------------------------------------ */
+
+static int set_key_for_id(mcs_session *s) {
+  return s->mgr->scheme->store_key(s->mgr, s->id, s->id_len, s->key,
+                                   &s->key_len);
+}
+
+/* Turns `s` into a fresh, empty, unsaved session with a new id. */
+static int make_fresh(mcs_session *s, mcs_outcome outcome) {
+  mcs_manager *m = s->mgr;
+  mcs__record_clear(&s->rec);
+  s->outcome = outcome;
+  s->stored = s->forwarded = false;
+  s->cas = 0;
+  s->rec.created = mcs__now(m);
+  s->rec.data = json_object();
+  if (!s->rec.data)
+    return MCS_ENOMEM;
+  int rc = m->scheme->new_id(m, s->id, &s->id_len);
+  return rc ? rc : set_key_for_id(s);
+}
+
+static bool past_absolute_lifetime(const mcs_session *s) {
+  uint32_t limit = s->mgr->cfg.absolute_timeout;
+  return limit && mcs__now(s->mgr) - s->rec.created >= (int64_t)limit;
+}
+
+/* Ends a record found past its absolute lifetime; best effort, since the
+ * session is over for this request whatever the store says. */
+static void drop_record(mcs_session *s) {
+  mcs_store_result r;
+  mcs_store *st = s->mgr->store;
+  (void)st->ops.del(st->ud, s->key, s->key_len, &r);
+}
+
+static int load_presented(mcs_session *s) {
+  mcs_manager *m = s->mgr;
+  memcpy(s->id, s->presented_id, s->presented_len + 1);
+  s->id_len = s->presented_len;
+  int rc = set_key_for_id(s);
+  fetch_result res;
+  if (rc || (rc = fetch(s, &s->rec, &s->cas, &res)))
+    return rc;
+  if (res == FETCH_FOUND && past_absolute_lifetime(s)) {
+    drop_record(s);
+    res = FETCH_GONE;
+  }
+  if (res == FETCH_GONE) {
+    MCS__STAT_INC(m, expired);
+    return make_fresh(s, MCS_SESSION_EXPIRED);
+  }
+  MCS__STAT_INC(m, loaded);
+  s->outcome = MCS_SESSION_LOADED;
+  s->stored = true;
+  return MCS_OK;
+}
+
+static int load_into(mcs_session *s, const char *header, size_t len) {
+  mcs_manager *m = s->mgr;
+  if (!header || len == 0)
+    return make_fresh(s, MCS_SESSION_NEW);
+  int rc = m->scheme->read_id(m, header, len, s->presented_id,
+                              &s->presented_len, &s->signed_at);
+  if (rc == MCS_ENOENT)
+    return make_fresh(s, MCS_SESSION_NEW);
+  if (rc == MCS_EBADSIG) {
+    MCS__STAT_INC(m, forged);
+    s->presented_len = 0;
+    return make_fresh(s, MCS_SESSION_FORGED);
+  }
+  return rc ? rc : load_presented(s);
+}
+
+int mcs_session_load(mcs_manager *mgr, const char *cookie_header,
+                     size_t header_len, mcs_session **out) {
+  if (!out)
+    return MCS_EINVAL;
+  *out = NULL;
+  if (!mgr || (!cookie_header && header_len))
+    return MCS_EINVAL;
+  mcs_session *s = mcs__calloc(1, sizeof *s);
+  if (!s)
+    return MCS_ENOMEM;
+  s->mgr = mgr;
+  int rc = load_into(s, cookie_header, header_len);
+  if (rc) {
+    mcs_session_free(s);
+    return rc;
+  }
+  *out = s;
+  return MCS_OK;
+}
+
+void mcs_session_free(mcs_session *s) {
+  if (!s)
+    return;
+  mcs__record_clear(&s->rec);
+  mcs__changes_clear(&s->changes);
+  mcs__free(s);
+}
+
+/* ---- Writing ------------------------------------------------------------ */
+
+/* The idle timeout, cut short by the absolute lifetime where that ends
+ * sooner. */
+static uint32_t write_ttl(const mcs_session *s) {
+  const mcs_manager_config *c = &s->mgr->cfg;
+  int64_t ttl = c->idle_timeout;
+  if (c->absolute_timeout) {
+    int64_t left = s->rec.created + c->absolute_timeout - mcs__now(s->mgr);
+    if (left < ttl)
+      ttl = left;
+  }
+  return ttl < 1 ? 1 : (uint32_t)ttl;
+}
+
+static int encode(const mcs_session *s, const mcs__record *rec,
+                  mcs__buf *out) {
+  return s->mgr->codec->encode(rec, &s->mgr->limits, out);
+}
+
+static int prepare_cookie(mcs_session *s, bool expire) {
+  mcs_manager *m = s->mgr;
+  return m->scheme->cookies(m, expire ? NULL : s->id, s->id_len, &s->cookies);
+}
+
+/* Maps a store call's outcome: errors are counted and passed on. */
+static int store_rc(mcs_session *s, int rc) {
+  if (rc && rc != MCS_ETOOBIG && rc != MCS_ENOMEM && rc != MCS_EINVAL)
+    count_store_error(s, rc);
+  return rc;
+}
+
+/* Creates the record of a new session with add; a taken id (which 256
+ * random bits make a theoretical case) is replaced and tried again. */
+static int create_record(mcs_session *s, const mcs__buf *body) {
+  mcs_manager *m = s->mgr;
+  mcs_store *st = m->store;
+  for (int attempt = 0; attempt < MAX_ID_COLLISIONS; attempt++) {
+    mcs_store_result r;
+    uint64_t cas = 0;
+    int rc = st->ops.add(st->ud, s->key, s->key_len, body->data, body->len,
+                         m->codec->flags, write_ttl(s), &cas, &r);
+    if (rc)
+      return store_rc(s, rc);
+    if (r == MCS_STORE_STORED) {
+      s->cas = cas;
+      s->stored = true;
+      MCS__STAT_INC(m, created);
+      return MCS_OK;
+    }
+    if ((rc = m->scheme->new_id(m, s->id, &s->id_len)) ||
+        (rc = set_key_for_id(s)))
+      return rc;
+  }
+  return MCS_ECONFLICT;
+}
+
+/* Re-reads the record after a CAS conflict and replays this request's
+ * changes on top. MCS_EGONE if it disappeared meanwhile. */
+static int refresh_and_replay(mcs_session *s) {
+  mcs__record fresh = {0};
+  fetch_result res;
+  uint64_t cas = 0;
+  int rc = fetch(s, &fresh, &cas, &res);
+  if (rc)
+    return rc;
+  if (res == FETCH_GONE)
+    return MCS_EGONE;
+  rc = mcs__changes_apply(&s->changes, fresh.data);
+  if (rc == MCS_ETYPE || rc == MCS_ERANGE)
+    rc = MCS_ECONFLICT; /* a concurrent write made our increment moot */
+  if (rc) {
+    mcs__record_clear(&fresh);
+    return rc;
+  }
+  mcs__record_clear(&s->rec);
+  s->rec = fresh;
+  s->cas = cas;
+  return MCS_OK;
+}
+
+/* Writes an existing record with compare-and-swap, replaying the change
+ * log after each conflict. */
+static int update_record(mcs_session *s, mcs__buf *body) {
+  mcs_manager *m = s->mgr;
+  mcs_store *st = m->store;
+  for (unsigned attempt = 0; attempt <= m->cfg.max_cas_retries; attempt++) {
+    int rc = MCS_OK;
+    if (attempt > 0 || s->cas == 0) {
+      if (attempt > 0)
+        MCS__STAT_INC(m, cas_retries);
+      if ((rc = refresh_and_replay(s)))
+        return rc;
+    }
+    s->rec.rev++;
+    if ((rc = encode(s, &s->rec, body)))
+      return rc;
+    mcs_store_result r;
+    uint64_t cas = 0;
+    rc = st->ops.cas(st->ud, s->key, s->key_len, body->data, body->len,
+                     m->codec->flags, write_ttl(s), s->cas, &cas, &r);
+    if (rc)
+      return store_rc(s, rc);
+    if (r == MCS_STORE_STORED) {
+      s->cas = cas;
+      return MCS_OK;
+    }
+    if (r == MCS_STORE_MISS)
+      return MCS_EGONE;
+  }
+  return MCS_ECONFLICT;
+}
+
+/* After a CAS on the old record failed: re-reads it, replays this
+ * request's changes on its data, and rewrites the new record with the
+ * result. *done is set when another regenerate already forwarded the old
+ * record (both new records stay valid; each request keeps its own). */
+static int merge_old_into_new(mcs_session *s, mcs__buf *body, bool *done) {
+  mcs_manager *m = s->mgr;
+  mcs__record old = {0};
+  fetch_result res;
+  uint64_t cas = 0;
+  int rc = read_record(s, s->old_key, s->old_key_len, 0, &old, &cas, &res);
+  if (rc)
+    return rc;
+  if (res == FETCH_GONE)
+    return MCS_EGONE;
+  if (old.forward) {
+    mcs__record_clear(&old);
+    *done = true;
+    return MCS_OK;
+  }
+  if ((rc = mcs__changes_apply(&s->changes, old.data))) {
+    mcs__record_clear(&old);
+    return rc == MCS_ENOMEM ? rc : MCS_ECONFLICT;
+  }
+  json_decref(s->rec.data);
+  s->rec.data = json_incref(old.data);
+  s->rec.rev = old.rev > s->rec.rev ? old.rev + 1 : s->rec.rev + 1;
+  mcs__record_clear(&old);
+  s->old_cas = cas;
+  mcs_store_result r;
+  if ((rc = encode(s, &s->rec, body)) ||
+      (rc = store_rc(s, m->store->ops.set(m->store->ud, s->key, s->key_len,
+                                           body->data, body->len,
+                                           m->codec->flags, write_ttl(s),
+                                           &r))))
+    return rc;
+  s->cas = 0; /* set returns no token: the next save reads first */
+  return MCS_OK;
+}
+
+/* Replaces the old record (s->old_key) by a short-lived forward to the new
+ * one, with CAS so a change another request made to the old record in the
+ * meantime is merged into the new record rather than lost. */
+static int forward_old_record(mcs_session *s, mcs__buf *body) {
+  mcs_manager *m = s->mgr;
+  mcs_store *st = m->store;
+  mcs__record fwd = {0};
+  fwd.forward = s->key;
+  fwd.forward_until = mcs__now(m) + m->cfg.forward_ttl;
+  for (unsigned attempt = 0; attempt <= m->cfg.max_cas_retries; attempt++) {
+    int rc = encode(s, &fwd, body);
+    mcs_store_result r;
+    if (rc || (rc = store_rc(s, st->ops.cas(st->ud, s->old_key,
+                                             s->old_key_len, body->data,
+                                             body->len, m->codec->flags,
+                                             m->cfg.forward_ttl, s->old_cas,
+                                             NULL, &r))))
+      return rc;
+    if (r == MCS_STORE_STORED)
+      return MCS_OK;
+    if (r == MCS_STORE_MISS)
+      return MCS_EGONE;
+    /* Someone wrote the old record: merge it into ours, write ours again. */
+    MCS__STAT_INC(m, cas_retries);
+    bool done = false;
+    if ((rc = merge_old_into_new(s, body, &done)) || done)
+      return rc;
+  }
+  return MCS_ECONFLICT;
+}
+
+/* Deletes what the session had in the store; a record already gone is
+ * fine. */
+static int delete_key(mcs_session *s, const char *key, size_t len) {
+  mcs_store_result r;
+  mcs_store *st = s->mgr->store;
+  return store_rc(s, st->ops.del(st->ud, key, len, &r));
+}
+
+static int save_destroyed(mcs_session *s) {
+  int rc = MCS_OK;
+  if (s->stored)
+    rc = delete_key(s, s->key, s->key_len);
+  if (rc == MCS_OK && s->regenerated)
+    rc = delete_key(s, s->old_key, s->old_key_len);
+  /* The presented record too, when we were forwarded away from it. */
+  if (rc == MCS_OK && s->forwarded) {
+    char key[MCS_STORE_KEY_MAX + 1];
+    size_t len;
+    rc = s->mgr->scheme->store_key(s->mgr, s->presented_id, s->presented_len,
+                                   key, &len);
+    if (rc == MCS_OK)
+      rc = delete_key(s, key, len);
+  }
+  if (rc)
+    return rc;
+  s->stored = s->regenerated = false;
+  return prepare_cookie(s, true);
+}
+
+/* A new session: stored only if it holds data; its cookie is sent when it
+ * was stored, or when a CSRF token names it. */
+static int save_new(mcs_session *s, mcs__buf *body) {
+  if (json_object_size(s->rec.data) == 0) {
+    MCS__STAT_INC(s->mgr, writes_skipped);
+    return s->csrf_issued ? prepare_cookie(s, false) : MCS_OK;
+  }
+  s->rec.rev = 1;
+  int rc = encode(s, &s->rec, body);
+  if (rc || (rc = create_record(s, body)))
+    return rc;
+  return prepare_cookie(s, false);
+}
+
+static int save_regenerated(mcs_session *s, mcs__buf *body) {
+  s->rec.rev++;
+  int rc = encode(s, &s->rec, body);
+  if (rc || (rc = create_record(s, body)))
+    return rc;
+  rc = forward_old_record(s, body);
+  if (rc == MCS_EGONE) {
+    /* Logged out meanwhile: the new record must not outlive the old. */
+    (void)delete_key(s, s->key, s->key_len);
+    s->stored = false;
+  }
+  if (rc)
+    return rc;
+  s->regenerated = s->forwarded = false;
+  return prepare_cookie(s, false);
+}
+
+/* A loaded session whose cookie signature is past half its allowed age
+ * gets a freshly signed cookie (no store traffic). */
+static int refresh_cookie_if_old(mcs_session *s) {
+  if (s->forwarded || s->signed_at == 0)
+    return MCS_OK;
+  if (mcs__now(s->mgr) - s->signed_at <= (int64_t)s->mgr->signature_max_age / 2)
+    return MCS_OK;
+  return prepare_cookie(s, false);
+}
+
+static int save_existing(mcs_session *s, mcs__buf *body) {
+  if (s->changes.len == 0) {
+    MCS__STAT_INC(s->mgr, writes_skipped);
+    return refresh_cookie_if_old(s);
+  }
+  int rc = update_record(s, body);
+  return rc ? rc : refresh_cookie_if_old(s);
+}
+
+int mcs_session_save(mcs_session *s) {
+  if (!s)
+    return MCS_EINVAL;
+  s->cookies.count = 0;
+  mcs__buf body = MCS__BUF_INIT;
+  int rc;
+  if (s->destroyed)
+    rc = save_destroyed(s);
+  else if (s->regenerated)
+    rc = save_regenerated(s, &body);
+  else if (!s->stored)
+    rc = save_new(s, &body);
+  else
+    rc = save_existing(s, &body);
+  mcs__buf_free(&body);
+  if (rc) {
+    s->cookies.count = 0;
+    return rc;
+  }
+  mcs__changes_clear(&s->changes);
+  MCS__STAT_INC(s->mgr, saves);
+  return MCS_OK;
+}
+
+/* ---- Identity ----------------------------------------------------------- */
+
+int mcs_session_regenerate(mcs_session *s) {
+  if (!s)
+    return MCS_EINVAL;
+  if (s->destroyed)
+    return MCS_ESTATE;
+  if (s->stored && !s->regenerated) {
+    memcpy(s->old_key, s->key, s->key_len + 1);
+    s->old_key_len = s->key_len;
+    s->old_cas = s->cas;
+    s->regenerated = true;
+    s->stored = false;
+  }
+  int rc = s->mgr->scheme->new_id(s->mgr, s->id, &s->id_len);
+  return rc ? rc : set_key_for_id(s);
+}
+
+int mcs_session_destroy(mcs_session *s) {
+  if (!s)
+    return MCS_EINVAL;
+  s->destroyed = true;
+  mcs__changes_clear(&s->changes);
+  json_object_clear(s->rec.data);
+  return MCS_OK;
+}
+
+/* ---- Accessors ---------------------------------------------------------- */
+
+mcs_outcome mcs_session_outcome(const mcs_session *s) {
+  return s ? s->outcome : MCS_SESSION_NEW;
+}
+
+const char *mcs_outcome_name(mcs_outcome outcome) {
+  switch (outcome) {
+  case MCS_SESSION_NEW:
+    return "NEW";
+  case MCS_SESSION_LOADED:
+    return "LOADED";
+  case MCS_SESSION_EXPIRED:
+    return "EXPIRED";
+  case MCS_SESSION_FORGED:
+    return "FORGED";
+  }
+  return "UNKNOWN";
+}
+
+int64_t mcs_session_created(const mcs_session *s) {
+  return s ? s->rec.created : 0;
+}
+
+int mcs_session_dirty(const mcs_session *s) {
+  return s && (s->changes.len > 0 || s->destroyed || s->regenerated);
+}
+
+size_t mcs_session_set_cookie_count(const mcs_session *s) {
+  return s ? s->cookies.count : 0;
+}
+
+const char *mcs_session_set_cookie(const mcs_session *s, size_t i) {
+  return (s && i < s->cookies.count) ? s->cookies.value[i] : NULL;
+}

@@ -1,0 +1,147 @@
+/* libFuzzer target for the native record decoder (src/codec_json.c), which
+ * reads bytes from the store and must treat them as hostile.
+ *
+ * Input: the raw bytes of a stored record. They are copied into a buffer of
+ * exactly `size` bytes (libFuzzer's own buffer already is), so
+ * AddressSanitizer reports any read past the end.
+ *
+ * Invariants checked:
+ *   - decode returns MCS_OK, MCS_ECORRUPT, MCS_ETOOBIG or MCS_ENOMEM, and
+ *     MCS_ETOOBIG exactly when the input is over the size limit;
+ *   - after a failure the record is empty (no data, no forward);
+ *   - after success the record is either a forward (a valid store key, no
+ *     data) or data (a JSON object, every value well formed within the
+ *     depth limit);
+ *   - every {"$bytes": ...} value accepted is canonical base64: decoding
+ *     it and encoding the bytes again gives back the same text (so no two
+ *     spellings of a value are accepted, and nothing outside the alphabet
+ *     is silently mapped onto it);
+ *   - a decoded record encodes again (MCS_ETOOBIG is allowed: the encoder
+ *     may spell numbers longer than the input did, "1e9" becoming
+ *     "1000000000.0"), and what it encodes to decodes to an equal record
+ *     (json_equal on the data, same created / rev / forward / until);
+ *   - encoding is a fixed point from there: the second encoding is byte
+ *     for byte the first.
+ *
+ * Build (the CMake build does this with MCS_FUZZ=ON):
+ *   clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+ *     -D_POSIX_C_SOURCE=200809L tests/fuzz/fuzz_json_envelope.c \
+ *     src/codec_json.c src/values.c src/changes.c src/b64.c src/buf.c \
+ *     src/alloc.c src/store.c src/error.c -lsodium -ljansson
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "session.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    if (!(cond))                                                             \
+      abort();                                                               \
+  } while (0)
+
+/* Small enough that the size limit is reached within libFuzzer's default
+ * input sizes; the envelope slack (128 bytes) comes on top. */
+static const mcs__limits limits = {2048, MCS_JSON_DEPTH_MAX};
+#define SLACK 128
+
+/* Every tagged bytes value in `v` must be canonical base64. */
+static void check_bytes_canonical(const json_t *v) {
+  mcs_type t = mcs__value_type(v);
+  if (t == MCS_TYPE_BYTES) {
+    const json_t *m = json_object_get(v, MCS__TAG_BYTES);
+    const char *text = json_string_value(m);
+    size_t n = json_string_length(m), len = 0;
+    uint8_t *bin = malloc(n / 4 * 3 + 1);
+    char *again = malloc(n + 1);
+    CHECK(bin && again);
+    CHECK(mcs__b64_decode(text, n, bin, n / 4 * 3 + 1, &len) == MCS_OK);
+    CHECK(mcs__b64_len(len) == n);
+    CHECK(mcs__b64_encode(bin, len, again) == n);
+    CHECK(memcmp(again, text, n) == 0);
+    free(bin);
+    free(again);
+  } else if (t == MCS_TYPE_LIST) {
+    for (size_t i = 0; i < json_array_size(v); i++)
+      check_bytes_canonical(json_array_get(v, i));
+  } else if (t == MCS_TYPE_MAP) {
+    const char *k;
+    json_t *member;
+    json_object_foreach((json_t *)(uintptr_t)v, k, member)
+      check_bytes_canonical(member);
+  }
+}
+
+static void check_decoded(const mcs__record *rec) {
+  if (rec->forward) {
+    CHECK(rec->data == NULL);
+    CHECK(mcs__store_key_valid(rec->forward, strlen(rec->forward)));
+    return;
+  }
+  CHECK(json_is_object(rec->data));
+  CHECK(mcs__value_check(rec->data, limits.max_depth + 1) == MCS_OK);
+  check_bytes_canonical(rec->data);
+}
+
+static void check_equal(const mcs__record *a, const mcs__record *b) {
+  if (a->forward) {
+    CHECK(b->forward != NULL && strcmp(a->forward, b->forward) == 0);
+    CHECK(a->forward_until == b->forward_until);
+    CHECK(b->data == NULL);
+    return;
+  }
+  CHECK(b->forward == NULL);
+  CHECK(a->created == b->created && a->rev == b->rev);
+  CHECK(json_equal(a->data, b->data));
+}
+
+/* Encodes `rec`, decodes the result, checks the two agree, and checks the
+ * re-encoding is byte for byte the same. */
+static void check_round_trip(const mcs__record *rec) {
+  mcs__buf out = MCS__BUF_INIT, again = MCS__BUF_INIT;
+  int rc = mcs__codec_json.encode(rec, &limits, &out);
+  if (rc == MCS_ETOOBIG || rc == MCS_ENOMEM) {
+    mcs__buf_free(&out);
+    return;
+  }
+  CHECK(rc == MCS_OK);
+  CHECK(out.len <= limits.max_bytes + SLACK);
+  mcs__record back;
+  rc = mcs__codec_json.decode(out.data, out.len, &limits, &back);
+  if (rc == MCS_ENOMEM) {
+    mcs__buf_free(&out);
+    return;
+  }
+  CHECK(rc == MCS_OK);
+  check_decoded(&back);
+  check_equal(rec, &back);
+  rc = mcs__codec_json.encode(&back, &limits, &again);
+  CHECK(rc == MCS_OK || rc == MCS_ENOMEM);
+  if (rc == MCS_OK)
+    CHECK(again.len == out.len && memcmp(again.data, out.data, out.len) == 0);
+  mcs__record_clear(&back);
+  mcs__buf_free(&again);
+  mcs__buf_free(&out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  mcs__record rec;
+  memset(&rec, 0xa5, sizeof rec); /* decode must set every field */
+  int rc = mcs__codec_json.decode(data, size, &limits, &rec);
+  CHECK(rc == MCS_OK || rc == MCS_ECORRUPT || rc == MCS_ETOOBIG ||
+        rc == MCS_ENOMEM);
+  CHECK((rc == MCS_ETOOBIG) == (size > limits.max_bytes + SLACK));
+  if (rc != MCS_OK) {
+    CHECK(rec.data == NULL && rec.forward == NULL);
+    return 0;
+  }
+  check_decoded(&rec);
+  check_round_trip(&rec);
+  mcs__record_clear(&rec);
+  return 0;
+}

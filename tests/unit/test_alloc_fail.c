@@ -1,0 +1,134 @@
+/* Allocation-failure injection (SQLite's exprfault approach): the Nth
+ * allocation fails, for every N until a whole request succeeds. Each
+ * failure must surface as MCS_ENOMEM, leave the stored session intact and
+ * leak nothing (the sanitizer build checks leaks). Both our allocator hook
+ * and jansson's are pointed at the failing allocator. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "test_util.h"
+
+static long fail_at = -1; /* index of the allocation to fail, -1: none */
+static long allocations;
+static int failed;
+
+static int should_fail(void) {
+  if (fail_at >= 0 && allocations++ == fail_at) {
+    failed = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static void *f_malloc(size_t n) { return should_fail() ? NULL : malloc(n); }
+static void *f_realloc(void *p, size_t n) {
+  return should_fail() ? NULL : realloc(p, n);
+}
+static void *f_calloc(size_t n, size_t m) {
+  return should_fail() ? NULL : calloc(n, m);
+}
+
+static void arm(long n) {
+  fail_at = n;
+  allocations = 0;
+  failed = 0;
+}
+
+static void disarm(void) { fail_at = -1; }
+
+/* One request: load, change two values, save. */
+static int request(fixture *f, const char *cookie, int regenerate) {
+  mcs_session *s = NULL;
+  int rc = mcs_session_load(f->mgr, cookie, cookie ? strlen(cookie) : 0, &s);
+  if (rc == MCS_OK)
+    rc = mcs_session_set_str(s, "user", "bob", 3);
+  if (rc == MCS_OK)
+    rc = mcs_session_incr(s, "n", 1, NULL);
+  if (rc == MCS_OK && regenerate)
+    rc = mcs_session_regenerate(s);
+  if (rc == MCS_OK)
+    rc = mcs_session_save(s);
+  mcs_session_free(s);
+  return rc;
+}
+
+/* The stored session still loads and holds a consistent counter. */
+static void assert_intact(fixture *f, const char *cookie, int64_t *n) {
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  assert_true(mcs_session_has(s, "user"));
+  assert_int_equal(mcs_session_get_int(s, "n", n), MCS_OK);
+  mcs_session_free(s);
+}
+
+static void run_until_success(const char *cookie, fixture *f, int regenerate) {
+  int64_t before = 0, after = 0;
+  for (long n = 0;; n++) {
+    if (cookie)
+      assert_intact(f, cookie, &before);
+    arm(n);
+    int rc = request(f, cookie, regenerate);
+    disarm();
+    if (!failed) {
+      assert_int_equal(rc, MCS_OK);
+      break;
+    }
+    /* An allocation failed: the request either failed cleanly with
+     * ENOMEM, or absorbed it (nothing in the library may return another
+     * code for it). */
+    if (rc != MCS_OK && rc != MCS_ENOMEM)
+      fail_msg("allocation %ld failed: got %s, want MCS_ENOMEM", n,
+               mcs_errname(rc));
+    if (cookie && !regenerate) {
+      assert_intact(f, cookie, &after);
+      assert_true(after == before || after == before + 1);
+    }
+  }
+}
+
+static void test_every_allocation_failure_in_a_new_session(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  run_until_success(NULL, f, 0);
+  fixture_free(f);
+}
+
+static void test_every_allocation_failure_in_a_loaded_session(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  mcs_session *s = load(f, NULL);
+  assert_int_equal(mcs_session_set_str(s, "user", "alice", 5), MCS_OK);
+  assert_int_equal(mcs_session_set_int(s, "n", 0), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  cookie_header_from(s, cookie, sizeof cookie);
+  mcs_session_free(s);
+  run_until_success(cookie, f, 0);
+  fixture_free(f);
+}
+
+static void test_every_allocation_failure_in_a_regenerate(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  mcs_session *s = load(f, NULL);
+  assert_int_equal(mcs_session_set_str(s, "user", "alice", 5), MCS_OK);
+  assert_int_equal(mcs_session_set_int(s, "n", 0), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  cookie_header_from(s, cookie, sizeof cookie);
+  mcs_session_free(s);
+  run_until_success(cookie, f, 1);
+  fixture_free(f);
+}
+
+int main(void) {
+  assert_int_equal(mcs_replace_allocator(f_malloc, f_realloc, f_calloc, free),
+                   MCS_OK);
+  json_set_alloc_funcs(f_malloc, free);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_every_allocation_failure_in_a_new_session),
+      cmocka_unit_test(test_every_allocation_failure_in_a_loaded_session),
+      cmocka_unit_test(test_every_allocation_failure_in_a_regenerate),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

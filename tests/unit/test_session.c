@@ -1,0 +1,599 @@
+/* The session life cycle through the public API: outcomes, round trips,
+ * CAS with replay, regenerate and its forward, destroy, limits, store
+ * failures. The spy store counts every store operation. */
+#include "test_util.h"
+
+static void flip_char(char *s, size_t i) { s[i] = s[i] == 'a' ? 'b' : 'a'; }
+
+/* Creates a stored session holding user=alice and returns its cookie. */
+static void make_stored(fixture *f, char *cookie, size_t size) {
+  mcs_session *s = load(f, NULL);
+  assert_int_equal(mcs_session_set_str(s, "user", "alice", 5), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  cookie_header_from(s, cookie, size);
+  mcs_session_free(s);
+}
+
+static void test_load_without_cookie_is_new_and_costs_nothing(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  mcs_session *s = load(f, NULL);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_NEW);
+  assert_int_equal(mcs_session_count(s), 0);
+  mcs_session_free(s);
+  s = load(f, "other=1; theme=dark");
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_NEW);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_int_equal(mcs_session_set_cookie_count(s), 0);
+  assert_int_equal(spy_total(&f->spy), 0);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_new_session_with_data_is_added_with_cookie(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  mcs_session *s = load(f, NULL);
+  assert_int_equal(mcs_session_set_int(s, "n", 1), MCS_OK);
+  assert_true(mcs_session_dirty(s));
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_false(mcs_session_dirty(s));
+  assert_int_equal(f->spy.adds, 1);
+  assert_int_equal(spy_total(&f->spy), 1);
+  assert_int_equal(mcs_session_set_cookie_count(s), 1);
+  const char *c = mcs_session_set_cookie(s, 0);
+  assert_true(strncmp(c, "session=2|1:0|10:1700000000|7:session|", 38) == 0);
+  assert_non_null(strstr(c, "; Path=/"));
+  assert_non_null(strstr(c, "; HttpOnly"));
+  assert_non_null(strstr(c, "; SameSite=Lax"));
+  assert_null(mcs_session_set_cookie(s, 1));
+  mcs_manager_stats stats;
+  mcs_manager_stats_get(f->mgr, &stats);
+  assert_int_equal(stats.created, 1);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_loaded_read_is_one_round_trip_and_slides(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  spy_reset_counts(&f->spy);
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  const char *v;
+  size_t n;
+  assert_int_equal(mcs_session_get_str(s, "user", &v, &n), MCS_OK);
+  assert_int_equal(n, 5);
+  assert_memory_equal(v, "alice", 5);
+  assert_int_equal(mcs_session_created(s), 1700000000);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_int_equal(mcs_session_set_cookie_count(s), 0);
+  assert_int_equal(f->spy.gets, 1);
+  assert_int_equal(f->spy.get_touch_ttl, 1800);
+  assert_int_equal(spy_total(&f->spy), 1);
+  mcs_manager_stats stats;
+  mcs_manager_stats_get(f->mgr, &stats);
+  assert_int_equal(stats.loaded, 1);
+  assert_int_equal(stats.writes_skipped, 1);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_changed_save_is_one_cas(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  spy_reset_counts(&f->spy);
+  mcs_session *s = load(f, cookie);
+  int64_t r;
+  assert_int_equal(mcs_session_incr(s, "count", 1, &r), MCS_OK);
+  assert_int_equal(r, 1);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_int_equal(f->spy.gets, 1);
+  assert_int_equal(f->spy.cases, 1);
+  assert_int_equal(spy_total(&f->spy), 2);
+  mcs_session_free(s);
+  s = load(f, cookie);
+  assert_int_equal(mcs_session_get_int(s, "count", &r), MCS_OK);
+  assert_int_equal(r, 1);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_tampered_cookie_is_forged_and_gets_fresh_id(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  size_t len = strlen(cookie);
+  for (size_t i = strlen("session="); i < len; i += 7) {
+    char bad[512];
+    memcpy(bad, cookie, len + 1);
+    flip_char(bad, i);
+    mcs_session *s = load(f, bad);
+    assert_int_equal(mcs_session_outcome(s), MCS_SESSION_FORGED);
+    assert_int_equal(mcs_session_count(s), 0);
+    assert_int_equal(mcs_session_set_int(s, "x", 1), MCS_OK);
+    assert_int_equal(mcs_session_save(s), MCS_OK);
+    char fresh[512];
+    cookie_header_from(s, fresh, sizeof fresh);
+    assert_string_not_equal(fresh, cookie);
+    mcs_session_free(s);
+  }
+  mcs_manager_stats stats;
+  mcs_manager_stats_get(f->mgr, &stats);
+  assert_true(stats.forged > 10);
+  fixture_free(f);
+}
+
+static void test_cookie_without_record_is_expired_and_not_reused(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_destroy(s), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mcs_session_free(s);
+  s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+  assert_int_equal(mcs_session_set_int(s, "x", 1), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  char fresh[512];
+  cookie_header_from(s, fresh, sizeof fresh);
+  assert_string_not_equal(fresh, cookie);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_idle_timeout_expires_and_reads_slide_it(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL); /* idle 1800 s */
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  for (int i = 0; i < 5; i++) {
+    f->clock.now += 1700;
+    mcs_session *s = load(f, cookie);
+    assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+    mcs_session_free(s);
+  }
+  f->clock.now += 1801;
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void short_absolute(mcs_manager_config *cfg) {
+  cfg->idle_timeout = 60;
+  cfg->absolute_timeout = 200;
+}
+
+static void test_absolute_lifetime_ends_an_active_session(void **st) {
+  (void)st;
+  fixture *f = fixture_new(short_absolute);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  for (int i = 0; i < 3; i++) {
+    f->clock.now += 50;
+    mcs_session *s = load(f, cookie);
+    assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+    assert_int_equal(mcs_session_incr(s, "n", 1, NULL), MCS_OK);
+    assert_int_equal(mcs_session_save(s), MCS_OK);
+    mcs_session_free(s);
+  }
+  f->clock.now += 50; /* 200 s after creation */
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_cas_conflict_replays_changes_to_other_keys(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  mcs_session *a = load(f, cookie);
+  mcs_session *b = load(f, cookie);
+  assert_int_equal(mcs_session_set_str(a, "a", "1", 1), MCS_OK);
+  assert_int_equal(mcs_session_set_str(b, "b", "2", 1), MCS_OK);
+  assert_int_equal(mcs_session_incr(a, "n", 5, NULL), MCS_OK);
+  assert_int_equal(mcs_session_incr(b, "n", 7, NULL), MCS_OK);
+  assert_int_equal(mcs_session_delete(b, "user"), MCS_OK);
+  assert_int_equal(mcs_session_save(a), MCS_OK);
+  assert_int_equal(mcs_session_save(b), MCS_OK);
+  mcs_session_free(a);
+  mcs_session_free(b);
+  mcs_session *s = load(f, cookie);
+  int64_t n;
+  assert_true(mcs_session_has(s, "a"));
+  assert_true(mcs_session_has(s, "b"));
+  assert_false(mcs_session_has(s, "user"));
+  assert_int_equal(mcs_session_get_int(s, "n", &n), MCS_OK);
+  assert_int_equal(n, 12);
+  mcs_manager_stats stats;
+  mcs_manager_stats_get(f->mgr, &stats);
+  assert_int_equal(stats.cas_retries, 1);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_same_key_last_writer_wins(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  mcs_session *a = load(f, cookie);
+  mcs_session *b = load(f, cookie);
+  assert_int_equal(mcs_session_set_str(a, "user", "bob", 3), MCS_OK);
+  assert_int_equal(mcs_session_set_str(b, "user", "carol", 5), MCS_OK);
+  assert_int_equal(mcs_session_save(a), MCS_OK);
+  assert_int_equal(mcs_session_save(b), MCS_OK);
+  mcs_session_free(a);
+  mcs_session_free(b);
+  mcs_session *s = load(f, cookie);
+  const char *v;
+  assert_int_equal(mcs_session_get_str(s, "user", &v, NULL), MCS_OK);
+  assert_string_equal(v, "carol");
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_destroyed_meanwhile_is_never_resurrected(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  mcs_session *a = load(f, cookie);
+  mcs_session *b = load(f, cookie);
+  assert_int_equal(mcs_session_destroy(b), MCS_OK);
+  assert_int_equal(mcs_session_save(b), MCS_OK);
+  assert_int_equal(mcs_session_set_cookie_count(b), 1);
+  assert_non_null(strstr(mcs_session_set_cookie(b, 0), "Max-Age=0"));
+  assert_int_equal(mcs_session_set_int(b, "x", 1), MCS_ESTATE);
+  assert_int_equal(mcs_session_incr(a, "n", 1, NULL), MCS_OK);
+  assert_int_equal(mcs_session_save(a), MCS_EGONE);
+  mcs_session_free(a);
+  mcs_session_free(b);
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_store_error_on_load_is_an_error_not_a_session(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  f->spy.fail_all = MCS_ESTORE;
+  mcs_session *s = (mcs_session *)1;
+  assert_int_equal(mcs_session_load(f->mgr, cookie, strlen(cookie), &s),
+                   MCS_ESTORE);
+  assert_null(s);
+  f->spy.fail_all = MCS_ETIMEDOUT;
+  assert_int_equal(mcs_session_load(f->mgr, cookie, strlen(cookie), &s),
+                   MCS_ETIMEDOUT);
+  mcs_manager_stats stats;
+  mcs_manager_stats_get(f->mgr, &stats);
+  assert_int_equal(stats.store_errors, 2);
+  fixture_free(f);
+}
+
+static void test_store_error_on_save_loses_nothing(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_set_str(s, "user", "mallory", 7), MCS_OK);
+  f->spy.fail_all = MCS_ESTORE;
+  assert_int_equal(mcs_session_save(s), MCS_ESTORE);
+  assert_int_equal(mcs_session_set_cookie_count(s), 0);
+  f->spy.fail_all = 0;
+  /* The record is intact, and the same session can be saved again. */
+  mcs_session *check = load(f, cookie);
+  const char *v;
+  assert_int_equal(mcs_session_get_str(check, "user", &v, NULL), MCS_OK);
+  assert_string_equal(v, "alice");
+  mcs_session_free(check);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mcs_session_free(s);
+  check = load(f, cookie);
+  assert_int_equal(mcs_session_get_str(check, "user", &v, NULL), MCS_OK);
+  assert_string_equal(v, "mallory");
+  mcs_session_free(check);
+  fixture_free(f);
+}
+
+static void test_regenerate_gives_new_cookie_and_old_forwards(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL); /* forward_ttl 10 s */
+  char old_cookie[512], new_cookie[512];
+  make_stored(f, old_cookie, sizeof old_cookie);
+  mcs_session *s = load(f, old_cookie);
+  assert_int_equal(mcs_session_regenerate(s), MCS_OK);
+  assert_int_equal(mcs_session_set_str(s, "role", "admin", 5), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  cookie_header_from(s, new_cookie, sizeof new_cookie);
+  assert_string_not_equal(old_cookie, new_cookie);
+  mcs_session_free(s);
+
+  s = load(f, new_cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  assert_true(mcs_session_has(s, "user"));
+  assert_true(mcs_session_has(s, "role"));
+  assert_int_equal(mcs_session_created(s), 1700000000);
+  mcs_session_free(s);
+
+  /* In flight with the old cookie: same data, its writes land in the new
+   * record, and it is never told the new id. */
+  f->clock.now += 5;
+  s = load(f, old_cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  assert_true(mcs_session_has(s, "role"));
+  assert_int_equal(mcs_session_incr(s, "hits", 1, NULL), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_int_equal(mcs_session_set_cookie_count(s), 0);
+  mcs_session_free(s);
+  s = load(f, new_cookie);
+  assert_true(mcs_session_has(s, "hits"));
+  mcs_session_free(s);
+
+  /* After the forward's lifetime the old cookie is worthless, however
+   * often it was used in between. */
+  f->clock.now += 6;
+  s = load(f, old_cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_inflight_write_before_regenerate_is_merged(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char old_cookie[512], new_cookie[512];
+  make_stored(f, old_cookie, sizeof old_cookie);
+  mcs_session *other = load(f, old_cookie);
+  mcs_session *login = load(f, old_cookie);
+  assert_int_equal(mcs_session_set_str(other, "cart", "3 apples", 8), MCS_OK);
+  assert_int_equal(mcs_session_save(other), MCS_OK);
+  assert_int_equal(mcs_session_regenerate(login), MCS_OK);
+  assert_int_equal(mcs_session_set_str(login, "role", "user", 4), MCS_OK);
+  assert_int_equal(mcs_session_save(login), MCS_OK);
+  cookie_header_from(login, new_cookie, sizeof new_cookie);
+  mcs_session_free(login);
+  mcs_session_free(other);
+  mcs_session *s = load(f, new_cookie);
+  assert_true(mcs_session_has(s, "cart"));
+  assert_true(mcs_session_has(s, "role"));
+  assert_true(mcs_session_has(s, "user"));
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_regenerate_of_new_session_just_renames(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  mcs_session *s = load(f, NULL);
+  assert_int_equal(mcs_session_set_int(s, "x", 1), MCS_OK);
+  assert_int_equal(mcs_session_regenerate(s), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_int_equal(f->spy.adds, 1);
+  assert_int_equal(f->spy.cases, 0);
+  char cookie[512];
+  cookie_header_from(s, cookie, sizeof cookie);
+  mcs_session_free(s);
+  s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_destroy_after_regenerate_removes_both_records(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_regenerate(s), MCS_OK);
+  assert_int_equal(mcs_session_destroy(s), MCS_OK);
+  assert_int_equal(mcs_session_regenerate(s), MCS_ESTATE);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mcs_session_free(s);
+  mcs_memory_stats ms;
+  assert_int_equal(mcs_store_memory_stats(f->memory, &ms), MCS_OK);
+  assert_int_equal(ms.items, 0);
+  s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+/* A concurrent request that rewrites the record before every CAS. */
+typedef struct interferer {
+  fixture *f;
+  char cookie[512];
+  int runs;
+} interferer;
+
+static void interfere(spy *sp, void *ud) {
+  interferer *in = ud;
+  in->runs++;
+  mcs_session *s = load(in->f, in->cookie);
+  assert_int_equal(mcs_session_incr(s, "other", 1, NULL), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mcs_session_free(s);
+  sp->before_cas = interfere; /* again, forever */
+  sp->before_cas_ud = in;
+}
+
+static void test_cas_retries_are_bounded(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL); /* max_cas_retries 8 */
+  interferer in = {f, {0}, 0};
+  make_stored(f, in.cookie, sizeof in.cookie);
+  mcs_session *s = load(f, in.cookie);
+  assert_int_equal(mcs_session_incr(s, "mine", 1, NULL), MCS_OK);
+  f->spy.before_cas = interfere;
+  f->spy.before_cas_ud = &in;
+  assert_int_equal(mcs_session_save(s), MCS_ECONFLICT);
+  f->spy.before_cas = NULL;
+  assert_int_equal(in.runs, 9);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_corrupt_record_is_counted_and_left_alone(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  char key[MCS_STORE_KEY_MAX + 1]; /* the record's key, seen by the spy */
+  strcpy(key, f->spy.last_key);
+  size_t key_len = strlen(key);
+  mcs_store_result r;
+  static const char garbage[] = "\x80\x04not a record at all{{{";
+  assert_int_equal(mcs_store_set(f->memory, key, key_len, garbage,
+                                 sizeof garbage - 1, 0, 60, &r),
+                   MCS_OK);
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+  assert_int_equal(mcs_session_set_int(s, "x", 1), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK); /* under a new id */
+  mcs_session_free(s);
+  mcs_manager_stats stats;
+  mcs_manager_stats_get(f->mgr, &stats);
+  assert_int_equal(stats.corrupt, 1);
+  void *data;
+  size_t len;
+  assert_int_equal(mcs_store_get(f->memory, key, key_len, 0, 1024, &data,
+                                 &len, NULL, NULL, &r),
+                   MCS_OK);
+  assert_int_equal(r, MCS_STORE_HIT);
+  assert_memory_equal(data, garbage, sizeof garbage - 1);
+  mcs_free(data);
+  fixture_free(f);
+}
+
+static void test_oversized_header_is_elimit(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  size_t n = MCS_COOKIE_HEADER_MAX + 1;
+  char *h = malloc(n + 1);
+  memset(h, 'a', n);
+  h[0] = 'x';
+  h[1] = '=';
+  h[n] = '\0';
+  mcs_session *s = (mcs_session *)1;
+  assert_int_equal(mcs_session_load(f->mgr, h, n, &s), MCS_ELIMIT);
+  assert_null(s);
+  free(h);
+  fixture_free(f);
+}
+
+static void no_absolute(mcs_manager_config *cfg) {
+  cfg->absolute_timeout = 0;
+  cfg->idle_timeout = 40 * 86400;
+}
+
+static void test_old_signature_gets_a_fresh_cookie(void **st) {
+  (void)st;
+  fixture *f = fixture_new(no_absolute); /* signature max age 31 days */
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  f->clock.now += 10 * 86400;
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_int_equal(mcs_session_set_cookie_count(s), 0);
+  mcs_session_free(s);
+  f->clock.now += 10 * 86400;
+  s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_int_equal(mcs_session_set_cookie_count(s), 1);
+  char fresh[512];
+  cookie_header_from(s, fresh, sizeof fresh);
+  mcs_session_free(s);
+  f->clock.now += 15 * 86400; /* the old one is now past 31 days */
+  s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_FORGED);
+  mcs_session_free(s);
+  s = load(f, fresh);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+static void test_manager_config_is_validated(void **st) {
+  (void)st;
+  mcs_keyring *keys;
+  assert_int_equal(mcs_keyring_new(&keys), MCS_OK);
+  mcs_manager_config cfg;
+  mcs_manager_config_init(&cfg);
+  mcs_manager *m = (mcs_manager *)1;
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_EINVAL); /* no keys */
+  assert_null(m);
+  cfg.keys = keys;
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_EINVAL); /* empty ring */
+  assert_int_equal(
+      mcs_keyring_add(keys, 3, test_secret, sizeof test_secret - 1), MCS_OK);
+  cfg.cookie_name = "bad name";
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_EINVAL);
+  cfg.cookie_name = "__Host-session"; /* needs Secure */
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_EINVAL);
+  cfg.cookie.secure = 1;
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_OK);
+  mcs_manager_free(m);
+  cfg.key_prefix = "has space";
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_EINVAL);
+  cfg.key_prefix = "app:";
+  cfg.idle_timeout = 0;
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_EINVAL);
+  cfg.idle_timeout = 10;
+  cfg.max_data_bytes = 2 * 1024 * 1024;
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_EINVAL);
+  cfg.max_data_bytes = 4096;
+  /* No store given: the manager makes and owns a memory store. */
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_OK);
+  mcs_session *s;
+  assert_int_equal(mcs_session_load(m, NULL, 0, &s), MCS_OK);
+  assert_int_equal(mcs_session_set_int(s, "x", 1), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mcs_session_free(s);
+  mcs_manager_free(m);
+  mcs_manager_free(NULL);
+  mcs_keyring_free(keys);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_load_without_cookie_is_new_and_costs_nothing),
+      cmocka_unit_test(test_new_session_with_data_is_added_with_cookie),
+      cmocka_unit_test(test_loaded_read_is_one_round_trip_and_slides),
+      cmocka_unit_test(test_changed_save_is_one_cas),
+      cmocka_unit_test(test_tampered_cookie_is_forged_and_gets_fresh_id),
+      cmocka_unit_test(test_cookie_without_record_is_expired_and_not_reused),
+      cmocka_unit_test(test_idle_timeout_expires_and_reads_slide_it),
+      cmocka_unit_test(test_absolute_lifetime_ends_an_active_session),
+      cmocka_unit_test(test_cas_conflict_replays_changes_to_other_keys),
+      cmocka_unit_test(test_same_key_last_writer_wins),
+      cmocka_unit_test(test_destroyed_meanwhile_is_never_resurrected),
+      cmocka_unit_test(test_store_error_on_load_is_an_error_not_a_session),
+      cmocka_unit_test(test_store_error_on_save_loses_nothing),
+      cmocka_unit_test(test_regenerate_gives_new_cookie_and_old_forwards),
+      cmocka_unit_test(test_inflight_write_before_regenerate_is_merged),
+      cmocka_unit_test(test_regenerate_of_new_session_just_renames),
+      cmocka_unit_test(test_destroy_after_regenerate_removes_both_records),
+      cmocka_unit_test(test_cas_retries_are_bounded),
+      cmocka_unit_test(test_corrupt_record_is_counted_and_left_alone),
+      cmocka_unit_test(test_oversized_header_is_elimit),
+      cmocka_unit_test(test_old_signature_gets_a_fresh_cookie),
+      cmocka_unit_test(test_manager_config_is_validated),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

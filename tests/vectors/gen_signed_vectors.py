@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Writes signed_values.txt: known-answer vectors for mcs_sign/mcs_verify,
+produced by the real Tornado (Debian python3-tornado).
+
+Run with the system interpreter, which has Tornado:
+
+    /usr/bin/python3 tests/vectors/gen_signed_vectors.py > tests/vectors/signed_values.txt
+
+The output is deterministic (fixed seed), so regenerating it with the same
+Tornado gives the same file. Every vector is decoded back with Tornado's
+decode_signed_value before it is written.
+
+Line format (parsed by tests/unit/test_signer.c without a library): one
+case per line, six fields separated by single spaces,
+
+    key_version timestamp secret_hex name value_hex signed_value
+
+key_version and timestamp in decimal; secret and value as lowercase hex,
+"-" for an empty value; name and signed value verbatim (printable ASCII
+without spaces, guaranteed by the names chosen here). Lines starting with
+'#' are comments.
+"""
+import random
+import sys
+
+import tornado
+import tornado.web
+
+SEED = 20240601
+NAME_MAX = 256    # MCS_SIGNED_NAME_MAX
+VALUE_MAX = 3072  # MCS_SIGNED_VALUE_MAX
+PRINTABLE = bytes(range(0x21, 0x7F)).decode("ascii")
+
+
+def sign(secret, name, value, timestamp, key_version):
+    """key_version None: a plain secret, as a Tornado app with one
+    cookie_secret string; otherwise a dict secret {version: secret}."""
+    if key_version is None:
+        key = secret
+    else:
+        key = {key_version: secret}
+    return tornado.web.create_signed_value(
+        key, name, value, version=2, clock=lambda: timestamp,
+        key_version=key_version)
+
+
+def check(secret, name, value, timestamp, key_version, signed):
+    key = secret if key_version is None else {key_version: secret}
+    got = tornado.web.decode_signed_value(
+        key, name, signed, max_age_days=31, clock=lambda: timestamp)
+    if got != value:
+        raise SystemExit("Tornado does not decode its own vector: %r" % signed)
+
+
+def cases(rng):
+    """(secret, name, value, timestamp, key_version) tuples."""
+    def rbytes(n):
+        return bytes(rng.randrange(256) for _ in range(n))
+
+    s16, s32, s64, s65, s1024 = (rbytes(n) for n in (16, 32, 64, 65, 1024))
+    ascii_secret = b"__TODO:_GENERATE_YOUR_OWN_RANDOM_VALUE_HERE__"
+    all_bytes = bytes(range(256))
+    long_name = "".join(PRINTABLE[i % len(PRINTABLE)] for i in range(NAME_MAX))
+    ts = 1700000000
+
+    # Key versions, including Tornado's default (None -> field "0").
+    yield s32, "session", b"hello", ts, None
+    yield s32, "session", b"hello", ts, 0
+    yield s32, "session", b"hello", ts, 1
+    yield s32, "session", b"hello", ts, 7
+    yield s32, "session", b"hello", ts, 123
+    yield s32, "session", b"hello", ts, 1000000  # MCS_KEY_VERSION_MAX
+    # Names of various lengths and characters ('|' and ':' inside a name
+    # are legal: the length prefix delimits it).
+    yield s32, "s", b"v", ts, None
+    yield s32, "session_id", b"0" * 64, ts, None
+    yield s32, "verification", b"f" * 64, ts, None
+    yield s32, "a|b:c", b"pipes", ts, 1
+    yield s32, "2|1:0|", b"looks like a prefix", ts, None
+    yield s32, long_name, b"longest name", ts, 7
+    yield s32, long_name[:255], b"", ts, None
+    # Values: empty, every padding length, every byte value, UTF-8, long.
+    yield s32, "session", b"", ts, None
+    yield s32, "session", b"a", ts, None
+    yield s32, "session", b"ab", ts, None
+    yield s32, "session", b"abc", ts, None
+    yield s32, "session", b"\x00", ts, 1
+    yield s32, "session", all_bytes, ts, 1
+    yield s32, "session", all_bytes[::-1], ts, 123
+    yield s32, "session", "caf\u00e9 \u2603".encode("utf-8"), ts, None
+    yield s32, "session", b"|2|1:0|" * 10, ts, None
+    yield s32, "session", rbytes(VALUE_MAX - 2), ts, None
+    yield s32, "session", rbytes(VALUE_MAX - 1), ts, 7
+    yield s32, "session", rbytes(VALUE_MAX), ts, 123
+    yield s32, long_name, rbytes(VALUE_MAX), 2**63 - 1, 1000000  # longest
+    # Timestamps around digit-count and integer-width boundaries.
+    for t in (0, 1, 9, 10, 99, 100, 1234567890, 2**31 - 1, 2**31, 2**32,
+              99999999999, 2**63 - 1):
+        yield s16, "t", b"when", t, None
+    # Secrets of different lengths (64 is SHA-256's block size: longer keys
+    # are hashed first, shorter ones padded).
+    yield s16, "session", b"key16", ts, None
+    yield s64, "session", b"key64", ts, 1
+    yield s65, "session", b"key65", ts, 1
+    yield s1024, "session", b"key1024", ts, 7
+    yield ascii_secret, "session", b"ascii secret", ts, None
+    # A few random cases.
+    for _ in range(6):
+        secret = rbytes(rng.randrange(16, 200))
+        name = "".join(rng.choice(PRINTABLE) for _ in range(rng.randrange(1, 40)))
+        value = rbytes(rng.randrange(0, 300))
+        yield secret, name, value, rng.randrange(0, 2**34), rng.choice(
+            [None, 0, 1, 2, 7, 123, 99999])
+
+
+def main():
+    rng = random.Random(SEED)
+    out = sys.stdout
+    out.write("# Known-answer vectors for Tornado signed values, format 2.\n")
+    out.write("# Generated by gen_signed_vectors.py with Tornado %s; "
+              "do not edit by hand.\n" % tornado.version)
+    out.write("# key_version timestamp secret_hex name value_hex "
+              "signed_value\n")
+    count = 0
+    for secret, name, value, timestamp, key_version in cases(rng):
+        assert 1 <= len(name) <= NAME_MAX and " " not in name
+        assert len(value) <= VALUE_MAX
+        signed = sign(secret, name, value, timestamp, key_version)
+        check(secret, name, value, timestamp, key_version, signed)
+        out.write("%d %d %s %s %s %s\n" % (
+            key_version or 0, timestamp, secret.hex(), name,
+            value.hex() or "-", signed.decode("ascii")))
+        count += 1
+    print("wrote %d vectors" % count, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

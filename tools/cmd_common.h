@@ -1,0 +1,110 @@
+/* Shared pieces of the mcsession command-line tool: the command table
+ * entry, option parsing, number parsing, secret files and output.
+ *
+ * Adding a subcommand: write tools/cmd_<name>.c defining
+ * `const tool_cmd tool_cmd_<name>`, add X(<name>) to TOOL_COMMANDS below
+ * and the file to tools/CMakeLists.txt. */
+#ifndef MCS_TOOL_CMD_COMMON_H
+#define MCS_TOOL_CMD_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcsession.h"
+
+/* Every subcommand, in the order `mcsession --help` lists them. */
+#define TOOL_COMMANDS(X)                                                     \
+  X(keygen)                                                                  \
+  X(sign)                                                                    \
+  X(verify)
+
+/* Exit statuses, the same for every subcommand (listed by --help). */
+enum {
+  TOOL_EXIT_OK = 0,
+  TOOL_EXIT_INVALID = 1, /* the input was checked and is not valid */
+  TOOL_EXIT_USAGE = 2,   /* bad command line */
+  TOOL_EXIT_ERROR = 3    /* anything else: secret file, I/O, memory */
+};
+
+/* The exit-status paragraph every --help text ends with. */
+#define TOOL_EXIT_HELP                                                       \
+  "Exit status:\n"                                                           \
+  "  0  success\n"                                                           \
+  "  1  the signed value is invalid, tampered with or too old (verify)\n"    \
+  "  2  bad command line (unknown option, missing or extra argument)\n"      \
+  "  3  any other error (secret file missing or invalid, output error)\n"
+
+typedef struct tool_cmd {
+  const char *name;
+  const char *summary; /* one line for `mcsession --help` */
+  const char *usage;   /* the synopsis after "mcsession ", one line */
+  const char *help;    /* the rest of `mcsession <name> --help` */
+  /* argv[0] is the subcommand's name; returns an exit status. */
+  int (*run)(const struct tool_cmd *cmd, int argc, char **argv);
+} tool_cmd;
+
+#define TOOL_DECLARE_CMD(name) extern const tool_cmd tool_cmd_##name;
+TOOL_COMMANDS(TOOL_DECLARE_CMD)
+#undef TOOL_DECLARE_CMD
+
+/* One option of a subcommand: "--name VALUE" or "--name=VALUE" when
+ * `value` is given, a bare "--name" when `flag` is. */
+typedef struct tool_opt {
+  const char *name; /* without the leading dashes */
+  const char **value;
+  bool *flag;
+} tool_opt;
+
+/* Parses argv[1..argc): options anywhere until "--", every other argument
+ * (and everything after "--") positional; "-" alone is positional.
+ * "--help" prints the command's help to stdout. Exactly `npos` positionals
+ * are required; they are stored in pos[].
+ * Returns -1 to go on, or the exit status to return at once (0 after
+ * --help; TOOL_EXIT_USAGE after printing a one-line usage to stderr). */
+int tool_parse_args(const tool_cmd *cmd, int argc, char **argv,
+                    const tool_opt *opts, size_t nopts, char **pos,
+                    size_t npos);
+
+/* Prints "mcsession <cmd>: <reason> (usage: mcsession <usage>)" on one
+ * line to stderr and returns TOOL_EXIT_USAGE. */
+int tool_usage_error(const tool_cmd *cmd, const char *reason,
+                     const char *detail);
+
+/* Prints "mcsession <cmd>: <message>" to stderr; returns `status`. */
+int tool_fail(const tool_cmd *cmd, int status, const char *message,
+              const char *detail);
+
+/* A whole-string decimal integer in [min, max]: digits only (a leading
+ * '-' when min < 0), no spaces or '+', no trailing bytes, no overflow. */
+bool tool_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* The option value `s` as an integer in [min, max], or a usage error.
+ * Returns -1 on success (with *out set) or TOOL_EXIT_USAGE. */
+int tool_opt_i64(const tool_cmd *cmd, const char *opt, const char *s,
+                 int64_t min, int64_t max, int64_t *out);
+
+/* A secret file's contents: MCS_SECRET_MIN_BYTES..MCS_SECRET_MAX_BYTES
+ * bytes after dropping exactly one trailing "\n". */
+typedef struct tool_secret {
+  uint8_t bytes[MCS_SECRET_MAX_BYTES + 2];
+  size_t len;
+} tool_secret;
+
+/* Reads `path` into *secret. Returns -1 on success, or TOOL_EXIT_ERROR
+ * after printing why on stderr. Wipe the secret with tool_secret_wipe. */
+int tool_read_secret(const tool_cmd *cmd, const char *path,
+                     tool_secret *secret);
+void tool_secret_wipe(tool_secret *secret);
+
+/* A key ring holding only `secret` under `version`. NULL (after printing
+ * why) on failure. */
+mcs_keyring *tool_ring(const tool_cmd *cmd, unsigned version,
+                       const tool_secret *secret);
+
+/* Writes data and a newline to stdout and flushes, so a full disk or a
+ * closed pipe becomes an error rather than silent truncation. Returns
+ * TOOL_EXIT_OK or TOOL_EXIT_ERROR. */
+int tool_print_line(const tool_cmd *cmd, const void *data, size_t len);
+
+#endif /* MCS_TOOL_CMD_COMMON_H */
