@@ -111,8 +111,10 @@ MCS_EXPORT void mcs_free(void *ptr);
 /* ------------------------------------------------------------------------ */
 
 /* A set of HMAC secrets by key version. The key with the highest version
- * signs; every key verifies values that name its version. Rotation: add a
- * new version, deploy, remove the old one after max-age has passed.
+ * signs; every key verifies values that name its version. Rotation: deploy
+ * a ring with a new, higher version added (new cookies use it, old ones
+ * still verify); once max-age has passed, deploy a ring without the old
+ * version. A manager copies its ring, so a new ring means a new manager.
  *
  * Build it, then hand it to mcs_manager_new (which copies it) or use it for
  * mcs_sign / mcs_verify. Adding keys is not thread-safe; once built, a key
@@ -126,6 +128,9 @@ typedef struct mcs_keyring mcs_keyring;
 /* Key versions are small non-negative integers (Tornado's key_version). */
 #define MCS_KEY_VERSION_MAX 1000000
 
+/* MCS_OK, MCS_EINVAL (out is NULL), MCS_ENOMEM, or MCS_EIO when the OS
+ * CSPRNG / libsodium cannot be initialised (done here, so sign and verify
+ * never need to). */
 MCS_EXPORT int mcs_keyring_new(mcs_keyring **out);
 MCS_EXPORT void mcs_keyring_free(mcs_keyring *ring);
 /* Adds (a copy of) `secret` under `version`. MCS_EINVAL for a version out
@@ -152,8 +157,9 @@ MCS_EXPORT int mcs_keyring_current(const mcs_keyring *ring, unsigned *version);
  * Returns MCS_OK, MCS_EINVAL (unknown key version, negative timestamp,
  * empty name, or a name with bytes outside printable ASCII 0x21..0x7e), or MCS_ELIMIT (name or value
  * over the limits, or out_size too small: MCS_SIGNED_MAX_LEN is always
- * enough). Never allocates. *out_len (if not NULL) gets the length without
- * the NUL. */
+ * enough; a key version above MCS_KEY_VERSION_MAX is MCS_EINVAL). On
+ * failure out holds "" (when out_size > 0). Never allocates. *out_len (if
+ * not NULL) gets the length without the NUL. */
 MCS_EXPORT int mcs_sign(const mcs_keyring *ring, long key_version,
                         const char *name, const void *value, size_t value_len,
                         int64_t timestamp, char *out, size_t out_size,
@@ -165,9 +171,14 @@ MCS_EXPORT int mcs_sign(const mcs_keyring *ring, long key_version,
  * On success the decoded value is written to value_out (up to
  * value_size bytes, not NUL-terminated) and its length to *value_len.
  * Every kind of invalid input gives MCS_EBADSIG, so failures reveal nothing;
- * MCS_EINVAL only for NULL arguments and MCS_ELIMIT when value_size is too
- * small for a value that verified. Never allocates. */
-MCS_EXPORT int mcs_verify(const mcs_keyring *ring, const char *name,
+ * MCS_EINVAL only for NULL arguments (value_out may be NULL when
+ * value_size is 0), and MCS_ELIMIT when value_size is too small for a value
+ * that verified — *value_len then holds the size needed.
+ * Only the canonical form Tornado writes is accepted: no leading zeros or
+ * signs in numbers, a name by mcs_sign's rules, strict base64. (Tornado's
+ * own decoder is laxer, but Tornado never writes such values.)
+ * Never allocates. */
+MCS_NODISCARD MCS_EXPORT int mcs_verify(const mcs_keyring *ring, const char *name,
                           const char *signed_value, size_t signed_len,
                           int64_t now, int64_t max_age_s, void *value_out,
                           size_t value_size, size_t *value_len);
@@ -286,8 +297,11 @@ MCS_EXPORT int mcs_store_touch(mcs_store *store, const char *key,
 typedef struct mcs_memory_config {
   size_t max_bytes;  /* total budget for keys, values and overhead;
                         default 64 MiB; minimum 64 KiB */
-  unsigned shards;   /* power of two, 1..256; default 16 */
-  size_t max_item_bytes; /* largest value accepted; default 1 MiB */
+  unsigned shards;   /* power of two, 1..256; default 16; each shard gets
+                        max_bytes / shards, at least 4 KiB */
+  size_t max_item_bytes; /* largest value accepted, 1..max_bytes / shards;
+                            default 1 MiB (so a budget under 16 MiB needs
+                            fewer shards or a smaller item limit) */
   /* Optional clock in seconds (tests use it to move time). NULL: monotonic. */
   int64_t (*clock)(void *clock_ud);
   void *clock_ud;
@@ -326,11 +340,18 @@ typedef struct mcs_cookie_pair {
 } mcs_cookie_pair;
 
 /* Splits a Cookie header (RFC 6265 section 5.4 / 4.2.1) into name/value
- * pairs without allocating: whitespace around pairs is skipped, a value in
- * double quotes is unquoted, pairs without '=' are ignored. Writes up to
+ * pairs without allocating and without reading past `len` (the header need
+ * not be NUL-terminated). Pairs are separated by ';' only (',' is an
+ * ordinary byte); SP and HTAB around names and values are trimmed; a value
+ * in double quotes is returned without them (backslash escapes are not
+ * undone); the value is everything after the first '='; pairs without '='
+ * or with an empty name are skipped and not counted. Writes up to
  * max_pairs pairs (in header order) and their number to *count.
  * MCS_ELIMIT when the header exceeds MCS_COOKIE_HEADER_MAX bytes or holds
- * more than MCS_COOKIE_COUNT_MAX (or max_pairs) cookies. */
+ * more than MCS_COOKIE_COUNT_MAX (or max_pairs) cookies — failing rather
+ * than truncating, so a client cannot push a cookie out of sight.
+ * MCS_EINVAL for NULL arguments (a NULL header with len 0 is an empty
+ * header). *count is 0 on any error. */
 MCS_EXPORT int mcs_cookie_parse(const char *header, size_t len,
                                 mcs_cookie_pair *pairs, size_t max_pairs,
                                 size_t *count);
@@ -338,7 +359,9 @@ MCS_EXPORT int mcs_cookie_parse(const char *header, size_t len,
 /* Finds cookie `name` in a Cookie header. When the name is repeated the
  * first occurrence wins (browsers send the most specific path first).
  * On success *value points into `header` (BORROWED). MCS_ENOENT when
- * absent, MCS_ELIMIT as for mcs_cookie_parse. */
+ * absent (then *value is NULL and *value_len 0), MCS_ELIMIT as for
+ * mcs_cookie_parse — the whole header is scanned, so the answer does not
+ * depend on where the cookie sits. */
 MCS_EXPORT int mcs_cookie_find(const char *header, size_t len,
                                const char *name, const char **value,
                                size_t *value_len);
@@ -366,18 +389,24 @@ typedef struct mcs_cookie_attrs {
 
 MCS_EXPORT void mcs_cookie_attrs_init(mcs_cookie_attrs *attrs);
 
-/* Checks the attributes against a cookie name: the __Host- prefix demands
+/* Checks a cookie name and its attributes: the name is an RFC 7230 token;
+ * the __Host- prefix (matched case-insensitively, as browsers do) demands
  * Secure, Path=/ and no Domain; __Secure- demands Secure; SameSite=None and
- * Partitioned demand Secure; path and domain must be free of CTLs and ';'.
- * MCS_OK or MCS_EINVAL. */
+ * Partitioned demand Secure; a path starts with '/', holds only RFC 3986
+ * path characters other than ';' and is at most 1024 bytes; a domain holds
+ * only letters, digits, '-' and '.' (a leading dot allowed), at most 255
+ * bytes. MCS_OK or MCS_EINVAL. */
 MCS_EXPORT int mcs_cookie_attrs_check(const char *name,
                                       const mcs_cookie_attrs *attrs);
 
 /* Builds the value of a Set-Cookie header ("name=value; Path=/; ...") into
  * out[0..out_size), NUL-terminated. `now` (Unix seconds) dates Expires.
  * The name must be an RFC 6265 token; the value must be cookie-octets
- * (no CTL, whitespace, DQUOTE, ',', ';' or '\\'); otherwise MCS_EINVAL and
- * nothing is emitted. MCS_ELIMIT when out_size is too small. */
+ * (no CTL, whitespace, DQUOTE, ',', ';', '\\' or bytes >= 0x80); a name
+ * and value together over 4096 bytes (browsers drop such cookies) and
+ * invalid attributes are MCS_EINVAL too. Nothing is emitted for bad input
+ * (out[0] = '\0'). Expires is capped at the year 9999. MCS_ELIMIT when
+ * out_size is too small. */
 MCS_EXPORT int mcs_cookie_format(const char *name, const char *value,
                                  size_t value_len,
                                  const mcs_cookie_attrs *attrs, int64_t now,
@@ -638,8 +667,8 @@ MCS_EXPORT int mcs_csrf_token(mcs_session *s, char *out, size_t out_size);
  * accepted when it was issued for this session or for the validly signed
  * cookie this request presented (so a form shown before the session was
  * stored still verifies). MCS_OK or MCS_EBADSIG. */
-MCS_EXPORT int mcs_csrf_verify(const mcs_session *s, const char *token,
-                               size_t len);
+MCS_NODISCARD MCS_EXPORT int mcs_csrf_verify(const mcs_session *s,
+                                             const char *token, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Random secrets and ids                                                   */

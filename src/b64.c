@@ -26,9 +26,12 @@ size_t mcs__b64url_encode(const void *in, size_t n, char *out) {
 }
 
 /* libsodium 1.0.18 reads its input as signed char, so bytes >= 0x80 can
- * pass for alphabet characters ("AA\xff=" decodes); we check the alphabet
- * ourselves first. '=' may only close the text, at most twice. */
-static bool b64_alphabet_ok(const char *in, size_t n) {
+ * pass for alphabet characters ("AA\xff=" decodes); we check the shape
+ * ourselves first: whole 4-character groups of the standard alphabet, '='
+ * only as one or two final pad bytes. */
+bool mcs__b64_shape_ok(const char *in, size_t n) {
+  if (n % 4 != 0)
+    return false;
   size_t i = 0;
   for (; i < n; i++) {
     char c = in[i];
@@ -50,7 +53,7 @@ static bool b64_alphabet_ok(const char *in, size_t n) {
  * consumed everything. */
 int mcs__b64_decode(const char *in, size_t n, void *out, size_t out_size,
                     size_t *out_len) {
-  if (n % 4 != 0 || !b64_alphabet_ok(in, n))
+  if (!mcs__b64_shape_ok(in, n))
     return MCS_EINVAL;
   size_t max = n / 4 * 3;
   if (max > out_size) {

@@ -67,6 +67,9 @@ size_t mcs__b64_encode(const void *in, size_t n, char *out);
  * mcs__b64url_len(n) + 1 bytes. */
 size_t mcs__b64url_len(size_t n);
 size_t mcs__b64url_encode(const void *in, size_t n, char *out);
+/* True when `in` has the shape of standard padded base64 (alphabet, whole
+ * groups, at most two final '='); says nothing of trailing bits. */
+bool mcs__b64_shape_ok(const char *in, size_t n);
 /* Strict decode of the standard padded alphabet (no whitespace, correct
  * padding, canonical trailing bits). MCS_OK, MCS_EINVAL, or MCS_ELIMIT
  * when out_size is too small. */

@@ -78,12 +78,16 @@ static int check_config(const mcs_manager_config *cfg) {
   if (!cfg->cookie_name || !*cfg->cookie_name ||
       strlen(cfg->cookie_name) > COOKIE_NAME_MAX)
     return refuse(cfg, "mcsession: cookie_name must be 1..128 bytes");
-  /* Formatting a sample cookie checks the name and every attribute by the
-   * same rules the real cookies will meet. */
+  /* Formatting a sample cookie with the longest value a session cookie can
+   * carry checks the name and every attribute by the rules the real cookies
+   * will meet, and that they fit the Set-Cookie buffer. */
   char sample[MCS__SET_COOKIE_LEN];
-  if (mcs_cookie_format(cfg->cookie_name, "x", 1, &cfg->cookie, 0, sample,
-                        sizeof sample, NULL) != MCS_OK)
-    return refuse(cfg, "mcsession: cookie name or attributes are invalid");
+  char value[MCS_SIGNED_MAX_LEN(COOKIE_NAME_MAX, MCS__ID_MAX)];
+  memset(value, 'x', sizeof value);
+  if (mcs_cookie_format(cfg->cookie_name, value, sizeof value, &cfg->cookie,
+                        0, sample, sizeof sample, NULL) != MCS_OK)
+    return refuse(cfg, "mcsession: cookie name or attributes are invalid or "
+                       "too long");
   if (!cfg->key_prefix || strlen(cfg->key_prefix) > KEY_PREFIX_MAX ||
       (*cfg->key_prefix &&
        !mcs__store_key_valid(cfg->key_prefix, strlen(cfg->key_prefix))))

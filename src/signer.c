@@ -114,28 +114,6 @@ static bool signature_ok(const char *s, size_t n) {
   return true;
 }
 
-static bool b64_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/* The base64 field's shape: whole 4-character groups of the standard
- * alphabet, '=' only as one or two final pad bytes. Not left to the
- * decoder alone: libsodium 1.0.18 reads its input through a plain (signed)
- * char and takes some bytes >= 0x80 for alphabet characters. Trailing-bit
- * canonicity is the decoder's job (mcs__b64_decode). */
-static bool b64_shape_ok(const char *s, size_t n) {
-  if (n % 4 != 0 || n > B64_FIELD_MAX)
-    return false;
-  size_t pad = 0;
-  while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
-    pad++;
-  for (size_t i = 0; i < n - pad; i++)
-    if (!b64_char(s[i]))
-      return false;
-  return true;
-}
-
 static bool parse_numbers(const char *kv, size_t kv_len, const char *ts,
                           size_t ts_len, mcs__signed_parts *p) {
   uint64_t v, t;
@@ -163,7 +141,8 @@ int mcs__signed_parse(const char *in, size_t len, mcs__signed_parts *out) {
       !take_field(&c, &p.b64, &p.b64_len))
     return MCS_EBADSIG;
   if (!parse_numbers(kv, kv_len, ts, ts_len, &p) ||
-      !name_ok(p.name, p.name_len) || !b64_shape_ok(p.b64, p.b64_len) ||
+      !name_ok(p.name, p.name_len) || p.b64_len > B64_FIELD_MAX ||
+      !mcs__b64_shape_ok(p.b64, p.b64_len) ||
       !signature_ok(c.p, (size_t)(c.end - c.p)))
     return MCS_EBADSIG;
   p.signature = c.p;
