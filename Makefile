@@ -1,5 +1,6 @@
 # The commands a person runs. Each one installs what it needs first.
 #   make build   configure and build into build/
+#   make demo    build and run the demo app (ARGS="--store memcached://..." passes flags)
 #   make check   the whole test suite (also under ASan+UBSan, plus short fuzz runs)
 #   make fuzz    longer fuzz runs (FUZZ_SECONDS per target)
 #   make clean   remove the build trees
@@ -9,11 +10,18 @@ ASAN_BUILD ?= build-asan
 FUZZ_SECONDS ?= 300
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-BUILD_PACKAGES := cmake make gcc pkg-config libsodium-dev libjansson-dev
-TEST_PACKAGES  := $(BUILD_PACKAGES) libcmocka-dev clang libclang-rt-14-dev \
-                  python3 python3-tornado
+# Configuring the tree needs cmocka too (the unit tests are part of it).
+BUILD_PACKAGES := cmake make gcc pkg-config libsodium-dev libjansson-dev \
+                  libcmocka-dev libmicrohttpd-dev
+# Node.js and npm (the browser test) only where the commands are missing: a
+# machine may have Node.js from elsewhere, whose nodejs package conflicts
+# with Debian's npm.
+NODE_PACKAGES  := $(if $(shell command -v node),,nodejs) \
+                  $(if $(shell command -v npm),,npm)
+TEST_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev \
+                  python3 python3-tornado memcached chromium $(NODE_PACKAGES)
 
-.PHONY: all build check fuzz clean deps-build deps-test
+.PHONY: all build demo check fuzz clean deps-build deps-test
 
 all: build
 
@@ -27,6 +35,14 @@ build: deps-build
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The demo on the memory store at 127.0.0.1:8080 (it prints its URL);
+# make demo ARGS="--store memcached://127.0.0.1:11211" passes flags.
+ARGS ?=
+demo: deps-build
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS) --target mcsession-demo
+	$(BUILD)/mcsession-demo $(ARGS)
+
 check: deps-test
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCS_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS)
@@ -36,6 +52,12 @@ check: deps-test
 	  -DMCS_SANITIZE=ON -DMCS_FUZZ=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
+	@echo "== the threaded tests (ctest label 'threads') again under ThreadSanitizer =="
+	CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DMCS_WERROR=ON \
+	  -DMCS_TSAN=ON
+	cmake --build build-tsan -j $(JOBS) --target test_store_memory \
+	  test_concurrency test_memcached_threads
+	cd build-tsan && ctest --output-on-failure -L threads
 
 fuzz: deps-test
 	CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \

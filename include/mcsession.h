@@ -195,9 +195,12 @@ MCS_NODISCARD MCS_EXPORT int mcs_verify(const mcs_keyring *ring, const char *nam
  * Every operation returns MCS_OK when the store answered, whatever it
  * answered, and puts the answer in *result; a negative code means the store
  * could not be asked (MCS_ESTORE, MCS_ETIMEDOUT, MCS_EPROTO, MCS_ENOMEM,
- * MCS_EINVAL for a key the store cannot hold). Keys are byte strings of at
- * most MCS_STORE_KEY_MAX bytes without spaces or control bytes. TTLs are in
- * seconds and always positive. CAS tokens are opaque, never 0. */
+ * MCS_EINVAL for a key the store cannot hold, MCS_ETOOBIG for a value over
+ * the store's item limit or a stored value over the reader's limit; a
+ * write refused with MCS_ETOOBIG has changed nothing). Keys are byte
+ * strings of at most MCS_STORE_KEY_MAX bytes without spaces or control
+ * bytes. TTLs are in seconds and always positive. CAS tokens are opaque,
+ * never 0. */
 #define MCS_STORE_KEY_MAX 250
 
 typedef enum mcs_store_result {
@@ -246,7 +249,8 @@ typedef struct mcs_store_ops {
   /* Remove: DELETED or MISS. */
   int (*del)(void *ud, const char *key, size_t key_len,
              mcs_store_result *result);
-  /* Set the expiry: TOUCHED or MISS. */
+  /* Set the expiry: TOUCHED or MISS. The CAS token stays what it was (a
+   * touch is not a change the next cas should conflict with). */
   int (*touch)(void *ud, const char *key, size_t key_len, uint32_t ttl,
                mcs_store_result *result);
   /* Called by mcs_store_free. May be NULL. */
@@ -321,6 +325,10 @@ typedef struct mcs_memory_stats {
 /* Figures for a memory store; MCS_EINVAL if `store` is not one. */
 MCS_EXPORT int mcs_store_memory_stats(mcs_store *store,
                                       mcs_memory_stats *stats);
+
+/* --- The memcached store: mcs_store_memcached_new(&store, "memcached://…")
+ * (URL, replicas, timeouts and their guarantees in that header). */
+#include "mcsession/memcached.h"
 
 /* ------------------------------------------------------------------------ */
 /* Cookies (RFC 6265)                                                       */
@@ -442,14 +450,24 @@ typedef struct mcs_manager_config {
   /* BORROWED for the manager's lifetime. NULL: the manager creates and
    * owns a memory store with default settings. */
   mcs_store *store;
-  const char *key_prefix;    /* prepended to store keys; default "mcs:" */
+  /* Tornado mode only, required there: the recipe's session_secret, from
+   * which ids and verification cookies are derived. Copied. (The key ring
+   * holds the recipe's cookie_secret.) */
+  const void *session_secret;
+  size_t session_secret_len;
+  const char *key_prefix;    /* prepended to store keys (native mode);
+                                default NULL: the memcached store's URL
+                                `prefix` (itself "mcs:" by default) when
+                                `store` is one, else "mcs:" */
   uint32_t idle_timeout;     /* seconds; default 1800 */
   uint32_t absolute_timeout; /* seconds since creation; 0 disables;
-                                default 86400 */
+                                default 86400; native mode only (the
+                                recipe's records carry no creation time) */
   /* Maximum age of a cookie's signature, seconds. Default 0: the absolute
    * timeout, or 31 days when that is disabled (Tornado's default). */
   uint32_t signature_max_age;
-  const char *cookie_name;   /* default "session" */
+  const char *cookie_name;   /* default "session"; tornado mode always
+                                uses "session_id" and "verification" */
   mcs_cookie_attrs cookie;   /* defaults from mcs_cookie_attrs_init */
   size_t max_data_bytes;     /* encoded session size limit; default 65536 */
   unsigned max_cas_retries;  /* default 8 */

@@ -176,7 +176,8 @@ typedef struct mcs__scheme {
                  mcs__cookie_out *out);
 } mcs__scheme;
 
-extern const mcs__scheme mcs__scheme_native; /* scheme_native.c */
+extern const mcs__scheme mcs__scheme_native;  /* scheme_native.c */
+extern const mcs__scheme mcs__scheme_tornado; /* scheme_tornado.c */
 
 /* ---- Manager (manager.c) ---- */
 struct mcs_manager {
@@ -192,6 +193,8 @@ struct mcs_manager {
   uint8_t store_key_secret[64]; /* HMAC key for native store keys */
   size_t store_key_secret_len;
   uint8_t csrf_key[32];   /* derived from the key ring */
+  uint8_t *session_secret; /* tornado mode: owned copy */
+  size_t session_secret_len;
   uint32_t signature_max_age;
   const mcs__scheme *scheme;
   const mcs__codec *codec;

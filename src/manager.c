@@ -27,7 +27,7 @@ void mcs_manager_config_init(mcs_manager_config *cfg) {
     return;
   memset(cfg, 0, sizeof *cfg);
   cfg->mode = MCS_MODE_NATIVE;
-  cfg->key_prefix = "mcs:";
+  cfg->key_prefix = NULL; /* see key_prefix_of */
   cfg->idle_timeout = DEFAULT_IDLE_TIMEOUT;
   cfg->absolute_timeout = DEFAULT_ABSOLUTE_TIMEOUT;
   cfg->cookie_name = "session";
@@ -63,6 +63,16 @@ static int refuse(const mcs_manager_config *cfg, const char *why) {
   return MCS_EINVAL;
 }
 
+/* The store-key prefix: the application's; when it set none, the
+ * memcached store's URL prefix (`?prefix=`, default "mcs:"), so one
+ * setting in the store URL is enough; else "mcs:". */
+static const char *key_prefix_of(const mcs_manager_config *cfg) {
+  const char *p = cfg->key_prefix;
+  if (!p && cfg->store)
+    p = mcs_store_memcached_prefix(cfg->store);
+  return p ? p : "mcs:";
+}
+
 static int check_config(const mcs_manager_config *cfg) {
   unsigned v;
   if (cfg->mode != MCS_MODE_NATIVE)
@@ -88,9 +98,9 @@ static int check_config(const mcs_manager_config *cfg) {
                         0, sample, sizeof sample, NULL) != MCS_OK)
     return refuse(cfg, "mcsession: cookie name or attributes are invalid or "
                        "too long");
-  if (!cfg->key_prefix || strlen(cfg->key_prefix) > KEY_PREFIX_MAX ||
-      (*cfg->key_prefix &&
-       !mcs__store_key_valid(cfg->key_prefix, strlen(cfg->key_prefix))))
+  const char *prefix = key_prefix_of(cfg);
+  if (strlen(prefix) > KEY_PREFIX_MAX ||
+      (*prefix && !mcs__store_key_valid(prefix, strlen(prefix))))
     return refuse(cfg, "mcsession: key_prefix must be up to 64 printable bytes");
   if (cfg->store_key_secret &&
       (cfg->store_key_secret_len < MCS_SECRET_MIN_BYTES ||
@@ -101,7 +111,7 @@ static int check_config(const mcs_manager_config *cfg) {
 
 /* Copies the borrowed strings of the config into the manager. */
 static int copy_strings(mcs_manager *m, const mcs_manager_config *cfg) {
-  m->key_prefix = mcs__strdup(cfg->key_prefix);
+  m->key_prefix = mcs__strdup(key_prefix_of(cfg));
   m->cookie_name = mcs__strdup(cfg->cookie_name);
   m->cookie_path = cfg->cookie.path ? mcs__strdup(cfg->cookie.path) : NULL;
   m->cookie_domain =

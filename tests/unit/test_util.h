@@ -8,6 +8,7 @@
 #define MCS_TEST_UTIL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -33,11 +34,13 @@ static inline int64_t test_clock_read(void *ud) {
 
 typedef struct spy {
   mcs_store *inner;
-  unsigned gets, adds, cases, sets, dels, touches;
+  /* Atomic: the concurrency test's threads share one spy (and run under
+   * ThreadSanitizer). */
+  _Atomic unsigned gets, adds, cases, sets, dels, touches;
   int fail_all;        /* every op returns this error while non-zero */
   void (*before_cas)(struct spy *spy, void *ud);
   void *before_cas_ud;
-  unsigned get_touch_ttl; /* touch_ttl of the last get */
+  _Atomic unsigned get_touch_ttl; /* touch_ttl of the last get */
   char last_key[MCS_STORE_KEY_MAX + 1]; /* key of the last add */
 } spy;
 

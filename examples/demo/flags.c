@@ -1,0 +1,147 @@
+/* Command-line parsing for mcsession-demo. Each flag takes its value as
+ * "--flag VALUE" or "--flag=VALUE"; anything unknown, repeated or out of
+ * range prints the usage line and exits 2, before anything starts. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flags.h"
+
+#define USAGE                                                                  \
+  "usage: mcsession-demo [--listen ADDR:PORT] [--store memory|memcached://"    \
+  "HOST:PORT] [--secret-file FILE] [--idle-timeout SECONDS] "                  \
+  "[--absolute-timeout SECONDS] [--threads N] [--help]"
+
+static const char HELP[] = USAGE
+    "\n\n"
+    "The Tornado session recipe's login app, in C with mcsession and\n"
+    "libmicrohttpd.\n\n"
+    "  --listen ADDR:PORT         where to listen (default 127.0.0.1:8080;\n"
+    "                             port 0 picks a free port; [::1]:PORT for "
+    "IPv6)\n"
+    "  --store memory|URL         session store: the embedded memory store\n"
+    "                             (default) or memcached://host:port[,...]\n"
+    "  --secret-file FILE         cookie-signing secret (16+ bytes, e.g. from\n"
+    "                             'mcsession keygen'); without it a random\n"
+    "                             secret is made and sessions end with the "
+    "process\n"
+    "  --idle-timeout SECONDS     session idle timeout (default 1800)\n"
+    "  --absolute-timeout SECONDS session lifetime however active; 0 disables\n"
+    "                             (default 86400)\n"
+    "  --threads N                request threads (default 4)\n"
+    "  --help                     this text\n";
+
+int flags_usage_error(const char *what, const char *arg) {
+  fprintf(stderr, "mcsession-demo: %s '%s'\n%s\n", what, arg, USAGE);
+  return DEMO_EXIT_USAGE;
+}
+
+/* Parses a decimal in [min, max]; no sign, no trailing bytes. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+                      unsigned long *out) {
+  if (*s < '0' || *s > '9')
+    return -1;
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || *end || v < min || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+typedef struct flag_def {
+  const char *name;
+  int id;
+} flag_def;
+
+enum { F_LISTEN, F_STORE, F_SECRET, F_IDLE, F_ABSOLUTE, F_THREADS };
+
+static const flag_def defs[] = {
+    {"listen", F_LISTEN},
+    {"store", F_STORE},
+    {"secret-file", F_SECRET},
+    {"idle-timeout", F_IDLE},
+    {"absolute-timeout", F_ABSOLUTE},
+    {"threads", F_THREADS},
+};
+
+static int lookup(const char *name, size_t len) {
+  for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
+    if (strlen(defs[i].name) == len && memcmp(defs[i].name, name, len) == 0)
+      return defs[i].id;
+  return -1;
+}
+
+/* The longest timeouts we accept: 30 days, memcached's limit for a
+ * relative expiry. */
+#define TIMEOUT_MAX (30ul * 24 * 3600)
+
+static int set_number(demo_flags *f, int id, const char *arg,
+                      const char *value) {
+  unsigned long v;
+  unsigned long min = id == F_ABSOLUTE ? 0 : 1;
+  unsigned long max = id == F_THREADS ? 256 : TIMEOUT_MAX;
+  if (parse_uint(value, min, max, &v) != 0)
+    return flags_usage_error("bad number for", arg);
+  if (id == F_THREADS)
+    f->threads = (unsigned)v;
+  else if (id == F_IDLE)
+    f->idle_timeout = (uint32_t)v;
+  else {
+    f->absolute_timeout = (uint32_t)v;
+    f->absolute_set = 1;
+  }
+  return -1;
+}
+
+static int set_flag(demo_flags *f, int id, const char *arg, const char *value,
+                    unsigned *seen) {
+  if (*seen & (1u << id))
+    return flags_usage_error("flag given twice:", arg);
+  *seen |= 1u << id;
+  if (id == F_LISTEN)
+    f->listen = value;
+  else if (id == F_STORE) {
+    if (strcmp(value, "memory") != 0 && strncmp(value, "memcached://", 12) != 0)
+      return flags_usage_error("unknown store", value);
+    f->store = value;
+  } else if (id == F_SECRET)
+    f->secret_file = value;
+  else
+    return set_number(f, id, arg, value);
+  return -1;
+}
+
+static void defaults(demo_flags *f) {
+  memset(f, 0, sizeof *f);
+  f->listen = "127.0.0.1:8080";
+  f->store = "memory";
+  f->threads = 4;
+}
+
+int flags_parse(demo_flags *f, int argc, char **argv) {
+  defaults(f);
+  unsigned seen = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      fputs(HELP, stdout);
+      return 0;
+    }
+    if (strncmp(arg, "--", 2) != 0)
+      return flags_usage_error("unexpected argument", arg);
+    const char *eq = strchr(arg + 2, '=');
+    size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+    int id = lookup(arg + 2, len);
+    if (id < 0)
+      return flags_usage_error("unknown flag", arg);
+    if (!eq && i + 1 >= argc)
+      return flags_usage_error("flag needs a value:", arg);
+    int rc = set_flag(f, id, arg, eq ? eq + 1 : argv[++i], &seen);
+    if (rc >= 0)
+      return rc;
+  }
+  return -1;
+}

@@ -1,0 +1,18 @@
+/* The listening socket: parsed from ADDR:PORT and opened by us rather than
+ * by MHD, so that errors name their cause (EADDRINUSE, ...) and port 0
+ * can report the port the kernel chose. */
+#ifndef DEMO_LISTEN_H
+#define DEMO_LISTEN_H
+
+#include <stddef.h>
+
+/* Opens a non-blocking listening TCP socket on `spec` ("127.0.0.1:8080",
+ * "[::1]:8080", "localhost:0"). Returns the socket, or -1 with a message
+ * in err. *bad_spec is set when the spec itself is wrong (a usage error)
+ * rather than the system refusing it. */
+int listen_open(const char *spec, int *bad_spec, char *err, size_t err_size);
+
+/* Writes "http://HOST:PORT/" for the socket's bound address. */
+int listen_url(int fd, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,134 @@
+/* HTML for the demo. One stylesheet, inlined in every page: the pages are
+ * tiny and a second request for a CSS file would cost more than it saves.
+ * The Content-Security-Policy the server sends allows exactly this inline
+ * style and nothing else. */
+#include <inttypes.h>
+#include <string.h>
+
+#include <mcsession.h>
+
+#include "pages.h"
+
+static const char STYLE[] =
+    "<style>"
+    ":root{color-scheme:light}"
+    "*{box-sizing:border-box}"
+    "body{margin:0;min-height:100vh;display:flex;flex-direction:column;"
+    "align-items:center;justify-content:center;background:#f3f4f6;"
+    "font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+    "color:#1f2328}"
+    "main{background:#fff;border:1px solid #d8dee4;border-radius:12px;"
+    "padding:2rem 2.25rem;width:min(28rem,92vw);"
+    "box-shadow:0 1px 2px rgba(31,35,40,.06),0 8px 24px rgba(31,35,40,.06)}"
+    ".brand{margin:0 0 .75rem;font-size:.8rem;font-weight:600;"
+    "letter-spacing:.08em;text-transform:uppercase;color:#6e7781}"
+    "h1{margin:0 0 .75rem;font-size:1.6rem;line-height:1.25;"
+    "overflow-wrap:anywhere}"
+    "p{margin:0 0 1rem}"
+    ".muted{color:#57606a}"
+    "label{display:block;margin-bottom:.35rem;font-weight:600}"
+    "input[type=text]{width:100%;padding:.6rem .75rem;font:inherit;"
+    "border:1px solid #d0d7de;border-radius:8px;background:#f6f8fa}"
+    "input[type=text]:focus{outline:2px solid #0969da;outline-offset:-1px;"
+    "background:#fff}"
+    "button{margin-top:1rem;padding:.6rem 1.2rem;font:inherit;"
+    "font-weight:600;border:0;border-radius:8px;cursor:pointer;"
+    "background:#1f6feb;color:#fff}"
+    "button:hover{background:#1a5fd0}"
+    "button.quiet{background:#eaeef2;color:#1f2328}"
+    "button.quiet:hover{background:#dde3e8}"
+    ".count{margin:.25rem 0 1rem;font-size:3.5rem;font-weight:700;"
+    "line-height:1;color:#1f6feb}"
+    ".error{padding:.6rem .8rem;border-radius:8px;background:#ffebe9;"
+    "color:#a40e26;border:1px solid #ffcecb}"
+    "nav{display:flex;gap:1.25rem;margin-top:1.25rem;font-size:.95rem}"
+    ".actions{display:flex;align-items:center;justify-content:space-between;"
+    "margin-top:1.5rem;padding-top:1.25rem;border-top:1px solid #eaeef2}"
+    ".actions button{margin:0}"
+    "a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}"
+    "footer{margin-top:1rem;font-size:.8rem;color:#8c959f}"
+    "</style>";
+
+static void begin(strbuf *sb, const char *title) {
+  sb_puts(sb, "<!doctype html>\n<html lang=\"en\"><head>"
+              "<meta charset=\"utf-8\">"
+              "<meta name=\"viewport\" "
+              "content=\"width=device-width,initial-scale=1\">"
+              "<title>");
+  sb_puts(sb, title);
+  sb_puts(sb, " · mcsession demo</title>");
+  sb_puts(sb, STYLE);
+  sb_puts(sb, "</head><body><main><p class=\"brand\">mcsession demo</p>");
+}
+
+static void end(strbuf *sb) {
+  sb_puts(sb, "</main><footer>Server-side sessions in C · "
+              "mcsession " MCS_VERSION_STRING "</footer></body></html>\n");
+}
+
+static void xsrf_field(strbuf *sb, const char *xsrf) {
+  sb_puts(sb, "<input type=\"hidden\" name=\"_xsrf\" value=\"");
+  sb_html(sb, xsrf, strlen(xsrf));
+  sb_puts(sb, "\">");
+}
+
+void page_home(strbuf *sb, const char *name, size_t name_len, int64_t count,
+               const char *xsrf) {
+  begin(sb, "Home");
+  sb_puts(sb, "<h1 id=\"greeting\">What's up, ");
+  sb_html(sb, name, name_len);
+  sb_puts(sb, "?</h1><p class=\"muted\">You are signed in. Your session "
+              "lives on the server; the cookie only names it.</p>");
+  sb_printf(sb,
+            "<p>Visits counted: <strong id=\"count\">%" PRId64 "</strong></p>",
+            count);
+  sb_puts(sb, "<div class=\"actions\"><a href=\"/count\">Count a visit"
+              "</a><form method=\"post\" action=\"/logout\">");
+  xsrf_field(sb, xsrf);
+  sb_puts(sb, "<button type=\"submit\" class=\"quiet\">Log out</button>"
+              "</form></div>");
+  end(sb);
+}
+
+void page_login(strbuf *sb, const char *xsrf, const char *error) {
+  begin(sb, "Sign in");
+  sb_puts(sb, "<h1>Sign in</h1>");
+  if (error) {
+    sb_puts(sb, "<p class=\"error\" role=\"alert\">");
+    sb_html(sb, error, strlen(error));
+    sb_puts(sb, "</p>");
+  }
+  sb_puts(sb, "<p class=\"muted\">Any name will do: it is kept in your "
+              "server-side session.</p>"
+              "<form method=\"post\" action=\"/login\">"
+              "<label for=\"name\">Your name</label>"
+              "<input id=\"name\" name=\"name\" type=\"text\" "
+              "maxlength=\"256\" required autofocus autocomplete=\"off\">");
+  xsrf_field(sb, xsrf);
+  sb_puts(sb, "<button type=\"submit\">Sign in</button></form>");
+  end(sb);
+}
+
+void page_count(strbuf *sb, int64_t count, int signed_in) {
+  begin(sb, "Counter");
+  sb_puts(sb, "<h1>Counter</h1>");
+  sb_printf(sb, "<p class=\"count\" id=\"count\">%" PRId64 "</p>", count);
+  sb_puts(sb, "<p class=\"muted\">Kept in your session; concurrent requests "
+              "never lose a count.</p><nav>"
+              "<a href=\"/count\">Count again</a>");
+  sb_puts(sb, signed_in ? "<a href=\"/\">Home</a>"
+                        : "<a href=\"/login\">Sign in</a>");
+  sb_puts(sb, "</nav>");
+  end(sb);
+}
+
+void page_error(strbuf *sb, unsigned status, const char *title,
+                const char *message) {
+  begin(sb, title);
+  sb_printf(sb, "<h1>%u · ", status);
+  sb_html(sb, title, strlen(title));
+  sb_puts(sb, "</h1><p class=\"muted\">");
+  sb_html(sb, message, strlen(message));
+  sb_puts(sb, "</p><nav><a href=\"/\">Home</a></nav>");
+  end(sb);
+}

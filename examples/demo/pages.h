@@ -1,0 +1,21 @@
+/* The demo's HTML pages: small, self-contained (inline CSS, no scripts, no
+ * external assets), every piece of user data HTML-escaped. */
+#ifndef DEMO_PAGES_H
+#define DEMO_PAGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "html.h"
+
+/* The greeting for a signed-in user, their count, and a logout form. */
+void page_home(strbuf *sb, const char *name, size_t name_len, int64_t count,
+               const char *xsrf);
+/* The sign-in form; `error` (may be NULL) is shown above it. */
+void page_login(strbuf *sb, const char *xsrf, const char *error);
+void page_count(strbuf *sb, int64_t count, int signed_in);
+/* A short page for an error status. */
+void page_error(strbuf *sb, unsigned status, const char *title,
+                const char *message);
+
+#endif

@@ -1,0 +1,417 @@
+/*
+ * The memcached store: mcs_store_ops over the meta protocol (memcached
+ * doc/protocol.txt, "Meta Commands"):
+ *
+ *   get    mg <key> v c f [T<ttl>]     VA (hit) / EN (miss); with T the
+ *                                      expiry slides in the same round trip
+ *   add    ms <key> <n> T F ME c       HD c<cas> / NS (exists)
+ *   cas    ms <key> <n> T F C<cas> c   HD c<cas> / EX / NF
+ *   set    ms <key> <n> T F MS         HD
+ *   del    md <key>                    HD / NF
+ *   touch  mg <key> T<ttl>             HD / EN  (the protocol has no "mt";
+ *                                      "Meta Get" replaces touch and gat;
+ *                                      the item's CAS is kept)
+ *
+ * That is the replicas=0 path: one round trip per operation, values
+ * stored exactly as given. With replicas > 0 the operations in
+ * mc_replica.c run instead, over the same request engine (mcs__mc_exec).
+ *
+ * Each request goes to the server the hash ring picks, over a pooled
+ * connection. Any reply that is malformed or does not fit the request,
+ * and any failure mid-reply, closes that connection: a stream that may be
+ * out of step is never reused. A request is repeated (once, on a fresh
+ * connection) only when nothing of it can have been applied: the send
+ * failed before the kernel accepted a byte, or, for the read-only and
+ * idempotent mg, the reused connection turned out to be closed.
+ */
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "mc_internal.h"
+
+typedef mcs__mc_store mc_store;
+
+static void mc_destroy(void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Requests on pooled connections                                           */
+/* ------------------------------------------------------------------------ */
+
+static void count(_Atomic uint64_t *c) {
+  atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+uint32_t mcs__mc_wire_ttl(uint32_t ttl) {
+  if (ttl <= MCS__MC_RELATIVE_TTL_MAX)
+    return ttl;
+  uint64_t abs = (uint64_t)time(NULL) + ttl;
+  return abs > UINT32_MAX ? UINT32_MAX : (uint32_t)abs;
+}
+
+/* Bytes a reply's value may have: the caller's max_len, and never more
+ * than memcached's item limit (we never write more than that). */
+static size_t value_limit(const mcs_store_value *v) {
+  if (!v || v->max_len == 0 || v->max_len > MCS_MEMCACHED_ITEM_MAX)
+    return MCS_MEMCACHED_ITEM_MAX;
+  return v->max_len;
+}
+
+static bool is_ms(mcs__mc_cmd cmd) {
+  return cmd == MCS__MC_ADD || cmd == MCS__MC_CAS || cmd == MCS__MC_SET;
+}
+
+static void count_failure(mc_store *st, int rc) {
+  if (rc == MCS_ETIMEDOUT)
+    count(&st->timeouts);
+  else if (rc == MCS_EPROTO)
+    count(&st->protocol_errors);
+}
+
+/* The op failed for good: count it; a server that failed at the socket
+ * level (not one whose reply we merely refused) is skipped for retry_s. */
+static void op_fail(mc_store *st, mcs__mc_op *op, int rc, bool broken) {
+  op->rc = rc;
+  count_failure(st, rc);
+  if (broken)
+    mcs__mc_pool_mark_down(st->pools[op->server]);
+}
+
+static int send_req(mcs__mc_op *op, size_t *sent) {
+  const mcs__mc_req *req = &op->req;
+  struct iovec iov[3] = {{op->line, op->line_len}, {NULL, 0}, {NULL, 0}};
+  int cnt = 1;
+  if (is_ms(req->cmd)) { /* the value goes out as is: no copy */
+    iov[1] = (struct iovec){(void *)(uintptr_t)req->data, req->data_len};
+    iov[2] = (struct iovec){(void *)(uintptr_t) "\r\n", 2};
+    cnt = 3;
+  }
+  return mcs__mc_conn_sendv(op->conn, iov, cnt, op->deadline, sent);
+}
+
+/* Takes a connection and sends the request. On success op->conn is set
+ * and the reply is awaited by op_finish. A send that failed before the
+ * kernel took a byte, on a pooled connection the server had closed, is
+ * repeated once on a fresh connection: nothing can have been applied. */
+static void op_start(mc_store *st, mcs__mc_op *op) {
+  mcs__mc_pool *pool = st->pools[op->server];
+  for (;;) {
+    int64_t wait = mcs__mc_now_ms() + st->cfg.io_timeout_ms;
+    int rc = mcs__mc_pool_acquire(pool, wait, op->tries > 0, &op->conn);
+    if (rc) {
+      op->rc = rc; /* the pool marked the server down if it must */
+      return;
+    }
+    size_t sent = 0;
+    op->reused = mcs__mc_conn_reused(op->conn);
+    op->deadline = mcs__mc_now_ms() + st->cfg.io_timeout_ms;
+    count(&st->requests);
+    if ((rc = send_req(op, &sent)) == MCS_OK)
+      return;
+    bool retry = op->reused && sent == 0 && rc == MCS_ESTORE;
+    mcs__mc_pool_release(pool, op->conn, false);
+    op->conn = NULL;
+    if (!retry || op->tries++ > 0) {
+      op_fail(st, op, retry ? MCS_ESTORE : rc, true);
+      return;
+    }
+    count(&st->retries);
+  }
+}
+
+/* Reads and checks the reply; copies a value out; gives the connection
+ * back (kept only after a clean, complete exchange). Returns true when
+ * the op must be run again on a fresh connection: a pooled connection
+ * turned out closed before any reply byte, and the request was a read
+ * (mg has no effect a second time would change). */
+static bool op_finish(mc_store *st, mcs__mc_op *op) {
+  mcs__mc_conn *c = op->conn;
+  bool got = false;
+  size_t limit = value_limit(op->value);
+  int rc = mcs__mc_conn_read(c, limit, op->deadline, &op->resp, &got);
+  bool failed = mcs__mc_conn_failed(c);
+  if (!failed && rc == MCS_OK)
+    rc = mcs__mc_check(&op->req, &op->resp);
+  if (rc == MCS_OK && op->resp.status == MCS__MC_VA && op->value)
+    rc = mcs_store_value_set(op->value, op->resp.value, op->resp.value_len);
+  op->resp.value = NULL; /* it pointed into the connection's buffer */
+  mcs__mc_pool_release(st->pools[op->server], c, rc == MCS_OK);
+  op->conn = NULL;
+  op->rc = rc;
+  if (!failed) {
+    count_failure(st, rc);
+    return false;
+  }
+  bool idem = op->req.cmd == MCS__MC_GET || op->req.cmd == MCS__MC_TOUCH;
+  if (rc == MCS_ESTORE && op->reused && !got && idem && op->tries == 0) {
+    op->tries++;
+    count(&st->retries);
+    return true;
+  }
+  op_fail(st, op, rc, true);
+  return false;
+}
+
+/* Ascending server order of ops[0..n) into order[] (n is small). */
+static void server_order(const mcs__mc_op *ops, size_t n, size_t *order) {
+  for (size_t i = 0; i < n; i++) {
+    size_t j = i;
+    for (; j > 0 && ops[order[j - 1]].server > ops[i].server; j--)
+      order[j] = order[j - 1];
+    order[j] = i;
+  }
+}
+
+void mcs__mc_exec(mc_store *st, mcs__mc_op *ops, size_t n) {
+  size_t order[MCS_MEMCACHED_REPLICAS_MAX + 1];
+  if (n > sizeof order / sizeof order[0])
+    n = sizeof order / sizeof order[0];
+  server_order(ops, n, order);
+  for (size_t k = 0; k < n; k++) {
+    mcs__mc_op *op = &ops[order[k]];
+    op->conn = NULL;
+    op->tries = 0;
+    op->rc = mcs__mc_format_line(&op->req, op->line, sizeof op->line,
+                                 &op->line_len);
+    if (op->rc == MCS_OK)
+      op_start(st, op);
+  }
+  for (size_t i = 0; i < n; i++) {
+    mcs__mc_op *op = &ops[i];
+    while (op->conn && op_finish(st, op))
+      op_start(st, op); /* the one repeat of a read on a fresh connection */
+  }
+}
+
+/* One request to the key's server. On MCS_OK *resp holds the checked
+ * reply and, for a hit, `value` holds a copy of the value. */
+static int roundtrip(mc_store *st, const mcs__mc_req *req,
+                     mcs_store_value *value, mcs__mc_resp *resp) {
+  mcs__mc_op op;
+  op.server = mcs__mc_ring_pick(st->ring, req->key, req->key_len);
+  op.req = *req;
+  op.value = value;
+  mcs__mc_exec(st, &op, 1);
+  *resp = op.resp;
+  return op.rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Operations                                                               */
+/* ------------------------------------------------------------------------ */
+
+static mcs__mc_req make_req(mcs__mc_cmd cmd, const char *key, size_t len) {
+  mcs__mc_req r;
+  memset(&r, 0, sizeof r);
+  r.cmd = cmd;
+  r.key = key;
+  r.key_len = len;
+  return r;
+}
+
+static int mc_get(void *ud, const char *key, size_t key_len,
+                  uint32_t touch_ttl, mcs_store_value *value, uint64_t *cas,
+                  uint32_t *flags, mcs_store_result *result) {
+  mcs__mc_req req = make_req(MCS__MC_GET, key, key_len);
+  mcs__mc_resp resp;
+  req.ttl = touch_ttl ? mcs__mc_wire_ttl(touch_ttl) : 0;
+  int rc = roundtrip(ud, &req, value, &resp);
+  if (rc)
+    return rc;
+  *result = resp.status == MCS__MC_VA ? MCS_STORE_HIT : MCS_STORE_MISS;
+  if (*result == MCS_STORE_HIT) {
+    *cas = resp.cas;
+    *flags = resp.flags;
+  }
+  return MCS_OK;
+}
+
+/* Shared by add, cas and set: an ms with T, F and the mode's flags. */
+static int mc_store_cmd(void *ud, mcs__mc_cmd cmd, const char *key,
+                        size_t key_len, const void *data, size_t len,
+                        uint32_t flags, uint32_t ttl, uint64_t cas,
+                        uint64_t *new_cas, mcs_store_result *result) {
+  mcs__mc_req req = make_req(cmd, key, key_len);
+  mcs__mc_resp resp;
+  req.data = data;
+  req.data_len = len;
+  req.flags = flags;
+  req.ttl = mcs__mc_wire_ttl(ttl);
+  req.cas = cas;
+  req.want_cas = new_cas != NULL;
+  int rc = roundtrip(ud, &req, NULL, &resp);
+  if (rc)
+    return rc;
+  switch (resp.status) {
+  case MCS__MC_HD:
+    *result = MCS_STORE_STORED;
+    if (new_cas)
+      *new_cas = resp.cas;
+    break;
+  case MCS__MC_NF:
+    *result = MCS_STORE_MISS;
+    break;
+  default: /* NS from add, EX from cas (mcs__mc_check allowed no other) */
+    *result = MCS_STORE_EXISTS;
+  }
+  return MCS_OK;
+}
+
+static int mc_add(void *ud, const char *key, size_t key_len,
+                  const void *data, size_t len, uint32_t flags, uint32_t ttl,
+                  uint64_t *cas, mcs_store_result *result) {
+  return mc_store_cmd(ud, MCS__MC_ADD, key, key_len, data, len, flags, ttl,
+                      0, cas, result);
+}
+
+static int mc_cas(void *ud, const char *key, size_t key_len,
+                  const void *data, size_t len, uint32_t flags, uint32_t ttl,
+                  uint64_t cas, uint64_t *new_cas,
+                  mcs_store_result *result) {
+  return mc_store_cmd(ud, MCS__MC_CAS, key, key_len, data, len, flags, ttl,
+                      cas, new_cas, result);
+}
+
+static int mc_set(void *ud, const char *key, size_t key_len,
+                  const void *data, size_t len, uint32_t flags, uint32_t ttl,
+                  mcs_store_result *result) {
+  return mc_store_cmd(ud, MCS__MC_SET, key, key_len, data, len, flags, ttl,
+                      0, NULL, result);
+}
+
+static int mc_del(void *ud, const char *key, size_t key_len,
+                  mcs_store_result *result) {
+  mcs__mc_req req = make_req(MCS__MC_DELETE, key, key_len);
+  mcs__mc_resp resp;
+  int rc = roundtrip(ud, &req, NULL, &resp);
+  if (!rc)
+    *result = resp.status == MCS__MC_HD ? MCS_STORE_DELETED : MCS_STORE_MISS;
+  return rc;
+}
+
+static int mc_touch(void *ud, const char *key, size_t key_len, uint32_t ttl,
+                    mcs_store_result *result) {
+  mcs__mc_req req = make_req(MCS__MC_TOUCH, key, key_len);
+  mcs__mc_resp resp;
+  req.ttl = mcs__mc_wire_ttl(ttl);
+  int rc = roundtrip(ud, &req, NULL, &resp);
+  if (!rc)
+    *result = resp.status == MCS__MC_HD ? MCS_STORE_TOUCHED : MCS_STORE_MISS;
+  return rc;
+}
+
+/* replicas=0: one request to one server per operation, values as given. */
+static const mcs_store_ops mc_ops = {
+    MCS_STORE_OPS_VERSION, mc_get, mc_add, mc_cas, mc_set, mc_del, mc_touch,
+    mc_destroy};
+
+/* replicas>0: every key on replicas + 1 servers, values carrying a
+ * revision header (mc_replica.c). */
+static const mcs_store_ops mc_replica_ops = {
+    MCS_STORE_OPS_VERSION, mcs__mc_r_get, mcs__mc_r_add, mcs__mc_r_cas,
+    mcs__mc_r_set, mcs__mc_r_del, mcs__mc_r_touch, mc_destroy};
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void mc_destroy(void *ud) {
+  mc_store *st = ud;
+  if (!st)
+    return;
+  for (size_t i = 0; st->pools && i < st->cfg.server_count; i++)
+    mcs__mc_pool_free(st->pools[i]);
+  mcs__free(st->pools);
+  mcs__mc_ring_free(st->ring);
+  mcs__free(st);
+}
+
+static int build_ring(mc_store *st) {
+  size_t n = st->cfg.server_count;
+  char (*names)[MCS__MC_NAME_MAX] = mcs__calloc(n, sizeof *names);
+  const char **ptrs = mcs__calloc(n, sizeof *ptrs);
+  int rc = MCS_ENOMEM;
+  if (names && ptrs) {
+    for (size_t i = 0; i < n; i++) {
+      mcs__mc_server_name(&st->cfg.servers[i], names[i], sizeof names[i]);
+      ptrs[i] = names[i];
+    }
+    rc = mcs__mc_ring_new(ptrs, n, &st->ring);
+  }
+  mcs__free(names);
+  mcs__free(ptrs);
+  return rc;
+}
+
+static int build_pools(mc_store *st) {
+  st->pools = mcs__calloc(st->cfg.server_count, sizeof *st->pools);
+  if (!st->pools)
+    return MCS_ENOMEM;
+  for (size_t i = 0; i < st->cfg.server_count; i++) {
+    int rc = mcs__mc_pool_new(&st->cfg.servers[i], &st->cfg, &st->pools[i]);
+    if (rc)
+      return rc;
+  }
+  return MCS_OK;
+}
+
+int mcs_store_memcached_new_config(mcs_store **out,
+                                   const mcs_memcached_config *cfg) {
+  if (!out)
+    return MCS_EINVAL;
+  *out = NULL;
+  if (mcs_memcached_config_check(cfg, NULL, 0) != MCS_OK)
+    return MCS_EINVAL;
+  mc_store *st = mcs__calloc(1, sizeof *st);
+  if (!st)
+    return MCS_ENOMEM;
+  st->cfg = *cfg;
+  int rc = build_ring(st);
+  if (!rc)
+    rc = build_pools(st);
+  if (!rc)
+    rc = mcs_store_new(out, cfg->replicas ? &mc_replica_ops : &mc_ops, st);
+  if (rc)
+    mc_destroy(st);
+  return rc;
+}
+
+int mcs_store_memcached_new(mcs_store **out, const char *url) {
+  mcs_memcached_config cfg;
+  if (!out)
+    return MCS_EINVAL;
+  *out = NULL;
+  int rc = mcs_memcached_url_parse(url, &cfg, NULL, 0);
+  return rc ? rc : mcs_store_memcached_new_config(out, &cfg);
+}
+
+/* The store's user data when `store` is ours, else NULL. */
+static mc_store *ours(const mcs_store *store) {
+  return store && store->ops.destroy == mc_destroy ? store->ud : NULL;
+}
+
+const char *mcs_store_memcached_prefix(const mcs_store *store) {
+  const mc_store *st = ours(store);
+  return st ? st->cfg.prefix : NULL;
+}
+
+int mcs_store_memcached_stats(const mcs_store *store,
+                              mcs_memcached_stats *stats) {
+  mc_store *st = ours(store);
+  if (!st || !stats)
+    return MCS_EINVAL;
+  memset(stats, 0, sizeof *stats);
+  stats->requests = atomic_load(&st->requests);
+  stats->timeouts = atomic_load(&st->timeouts);
+  stats->protocol_errors = atomic_load(&st->protocol_errors);
+  stats->retries = atomic_load(&st->retries);
+  for (size_t i = 0; i < st->cfg.server_count; i++) {
+    mcs__mc_pool_stats ps;
+    mcs__mc_pool_stats_get(st->pools[i], &ps);
+    stats->connects += ps.connects;
+    stats->connect_failures += ps.connect_failures;
+    stats->down_skips += ps.down_skips;
+  }
+  return MCS_OK;
+}

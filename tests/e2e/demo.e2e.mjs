@@ -1,0 +1,125 @@
+// End-to-end test of mcsession-demo in real headless Chromium: log in
+// through the form, see the greeting, check the session cookie's flags,
+// count, log out. Saves screenshots to OUTDIR: e2e-login.png (the form),
+// e2e-count.png (the counter), e2e-demo.png (the greeting after counting).
+//
+// Usage: node demo.e2e.mjs PATH/TO/mcsession-demo OUTDIR
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const [demoPath, outDir] = process.argv.slice(2);
+if (!demoPath || !outDir) {
+  console.error('usage: node demo.e2e.mjs PATH/TO/mcsession-demo OUTDIR');
+  process.exit(2);
+}
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu',
+  '--disable-background-networking', '--disable-quic', '--no-first-run',
+  '--disable-component-update', '--disable-sync',
+];
+const NAME = 'Ada <Lovelace> & "friends"';
+
+// Starts the demo on a free port; resolves to { proc, url } once it has
+// printed its URL.
+function startDemo() {
+  const proc = spawn(demoPath, ['--listen', '127.0.0.1:0'],
+                     { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('demo printed no URL')),
+                             10000);
+    proc.on('exit', (code) => reject(new Error(`demo exited ${code}`)));
+    createInterface({ input: proc.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      const m = line.match(/http:\/\/127\.0\.0\.1:\d+\//);
+      if (m) resolve({ proc, url: m[0]});
+      else reject(new Error(`unexpected first line: ${line}`));
+    });
+  });
+}
+
+function step(what) { console.log(`- ${what}`); }
+
+async function loginThroughTheForm(page, url) {
+  await page.goto(url);
+  assert.equal(new URL(page.url()).pathname, '/login', 'not sent to /login');
+  assert.equal(await page.textContent('h1'), 'Sign in');
+  await page.fill('#name', NAME);
+  await page.screenshot({ path: join(outDir, 'e2e-login.png') });
+  await Promise.all([page.waitForURL(url), page.click('button[type=submit]')]);
+  assert.equal(await page.textContent('#greeting'), `What's up, ${NAME}?`);
+}
+
+async function checkCookie(context, page, url) {
+  const cookies = await context.cookies(url);
+  const session = cookies.find((c) => c.name === 'session');
+  assert.ok(session, `no session cookie in ${JSON.stringify(cookies)}`);
+  assert.equal(session.httpOnly, true, 'session cookie is not HttpOnly');
+  assert.equal(session.sameSite, 'Lax', 'session cookie is not SameSite=Lax');
+  assert.equal(session.path, '/');
+  const visible = await page.evaluate(() => document.cookie);
+  assert.ok(!visible.includes('session='), 'script can read the cookie');
+}
+
+async function count(page, url) {
+  for (let i = 1; i <= 3; i++) {
+    await page.goto(new URL('/count', url).href);
+    assert.equal(await page.textContent('#count'), String(i));
+  }
+  await page.screenshot({ path: join(outDir, 'e2e-count.png') });
+  await page.goto(url);
+  assert.equal(await page.textContent('#count'), '3');
+}
+
+async function logout(page, url) {
+  await Promise.all([page.waitForURL(/\/login$/),
+                     page.click('button:has-text("Log out")')]);
+  await page.goto(url);
+  assert.equal(new URL(page.url()).pathname, '/login', 'still logged in');
+}
+
+async function run(url) {
+  const profile = mkdtempSync(join(tmpdir(), 'mcs-e2e-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: CHROMIUM_ARGS, viewport: { width: 900, height: 600 },
+  });
+  try {
+    const page = context.pages()[0] || await context.newPage();
+    page.setDefaultTimeout(15000);
+    step('log in through the form'); await loginThroughTheForm(page, url);
+    step('session cookie is HttpOnly, SameSite=Lax');
+    await checkCookie(context, page, url);
+    step('count three visits'); await count(page, url);
+    await page.mouse.move(0, 0); // no hover effects in the picture
+    await page.screenshot({ path: join(outDir, 'e2e-demo.png') });
+    step('log out'); await logout(page, url);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.error('e2e: timed out');
+  process.exit(1);
+}, 120000);
+const { proc, url } = await startDemo();
+let failed = false;
+try {
+  await run(url);
+  console.log(`e2e: passed; screenshots in ${outDir}`);
+} catch (err) {
+  failed = true;
+  console.error(`e2e: FAILED: ${err.stack || err}`);
+} finally {
+  proc.removeAllListeners('exit');
+  process.kill(proc.pid, 'SIGTERM');
+  clearTimeout(watchdog);
+}
+process.exitCode = failed ? 1 : 0;

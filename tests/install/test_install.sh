@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the build tree into a temporary prefix, then builds and runs a
+# program outside the tree against it twice: with pkg-config and with
+# CMake's find_package (shared and static).
+# Usage: test_install.sh SOURCE_DIR BUILD_DIR
+set -eu
+src=$1
+build=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/mcs-install.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+prefix=$work/prefix
+cmake --install "$build" --prefix "$prefix" >"$work/install.log"
+libdir=$(find "$prefix" -name 'libmcsession.so' -printf '%h\n' | head -n 1)
+[ -n "$libdir" ] || { echo "libmcsession.so was not installed"; exit 1; }
+for f in "$libdir/libmcsession.a" "$prefix/include/mcsession.h" \
+         "$libdir/pkgconfig/mcsession.pc" "$libdir/cmake/mcsession/mcsessionConfig.cmake"; do
+  [ -e "$f" ] || { echo "not installed: $f"; exit 1; }
+done
+soname=$(objdump -p "$libdir/libmcsession.so" | awk '/SONAME/ {print $2}')
+case "$soname" in libmcsession.so.[0-9]*) ;; *) echo "bad soname: $soname"; exit 1 ;; esac
+
+# 1. pkg-config
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+cc -std=c11 -Wall -Werror "$src/tests/install/consumer.c" \
+   $(pkg-config --cflags --libs mcsession) -Wl,-rpath,"$libdir" -o "$work/pc"
+"$work/pc"
+
+# 2. find_package
+cmake -S "$src/tests/install" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DCMAKE_BUILD_RPATH="$libdir" >"$work/cm.log"
+cmake --build "$work/cm" >>"$work/cm.log"
+"$work/cm/consumer_shared"
+"$work/cm/consumer_static"
+echo "install test: pkg-config and find_package builds ran"
