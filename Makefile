@@ -3,6 +3,7 @@
 #   make demo    build and run the demo app (ARGS="--store memcached://..." passes flags)
 #   make check   the whole test suite (also under ASan+UBSan, plus short fuzz runs)
 #   make fuzz    longer fuzz runs (FUZZ_SECONDS per target)
+#   make bench   side-by-side benchmarks, one table (BENCH_SECONDS, BENCH_RUNS)
 #   make clean   remove the build trees
 
 BUILD      ?= build
@@ -12,16 +13,17 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Configuring the tree needs cmocka too (the unit tests are part of it).
 BUILD_PACKAGES := cmake make gcc pkg-config libsodium-dev libjansson-dev \
-                  libcmocka-dev libmicrohttpd-dev
+                  libcmocka-dev libmicrohttpd-dev libevent-dev scdoc
 # Node.js and npm (the browser test) only where the commands are missing: a
 # machine may have Node.js from elsewhere, whose nodejs package conflicts
 # with Debian's npm.
 NODE_PACKAGES  := $(if $(shell command -v node),,nodejs) \
                   $(if $(shell command -v npm),,npm)
 TEST_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev \
-                  python3 python3-tornado memcached chromium $(NODE_PACKAGES)
+                  python3 python3-tornado python3-memcache memcached \
+                  chromium groff-base $(NODE_PACKAGES)
 
-.PHONY: all build demo check fuzz clean deps-build deps-test
+.PHONY: all build demo check fuzz bench clean deps-build deps-test
 
 all: build
 
@@ -56,7 +58,7 @@ check: deps-test
 	CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DMCS_WERROR=ON \
 	  -DMCS_TSAN=ON
 	cmake --build build-tsan -j $(JOBS) --target test_store_memory \
-	  test_concurrency test_memcached_threads
+	  test_concurrency test_memcached_threads test_revcache
 	cd build-tsan && ctest --output-on-failure -L threads
 
 fuzz: deps-test
@@ -64,6 +66,24 @@ fuzz: deps-test
 	  -DMCS_SANITIZE=ON -DMCS_FUZZ=ON -DMCS_FUZZ_SECONDS=$(FUZZ_SECONDS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L fuzz
+
+# Benchmarks (issue 6): the demo, the Tornado recipe and express-session on
+# one memcached, plus bench_lib (no HTTP); prints one table and writes it to
+# bench/results/latest.md. BENCH_SECONDS=2 BENCH_RUNS=1 for a quick look;
+# run.py lists the other knobs.
+BENCH_BUILD    ?= build-bench
+BENCH_PACKAGES := $(BUILD_PACKAGES) python3 python3-tornado python3-memcache \
+                  memcached wrk $(NODE_PACKAGES)
+bench:
+	@scripts/install-deps.sh $(BENCH_PACKAGES)
+	@test bench/node/node_modules/.installed -nt bench/node/package-lock.json \
+	  || (cd bench/node && npm ci --no-audit --no-fund && touch node_modules/.installed)
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target mcsession-demo mcsession_static
+	cmake -S bench -B $(BENCH_BUILD)/bench -DMCS_BUILD_DIR=$(abspath $(BENCH_BUILD))
+	cmake --build $(BENCH_BUILD)/bench
+	/usr/bin/python3 bench/run.py --demo $(BENCH_BUILD)/mcsession-demo \
+	  --bench-lib $(BENCH_BUILD)/bench/bench_lib
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

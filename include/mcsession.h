@@ -22,6 +22,13 @@
  *     threads (the manager and key ring are immutable once created, stores
  *     lock internally). A session belongs to one request and one thread at
  *     a time.
+ *     Functions that take no such object (mcs_version, mcs_strerror,
+ *     mcs_sign / mcs_verify on a built ring, the mcs_cookie_* functions,
+ *     mcs_random_bytes, mcs_memcached_url_parse, ...) keep no state and
+ *     may be called from any thread. Functions that take a session may be
+ *     called only by the thread that currently owns it.
+ *   - Functions that cannot fail return no code; they treat NULL objects
+ *     as empty (a getter on NULL returns 0 or NULL).
  *   - The library keeps no global mutable state except the allocator hook
  *     (mcs_replace_allocator), never prints, and never aborts.
  */
@@ -89,6 +96,21 @@ MCS_EXPORT const char *mcs_strerror(int err);
 /* The code's name ("MCS_EBADSIG"), or "MCS_UNKNOWN". Static storage. */
 MCS_EXPORT const char *mcs_errname(int err);
 
+/* The HTTP status code a web server answers when a session call failed
+ * with `err`. One mapping for every adapter (mcsession/mhd.h,
+ * mcsession/evhttp.h) and for servers that use the core directly:
+ *   MCS_OK                                                       200
+ *   MCS_ELIMIT (Cookie header too large or too many cookies)     431
+ *   MCS_ETOOBIG (the request made the data too large)            413
+ *   MCS_EBADSIG (e.g. a CSRF token that does not verify)         403
+ *   MCS_EINVAL (request data the session refused, e.g. not UTF-8) 400
+ *   MCS_EGONE (the session ended during the request)             409
+ *   MCS_ESTORE, MCS_ETIMEDOUT, MCS_EPROTO, MCS_ENOMEM,
+ *   MCS_ECONFLICT (transient: retrying can succeed)              503
+ *   anything else (a bug in the caller or the library)           500
+ * Never fails; keeps no state, so any thread may call it. */
+MCS_EXPORT unsigned mcs_http_status_for_error(int err);
+
 /* ------------------------------------------------------------------------ */
 /* Memory                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -132,9 +154,12 @@ typedef struct mcs_keyring mcs_keyring;
  * CSPRNG / libsodium cannot be initialised (done here, so sign and verify
  * never need to). */
 MCS_EXPORT int mcs_keyring_new(mcs_keyring **out);
+/* Wipes the secrets and frees the ring; no thread may still be using it
+ * (managers hold their own copies). NULL is fine. */
 MCS_EXPORT void mcs_keyring_free(mcs_keyring *ring);
-/* Adds (a copy of) `secret` under `version`. MCS_EINVAL for a version out
- * of range, a version already present, or a secret of the wrong length. */
+/* Adds (a copy of) `secret` under `version`. MCS_EINVAL for a NULL ring,
+ * a version out of range, a version already present, or a secret of the
+ * wrong length; MCS_ENOMEM. On failure the ring is unchanged. */
 MCS_EXPORT int mcs_keyring_add(mcs_keyring *ring, unsigned version,
                                const void *secret, size_t secret_len);
 /* The version that signs (the highest); MCS_EINVAL if the ring is empty. */
@@ -216,8 +241,10 @@ typedef enum mcs_store_result {
  * mcs_store_value_set. */
 typedef struct mcs_store_value mcs_store_value;
 
-/* Copies `len` bytes into `dst` (replacing what it held). MCS_ENOMEM,
- * MCS_ETOOBIG if len exceeds the limit the caller set on it. */
+/* Copies `len` bytes into `dst` (replacing what it held): for a store's
+ * get, on the thread running it. MCS_ENOMEM, MCS_ETOOBIG if len exceeds
+ * the limit the caller set on it, MCS_EINVAL for NULL dst (or NULL data
+ * with len > 0). */
 MCS_EXPORT int mcs_store_value_set(mcs_store_value *dst, const void *data,
                                    size_t len);
 
@@ -259,17 +286,22 @@ typedef struct mcs_store_ops {
 
 typedef struct mcs_store mcs_store;
 
-/* Wraps user operations into a store. `ops` is copied; `ud` is passed to
- * every operation and to ops->destroy when the store is freed. */
+/* Wraps user operations into a store. `ops` is copied; `ud` is BORROWED
+ * (passed to every operation, and to ops->destroy when the store is freed,
+ * which may release it). MCS_EINVAL (NULL out or ops, another
+ * ops->version, a missing operation), MCS_ENOMEM. */
 MCS_EXPORT int mcs_store_new(mcs_store **out, const mcs_store_ops *ops,
                              void *ud);
 /* Frees the store (calling ops->destroy). Free it only after every manager
  * using it has been freed. NULL is fine. */
 MCS_EXPORT void mcs_store_free(mcs_store *store);
 
-/* Direct access to a store's operations, for tools and tests. The value
- * read by mcs_store_get is OWNED by the caller (*data, free with mcs_free);
- * max_len bounds it (MCS_ETOOBIG above). */
+/* Direct access to a store's operations, for tools and tests, with the
+ * contracts of mcs_store_ops above; keys are checked first (MCS_EINVAL for
+ * a NULL store or result, or a key the store cannot hold). Thread-safe as
+ * the store is. The value read by mcs_store_get is OWNED by the caller
+ * (*data, free with mcs_free; NULL on a miss); max_len bounds it
+ * (MCS_ETOOBIG above). */
 MCS_EXPORT int mcs_store_get(mcs_store *store, const char *key,
                              size_t key_len, uint32_t touch_ttl,
                              size_t max_len, void **data, size_t *len,
@@ -311,8 +343,11 @@ typedef struct mcs_memory_config {
   void *clock_ud;
 } mcs_memory_config;
 
+/* Fills the defaults. NULL is ignored. */
 MCS_EXPORT void mcs_memory_config_init(mcs_memory_config *cfg);
-/* cfg may be NULL for the defaults. MCS_EINVAL for an invalid config. */
+/* cfg (copied) may be NULL for the defaults. MCS_EINVAL for an invalid
+ * config (docs/configuration.md lists the limits), MCS_ENOMEM. Free the
+ * store with mcs_store_free once nothing uses it. */
 MCS_EXPORT int mcs_store_memory_new(mcs_store **out,
                                     const mcs_memory_config *cfg);
 
@@ -395,6 +430,7 @@ typedef struct mcs_cookie_attrs {
   int partitioned;       /* default 0 */
 } mcs_cookie_attrs;
 
+/* Fills the defaults listed above. NULL is ignored. */
 MCS_EXPORT void mcs_cookie_attrs_init(mcs_cookie_attrs *attrs);
 
 /* Checks a cookie name and its attributes: the name is an RFC 7230 token;
@@ -479,20 +515,37 @@ typedef struct mcs_manager_config {
   /* Optional clock in Unix seconds (tests). NULL: time(). */
   int64_t (*clock)(void *clock_ud);
   void *clock_ud;
+  /* Per-user revocation (mcs_manager_revoke_user). How long, in seconds,
+   * this manager trusts what it last read of a user's revocation state:
+   * a session revoked elsewhere stays usable here for at most this long.
+   * Default 5; 0: read it on every load of a session bound to a user
+   * (immediate, one extra round trip on each such load). */
+  uint32_t revocation_check_interval;
+  /* Users whose revocation state is cached (the cache is bounded by it;
+   * about 40 bytes each); 16..1048576, default 4096. A user pushed out
+   * costs one read on their next load. */
+  size_t revocation_cache_entries;
 } mcs_manager_config;
 
 typedef struct mcs_manager mcs_manager;
 
+/* Fills the defaults (docs/configuration.md). NULL is ignored. */
 MCS_EXPORT void mcs_manager_config_init(mcs_manager_config *cfg);
-/* Validates and copies the config. MCS_EINVAL names no detail through the
- * code; the log callback (if any) gets a message saying what is wrong. */
+/* Validates and copies the config: strings, secrets and the key ring are
+ * copied (the caller may free them afterwards); `store` is BORROWED and
+ * must outlive the manager. The new manager may be shared by every thread
+ * at once. MCS_EINVAL names no detail through the code; the log callback
+ * (if any) gets a message saying what is wrong. Also MCS_ENOMEM, MCS_EIO
+ * (libsodium could not be initialised). */
 MCS_EXPORT int mcs_manager_new(mcs_manager **out,
                                const mcs_manager_config *cfg);
 /* Frees the manager (and the memory store it created, if any). Every
  * session made by it must be freed first. NULL is fine. */
 MCS_EXPORT void mcs_manager_free(mcs_manager *mgr);
 
-/* Counters, updated atomically; read them for metrics. */
+/* Counters, updated atomically; read them for metrics, from any thread at
+ * any time (each counter is exact; they are not a consistent snapshot of
+ * one another). A NULL manager gives zeros; NULL stats is ignored. */
 typedef struct mcs_manager_stats {
   uint64_t created;     /* sessions written for the first time */
   uint64_t loaded;      /* loads that found a live session */
@@ -503,6 +556,9 @@ typedef struct mcs_manager_stats {
   uint64_t cas_retries; /* CAS conflicts resolved by re-applying changes */
   uint64_t store_errors; /* store operations that failed */
   uint64_t corrupt;     /* records that could not be decoded */
+  uint64_t revoked;     /* loads refused because the session's user was
+                           revoked (also counted in expired) */
+  uint64_t revocation_reads; /* store reads of users' revocation state */
 } mcs_manager_stats;
 MCS_EXPORT void mcs_manager_stats_get(const mcs_manager *mgr,
                                       mcs_manager_stats *stats);
@@ -538,6 +594,7 @@ MCS_EXPORT int mcs_session_load(mcs_manager *mgr, const char *cookie_header,
 /* Frees the session without saving. NULL is fine. */
 MCS_EXPORT void mcs_session_free(mcs_session *s);
 
+/* What mcs_session_load found (NEW for a NULL session). */
 MCS_EXPORT mcs_outcome mcs_session_outcome(const mcs_session *s);
 /* The outcome's name ("LOADED"). Static storage. */
 MCS_EXPORT const char *mcs_outcome_name(mcs_outcome outcome);
@@ -585,6 +642,70 @@ MCS_EXPORT int mcs_session_regenerate(mcs_session *s);
 /* Marks the session destroyed: on save its record is deleted and the
  * cookie expired. Later value changes give MCS_ESTATE. */
 MCS_EXPORT int mcs_session_destroy(mcs_session *s);
+
+/* --- Users and per-user revocation (native mode) ---------------------------
+ * "Log this user out everywhere" without an index of sessions: bind each
+ * session to its user at login; revoking the user later ends every session
+ * bound before, on any server sharing the store.
+ *
+ * How it works: each user may have one small record in the store holding
+ * a random GENERATION (key: prefix + "u:" + base64url(HMAC(store-key
+ * secret, label + uid)), so the key does not name the user). Binding records the
+ * current generation in the session; revoking writes a new one (one store
+ * write); a bound session is valid only while its generation is current.
+ *
+ * Cost: binding reads the user's record (one round trip, at login).
+ * Loading a bound session asks the manager's cache first: no round trip
+ * while the entry is younger than revocation_check_interval and matches;
+ * otherwise one read (never more than one per load). The load that finds
+ * a session revoked also deletes its record (once). Sessions not bound to
+ * a user pay nothing.
+ *
+ * Bound: a revoked session stays usable for at most
+ * revocation_check_interval seconds (default 5) after
+ * mcs_manager_revoke_user returns, in processes other than the one that
+ * revoked (through that manager: at once). 0 makes every load check.
+ * A request that loaded the session before that keeps it until it ends.
+ *
+ * Limits: the record lives idle_timeout + revocation_check_interval + 60
+ * seconds (or the absolute timeout, if shorter), which outlives every
+ * session it must stop, provided all processes sharing the store use the
+ * same or shorter settings. memcached may evict it earlier under memory
+ * pressure (as it may evict sessions), which would let the revoked
+ * sessions through again: size memcached so it does not evict. Tornado
+ * mode cannot bind users (the recipe's records have no room for it).
+ *
+ * A user id is 1..MCS_USER_ID_MAX bytes of UTF-8 without control
+ * characters; it is copied, and stored in the session's record. */
+#define MCS_USER_ID_MAX 256
+
+/* Binds the session to user `uid` (call at login, with regenerate): the
+ * current generation is read from the store, and the binding is written
+ * with the session's next save (a new session holding only a binding is
+ * stored too). It survives regenerate and is kept until destroy or
+ * another set_user. Errors: MCS_EINVAL (bad uid, tornado mode),
+ * MCS_ESTATE (after destroy), MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO
+ * (the user's record could not be read; the session is unchanged),
+ * MCS_ENOMEM. One request's session: not for concurrent use. */
+MCS_EXPORT int mcs_session_set_user(mcs_session *s, const char *uid);
+
+/* The user the session is bound to, or NULL (none, destroyed, or NULL s).
+ * BORROWED, valid until the next mcs_session_set_user, mcs_session_save
+ * (a save that meets a concurrent change re-reads the record) or
+ * mcs_session_free. */
+MCS_EXPORT const char *mcs_session_user(const mcs_session *s);
+
+/* Ends every session bound to `uid` before this call: writes one record
+ * (a new generation) and updates this manager's cache at once; other
+ * processes notice within revocation_check_interval. Sessions bound after
+ * it are not affected; the user can log in again at once. A revoked
+ * session loads as MCS_SESSION_EXPIRED (and in the stats' revoked
+ * counter) and its record is deleted.
+ * Errors: MCS_EINVAL (NULL manager, bad uid, tornado mode), MCS_ESTORE /
+ * MCS_ETIMEDOUT / MCS_EPROTO (nothing was revoked, or, after a timeout,
+ * perhaps it was: call again), MCS_EIO (no random bytes), MCS_ENOMEM.
+ * Thread-safe; any thread may call it while others load sessions. */
+MCS_EXPORT int mcs_manager_revoke_user(mcs_manager *mgr, const char *uid);
 
 /* --- Values ----------------------------------------------------------------
  * A session maps UTF-8 keys (1..MCS_KEY_MAX bytes, no NUL) to values.
@@ -658,7 +779,7 @@ MCS_EXPORT int mcs_session_delete(mcs_session *s, const char *key);
 MCS_EXPORT int mcs_session_incr(mcs_session *s, const char *key,
                                 int64_t delta, int64_t *result);
 
-/* Number of keys. */
+/* Number of keys (0 for NULL). */
 MCS_EXPORT size_t mcs_session_count(const mcs_session *s);
 /* Iterates keys: start with *iter = NULL; each call returns the next key
  * (BORROWED, valid until the session changes) or NULL at the end. */
@@ -698,7 +819,8 @@ MCS_NODISCARD MCS_EXPORT int mcs_csrf_verify(const mcs_session *s,
 #define MCS_ID_LEN 43
 
 /* Fills out with `len` random bytes from the OS CSPRNG. MCS_EIO if the
- * CSPRNG cannot be initialised. */
+ * CSPRNG cannot be initialised, MCS_EINVAL for NULL out with len > 0.
+ * Any thread. */
 MCS_EXPORT int mcs_random_bytes(void *out, size_t len);
 
 #ifdef __cplusplus

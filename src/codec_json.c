@@ -2,6 +2,8 @@
  * The native record format: one JSON document per session.
  *
  *   {"v":1,"c":<created, Unix s>,"r":<revision>,"d":{...session data...}}
+ *   {"v":1,"c":…,"r":…,"ui":"<user id>","ug":"<16 hex>","d":{…}}
+ *                                           bound to a user (revoke.c)
  *   {"v":1,"f":"<store key>","u":<until>}   a forward left by regenerate
  *
  * Bytes and big integers inside "d" use the tagged one-member objects
@@ -19,8 +21,10 @@
 #include "session.h"
 
 #define ENVELOPE_VERSION 1
-/* Room for the envelope around the data within the size limit. */
-#define ENVELOPE_SLACK 128
+/* Room for the envelope around the data within the size limit: the
+ * fixed members, and a user id of MCS_USER_ID_MAX bytes even if every
+ * byte needs escaping ('"' and '\\' take two). */
+#define ENVELOPE_SLACK (128 + 2 * MCS_USER_ID_MAX + 32)
 
 static int decode_forward(const json_t *f, const json_t *until,
                           mcs__record *out) {
@@ -31,6 +35,24 @@ static int decode_forward(const json_t *f, const json_t *until,
   out->forward_until = json_integer_value(until);
   out->forward = mcs__strndup(json_string_value(f), json_string_length(f));
   return out->forward ? MCS_OK : MCS_ENOMEM;
+}
+
+/* "ui" and "ug" name the user the session is bound to; "ug" only counts
+ * with "ui". */
+static int decode_user(const json_t *doc, mcs__record *out) {
+  json_t *ui = json_object_get(doc, "ui");
+  json_t *ug = json_object_get(doc, "ug");
+  uint64_t gen = 0;
+  if (!ui)
+    return MCS_OK;
+  if (!json_is_string(ui) || strlen(json_string_value(ui)) !=
+                                 json_string_length(ui) ||
+      !mcs__user_id_valid(json_string_value(ui)) ||
+      (ug && (!json_is_string(ug) ||
+              !mcs__gen_parse(json_string_value(ug), json_string_length(ug),
+                              &gen))))
+    return MCS_ECORRUPT;
+  return mcs__record_set_user(out, json_string_value(ui), gen);
 }
 
 static int decode_envelope(json_t *doc, const mcs__limits *limits,
@@ -49,14 +71,20 @@ static int decode_envelope(json_t *doc, const mcs__limits *limits,
   if (!json_is_integer(c) || json_integer_value(c) < 0 ||
       !json_is_integer(r) || json_integer_value(r) < 0 || !json_is_object(d))
     return MCS_ECORRUPT;
-  /* The data object itself is one level above the values it holds, which
-   * may each nest max_depth deep (as mcs_session_set_json allows). */
-  if (mcs__value_check(d, limits->max_depth + 1) != MCS_OK)
-    return MCS_ECORRUPT;
+  /* Each value may nest max_depth deep (as mcs_session_set_json allows).
+   * The data object is checked member by member, not as a value: a
+   * session whose only key is "$bytes" is a session, not a tagged value. */
+  const char *k;
+  json_t *member;
+  json_object_foreach(d, k, member) {
+    if (!mcs__key_valid(k) ||
+        mcs__value_check(member, limits->max_depth) != MCS_OK)
+      return MCS_ECORRUPT;
+  }
   out->created = json_integer_value(c);
   out->rev = (uint64_t)json_integer_value(r);
   out->data = json_incref(d);
-  return MCS_OK;
+  return decode_user(doc, out);
 }
 
 static int json_decode(const uint8_t *buf, size_t len,
@@ -97,6 +125,17 @@ static int sink_write(const char *data, size_t n, void *ud) {
   return 0;
 }
 
+/* Generation 0 (the user had no revocation record) is left out. */
+static int set_user(json_t *doc, const mcs__record *rec) {
+  int bad = json_object_set_new_nocheck(doc, "ui", json_string(rec->user));
+  if (rec->user_gen) {
+    char hex[17];
+    mcs__gen_format(rec->user_gen, hex);
+    bad |= json_object_set_new_nocheck(doc, "ug", json_string(hex));
+  }
+  return bad;
+}
+
 static json_t *build_envelope(const mcs__record *rec) {
   json_t *doc = json_object();
   if (!doc)
@@ -111,6 +150,8 @@ static json_t *build_envelope(const mcs__record *rec) {
     bad |= json_object_set_new_nocheck(doc, "r",
                                        json_integer((json_int_t)rec->rev));
     bad |= json_object_set_nocheck(doc, "d", rec->data);
+    if (rec->user)
+      bad |= set_user(doc, rec);
   }
   if (bad) {
     json_decref(doc);
@@ -145,5 +186,6 @@ const mcs__codec mcs__codec_json = {
 void mcs__record_clear(mcs__record *rec) {
   json_decref(rec->data);
   mcs__free(rec->forward);
+  mcs__free(rec->user);
   memset(rec, 0, sizeof *rec);
 }

@@ -22,11 +22,11 @@
 
 static void token_mac(const mcs_manager *m, const char *id, size_t id_len,
                       uint8_t mac[MAC_BYTES]) {
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, m->csrf_key, sizeof m->csrf_key);
+  crypto_auth_hmacsha256_state st = m->csrf_hmac.state;
   crypto_auth_hmacsha256_update(&st, (const unsigned char *)"csrf", 4);
   crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, id_len);
   crypto_auth_hmacsha256_final(&st, mac);
+  sodium_memzero(&st, sizeof st);
 }
 
 int mcs_csrf_token(mcs_session *s, char *out, size_t out_size) {

@@ -1,5 +1,6 @@
 /* Error messages and names, generated from MCS_ERRNO_MAP so they never
- * drift from the codes; and the version. */
+ * drift from the codes; the one error -> HTTP status mapping all adapters
+ * share; and the version. */
 #include "internal.h"
 
 const char *mcs_strerror(int err) {
@@ -27,6 +28,33 @@ const char *mcs_errname(int err) {
 #undef MCS__ERR_NAME
   default:
     return "MCS_UNKNOWN";
+  }
+}
+
+unsigned mcs_http_status_for_error(int err) {
+  switch (err) {
+  case MCS_OK:
+    return 200;
+  case MCS_ELIMIT:
+    return 431; /* Request Header Fields Too Large (RFC 6585) */
+  case MCS_ETOOBIG:
+    return 413;
+  case MCS_EBADSIG:
+    return 403;
+  case MCS_EINVAL:
+    return 400;
+  case MCS_EGONE:
+    return 409;
+  /* Transient: the store is down or slow, memory is short, or too many
+   * requests raced on one session. A retry can succeed, so 503. */
+  case MCS_ESTORE:
+  case MCS_ETIMEDOUT:
+  case MCS_EPROTO:
+  case MCS_ENOMEM:
+  case MCS_ECONFLICT:
+    return 503;
+  default:
+    return 500;
   }
 }
 

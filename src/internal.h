@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include "mcsession.h"
 
 /* ---- Allocation (alloc.c): every allocation goes through the hook. ---- */
@@ -79,7 +81,19 @@ int mcs__b64_decode(const char *in, size_t n, void *out, size_t out_size,
 /* ---- Time (manager.c). ---- */
 int64_t mcs__now(const mcs_manager *mgr);
 
+/* ---- HMAC-SHA256 with a precomputed key (hmac.c) ---- */
+#define MCS__HMAC_BYTES crypto_auth_hmacsha256_BYTES
+typedef struct mcs__hmac {
+  crypto_auth_hmacsha256_state state; /* after init with the key */
+} mcs__hmac;
+void mcs__hmac_key(mcs__hmac *h, const void *key, size_t len);
+void mcs__hmac_mac(const mcs__hmac *h, const void *msg, size_t len,
+               uint8_t mac[MCS__HMAC_BYTES]);
+void mcs__hmac_wipe(mcs__hmac *h);
+
 /* ---- Keyring internals (keyring.c) ---- */
+/* The keyed HMAC state of a version; NULL if absent. Borrowed. */
+const mcs__hmac *mcs__keyring_hmac(const mcs_keyring *ring, unsigned version);
 /* Looks up the secret for a version; NULL if absent. Borrowed. */
 const uint8_t *mcs__keyring_secret(const mcs_keyring *ring, unsigned version,
                                    size_t *len);
@@ -123,6 +137,8 @@ typedef struct mcs__record {
   uint64_t rev;         /* revision, incremented on each write */
   char *forward;        /* store key this record forwards to, or NULL */
   int64_t forward_until; /* Unix seconds after which the forward is void */
+  char *user;           /* user the session is bound to (revoke.c), or NULL */
+  uint64_t user_gen;    /* that user's generation when it was bound */
 } mcs__record;
 
 void mcs__record_clear(mcs__record *rec);
@@ -144,7 +160,8 @@ typedef struct mcs__codec {
                 mcs__buf *out);
 } mcs__codec;
 
-extern const mcs__codec mcs__codec_json; /* codec_json.c */
+extern const mcs__codec mcs__codec_json;    /* codec_json.c */
+extern const mcs__codec mcs__codec_tornado; /* codec_tornado.c (pickle) */
 
 /* Largest session id any scheme uses (tornado: 64 hex digits). */
 #define MCS__ID_MAX 64
@@ -179,6 +196,42 @@ typedef struct mcs__scheme {
 extern const mcs__scheme mcs__scheme_native;  /* scheme_native.c */
 extern const mcs__scheme mcs__scheme_tornado; /* scheme_tornado.c */
 
+/* ---- Per-user revocation (revoke.c, revcache.c) ---- */
+/* Bytes of a user's HMAC that name it in the manager's cache. */
+#define MCS__USER_TAG_LEN 16
+typedef struct mcs__revcache mcs__revcache;
+int mcs__revcache_new(size_t entries, mcs__revcache **out);
+void mcs__revcache_free(mcs__revcache *c); /* NULL is fine */
+/* True, with *gen, when the cache holds the user (tag) and read it less
+ * than `interval` seconds before `now`. Always false for interval 0. */
+bool mcs__revcache_get(mcs__revcache *c, const uint8_t *tag, int64_t now,
+                       uint32_t interval, uint64_t *gen);
+/* A stamp to take before reading the store, for mcs__revcache_put: an
+ * entry written after it is newer than that read and is kept. */
+uint64_t mcs__revcache_stamp(mcs__revcache *c);
+void mcs__revcache_put(mcs__revcache *c, const uint8_t *tag, uint64_t gen,
+                       int64_t now, uint64_t stamp);
+
+/* A user id: 1..MCS_USER_ID_MAX bytes of UTF-8 without control bytes. */
+bool mcs__user_id_valid(const char *uid);
+/* A generation as 16 lowercase hex digits / back (0 is refused). */
+void mcs__gen_format(uint64_t gen, char out[17]);
+bool mcs__gen_parse(const char *s, size_t n, uint64_t *gen);
+/* Whether a record bound to a user (rec->user) was revoked since: at most
+ * one store read, none when the cache answers. Store errors are returned
+ * (the caller cannot tell, so must not serve the session). */
+int mcs__revoke_check(mcs_manager *m, const mcs__record *rec, bool *revoked);
+/* The user's current generation, read from the store (cache updated). */
+int mcs__revoke_current(mcs_manager *m, const char *uid, uint64_t *gen);
+/* Writes a new generation for uid with the given record TTL (one `set`);
+ * *gen (may be NULL) gets it. MCS_EINVAL in tornado mode. */
+int mcs__revoke_write(mcs_manager *m, const char *uid, uint32_t ttl,
+                      uint64_t *gen);
+/* The record TTL mcs_manager_revoke_user uses (see revoke.c). */
+uint32_t mcs__revoke_ttl(const mcs_manager *m);
+/* Replaces rec's binding with (a copy of) uid and gen; uid NULL unbinds. */
+int mcs__record_set_user(mcs__record *rec, const char *uid, uint64_t gen);
+
 /* ---- Manager (manager.c) ---- */
 struct mcs_manager {
   mcs_manager_config cfg; /* strings below replace the borrowed ones */
@@ -193,15 +246,18 @@ struct mcs_manager {
   uint8_t store_key_secret[64]; /* HMAC key for native store keys */
   size_t store_key_secret_len;
   uint8_t csrf_key[32];   /* derived from the key ring */
+  mcs__hmac store_key_hmac; /* keyed with store_key_secret */
+  mcs__hmac csrf_hmac;      /* keyed with csrf_key */
   uint8_t *session_secret; /* tornado mode: owned copy */
   size_t session_secret_len;
   uint32_t signature_max_age;
   const mcs__scheme *scheme;
   const mcs__codec *codec;
   mcs__limits limits;
+  mcs__revcache *revcache; /* users' generations (revoke.c) */
   struct {
     _Atomic uint64_t created, loaded, expired, forged, saves, writes_skipped,
-        cas_retries, store_errors, corrupt;
+        cas_retries, store_errors, corrupt, revoked, revocation_reads;
   } stats;
 };
 

@@ -13,6 +13,7 @@ typedef struct mcs__key {
   unsigned version;
   size_t len;
   uint8_t *secret; /* owned copy */
+  mcs__hmac hmac;  /* keyed once: every sign and verify starts from it */
 } mcs__key;
 
 struct mcs_keyring {
@@ -44,6 +45,7 @@ static void key_wipe(mcs__key *k) {
   }
   k->secret = NULL;
   k->len = 0;
+  mcs__hmac_wipe(&k->hmac);
 }
 
 void mcs_keyring_free(mcs_keyring *ring) {
@@ -104,7 +106,12 @@ int mcs_keyring_add(mcs_keyring *ring, unsigned version, const void *secret,
   size_t at = key_lower_bound(ring, version);
   memmove(&ring->keys[at + 1], &ring->keys[at],
           (ring->count - at) * sizeof *ring->keys);
-  ring->keys[at] = (mcs__key){version, secret_len, copy};
+  mcs__key *k = &ring->keys[at];
+  memset(k, 0, sizeof *k);
+  k->version = version;
+  k->len = secret_len;
+  k->secret = copy;
+  mcs__hmac_key(&k->hmac, copy, secret_len);
   ring->count++;
   return MCS_OK;
 }
@@ -124,6 +131,12 @@ const uint8_t *mcs__keyring_secret(const mcs_keyring *ring, unsigned version,
   if (len)
     *len = k->len;
   return k->secret;
+}
+
+const mcs__hmac *mcs__keyring_hmac(const mcs_keyring *ring,
+                                   unsigned version) {
+  const mcs__key *k = ring ? key_find(ring, version) : NULL;
+  return k ? &k->hmac : NULL;
 }
 
 const uint8_t *mcs__keyring_oldest(const mcs_keyring *ring, size_t *len) {

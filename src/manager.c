@@ -21,6 +21,10 @@
 #define MAX_DATA_BYTES_LIMIT (1024 * 1024)   /* memcached's item size */
 #define COOKIE_NAME_MAX 128
 #define KEY_PREFIX_MAX 64
+#define DEFAULT_REVOCATION_INTERVAL 5
+#define DEFAULT_REVOCATION_ENTRIES 4096
+#define REVOCATION_ENTRIES_MIN 16
+#define REVOCATION_ENTRIES_MAX (1024 * 1024)
 
 void mcs_manager_config_init(mcs_manager_config *cfg) {
   if (!cfg)
@@ -35,6 +39,8 @@ void mcs_manager_config_init(mcs_manager_config *cfg) {
   cfg->max_data_bytes = DEFAULT_MAX_DATA_BYTES;
   cfg->max_cas_retries = DEFAULT_CAS_RETRIES;
   cfg->forward_ttl = DEFAULT_FORWARD_TTL;
+  cfg->revocation_check_interval = DEFAULT_REVOCATION_INTERVAL;
+  cfg->revocation_cache_entries = DEFAULT_REVOCATION_ENTRIES;
 }
 
 void mcs__log(const mcs_manager *mgr, mcs_log_level level, const char *fmt,
@@ -73,10 +79,22 @@ static const char *key_prefix_of(const mcs_manager_config *cfg) {
   return p ? p : "mcs:";
 }
 
+/* Tornado mode: the recipe's session secret may be any non-empty string
+ * (the recipe set no rules); its cookies have fixed names. */
+static int check_tornado(const mcs_manager_config *cfg) {
+  if (!cfg->session_secret || cfg->session_secret_len == 0 ||
+      cfg->session_secret_len > MCS_SECRET_MAX_BYTES)
+    return refuse(cfg, "mcsession: tornado mode needs a session_secret of "
+                       "1..1024 bytes");
+  return MCS_OK;
+}
+
 static int check_config(const mcs_manager_config *cfg) {
   unsigned v;
-  if (cfg->mode != MCS_MODE_NATIVE)
-    return refuse(cfg, "mcsession: only native mode is available");
+  if (cfg->mode != MCS_MODE_NATIVE && cfg->mode != MCS_MODE_TORNADO)
+    return refuse(cfg, "mcsession: unknown mode");
+  if (cfg->mode == MCS_MODE_TORNADO && check_tornado(cfg) != MCS_OK)
+    return MCS_EINVAL;
   if (!cfg->keys || mcs_keyring_current(cfg->keys, &v) != MCS_OK)
     return refuse(cfg, "mcsession: a key ring with at least one key is required");
   if (cfg->idle_timeout == 0)
@@ -94,8 +112,10 @@ static int check_config(const mcs_manager_config *cfg) {
   char sample[MCS__SET_COOKIE_LEN];
   char value[MCS_SIGNED_MAX_LEN(COOKIE_NAME_MAX, MCS__ID_MAX)];
   memset(value, 'x', sizeof value);
-  if (mcs_cookie_format(cfg->cookie_name, value, sizeof value, &cfg->cookie,
-                        0, sample, sizeof sample, NULL) != MCS_OK)
+  const char *name =
+      cfg->mode == MCS_MODE_TORNADO ? "verification" : cfg->cookie_name;
+  if (mcs_cookie_format(name, value, sizeof value, &cfg->cookie, 0, sample,
+                        sizeof sample, NULL) != MCS_OK)
     return refuse(cfg, "mcsession: cookie name or attributes are invalid or "
                        "too long");
   const char *prefix = key_prefix_of(cfg);
@@ -106,6 +126,10 @@ static int check_config(const mcs_manager_config *cfg) {
       (cfg->store_key_secret_len < MCS_SECRET_MIN_BYTES ||
        cfg->store_key_secret_len > 64))
     return refuse(cfg, "mcsession: store_key_secret must be 16..64 bytes");
+  if (cfg->revocation_cache_entries < REVOCATION_ENTRIES_MIN ||
+      cfg->revocation_cache_entries > REVOCATION_ENTRIES_MAX)
+    return refuse(cfg, "mcsession: revocation_cache_entries must be "
+                       "16..1048576");
   return MCS_OK;
 }
 
@@ -127,6 +151,14 @@ static int copy_strings(mcs_manager *m, const mcs_manager_config *cfg) {
   m->cfg.cookie.domain = m->cookie_domain;
   m->cfg.keys = NULL; /* use m->keys */
   m->cfg.store_key_secret = NULL;
+  m->cfg.session_secret = NULL; /* use m->session_secret */
+  if (cfg->mode == MCS_MODE_TORNADO) {
+    m->session_secret =
+        mcs__memdup(cfg->session_secret, cfg->session_secret_len);
+    if (!m->session_secret)
+      return MCS_ENOMEM;
+    m->session_secret_len = cfg->session_secret_len;
+  }
   return MCS_OK;
 }
 
@@ -151,17 +183,23 @@ static void derive_keys(mcs_manager *m, const mcs_manager_config *cfg) {
   crypto_auth_hmacsha256_update(&st, (const unsigned char *)label,
                                 sizeof label - 1);
   crypto_auth_hmacsha256_final(&st, m->csrf_key);
+  mcs__hmac_key(&m->store_key_hmac, m->store_key_secret, len);
+  mcs__hmac_key(&m->csrf_hmac, m->csrf_key, sizeof m->csrf_key);
 }
 
 static void apply_defaults(mcs_manager *m) {
-  const mcs_manager_config *c = &m->cfg;
+  mcs_manager_config *c = &m->cfg;
+  bool tornado = c->mode == MCS_MODE_TORNADO;
+  if (tornado)
+    c->absolute_timeout = 0; /* the recipe's records carry no creation
+                                time to measure it from */
   m->signature_max_age = c->signature_max_age ? c->signature_max_age
                          : c->absolute_timeout ? c->absolute_timeout
                                                : TORNADO_DEFAULT_MAX_AGE;
   m->limits.max_bytes = c->max_data_bytes;
   m->limits.max_depth = MCS_JSON_DEPTH_MAX;
-  m->scheme = &mcs__scheme_native;
-  m->codec = &mcs__codec_json;
+  m->scheme = tornado ? &mcs__scheme_tornado : &mcs__scheme_native;
+  m->codec = tornado ? &mcs__codec_tornado : &mcs__codec_json;
 }
 
 static int attach_store(mcs_manager *m, mcs_store *store) {
@@ -191,7 +229,8 @@ int mcs_manager_new(mcs_manager **out, const mcs_manager_config *cfg) {
   m->cfg = *cfg;
   if ((rc = copy_strings(m, cfg)) ||
       (rc = mcs__keyring_clone(cfg->keys, &m->keys)) ||
-      (rc = attach_store(m, cfg->store))) {
+      (rc = attach_store(m, cfg->store)) ||
+      (rc = mcs__revcache_new(cfg->revocation_cache_entries, &m->revcache))) {
     mcs_manager_free(m);
     return rc;
   }
@@ -207,12 +246,19 @@ void mcs_manager_free(mcs_manager *mgr) {
   if (mgr->own_store)
     mcs_store_free(mgr->store);
   mcs_keyring_free(mgr->keys);
+  mcs__revcache_free(mgr->revcache);
   mcs__free(mgr->key_prefix);
   mcs__free(mgr->cookie_name);
   mcs__free(mgr->cookie_path);
   mcs__free(mgr->cookie_domain);
+  if (mgr->session_secret) {
+    sodium_memzero(mgr->session_secret, mgr->session_secret_len);
+    mcs__free(mgr->session_secret);
+  }
   sodium_memzero(mgr->store_key_secret, sizeof mgr->store_key_secret);
   sodium_memzero(mgr->csrf_key, sizeof mgr->csrf_key);
+  mcs__hmac_wipe(&mgr->store_key_hmac);
+  mcs__hmac_wipe(&mgr->csrf_hmac);
   mcs__free(mgr);
 }
 
@@ -236,4 +282,7 @@ void mcs_manager_stats_get(const mcs_manager *mgr, mcs_manager_stats *st) {
   st->store_errors =
       atomic_load_explicit(&m->stats.store_errors, memory_order_relaxed);
   st->corrupt = atomic_load_explicit(&m->stats.corrupt, memory_order_relaxed);
+  st->revoked = atomic_load_explicit(&m->stats.revoked, memory_order_relaxed);
+  st->revocation_reads =
+      atomic_load_explicit(&m->stats.revocation_reads, memory_order_relaxed);
 }

@@ -191,7 +191,16 @@ typedef struct mcs__mc_ring mcs__mc_ring;
  * or removing a server moves only its share of keys). */
 int mcs__mc_ring_new(const char *const *names, size_t count,
                      mcs__mc_ring **out);
+/* A ring without points that picks as python-memcached does
+ * (MCS_MEMCACHED_HASH_PYTHON_MEMCACHE): servers[hash % count], the hash
+ * below. pick_n gives one server at most (no replicas with it). */
+int mcs__mc_ring_new_modulo(size_t count, mcs__mc_ring **out);
 void mcs__mc_ring_free(mcs__mc_ring *r);
+/* CRC-32 (IEEE, reflected, 0xEDB88320): Python's binascii.crc32. */
+uint32_t mcs__crc32(const void *data, size_t len);
+/* python-memcached's server hash (memcache.py, cmemcache_hash):
+ * ((crc32(key) & 0xffffffff) >> 16) & 0x7fff, or 1 when that is 0. */
+uint32_t mcs__mc_python_memcache_hash(const void *key, size_t len);
 /* Index (into names) of the server owning key. */
 size_t mcs__mc_ring_pick(const mcs__mc_ring *r, const void *key,
                          size_t key_len);
@@ -250,6 +259,15 @@ typedef struct mcs__mc_op {
  * that cannot have been applied (stale pooled connection) is repeated
  * once on a fresh connection. */
 void mcs__mc_exec(mcs__mc_store *st, mcs__mc_op *ops, size_t n);
+
+/* Reads `key` without sliding its expiry, for inspection (the mcsession
+ * tool's `show`): `mg <key> v c f t` to every copy at once; the newest
+ * copy's value (header removed), flags and remaining TTL in seconds (*ttl
+ * -1: no expiry). MCS_EINVAL when `store` is not a memcached store; other
+ * results as mcs_store_ops.get. */
+int mcs__mc_peek(const mcs_store *store, const char *key, size_t key_len,
+                 mcs_store_value *value, uint32_t *flags, int64_t *ttl,
+                 mcs_store_result *result);
 
 /* ---- Replicas (mc_replica.c): the store operations when replicas > 0;
  * same contracts as mcs_store_ops (ud is the mcs__mc_store). ---- */

@@ -10,6 +10,10 @@
  * both clients would not agree on key owners (DESIGN section 6 has this
  * client as the only writer). The ring is immutable once built, so
  * lookups need no lock.
+ *
+ * A ring built by mcs__mc_ring_new_modulo has no points: it picks servers
+ * as python-memcached does (hash=python-memcache; see mcs_memcached_hash
+ * in mcsession/memcached.h), for sharing keys with Python applications.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -28,9 +32,10 @@ typedef struct point {
 } point;
 
 struct mcs__mc_ring {
-  point *points;
+  point *points; /* NULL for a modulo ring */
   size_t count;
   size_t servers;
+  bool modulo; /* python-memcached's choice instead of points */
 };
 
 static uint32_t le32(const unsigned char *p) {
@@ -93,6 +98,44 @@ int mcs__mc_ring_new(const char *const *names, size_t count,
   return MCS_OK;
 }
 
+int mcs__mc_ring_new_modulo(size_t count, mcs__mc_ring **out) {
+  *out = NULL;
+  if (count == 0 || count > MCS_MEMCACHED_SERVERS_MAX)
+    return MCS_EINVAL;
+  mcs__mc_ring *r = mcs__calloc(1, sizeof *r);
+  if (!r)
+    return MCS_ENOMEM;
+  r->servers = count;
+  r->modulo = true;
+  *out = r;
+  return MCS_OK;
+}
+
+/* CRC-32 (IEEE 802.3: reflected, polynomial 0xEDB88320, initial and final
+ * value 0xFFFFFFFF), as zlib's and Python's binascii.crc32. Half a byte
+ * per step with a 16-entry table: constant data, no initialisation, and
+ * the speed is irrelevant here (one 64-byte key per request). */
+uint32_t mcs__crc32(const void *data, size_t len) {
+  static const uint32_t nibble[16] = {
+      0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
+      0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+      0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c};
+  const unsigned char *p = data;
+  uint32_t crc = 0xffffffffu;
+  for (size_t i = 0; i < len; i++) {
+    crc ^= p[i];
+    crc = (crc >> 4) ^ nibble[crc & 0x0f];
+    crc = (crc >> 4) ^ nibble[crc & 0x0f];
+  }
+  return crc ^ 0xffffffffu;
+}
+
+/* memcache.py's cmemcache_hash, its serverHashFunction. */
+uint32_t mcs__mc_python_memcache_hash(const void *key, size_t len) {
+  uint32_t h = (mcs__crc32(key, len) >> 16) & 0x7fff;
+  return h ? h : 1;
+}
+
 void mcs__mc_ring_free(mcs__mc_ring *r) {
   if (!r)
     return;
@@ -117,6 +160,8 @@ size_t mcs__mc_ring_pick(const mcs__mc_ring *r, const void *key,
                          size_t key_len) {
   if (r->servers == 1)
     return 0;
+  if (r->modulo) /* memcache.py, Client._get_server: buckets[h % len] */
+    return mcs__mc_python_memcache_hash(key, key_len) % r->servers;
   return r->points[lower_bound(r, key_hash(key, key_len))].server;
 }
 
@@ -126,6 +171,11 @@ size_t mcs__mc_ring_pick_n(const mcs__mc_ring *r, const void *key,
                            size_t key_len, size_t n, size_t *out) {
   if (n > r->servers)
     n = r->servers;
+  if (r->modulo) { /* one copy per key, as python-memcached keeps */
+    if (n > 0)
+      out[0] = mcs__mc_ring_pick(r, key, key_len);
+    return n > 0;
+  }
   size_t got = 0, pos = lower_bound(r, key_hash(key, key_len));
   for (size_t step = 0; step < r->count && got < n; step++) {
     size_t s = r->points[(pos + step) % r->count].server;

@@ -43,26 +43,36 @@ void mcs_memcached_config_init(mcs_memcached_config *cfg) {
   memcpy(cfg->prefix, "mcs:", 5);
 }
 
-/* ---- Numeric parameters: name, range, where the value goes. ---- */
+/* ---- Parameters: name, range, where the value goes. ---- */
+
+/* Parses a parameter that is not a number into cfg. */
+typedef int (*param_setter)(mcs_memcached_config *cfg, const char *v,
+                            size_t n, char *err, size_t es);
+static int set_prefix(mcs_memcached_config *cfg, const char *v, size_t n,
+                      char *err, size_t es);
+static int set_hash(mcs_memcached_config *cfg, const char *v, size_t n,
+                    char *err, size_t es);
 
 typedef struct param {
   const char *name;
   unsigned min, max;
-  size_t offset; /* of an unsigned in mcs_memcached_config; 0: prefix */
+  size_t offset;    /* of an unsigned in mcs_memcached_config */
+  param_setter set; /* non-NULL: not a number; set parses it */
 } param;
 
 static const param params[] = {
     {"replicas", 0, MCS_MEMCACHED_REPLICAS_MAX,
-     offsetof(mcs_memcached_config, replicas)},
+     offsetof(mcs_memcached_config, replicas), NULL},
     {"connect_timeout_ms", 1, MCS_MEMCACHED_TIMEOUT_MAX_MS,
-     offsetof(mcs_memcached_config, connect_timeout_ms)},
+     offsetof(mcs_memcached_config, connect_timeout_ms), NULL},
     {"io_timeout_ms", 1, MCS_MEMCACHED_TIMEOUT_MAX_MS,
-     offsetof(mcs_memcached_config, io_timeout_ms)},
+     offsetof(mcs_memcached_config, io_timeout_ms), NULL},
     {"retry_s", 0, MCS_MEMCACHED_RETRY_MAX_S,
-     offsetof(mcs_memcached_config, retry_s)},
+     offsetof(mcs_memcached_config, retry_s), NULL},
     {"pool", 1, MCS_MEMCACHED_POOL_MAX,
-     offsetof(mcs_memcached_config, pool)},
-    {"prefix", 0, 0, 0},
+     offsetof(mcs_memcached_config, pool), NULL},
+    {"prefix", 0, 0, 0, set_prefix},
+    {"hash", 0, 0, 0, set_hash},
 };
 #define NPARAMS (sizeof params / sizeof params[0])
 
@@ -249,6 +259,21 @@ static int set_prefix(mcs_memcached_config *cfg, const char *v, size_t n,
   return MCS_OK;
 }
 
+/* The hash's names, as in the URL (mcs_memcached_hash's order). */
+static const char *const hash_names[] = {"ketama", "python-memcache"};
+#define NHASHES (sizeof hash_names / sizeof hash_names[0])
+
+static int set_hash(mcs_memcached_config *cfg, const char *v, size_t n,
+                    char *err, size_t es) {
+  for (size_t i = 0; i < NHASHES; i++)
+    if (strlen(hash_names[i]) == n && memcmp(hash_names[i], v, n) == 0) {
+      cfg->hash = (mcs_memcached_hash)i;
+      return MCS_OK;
+    }
+  return fail(err, es, "unknown hash '%.*s' (ketama or python-memcache)",
+              (int)(n > 32 ? 32 : n), v);
+}
+
 static int set_param(mcs_memcached_config *cfg, const char *s, size_t n,
                      unsigned *seen, char *err, size_t es) {
   const char *eq = memchr(s, '=', n);
@@ -267,8 +292,8 @@ static int set_param(mcs_memcached_config *cfg, const char *s, size_t n,
     if (*seen & (1u << i))
       return fail(err, es, "duplicate parameter '%s'", pm->name);
     *seen |= 1u << i;
-    if (pm->offset == 0)
-      return set_prefix(cfg, v, vlen, err, es);
+    if (pm->set)
+      return pm->set(cfg, v, vlen, err, es);
     unsigned *dst = (unsigned *)(void *)((char *)cfg + pm->offset);
     if (!parse_uint(v, vlen, pm->max, dst) || *dst < pm->min)
       return fail(err, es, "value out of range for '%s' (%u..%u)", pm->name,
@@ -376,7 +401,7 @@ static int check_ranges(const mcs_memcached_config *cfg, char *err,
                         size_t es) {
   for (unsigned i = 0; i < NPARAMS; i++) {
     const param *pm = &params[i];
-    if (pm->offset == 0)
+    if (pm->set)
       continue;
     unsigned v = *(const unsigned *)(const void *)((const char *)cfg +
                                                    pm->offset);
@@ -387,6 +412,13 @@ static int check_ranges(const mcs_memcached_config *cfg, char *err,
   if (cfg->replicas >= cfg->server_count)
     return fail(err, es, "value out of range for 'replicas': %u needs more "
                 "than %u servers", cfg->replicas, cfg->replicas);
+  if ((unsigned)cfg->hash >= NHASHES)
+    return fail(err, es, "unknown hash %u", (unsigned)cfg->hash);
+  /* python-memcached keeps one copy of each key, on one server; copies
+   * elsewhere would be invisible to it and go stale. */
+  if (cfg->hash == MCS_MEMCACHED_HASH_PYTHON_MEMCACHE && cfg->replicas)
+    return fail(err, es, "'replicas' must be 0 with hash=python-memcache "
+                "(python-memcached keeps one copy of each key)");
   return MCS_OK;
 }
 

@@ -57,12 +57,8 @@ static int native_new_id(const mcs_manager *mgr, char id[MCS__ID_MAX + 1],
 static int native_store_key(const mcs_manager *mgr, const char *id,
                             size_t id_len, char key[MCS_STORE_KEY_MAX + 1],
                             size_t *key_len) {
-  uint8_t mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, mgr->store_key_secret,
-                              mgr->store_key_secret_len);
-  crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, id_len);
-  crypto_auth_hmacsha256_final(&st, mac);
+  uint8_t mac[MCS__HMAC_BYTES];
+  mcs__hmac_mac(&mgr->store_key_hmac, id, id_len, mac);
   size_t p = mgr->key_prefix_len;
   if (p + mcs__b64url_len(sizeof mac) > MCS_STORE_KEY_MAX)
     return MCS_EINVAL; /* the manager refuses such prefixes up front */

@@ -130,6 +130,19 @@ static void drop_record(mcs_session *s) {
   (void)st->ops.del(st->ud, s->key, s->key_len, &r);
 }
 
+/* A session whose user was revoked after it was bound (revoke.c) ends
+ * like one past its lifetime. */
+static int check_revoked(mcs_session *s, fetch_result *res) {
+  bool revoked = false;
+  int rc = mcs__revoke_check(s->mgr, &s->rec, &revoked);
+  if (rc == MCS_OK && revoked) {
+    MCS__STAT_INC(s->mgr, revoked);
+    drop_record(s);
+    *res = FETCH_GONE;
+  }
+  return rc;
+}
+
 static int load_presented(mcs_session *s) {
   mcs_manager *m = s->mgr;
   memcpy(s->id, s->presented_id, s->presented_len + 1);
@@ -142,6 +155,8 @@ static int load_presented(mcs_session *s) {
     drop_record(s);
     res = FETCH_GONE;
   }
+  if (res == FETCH_FOUND && (rc = check_revoked(s, &res)))
+    return rc;
   if (res == FETCH_GONE) {
     MCS__STAT_INC(m, expired);
     return make_fresh(s, MCS_SESSION_EXPIRED);
@@ -267,6 +282,8 @@ static int refresh_and_replay(mcs_session *s) {
   rc = mcs__changes_apply(&s->changes, fresh.data);
   if (rc == MCS_ETYPE || rc == MCS_ERANGE)
     rc = MCS_ECONFLICT; /* a concurrent write made our increment moot */
+  if (rc == MCS_OK && s->user_pending) /* our binding wins, like a set */
+    rc = mcs__record_set_user(&fresh, s->rec.user, s->rec.user_gen);
   if (rc) {
     mcs__record_clear(&fresh);
     return rc;
@@ -331,6 +348,11 @@ static int merge_old_into_new(mcs_session *s, mcs__buf *body, bool *done) {
   if ((rc = mcs__changes_apply(&s->changes, old.data))) {
     mcs__record_clear(&old);
     return rc == MCS_ENOMEM ? rc : MCS_ECONFLICT;
+  }
+  if (!s->user_pending &&
+      (rc = mcs__record_set_user(&s->rec, old.user, old.user_gen))) {
+    mcs__record_clear(&old);
+    return rc;
   }
   json_decref(s->rec.data);
   s->rec.data = json_incref(old.data);
@@ -411,7 +433,7 @@ static int save_destroyed(mcs_session *s) {
 /* A new session: stored only if it holds data; its cookie is sent when it
  * was stored, or when a CSRF token names it. */
 static int save_new(mcs_session *s, mcs__buf *body) {
-  if (json_object_size(s->rec.data) == 0) {
+  if (json_object_size(s->rec.data) == 0 && !s->rec.user) {
     MCS__STAT_INC(s->mgr, writes_skipped);
     return s->csrf_issued ? prepare_cookie(s, false) : MCS_OK;
   }
@@ -450,7 +472,7 @@ static int refresh_cookie_if_old(mcs_session *s) {
 }
 
 static int save_existing(mcs_session *s, mcs__buf *body) {
-  if (s->changes.len == 0) {
+  if (s->changes.len == 0 && !s->user_pending) {
     MCS__STAT_INC(s->mgr, writes_skipped);
     return refresh_cookie_if_old(s);
   }
@@ -478,6 +500,7 @@ int mcs_session_save(mcs_session *s) {
     return rc;
   }
   mcs__changes_clear(&s->changes);
+  s->user_pending = false;
   MCS__STAT_INC(s->mgr, saves);
   return MCS_OK;
 }
@@ -534,7 +557,8 @@ int64_t mcs_session_created(const mcs_session *s) {
 }
 
 int mcs_session_dirty(const mcs_session *s) {
-  return s && (s->changes.len > 0 || s->destroyed || s->regenerated);
+  return s && (s->changes.len > 0 || s->destroyed || s->regenerated ||
+               s->user_pending);
 }
 
 size_t mcs_session_set_cookie_count(const mcs_session *s) {

@@ -92,6 +92,7 @@ struct mcs_session {
   uint64_t old_cas;
   bool destroyed;
   bool csrf_issued;
+  bool user_pending; /* set_user called: rec.user is to be written */
 
   mcs__cookie_out cookies; /* prepared by save */
 };

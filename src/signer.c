@@ -43,20 +43,17 @@ static bool name_ok(const char *name, size_t len) {
   return true;
 }
 
-/* Lowercase hex HMAC-SHA256 into hex[SIG_HEX_LEN + 1], NUL-terminated.
- * libsodium's init hashes keys longer than a block, as RFC 2104 (and
- * Python's hmac) do, so any secret length gives Tornado's result. */
-static void hmac_hex(const uint8_t *key, size_t key_len, const void *msg,
-                     size_t len, char *hex) {
-  crypto_auth_hmacsha256_state st;
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_init(&st, key, key_len);
-  crypto_auth_hmacsha256_update(&st, msg, len);
-  crypto_auth_hmacsha256_final(&st, mac);
+/* Lowercase hex HMAC-SHA256 into hex[SIG_HEX_LEN + 1], NUL-terminated,
+ * from the key's precomputed state (the key ring keys it once; libsodium's
+ * init hashes keys longer than a block, as RFC 2104 and Python's hmac do,
+ * so any secret length gives Tornado's result). */
+static void hmac_hex(const mcs__hmac *key, const void *msg, size_t len,
+                     char *hex) {
+  unsigned char mac[MCS__HMAC_BYTES];
+  mcs__hmac_mac(key, msg, len, mac);
   sodium_bin2hex(hex, SIG_HEX_LEN + 1, mac, sizeof mac);
-  /* The state holds key-derived pads; the MAC may be a valid signature
-   * for a message an attacker chose. Neither may linger on the stack. */
-  sodium_memzero(&st, sizeof st);
+  /* The MAC may be a valid signature for a message an attacker chose: it
+   * may not linger on the stack. */
   sodium_memzero(mac, sizeof mac);
 }
 
@@ -155,12 +152,11 @@ int mcs__signed_parse(const char *in, size_t len, mcs__signed_parts *out) {
 
 static bool signature_matches(const mcs_keyring *ring, const char *in,
                               const mcs__signed_parts *p) {
-  size_t key_len;
-  const uint8_t *key = mcs__keyring_secret(ring, p->key_version, &key_len);
+  const mcs__hmac *key = mcs__keyring_hmac(ring, p->key_version);
   if (!key)
     return false; /* key versions are public; no need to hide a miss */
   char expected[SIG_HEX_LEN + 1];
-  hmac_hex(key, key_len, in, p->signed_len, expected);
+  hmac_hex(key, in, p->signed_len, expected);
   bool ok = sodium_memcmp(expected, p->signature, SIG_HEX_LEN) == 0;
   sodium_memzero(expected, sizeof expected);
   return ok;
@@ -317,7 +313,7 @@ static int check_sign_input(const char *name, const void *value,
 
 /* key_version < 0 selects the current (highest) key. */
 static int pick_key(const mcs_keyring *ring, long key_version,
-                    unsigned *version, const uint8_t **key, size_t *key_len) {
+                    unsigned *version, const mcs__hmac **key) {
   if (key_version > (long)MCS_KEY_VERSION_MAX)
     return MCS_EINVAL;
   if (key_version < 0) {
@@ -326,7 +322,7 @@ static int pick_key(const mcs_keyring *ring, long key_version,
   } else {
     *version = (unsigned)key_version;
   }
-  *key = mcs__keyring_secret(ring, *version, key_len);
+  *key = mcs__keyring_hmac(ring, *version);
   return *key ? MCS_OK : MCS_EINVAL;
 }
 
@@ -338,17 +334,16 @@ int mcs_sign(const mcs_keyring *ring, long key_version, const char *name,
   if (!ring || !out)
     return MCS_EINVAL;
   sign_input in = {0, timestamp, name, 0, value, value_len};
-  const uint8_t *key;
-  size_t key_len;
+  const mcs__hmac *key = NULL;
   int rc = check_sign_input(name, value, value_len, timestamp, &in.name_len);
   if (rc == MCS_OK)
-    rc = pick_key(ring, key_version, &in.version, &key, &key_len);
+    rc = pick_key(ring, key_version, &in.version, &key);
   if (rc)
     return rc;
   if (signed_size(&in) >= out_size)
     return MCS_ELIMIT;
   size_t n = put_to_sign(out, &in);
-  hmac_hex(key, key_len, out, n, out + n);
+  hmac_hex(key, out, n, out + n);
   if (out_len)
     *out_len = n + SIG_HEX_LEN;
   return MCS_OK;

@@ -329,6 +329,8 @@ static void mc_destroy(void *ud) {
 
 static int build_ring(mc_store *st) {
   size_t n = st->cfg.server_count;
+  if (st->cfg.hash == MCS_MEMCACHED_HASH_PYTHON_MEMCACHE)
+    return mcs__mc_ring_new_modulo(n, &st->ring);
   char (*names)[MCS__MC_NAME_MAX] = mcs__calloc(n, sizeof *names);
   const char **ptrs = mcs__calloc(n, sizeof *ptrs);
   int rc = MCS_ENOMEM;
@@ -414,4 +416,79 @@ int mcs_store_memcached_stats(const mcs_store *store,
     stats->down_skips += ps.down_skips;
   }
   return MCS_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Inspection (the mcsession tool)                                          */
+/* ------------------------------------------------------------------------ */
+
+/* The copy to report among those read: the highest revision, tombstones
+ * counting as absent; -1 when none. With replicas=0 there is one copy. */
+static int peek_winner(const mcs__mc_op *ops, mcs_store_value *copies,
+                       size_t n, mcs__mc_hdr *hdr, size_t *offset) {
+  int w = -1;
+  for (size_t i = 0; i < n; i++) {
+    mcs__mc_hdr h = {false, 0};
+    if (ops[i].rc != MCS_OK || ops[i].resp.status != MCS__MC_VA)
+      continue;
+    size_t off = mcs__mc_hdr_get(copies[i].buf.data, copies[i].buf.len, &h);
+    if (w < 0 || h.rev > hdr->rev) {
+      w = (int)i;
+      *hdr = h;
+      *offset = off;
+    }
+  }
+  return w;
+}
+
+static int peek_result(mc_store *st, const mcs__mc_op *ops,
+                       mcs_store_value *copies, size_t n,
+                       mcs_store_value *value, uint32_t *flags, int64_t *ttl,
+                       mcs_store_result *result) {
+  mcs__mc_hdr hdr = {false, 0};
+  size_t off = 0;
+  int w = peek_winner(ops, copies, n, &hdr, &off);
+  int rc = ops[0].rc;
+  for (size_t i = 0; i < n && rc; i++)
+    if (ops[i].rc == MCS_OK)
+      rc = MCS_OK;
+  if (st->cfg.replicas == 0) { /* values are stored exactly as given */
+    off = 0;
+    hdr.tomb = false;
+  }
+  *result = MCS_STORE_MISS;
+  if (rc || w < 0 || hdr.tomb)
+    return rc;
+  *result = MCS_STORE_HIT;
+  *flags = ops[w].resp.flags;
+  *ttl = ops[w].resp.has_ttl ? ops[w].resp.ttl : -1;
+  return mcs_store_value_set(value, copies[w].buf.data + off,
+                             copies[w].buf.len - off);
+}
+
+int mcs__mc_peek(const mcs_store *store, const char *key, size_t key_len,
+                 mcs_store_value *value, uint32_t *flags, int64_t *ttl,
+                 mcs_store_result *result) {
+  mc_store *st = ours(store);
+  if (!st || !value || !flags || !ttl || !result ||
+      !mcs__store_key_valid(key, key_len))
+    return MCS_EINVAL;
+  size_t server[MCS_MEMCACHED_REPLICAS_MAX + 1];
+  mcs__mc_op ops[MCS_MEMCACHED_REPLICAS_MAX + 1];
+  mcs_store_value copies[MCS_MEMCACHED_REPLICAS_MAX + 1];
+  size_t n = mcs__mc_ring_pick_n(st->ring, key, key_len,
+                                 st->cfg.replicas + 1, server);
+  for (size_t i = 0; i < n; i++) {
+    copies[i] = (mcs_store_value){MCS__BUF_INIT,
+                                  value_limit(value) + MCS__MC_HDR_LEN};
+    ops[i].server = server[i];
+    ops[i].req = make_req(MCS__MC_GET, key, key_len); /* no T: no slide */
+    ops[i].req.want_ttl = true;
+    ops[i].value = &copies[i];
+  }
+  mcs__mc_exec(st, ops, n);
+  int rc = peek_result(st, ops, copies, n, value, flags, ttl, result);
+  for (size_t i = 0; i < n; i++)
+    mcs__buf_free(&copies[i].buf);
+  return rc;
 }

@@ -55,7 +55,13 @@ json_t *mcs__bytes_new(const void *data, size_t len) {
   json_t *obj = json_object();
   json_t *str = json_stringn_nocheck(b64, n);
   mcs__free(b64);
-  if (!obj || !str || json_object_set_new_nocheck(obj, MCS__TAG_BYTES, str)) {
+  if (!obj || !str) {
+    json_decref(obj);
+    json_decref(str);
+    return NULL;
+  }
+  /* set_new steals `str` even when it fails. */
+  if (json_object_set_new_nocheck(obj, MCS__TAG_BYTES, str)) {
     json_decref(obj);
     return NULL;
   }

@@ -17,23 +17,33 @@
 #define TOOL_COMMANDS(X)                                                     \
   X(keygen)                                                                  \
   X(sign)                                                                    \
-  X(verify)
+  X(verify)                                                                  \
+  X(show)                                                                    \
+  X(destroy)                                                                 \
+  X(touch)                                                                   \
+  X(stats)                                                                   \
+  X(revoke_user)
 
 /* Exit statuses, the same for every subcommand (listed by --help). */
 enum {
   TOOL_EXIT_OK = 0,
-  TOOL_EXIT_INVALID = 1, /* the input was checked and is not valid */
+  TOOL_EXIT_INVALID = 1, /* the input was checked and is not valid, or
+                            names no session */
   TOOL_EXIT_USAGE = 2,   /* bad command line */
-  TOOL_EXIT_ERROR = 3    /* anything else: secret file, I/O, memory */
+  TOOL_EXIT_ERROR = 3    /* anything else: secret file, store, I/O, memory */
 };
 
 /* The exit-status paragraph every --help text ends with. */
 #define TOOL_EXIT_HELP                                                       \
   "Exit status:\n"                                                           \
   "  0  success\n"                                                           \
-  "  1  the signed value is invalid, tampered with or too old (verify)\n"    \
-  "  2  bad command line (unknown option, missing or extra argument)\n"      \
-  "  3  any other error (secret file missing or invalid, output error)\n"
+  "  1  a signed value or cookie that does not verify (invalid, tampered\n" \
+  "     with; verify: or too old), or no such session (show, destroy,\n"    \
+  "     touch)\n"                                                             \
+  "  2  bad command line (unknown option, missing or extra argument, bad\n" \
+  "     --store URL)\n"                                                       \
+  "  3  any other error (secret file missing or invalid, store unreachable\n"\
+  "     or failing, a server not answering (stats), output error)\n"
 
 typedef struct tool_cmd {
   const char *name;

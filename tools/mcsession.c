@@ -18,7 +18,7 @@ static int print_tool_help(void) {
          "memcached.\n\nCommands:\n",
          TOOL_USAGE);
   for (size_t i = 0; i < NCOMMANDS; i++)
-    printf("  %-8s %s\n", commands[i]->name, commands[i]->summary);
+    printf("  %-12s %s\n", commands[i]->name, commands[i]->summary);
   printf("\nRun 'mcsession COMMAND --help' for a command's options.\n\n%s",
          TOOL_EXIT_HELP);
   return fflush(stdout) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_ERROR;

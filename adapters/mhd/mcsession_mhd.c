@@ -40,29 +40,8 @@ int mcs_mhd_add_set_cookies(const mcs_session *s,
   return MCS_OK;
 }
 
+/* Kept for source compatibility: the mapping lives in the core, shared
+ * with every adapter. */
 unsigned mcs_mhd_status_for_error(int err) {
-  switch (err) {
-  case MCS_OK:
-    return MHD_HTTP_OK;
-  case MCS_ELIMIT:
-    return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
-  case MCS_ETOOBIG:
-    return MHD_HTTP_CONTENT_TOO_LARGE;
-  case MCS_EBADSIG:
-    return MHD_HTTP_FORBIDDEN;
-  case MCS_EINVAL:
-    return MHD_HTTP_BAD_REQUEST;
-  case MCS_EGONE:
-    return MHD_HTTP_CONFLICT;
-  /* Transient: the store is down or slow, memory is short, or too many
-   * requests raced on one session. A retry can succeed, so 503. */
-  case MCS_ESTORE:
-  case MCS_ETIMEDOUT:
-  case MCS_EPROTO:
-  case MCS_ENOMEM:
-  case MCS_ECONFLICT:
-    return MHD_HTTP_SERVICE_UNAVAILABLE;
-  default:
-    return MHD_HTTP_INTERNAL_SERVER_ERROR;
-  }
+  return mcs_http_status_for_error(err);
 }

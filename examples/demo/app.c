@@ -9,15 +9,17 @@
 #endif
 
 static int fail(const char *what, const char *detail) {
-  fprintf(stderr, "mcsession-demo: %s%s%s\n", what, detail ? ": " : "",
+  fprintf(stderr, "%s: %s%s%s\n", demo_program, what, detail ? ": " : "",
           detail ? detail : "");
   return 1;
 }
 
-/* Reads the secret file; one trailing newline (as `mcsession keygen`
- * writes) is not part of the secret. */
-static int read_secret(const char *path, unsigned char *buf, size_t size,
-                       size_t *len) {
+/* Reads a secret file into buf (MCS_SECRET_MAX_BYTES + 2 bytes, so an
+ * oversized file shows); one trailing newline (as `mcsession keygen` and
+ * editors write) is not part of the secret. The recipe's session_secret
+ * may be short (it set no rules): min_len says what this secret needs. */
+static int read_secret(const char *path, size_t min_len, unsigned char *buf,
+                       size_t size, size_t *len) {
   FILE *fp = fopen(path, "rb");
   if (!fp)
     return fail("cannot open the secret file", strerror(errno));
@@ -28,9 +30,11 @@ static int read_secret(const char *path, unsigned char *buf, size_t size,
     return fail("cannot read the secret file", path);
   if (*len > 0 && buf[*len - 1] == '\n')
     (*len)--;
-  if (*len < MCS_SECRET_MIN_BYTES || *len > MCS_SECRET_MAX_BYTES)
-    return fail("the secret file must hold 16 to 1024 bytes (make one with "
-                "'mcsession keygen')",
+  if (*len < min_len || *len > MCS_SECRET_MAX_BYTES)
+    return fail(min_len == MCS_SECRET_MIN_BYTES
+                    ? "the secret file must hold 16 to 1024 bytes (make one "
+                      "with 'mcsession keygen')"
+                    : "the secret file must hold 1 to 1024 bytes",
                 path);
   return 0;
 }
@@ -39,15 +43,20 @@ static int make_keys(app *a, const demo_flags *f) {
   unsigned char secret[MCS_SECRET_MAX_BYTES + 2];
   size_t len = 32;
   int rc;
-  if (f->secret_file) {
-    if ((rc = read_secret(f->secret_file, secret, sizeof secret, &len)))
+  /* tornado: the recipe's cookie_secret signs its cookies */
+  const char *path = f->mode == DEMO_MODE_TORNADO ? f->cookie_secret_file
+                                                  : f->secret_file;
+  if (path) {
+    if ((rc = read_secret(path, MCS_SECRET_MIN_BYTES, secret, sizeof secret,
+                          &len)))
       return rc;
   } else {
     if (mcs_random_bytes(secret, len) != MCS_OK)
       return fail("no random bytes for a secret", NULL);
-    fputs("mcsession-demo: warning: no --secret-file, using a random secret: "
-          "sessions will not survive a restart\n",
-          stderr);
+    fprintf(stderr,
+            "%s: warning: no --secret-file, using a random secret: "
+            "sessions will not survive a restart\n",
+            demo_program);
   }
   rc = mcs_keyring_new(&a->keys);
   if (rc == MCS_OK)
@@ -61,7 +70,7 @@ static int make_memcached(app *a, const char *url) {
   mcs_memcached_config cfg;
   char why[256];
   if (mcs_memcached_url_parse(url, &cfg, why, sizeof why) != MCS_OK) {
-    fprintf(stderr, "mcsession-demo: bad --store URL: %s\n", why);
+    fprintf(stderr, "%s: bad --store URL: %s\n", demo_program, why);
     return DEMO_EXIT_USAGE;
   }
   int rc = mcs_store_memcached_new_config(&a->store, &cfg);
@@ -71,9 +80,9 @@ static int make_memcached(app *a, const char *url) {
 #else
   (void)a;
   (void)url;
-  fputs("mcsession-demo: this build has no memcached store (only "
-        "--store memory)\n",
-        stderr);
+  fprintf(stderr,
+          "%s: this build has no memcached store (only --store memory)\n",
+          demo_program);
   return DEMO_EXIT_USAGE;
 #endif
 }
@@ -91,13 +100,38 @@ static int make_store(app *a, const demo_flags *f) {
 static void log_line(void *ud, mcs_log_level level, const char *message) {
   (void)ud;
   if (level <= MCS_LOG_WARN)
-    fprintf(stderr, "mcsession-demo: %s: %s\n",
+    fprintf(stderr, "%s: %s: %s\n", demo_program,
             level == MCS_LOG_ERROR ? "error" : "warning", message);
+}
+
+/* Tornado mode: the recipe's session secret into the config (the manager
+ * copies it; the caller wipes buf afterwards). */
+static int tornado_config(mcs_manager_config *cfg, const demo_flags *f,
+                          unsigned char *buf, size_t size) {
+  size_t len = 0;
+  int rc = read_secret(f->session_secret_file, 1, buf, size, &len);
+  if (rc)
+    return rc;
+  cfg->mode = MCS_MODE_TORNADO;
+  cfg->session_secret = buf;
+  cfg->session_secret_len = len;
+  /* Tornado's set_secure_cookie keeps cookies 30 days (expires_days=30);
+   * the same here, so a user's cookies last as long whichever side set
+   * them last. */
+  cfg->cookie.max_age = 30 * 86400;
+  return 0;
 }
 
 static int make_manager(app *a, const demo_flags *f) {
   mcs_manager_config cfg;
+  unsigned char session_secret[MCS_SECRET_MAX_BYTES + 2];
   mcs_manager_config_init(&cfg);
+  int rc = 0;
+  if (f->mode == DEMO_MODE_TORNADO &&
+      (rc = tornado_config(&cfg, f, session_secret, sizeof session_secret))) {
+    memset(session_secret, 0, sizeof session_secret);
+    return rc;
+  }
   cfg.keys = a->keys;
   cfg.store = a->store;
   if (f->idle_timeout)
@@ -113,7 +147,8 @@ static int make_manager(app *a, const demo_flags *f) {
   if (prefix)
     cfg.key_prefix = prefix;
 #endif
-  int rc = mcs_manager_new(&a->mgr, &cfg);
+  rc = mcs_manager_new(&a->mgr, &cfg);
+  memset(session_secret, 0, sizeof session_secret);
   return rc == MCS_OK
              ? 0
              : fail("cannot create the session manager", mcs_strerror(rc));

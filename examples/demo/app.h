@@ -1,6 +1,6 @@
 /* What every request thread shares: the session manager, its store and
- * key ring, and the metrics. Built once before MHD starts, read-only
- * afterwards (the metrics are atomics). */
+ * key ring, and the metrics. Built once before the server starts,
+ * read-only afterwards (the metrics are atomics). */
 #ifndef DEMO_APP_H
 #define DEMO_APP_H
 

@@ -1,4 +1,4 @@
-/* Command-line parsing for mcsession-demo. Each flag takes its value as
+/* Command-line parsing for the demo servers. Each flag takes its value as
  * "--flag VALUE" or "--flag=VALUE"; anything unknown, repeated or out of
  * range prints the usage line and exits 2, before anything starts. */
 #include <errno.h>
@@ -8,32 +8,55 @@
 
 #include "flags.h"
 
-#define USAGE                                                                  \
-  "usage: mcsession-demo [--listen ADDR:PORT] [--store memory|memcached://"    \
-  "HOST:PORT] [--secret-file FILE] [--idle-timeout SECONDS] "                  \
-  "[--absolute-timeout SECONDS] [--threads N] [--help]"
+/* The usage line after "usage: PROGRAM ". */
+#define USAGE_ARGS                                                             \
+  "[--listen ADDR:PORT] [--store memory|memcached://"                          \
+  "HOST:PORT] [--mode native|tornado] [--secret-file FILE] "                   \
+  "[--cookie-secret-file FILE --session-secret-file FILE] "                    \
+  "[--idle-timeout SECONDS] [--absolute-timeout SECONDS] [--threads N] "       \
+  "[--help]"
 
-static const char HELP[] = USAGE
-    "\n\n"
-    "The Tornado session recipe's login app, in C with mcsession and\n"
-    "libmicrohttpd.\n\n"
+static const char HELP_FLAGS[] =
     "  --listen ADDR:PORT         where to listen (default 127.0.0.1:8080;\n"
     "                             port 0 picks a free port; [::1]:PORT for "
     "IPv6)\n"
     "  --store memory|URL         session store: the embedded memory store\n"
     "                             (default) or memcached://host:port[,...]\n"
-    "  --secret-file FILE         cookie-signing secret (16+ bytes, e.g. from\n"
-    "                             'mcsession keygen'); without it a random\n"
-    "                             secret is made and sessions end with the "
-    "process\n"
-    "  --idle-timeout SECONDS     session idle timeout (default 1800)\n"
-    "  --absolute-timeout SECONDS session lifetime however active; 0 disables\n"
-    "                             (default 86400)\n"
+    "  --mode native|tornado      native (default): mcsession's own cookie\n"
+    "                             and records; tornado: the Tornado recipe's\n"
+    "                             (cookies session_id + verification, pickled\n"
+    "                             records under the raw id), sharing users\n"
+    "                             with the Python app on the same memcached\n"
+    "                             (several servers: add ?hash=python-memcache\n"
+    "                             to the store URL)\n"
+    "  --secret-file FILE         native: cookie-signing secret (16+ bytes,\n"
+    "                             e.g. from 'mcsession keygen'); without it a\n"
+    "                             random secret is made and sessions end with\n"
+    "                             the process\n"
+    "  --cookie-secret-file FILE  tornado, required: the app's cookie_secret\n"
+    "                             (16+ bytes)\n"
+    "  --session-secret-file FILE tornado, required: the recipe's\n"
+    "                             session_secret (1+ bytes)\n"
+    "                             (one trailing newline in a secret file is\n"
+    "                             not part of the secret)\n"
+    "  --idle-timeout SECONDS     session idle timeout (default 1800;\n"
+    "                             tornado: the recipe's session_timeout)\n"
+    "  --absolute-timeout SECONDS native: session lifetime however active; 0\n"
+    "                             disables (default 86400)\n"
     "  --threads N                request threads (default 4)\n"
     "  --help                     this text\n";
 
+static void help(void) {
+  printf("usage: %s " USAGE_ARGS "\n\n"
+         "The Tornado session recipe's login app, in C with mcsession and\n"
+         "%s.\n\n",
+         demo_program, demo_http_library);
+  fputs(HELP_FLAGS, stdout);
+}
+
 int flags_usage_error(const char *what, const char *arg) {
-  fprintf(stderr, "mcsession-demo: %s '%s'\n%s\n", what, arg, USAGE);
+  fprintf(stderr, "%s: %s '%s'\nusage: %s " USAGE_ARGS "\n", demo_program, what,
+          arg, demo_program);
   return DEMO_EXIT_USAGE;
 }
 
@@ -56,12 +79,25 @@ typedef struct flag_def {
   int id;
 } flag_def;
 
-enum { F_LISTEN, F_STORE, F_SECRET, F_IDLE, F_ABSOLUTE, F_THREADS };
+enum {
+  F_LISTEN,
+  F_STORE,
+  F_SECRET,
+  F_IDLE,
+  F_ABSOLUTE,
+  F_THREADS,
+  F_MODE,
+  F_COOKIE_SECRET,
+  F_SESSION_SECRET
+};
 
 static const flag_def defs[] = {
     {"listen", F_LISTEN},
     {"store", F_STORE},
+    {"mode", F_MODE},
     {"secret-file", F_SECRET},
+    {"cookie-secret-file", F_COOKIE_SECRET},
+    {"session-secret-file", F_SESSION_SECRET},
     {"idle-timeout", F_IDLE},
     {"absolute-timeout", F_ABSOLUTE},
     {"threads", F_THREADS},
@@ -107,10 +143,43 @@ static int set_flag(demo_flags *f, int id, const char *arg, const char *value,
     if (strcmp(value, "memory") != 0 && strncmp(value, "memcached://", 12) != 0)
       return flags_usage_error("unknown store", value);
     f->store = value;
+  } else if (id == F_MODE) {
+    if (strcmp(value, "native") != 0 && strcmp(value, "tornado") != 0)
+      return flags_usage_error("unknown mode", value);
+    f->mode = strcmp(value, "tornado") == 0 ? DEMO_MODE_TORNADO
+                                            : DEMO_MODE_NATIVE;
   } else if (id == F_SECRET)
     f->secret_file = value;
+  else if (id == F_COOKIE_SECRET)
+    f->cookie_secret_file = value;
+  else if (id == F_SESSION_SECRET)
+    f->session_secret_file = value;
   else
     return set_number(f, id, arg, value);
+  return -1;
+}
+
+/* Flags that are fine alone but not together; checked after all are read,
+ * so their order on the command line does not matter. */
+static int check_combination(const demo_flags *f) {
+  if (f->mode == DEMO_MODE_NATIVE) {
+    if (f->cookie_secret_file || f->session_secret_file)
+      return flags_usage_error(
+          "only --mode tornado takes",
+          f->cookie_secret_file ? "--cookie-secret-file"
+                                : "--session-secret-file");
+    return -1;
+  }
+  if (f->secret_file) /* the recipe's cookie_secret is the signing secret */
+    return flags_usage_error("--mode tornado takes --cookie-secret-file, not",
+                             "--secret-file");
+  if (!f->cookie_secret_file || !f->session_secret_file)
+    return flags_usage_error(
+        "--mode tornado needs",
+        f->cookie_secret_file ? "--session-secret-file"
+                              : "--cookie-secret-file");
+  if (f->absolute_set) /* the recipe's records carry no creation time */
+    return flags_usage_error("--mode tornado has no", "--absolute-timeout");
   return -1;
 }
 
@@ -127,7 +196,7 @@ int flags_parse(demo_flags *f, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-      fputs(HELP, stdout);
+      help();
       return 0;
     }
     if (strncmp(arg, "--", 2) != 0)
@@ -143,5 +212,5 @@ int flags_parse(demo_flags *f, int argc, char **argv) {
     if (rc >= 0)
       return rc;
   }
-  return -1;
+  return check_combination(f);
 }

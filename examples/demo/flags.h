@@ -1,27 +1,43 @@
-/* The demo's command line. */
+/* The demo's command line, the same for both servers. */
 #ifndef DEMO_FLAGS_H
 #define DEMO_FLAGS_H
 
 #include <stdint.h>
 
+/* --mode: the library's native sessions, or the Tornado recipe's (two
+ * cookies, pickled records under the raw id) to share users with a Python
+ * application built on it. */
+typedef enum demo_mode { DEMO_MODE_NATIVE = 0, DEMO_MODE_TORNADO } demo_mode;
+
 typedef struct demo_flags {
   const char *listen;        /* ADDR:PORT; default 127.0.0.1:8080 */
   const char *store;         /* "memory" or "memcached://..." */
-  const char *secret_file;   /* NULL: a random secret for this run */
+  demo_mode mode;            /* default DEMO_MODE_NATIVE */
+  const char *secret_file;   /* native: NULL means a random secret */
+  /* tornado (both required there, refused in native mode): the recipe's
+   * cookie_secret (signs the cookies) and session_secret (derives ids and
+   * verification cookies). */
+  const char *cookie_secret_file;
+  const char *session_secret_file;
   uint32_t idle_timeout;     /* seconds; 0: the library's default */
   uint32_t absolute_timeout; /* seconds; 0: disabled */
   int absolute_set;          /* absolute_timeout came from the command line */
-  unsigned threads;          /* MHD's thread pool size */
+  unsigned threads;          /* request threads (each server's own kind) */
 } demo_flags;
 
 #define DEMO_EXIT_USAGE 2
+
+/* Defined by each server's main.c: its name, for messages and usage
+ * ("mcsession-demo"), and the HTTP library it runs on, for --help. */
+extern const char demo_program[];
+extern const char demo_http_library[];
 
 /* Fills *f from argv. Returns -1 to go on, or an exit status: 0 after
  * --help (printed to stdout), DEMO_EXIT_USAGE after a usage line on
  * stderr. */
 int flags_parse(demo_flags *f, int argc, char **argv);
 
-/* Prints "mcsession-demo: WHAT 'ARG'" and the usage line to stderr;
+/* Prints "PROGRAM: WHAT 'ARG'" and the usage line to stderr;
  * returns DEMO_EXIT_USAGE. */
 int flags_usage_error(const char *what, const char *arg);
 

@@ -5,9 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The text lives in malloc'd memory so that MHD can take it over with
- * MHD_RESPMEM_MUST_FREE. An allocation failure sets `failed` and makes
- * every later append a no-op: callers check once, at the end. */
+/* The text lives in malloc'd memory so that a server can take it over
+ * (libmicrohttpd with MHD_RESPMEM_MUST_FREE). An allocation failure sets
+ * `failed` and makes every later append a no-op: callers check once, at the
+ * end. */
 typedef struct strbuf {
   char *data; /* NUL-terminated when not NULL */
   size_t len;

@@ -59,7 +59,8 @@ static int open_socket(const struct addrinfo *ai) {
   if (fd < 0)
     return -1;
   int one = 1;
-  /* Non-blocking: MHD's pool threads all accept on this socket. */
+  /* Non-blocking: every server thread accepts on this socket, and all but
+   * one of them find nothing to accept when a connection arrives. */
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
       bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 511) != 0 ||
       fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {

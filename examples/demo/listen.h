@@ -1,6 +1,7 @@
 /* The listening socket: parsed from ADDR:PORT and opened by us rather than
- * by MHD, so that errors name their cause (EADDRINUSE, ...) and port 0
- * can report the port the kernel chose. */
+ * by the HTTP library, so that errors name their cause (EADDRINUSE, ...),
+ * port 0 can report the port the kernel chose, and every server thread
+ * can accept on the one socket. */
 #ifndef DEMO_LISTEN_H
 #define DEMO_LISTEN_H
 

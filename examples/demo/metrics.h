@@ -1,5 +1,5 @@
 /* Request counters and a latency histogram, updated with atomics from
- * every MHD thread, rendered in the Prometheus text format (0.0.4). */
+ * every server thread, rendered in the Prometheus text format (0.0.4). */
 #ifndef DEMO_METRICS_H
 #define DEMO_METRICS_H
 

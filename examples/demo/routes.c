@@ -1,11 +1,10 @@
 /* The recipe's app (DESIGN section 1) plus health, metrics and a
  * session-free /ping. Each handler: load the session, act, save, then
- * render, so a page shows what was stored (after any CAS replay). */
+ * render, so a page shows what was stored (after any CAS replay).
+ * Independent of the HTTP library: the server loads the session for us
+ * (rq->load, with its adapter) and sends the reply. */
 #include <string.h>
 #include <strings.h>
-
-#include <mcsession/mhd.h>
-#include <microhttpd.h>
 
 #include "form.h"
 #include "pages.h"
@@ -14,41 +13,8 @@
 static const char HTML[] = "text/html; charset=utf-8";
 static const char TEXT[] = "text/plain; charset=utf-8";
 
-static const char *status_title(unsigned status) {
-  switch (status) {
-  case 400:
-    return "Bad request";
-  case 403:
-    return "Forbidden";
-  case 404:
-    return "Not found";
-  case 405:
-    return "Method not allowed";
-  case 409:
-    return "Conflict";
-  case 413:
-    return "Request too large";
-  case 415:
-    return "Unsupported media type";
-  case 431:
-    return "Cookie header too large";
-  case 503:
-    return "Service unavailable";
-  default:
-    return "Error";
-  }
-}
-
-void reply_error(reply *rp, unsigned status, const char *message) {
-  sb_free(&rp->body);
-  rp->status = status;
-  rp->content_type = HTML;
-  rp->location = NULL;
-  page_error(&rp->body, status, status_title(status), message);
-}
-
 static void redirect(reply *rp, const char *location) {
-  rp->status = MHD_HTTP_FOUND;
+  rp->status = 302;
   rp->location = location;
   rp->content_type = TEXT;
   sb_puts(&rp->body, "See ");
@@ -58,7 +24,7 @@ static void redirect(reply *rp, const char *location) {
 
 /* The page for a failed session call. */
 static void session_error(reply *rp, int rc) {
-  unsigned status = mcs_mhd_status_for_error(rc);
+  unsigned status = mcs_http_status_for_error(rc);
   const char *msg =
       status == 503   ? "The session store is unavailable. Please try "
                         "again in a moment."
@@ -70,7 +36,7 @@ static void session_error(reply *rp, int rc) {
 
 static mcs_session *load(app *a, const request *rq, reply *rp) {
   mcs_session *s = NULL;
-  int rc = mcs_mhd_session_load(a->mgr, rq->conn, &s);
+  int rc = rq->load(a->mgr, rq, &s);
   if (rc != MCS_OK)
     session_error(rp, rc);
   return s;
@@ -144,19 +110,18 @@ static bool check_form(const request *rq, const mcs_session *s, reply *rp) {
   const char *ct = rq->content_type;
   if (!ct || strncasecmp(ct, want, sizeof want - 1) != 0 ||
       (ct[sizeof want - 1] != '\0' && ct[sizeof want - 1] != ';')) {
-    reply_error(rp, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                "Send the form as application/x-www-form-urlencoded.");
+    reply_error(rp, 415, "Send the form as application/x-www-form-urlencoded.");
     return false;
   }
   char token[MCS_CSRF_TOKEN_LEN + 1];
   size_t len;
   int rc = form_get(rq->body, rq->body_len, "_xsrf", token, sizeof token, &len);
   if (rc == FORM_MALFORMED) {
-    reply_error(rp, MHD_HTTP_BAD_REQUEST, "The form data is malformed.");
+    reply_error(rp, 400, "The form data is malformed.");
     return false;
   }
   if (rc != FORM_OK || mcs_csrf_verify(s, token, len) != MCS_OK) {
-    reply_error(rp, MHD_HTTP_FORBIDDEN,
+    reply_error(rp, 403,
                 "The form's XSRF token is missing or wrong. Reload the page "
                 "and try again.");
     return false;
@@ -170,7 +135,7 @@ static bool form_name(const request *rq, char *name, size_t size, size_t *len,
   int rc = form_get(rq->body, rq->body_len, "name", name, size, len);
   if (rc == FORM_OK && *len > 0)
     return true;
-  reply_error(rp, MHD_HTTP_BAD_REQUEST,
+  reply_error(rp, 400,
               rc == FORM_TOO_LONG
                   ? "That name is too long: at most 256 bytes, please."
               : rc == FORM_MALFORMED ? "The form data is malformed."
@@ -195,7 +160,7 @@ static void post_login(app *a, const request *rq, reply *rp) {
     rc = mcs_session_regenerate(s);
   if (rc != MCS_OK) {
     mcs_session_free(s);
-    reply_error(rp, rc == MCS_EINVAL ? 400u : mcs_mhd_status_for_error(rc),
+    reply_error(rp, mcs_http_status_for_error(rc), /* EINVAL: 400 */
                 rc == MCS_EINVAL ? "The name must be valid UTF-8 text."
                                  : mcs_strerror(rc));
     return;
@@ -242,13 +207,13 @@ static void get_healthz(app *a, const request *rq, reply *rp) {
                          NULL, NULL, &res);
   mcs_free(data);
   rp->content_type = TEXT;
-  rp->status = rc == MCS_OK ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+  rp->status = rc == MCS_OK ? 200 : 503;
   sb_puts(&rp->body, rc == MCS_OK ? "ok\n" : "store unavailable\n");
 }
 
 static void get_metrics(app *a, const request *rq, reply *rp) {
   (void)rq;
-  rp->status = MHD_HTTP_OK;
+  rp->status = 200;
   rp->content_type = "text/plain; version=0.0.4; charset=utf-8";
   metrics_render(&a->metrics, a->mgr, &rp->body);
 }
@@ -257,7 +222,7 @@ static void get_metrics(app *a, const request *rq, reply *rp) {
 static void get_ping(app *a, const request *rq, reply *rp) {
   (void)a;
   (void)rq;
-  rp->status = MHD_HTTP_OK;
+  rp->status = 200;
   rp->content_type = TEXT;
   sb_puts(&rp->body, "ok");
 }
@@ -293,7 +258,7 @@ void route(app *a, const request *rq, reply *rp) {
     if (method_is(rq->method, routes[i].method)) {
       routes[i].fn(a, rq, rp);
       if (!rp->status)
-        rp->status = MHD_HTTP_OK;
+        rp->status = 200;
       if (!rp->content_type)
         rp->content_type = HTML;
       return;
@@ -301,10 +266,9 @@ void route(app *a, const request *rq, reply *rp) {
     *(strcmp(routes[i].method, "GET") == 0 ? &get : &post) = true;
   }
   if (get || post) {
-    reply_error(rp, MHD_HTTP_METHOD_NOT_ALLOWED,
-                "This page does not accept that method.");
+    reply_error(rp, 405, "This page does not accept that method.");
     rp->allow = allowed(get, post);
     return;
   }
-  reply_error(rp, MHD_HTTP_NOT_FOUND, "There is no page here.");
+  reply_error(rp, 404, "There is no page here.");
 }

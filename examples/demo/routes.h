@@ -1,6 +1,8 @@
-/* The demo's routes. The server (server.c) turns MHD's callbacks into one
- * `request` and sends the `reply` a route fills; routes never queue
- * responses themselves. */
+/* The demo's routes, shared by both servers: each server (demo/server.c on
+ * libmicrohttpd, evhttp/server.c on libevent) turns its HTTP library's
+ * request into one `request`, calls route(), and sends the `reply` it
+ * fills. Routes never touch a server's types and never send anything
+ * themselves; statuses are plain numbers. */
 #ifndef DEMO_ROUTES_H
 #define DEMO_ROUTES_H
 
@@ -10,34 +12,28 @@
 #include <mcsession.h>
 
 #include "app.h"
-#include "html.h"
+#include "reply.h"
 
-struct MHD_Connection;
+typedef struct request request;
 
-typedef struct request {
-  struct MHD_Connection *conn;
+/* Loads the request's session from its Cookie header. Each server does it
+ * with its adapter (mcs_mhd_session_load, mcs_evhttp_session_load), so the
+ * examples show those calls; returns what they return. */
+typedef int (*session_loader)(mcs_manager *mgr, const request *rq,
+                              mcs_session **out);
+
+struct request {
   const char *method;       /* as sent: "GET", "POST", ... */
-  const char *path;         /* without the query string */
+  const char *path;         /* decoded, without the query string */
   const char *content_type; /* NULL when absent */
   const char *body;         /* the whole body (at most DEMO_BODY_MAX bytes) */
   size_t body_len;
-} request;
-
-typedef struct reply {
-  unsigned status;
-  strbuf body;
-  const char *content_type; /* static strings, all of these */
-  const char *location;     /* for redirects */
-  const char *allow;        /* for 405 */
-  /* When set, its Set-Cookie values are sent; the server frees it. */
-  mcs_session *session;
-} reply;
+  session_loader load; /* the server's; never NULL */
+  void *native;        /* the server's own request object, for load */
+};
 
 /* Answers one request: fills *rp (status, body, headers). Never fails:
- * errors become error pages. */
+ * errors become error pages. Safe from any number of threads at once. */
 void route(app *a, const request *rq, reply *rp);
-
-/* Makes *rp a short HTML error page (dropping any body it had). */
-void reply_error(reply *rp, unsigned status, const char *message);
 
 #endif

@@ -15,6 +15,7 @@
 #include <mcsession/mhd.h>
 #include <microhttpd.h>
 
+#include "flags.h"
 #include "routes.h"
 #include "server.h"
 
@@ -44,28 +45,12 @@ static uint64_t micros_since(const struct timespec *t0) {
 }
 
 static bool add_headers(struct MHD_Response *r, const reply *rp) {
-  bool ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                    rp->content_type) == MHD_YES;
-  /* Session pages must not be cached by anyone; the inline style is all
-   * a page may load. */
-  ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                     "no-store") == MHD_YES;
-  ok = ok && MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") ==
-                 MHD_YES;
-  ok = ok &&
-       MHD_add_response_header(r, "Content-Security-Policy",
-                               "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; "
-                               "base-uri 'none'") == MHD_YES;
-  if (ok && rp->location)
-    ok = MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, rp->location) ==
-         MHD_YES;
-  if (ok && rp->allow)
-    ok =
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow) == MHD_YES;
-  if (ok && rp->session)
-    ok = mcs_mhd_add_set_cookies(rp->session, r) == MCS_OK;
-  return ok;
+  reply_header h[REPLY_HEADERS_MAX];
+  size_t n = reply_headers(rp, h);
+  for (size_t i = 0; i < n; i++)
+    if (MHD_add_response_header(r, h[i].name, h[i].value) != MHD_YES)
+      return false;
+  return !rp->session || mcs_mhd_add_set_cookies(rp->session, r) == MCS_OK;
 }
 
 /* Builds the MHD response for *rp and queues it; frees what rp holds. */
@@ -131,19 +116,26 @@ static void collect(req_state *st, const char *data, size_t n) {
   st->len += n;
 }
 
+/* The routes' session loader: the adapter reads the Cookie header. */
+static int load_session(mcs_manager *mgr, const request *rq,
+                        mcs_session **out) {
+  return mcs_mhd_session_load(mgr, rq->native, out);
+}
+
 static enum MHD_Result final_call(app *a, struct MHD_Connection *conn,
                                   req_state *st, const char *url,
                                   const char *method) {
   if (st->too_large)
     return answer_error(conn, st, MHD_HTTP_CONTENT_TOO_LARGE,
                         "The request body is too large.");
-  request rq = {conn,
-                method,
-                url,
-                MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                            MHD_HTTP_HEADER_CONTENT_TYPE),
-                st->body,
-                st->len};
+  request rq = {.method = method,
+                .path = url,
+                .content_type = MHD_lookup_connection_value(
+                    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+                .body = st->body,
+                .body_len = st->len,
+                .load = load_session,
+                .native = conn};
   reply rp = {0};
   route(a, &rq, &rp);
   return send_reply(conn, st, &rp);
@@ -183,7 +175,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 __attribute__((format(printf, 2, 0))) static void
 log_mhd(void *cls, const char *fmt, va_list ap) {
   (void)cls;
-  fputs("mcsession-demo: libmicrohttpd: ", stderr);
+  fprintf(stderr, "%s: libmicrohttpd: ", demo_program);
   vfprintf(stderr, fmt, ap);
 }
 

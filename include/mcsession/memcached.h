@@ -6,9 +6,10 @@
  * trip reads a value, its CAS token and flags and slides its expiry
  * (`mg <key> v c f T<ttl>`). Connections are pooled per server and shared by
  * all threads; keys are spread over several servers by consistent hashing
- * (ketama style); every connect and every I/O is bounded by a timeout; a
- * server that fails is skipped without a connect attempt until `retry_s`
- * seconds have passed, then probed by one request.
+ * (ketama style, or python-memcached's choice with `hash=python-memcache`,
+ * see mcs_memcached_hash); every connect and every I/O is bounded by a
+ * timeout; a server that fails is skipped without a connect attempt until
+ * `retry_s` seconds have passed, then probed by one request.
  *
  * Values read are bounded by the caller's limit and by
  * MCS_MEMCACHED_ITEM_MAX (a larger stored value reads as MCS_ETOOBIG).
@@ -65,6 +66,35 @@ extern "C" {
 #define MCS_MEMCACHED_ITEM_MAX (1024u * 1024u)
 #define MCS_MEMCACHED_DEFAULT_PORT 11211
 
+/* How a key's server is chosen among several.
+ *
+ * KETAMA (default, URL `hash=ketama`): consistent hashing; adding or
+ *   removing a server moves only about 1/n of the keys. Placements are
+ *   mcsession's own (BLAKE2b points), not libmemcached's.
+ *
+ * PYTHON_MEMCACHE (URL `hash=python-memcache`): exactly what Python's
+ *   python-memcached (`memcache.Client`, Debian python3-memcache 1.59)
+ *   does, so a C service and Python applications on the same servers
+ *   (tornado mode) agree on where each key lives:
+ *     h = ((crc32(key) & 0xffffffff) >> 16) & 0x7fff, or 1 if that is 0
+ *     server = servers[h % server_count]
+ *   with the servers in URL order and every server of weight 1 (as
+ *   memcache.Client(["host:port", ...]) builds its buckets; weighted
+ *   ("host:port", w) entries repeat a server w times there, which a URL
+ *   cannot say: list the servers the Python side lists, unweighted).
+ *   Adding or removing a server moves most keys.
+ *   A difference by design: when the chosen server is down,
+ *   python-memcached rehashes the key onto another server (up to 10
+ *   tries: h = hash(str(h) + str(i))); mcsession fails the request
+ *   (MCS_ESTORE) instead. Rehashing would read and write a session on a
+ *   server where the other side does not look for it, and bring stale
+ *   copies back when the server returns. Requires replicas=0 (the Python
+ *   side keeps one copy per key). */
+typedef enum mcs_memcached_hash {
+  MCS_MEMCACHED_HASH_KETAMA = 0,
+  MCS_MEMCACHED_HASH_PYTHON_MEMCACHE
+} mcs_memcached_hash;
+
 typedef struct mcs_memcached_server {
   /* Host name or IP address, NUL-terminated; an IPv6 literal is stored
    * without its brackets ("::1", "fe80::1%eth0"). */
@@ -78,7 +108,8 @@ typedef struct mcs_memcached_config {
   mcs_memcached_server servers[MCS_MEMCACHED_SERVERS_MAX];
   size_t server_count;         /* 1..MCS_MEMCACHED_SERVERS_MAX */
   /* Extra copies of each key on the next distinct servers of the ring;
-   * default 0; at most server_count - 1. With replicas > 0 every value
+   * default 0; at most server_count - 1, and 0 with
+   * MCS_MEMCACHED_HASH_PYTHON_MEMCACHE. With replicas > 0 every value
    * carries a revision header, reads ask all copies at once and repair
    * stale ones, writes go through one authority server (see "Replicas"
    * above). */
@@ -98,9 +129,12 @@ typedef struct mcs_memcached_config {
    * itself uses keys exactly as given). Default "mcs:". Key characters
    * only: no spaces, control bytes or DEL. */
   char prefix[MCS_MEMCACHED_PREFIX_MAX + 1];
+  /* How keys are spread over the servers; default
+   * MCS_MEMCACHED_HASH_KETAMA. See mcs_memcached_hash. */
+  mcs_memcached_hash hash;
 } mcs_memcached_config;
 
-/* Defaults, no servers. */
+/* Defaults, no servers. NULL is ignored. Any thread. */
 MCS_EXPORT void mcs_memcached_config_init(mcs_memcached_config *cfg);
 
 /* Parses a store URL into *cfg (defaults first, then the URL):
@@ -110,8 +144,9 @@ MCS_EXPORT void mcs_memcached_config_init(mcs_memcached_config *cfg);
  * Hosts are names or IPv4 addresses, or IPv6 addresses in brackets
  * ("[::1]:11211"); the port defaults to 11211. Parameters: replicas,
  * connect_timeout_ms, io_timeout_ms, retry_s, pool, prefix (the prefix may
- * use %XX escapes). The scheme is matched without regard to case; nothing
- * else is (parameter names are lower case).
+ * use %XX escapes), hash (`ketama` or `python-memcache`; the latter only
+ * with replicas=0). The scheme is matched without regard to case; nothing
+ * else is (parameter names and the hash's value are lower case).
  *
  * Returns MCS_OK, or MCS_EINVAL for every kind of bad URL (unknown or
  * duplicate parameter, bad port, empty host, duplicate server, value out of
@@ -124,7 +159,8 @@ MCS_EXPORT int mcs_memcached_url_parse(const char *url,
                                        size_t err_size);
 
 /* Checks a config as mcs_store_memcached_new_config does: MCS_OK or
- * MCS_EINVAL with a reason in err (may be NULL). */
+ * MCS_EINVAL with a reason in err (may be NULL; NUL-terminated, truncated
+ * to err_size). Never allocates; any thread. */
 MCS_EXPORT int mcs_memcached_config_check(const mcs_memcached_config *cfg,
                                           char *err, size_t err_size);
 
@@ -136,7 +172,8 @@ MCS_EXPORT int mcs_memcached_config_check(const mcs_memcached_config *cfg,
  * it. */
 MCS_EXPORT int mcs_store_memcached_new(mcs_store **out, const char *url);
 
-/* The same from a config struct (copied). */
+/* The same from a config struct (copied; see mcs_memcached_config_check
+ * for why one is refused). Same errors and ownership. */
 MCS_EXPORT int mcs_store_memcached_new_config(mcs_store **out,
                                               const mcs_memcached_config *cfg);
 
@@ -145,7 +182,8 @@ MCS_EXPORT int mcs_store_memcached_new_config(mcs_store **out,
  * memcached store. */
 MCS_EXPORT const char *mcs_store_memcached_prefix(const mcs_store *store);
 
-/* Counters since creation, summed over servers; read them for metrics. */
+/* Counters since creation, summed over servers; read them for metrics,
+ * from any thread at any time. */
 typedef struct mcs_memcached_stats {
   uint64_t requests;         /* operations that reached a connection */
   uint64_t connects;         /* connect attempts */

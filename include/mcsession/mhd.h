@@ -7,13 +7,14 @@
  *   mcs_mhd_session_load      the session named by a request's Cookie header
  *   mcs_mhd_add_set_cookies   the session's Set-Cookie values onto a response
  *   mcs_mhd_status_for_error  the HTTP status to answer for an mcs error code
+ *                             (the core's mcs_http_status_for_error)
  *
  * Typical access handler (second call, when the request is complete):
  *
  *   mcs_session *s;
  *   int rc = mcs_mhd_session_load(mgr, conn, &s);
  *   if (rc != MCS_OK)          (431: Cookie header too large, 503: store down)
- *     return reply(conn, mcs_mhd_status_for_error(rc));
+ *     return reply(conn, mcs_http_status_for_error(rc));
  *   ... read and change the session ...
  *   rc = mcs_session_save(s);
  *   struct MHD_Response *r = make_page(...);
@@ -71,16 +72,9 @@ MCS_EXPORT int mcs_mhd_add_set_cookies(const mcs_session *s,
                                        struct MHD_Response *response);
 
 /* The HTTP status code to answer when a session call failed with `err`:
- *   MCS_OK                                   200
- *   MCS_ELIMIT (Cookie header too large)     431
- *   MCS_ETOOBIG (the request made the data too large)            413
- *   MCS_EBADSIG (e.g. a CSRF token that does not verify)         403
- *   MCS_EINVAL (request data the session refused, e.g. not UTF-8) 400
- *   MCS_EGONE (the session ended during the request)             409
- *   MCS_ESTORE, MCS_ETIMEDOUT, MCS_EPROTO, MCS_ENOMEM,
- *   MCS_ECONFLICT (transient: retrying can succeed)              503
- *   anything else (a bug in the caller or the library)          500
- * Never fails; thread-safe. */
+ * the same as mcs_http_status_for_error (mcsession.h), which holds the one
+ * mapping every adapter shares (MCS_ELIMIT 431, MCS_ESTORE 503, ...).
+ * Kept so existing MHD code builds unchanged. Never fails; thread-safe. */
 MCS_EXPORT unsigned mcs_mhd_status_for_error(int err);
 
 #ifdef __cplusplus

@@ -11,7 +11,7 @@
  *   - after a failure the record is empty (no data, no forward);
  *   - after success the record is either a forward (a valid store key, no
  *     data) or data (a JSON object, every value well formed within the
- *     depth limit);
+ *     depth limit; a bound user id valid, its generation 0 without one);
  *   - every {"$bytes": ...} value accepted is canonical base64: decoding
  *     it and encoding the bytes again gives back the same text (so no two
  *     spellings of a value are accepted, and nothing outside the alphabet
@@ -46,9 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
   } while (0)
 
 /* Small enough that the size limit is reached within libFuzzer's default
- * input sizes; the envelope slack (128 bytes) comes on top. */
+ * input sizes; the envelope slack (codec_json.c's ENVELOPE_SLACK: the
+ * fixed members and room for a bound user id) comes on top. */
 static const mcs__limits limits = {2048, MCS_JSON_DEPTH_MAX};
-#define SLACK 128
+#define SLACK (128 + 2 * MCS_USER_ID_MAX + 32)
 
 /* Every tagged bytes value in `v` must be canonical base64. */
 static void check_bytes_canonical(const json_t *v) {
@@ -84,8 +85,17 @@ static void check_decoded(const mcs__record *rec) {
     return;
   }
   CHECK(json_is_object(rec->data));
-  CHECK(mcs__value_check(rec->data, limits.max_depth + 1) == MCS_OK);
-  check_bytes_canonical(rec->data);
+  CHECK(!rec->user || mcs__user_id_valid(rec->user));
+  CHECK(rec->user || rec->user_gen == 0);
+  /* Member by member: the data object is a map of session keys, never a
+   * tagged value itself (a session may have a key named "$bytes"). */
+  const char *k;
+  json_t *member;
+  json_object_foreach(rec->data, k, member) {
+    CHECK(mcs__key_valid(k));
+    CHECK(mcs__value_check(member, limits.max_depth) == MCS_OK);
+    check_bytes_canonical(member);
+  }
 }
 
 static void check_equal(const mcs__record *a, const mcs__record *b) {
@@ -98,6 +108,9 @@ static void check_equal(const mcs__record *a, const mcs__record *b) {
   CHECK(b->forward == NULL);
   CHECK(a->created == b->created && a->rev == b->rev);
   CHECK(json_equal(a->data, b->data));
+  CHECK((a->user == NULL) == (b->user == NULL));
+  CHECK(!a->user || (strcmp(a->user, b->user) == 0 &&
+                     a->user_gen == b->user_gen));
 }
 
 /* Encodes `rec`, decodes the result, checks the two agree, and checks the

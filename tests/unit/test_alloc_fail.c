@@ -121,6 +121,49 @@ static void test_every_allocation_failure_in_a_regenerate(void **st) {
   fixture_free(f);
 }
 
+/* Binding a user, revoking, and loading a revoked session (revoke.c):
+ * each step either works or fails cleanly with MCS_ENOMEM. */
+static int login_and_revoke(fixture *f, const char *cookie) {
+  mcs_session *s = NULL;
+  int rc = mcs_session_load(f->mgr, cookie, strlen(cookie), &s);
+  if (rc == MCS_OK)
+    rc = mcs_session_set_user(s, "alice");
+  if (rc == MCS_OK)
+    rc = mcs_session_save(s);
+  mcs_session_free(s);
+  s = NULL;
+  if (rc == MCS_OK)
+    rc = mcs_manager_revoke_user(f->mgr, "alice");
+  if (rc == MCS_OK)
+    rc = mcs_session_load(f->mgr, cookie, strlen(cookie), &s);
+  mcs_session_free(s);
+  return rc;
+}
+
+static void test_every_allocation_failure_in_login_and_revoke(void **st) {
+  (void)st;
+  for (long n = 0;; n++) {
+    fixture *f = fixture_new(NULL);
+    char cookie[512];
+    mcs_session *s = load(f, NULL);
+    assert_int_equal(mcs_session_set_int(s, "n", 0), MCS_OK);
+    assert_int_equal(mcs_session_save(s), MCS_OK);
+    cookie_header_from(s, cookie, sizeof cookie);
+    mcs_session_free(s);
+    arm(n);
+    int rc = login_and_revoke(f, cookie);
+    disarm();
+    fixture_free(f);
+    if (!failed) {
+      assert_int_equal(rc, MCS_OK);
+      break;
+    }
+    if (rc != MCS_OK && rc != MCS_ENOMEM)
+      fail_msg("allocation %ld failed: got %s, want MCS_ENOMEM", n,
+               mcs_errname(rc));
+  }
+}
+
 int main(void) {
   assert_int_equal(mcs_replace_allocator(f_malloc, f_realloc, f_calloc, free),
                    MCS_OK);
@@ -129,6 +172,7 @@ int main(void) {
       cmocka_unit_test(test_every_allocation_failure_in_a_new_session),
       cmocka_unit_test(test_every_allocation_failure_in_a_loaded_session),
       cmocka_unit_test(test_every_allocation_failure_in_a_regenerate),
+      cmocka_unit_test(test_every_allocation_failure_in_login_and_revoke),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

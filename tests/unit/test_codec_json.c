@@ -22,7 +22,7 @@
 
 static const mcs__limits limits = {65536, MCS_JSON_DEPTH_MAX};
 /* What codec_json.c allows around the data (ENVELOPE_SLACK). */
-#define SLACK 128
+#define SLACK (128 + 2 * MCS_USER_ID_MAX + 32) /* room for a user id */
 
 /* ---- Counting allocators ---------------------------------------------- */
 
@@ -671,7 +671,7 @@ static void test_encode_over_size_limit_is_toobig(void **state) {
   const mcs__limits small = {256, MCS_JSON_DEPTH_MAX};
   json_object_set_new(rec.data, "k", json_string("short"));
   assert_int_equal(mcs__codec_json.encode(&rec, &small, &out), MCS_OK);
-  char big[400];
+  char big[256 + SLACK + 16];
   memset(big, 'y', sizeof big - 1);
   big[sizeof big - 1] = '\0';
   json_object_set_new(rec.data, "k", json_string(big));
@@ -699,6 +699,24 @@ static int leak_check_teardown(void **state) {
   return 0;
 }
 
+/* The data object is a map of session keys, not a value: a session whose
+ * only key is "$bytes" (holding any string) is a session. */
+static void test_session_key_named_like_a_tag_is_data(void **state) {
+  (void)state;
+  mcs__record rec;
+  assert_int_equal(
+      decode("{\"v\":1,\"c\":1,\"r\":1,\"d\":{\"$bytes\":\"not base64!\"}}",
+             &rec),
+      MCS_OK);
+  assert_string_equal(
+      json_string_value(json_object_get(rec.data, "$bytes")), "not base64!");
+  mcs__record_clear(&rec);
+  assert_int_equal(
+      decode("{\"v\":1,\"c\":1,\"r\":1,\"d\":{\"$int\":\"x\"}}", &rec),
+      MCS_OK);
+  mcs__record_clear(&rec);
+}
+
 int main(void) {
   json_set_alloc_funcs(count_malloc, count_free);
   if (mcs_replace_allocator(count_malloc, count_realloc, count_calloc,
@@ -707,6 +725,7 @@ int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, leak_check_setup, leak_check_teardown)
   const struct CMUnitTest tests[] = {
       T(test_decode_reads_created_rev_and_data),
+      T(test_session_key_named_like_a_tag_is_data),
       T(test_decode_accepts_empty_data_and_zero_created),
       T(test_decode_ignores_unknown_members_and_order),
       T(test_decode_accepts_int64_extremes),

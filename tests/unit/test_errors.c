@@ -90,6 +90,31 @@ static void test_unknown_codes_are_named_unknown(void **state) {
   }
 }
 
+/* One mapping for every adapter: the statuses the adapters document. */
+static void test_http_status_for_every_code(void **state) {
+  (void)state;
+  static const struct {
+    int err;
+    unsigned status;
+  } want[] = {
+      {MCS_OK, 200},        {MCS_ELIMIT, 431},    {MCS_ETOOBIG, 413},
+      {MCS_EBADSIG, 403},   {MCS_EINVAL, 400},    {MCS_EGONE, 409},
+      {MCS_ESTORE, 503},    {MCS_ETIMEDOUT, 503}, {MCS_EPROTO, 503},
+      {MCS_ENOMEM, 503},    {MCS_ECONFLICT, 503}, {MCS_ECORRUPT, 500},
+      {MCS_ENOENT, 500},    {MCS_ETYPE, 500},     {MCS_ERANGE, 500},
+      {MCS_ESTATE, 500},    {MCS_EIO, 500},       {1, 500},
+      {-1000, 500},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    assert_int_equal(mcs_http_status_for_error(want[i].err), want[i].status);
+  /* Every code maps to an error status (a code added later must be
+   * placed deliberately, or it is a 500). */
+  for (size_t i = 0; i < N_CODES; i++) {
+    unsigned st = mcs_http_status_for_error(codes[i].value);
+    assert_true(st >= 400 && st <= 599);
+  }
+}
+
 static void test_version_matches_the_macros(void **state) {
   (void)state;
   unsigned want = ((unsigned)MCS_VERSION_MAJOR << 16) |
@@ -169,6 +194,7 @@ int main(void) {
       cmocka_unit_test(test_errname_is_mcs_prefix_plus_name),
       cmocka_unit_test(test_ok_has_its_own_message_and_name),
       cmocka_unit_test(test_unknown_codes_are_named_unknown),
+      cmocka_unit_test(test_http_status_for_every_code),
       cmocka_unit_test(test_version_matches_the_macros),
       cmocka_unit_test(test_replace_allocator_refuses_nulls),
       cmocka_unit_test(test_replaced_allocator_is_used),

@@ -1,0 +1,79 @@
+/* The part of main() both demo servers share; see run.h. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "flags.h"
+#include "listen.h"
+#include "run.h"
+
+/* SIGINT and SIGTERM are blocked before the server starts its threads
+ * (which inherit the mask), so only sigwait below sees them: a clean
+ * stop. */
+static void block_signals(sigset_t *set) {
+  sigemptyset(set);
+  sigaddset(set, SIGINT);
+  sigaddset(set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, set, NULL);
+  signal(SIGPIPE, SIG_IGN); /* a client that hangs up is not fatal */
+}
+
+/* The listening socket, or minus the exit status. */
+static int open_listener(const demo_flags *f) {
+  char err[512];
+  int bad_spec;
+  int fd = listen_open(f->listen, &bad_spec, err, sizeof err);
+  if (fd >= 0)
+    return fd;
+  if (bad_spec)
+    return -flags_usage_error("bad --listen address", f->listen);
+  fprintf(stderr, "%s: %s\n", demo_program, err);
+  return -1;
+}
+
+/* The first line on stdout: tests and people read the URL from it. */
+static void announce(int fd, const demo_flags *f) {
+  char url[128];
+  if (listen_url(fd, url, sizeof url) != 0)
+    url[0] = '\0';
+  printf("%s: serving %s (store: %s, %u threads; Ctrl-C stops)\n", demo_program,
+         url, f->store, f->threads);
+  fflush(stdout);
+}
+
+static int serve(app *a, const demo_flags *f, int fd, const demo_server *srv) {
+  sigset_t set;
+  block_signals(&set);
+  void *server = srv->start(a, fd, f->threads);
+  if (!server) {
+    fprintf(stderr, "%s: %s did not start\n", demo_program, demo_http_library);
+    close(fd);
+    return 1;
+  }
+  announce(fd, f);
+  int sig = 0;
+  sigwait(&set, &sig);
+  srv->stop(server);
+  fprintf(stderr, "%s: stopped (signal %d)\n", demo_program, sig);
+  return 0;
+}
+
+int demo_main(int argc, char **argv, const demo_server *srv) {
+  demo_flags f;
+  int rc = flags_parse(&f, argc, argv);
+  if (rc >= 0)
+    return rc;
+  int fd = open_listener(&f);
+  if (fd < 0)
+    return -fd;
+  app a;
+  rc = app_open(&a, &f);
+  if (rc != 0) {
+    close(fd);
+    return rc;
+  }
+  rc = serve(&a, &f, fd, srv);
+  app_close(&a);
+  return rc;
+}

@@ -1,0 +1,21 @@
+/* mcsession-evhttp-demo: the demo app (examples/demo: routes, pages,
+ * flags, ...) served by libevent's evhttp through the mcsession evhttp
+ * adapter, instead of libmicrohttpd. Same flags, routes and limits; see
+ * --help. This file only names the server and its start and stop. */
+#include "flags.h"
+#include "run.h"
+#include "server.h"
+
+const char demo_program[] = "mcsession-evhttp-demo";
+const char demo_http_library[] = "libevent's evhttp";
+
+static void *start(app *a, int fd, unsigned threads) {
+  return evserver_start(a, fd, threads);
+}
+
+static void stop(void *server) { evserver_stop(server); }
+
+int main(int argc, char **argv) {
+  static const demo_server evhttp = {start, stop};
+  return demo_main(argc, argv, &evhttp);
+}

@@ -1,0 +1,201 @@
+"""Processes and HTTP for test_demo_http.py, standard library only: one
+demo server process (started on 127.0.0.1 port 0, stopped by its PID), its
+responses, and a private memcached. Set DEMO to the server binary first."""
+import base64
+import http.client
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+DEMO = None  # path of the server binary; test_demo_http.main() sets it
+TIMEOUT = 10  # seconds, for every request and every wait
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # list of (name, value)
+        self.body = body.decode("utf-8", "replace")
+
+    def header(self, name):
+        return next((v for k, v in self.headers
+                     if k.lower() == name.lower()), None)
+
+    def set_cookies(self):
+        return [v for k, v in self.headers if k.lower() == "set-cookie"]
+
+    def cookie(self):
+        """The session cookie's value from Set-Cookie, or None."""
+        for sc in self.set_cookies():
+            name, _, rest = sc.partition("=")
+            if name == "session":
+                return rest.split(";")[0]
+        return None
+
+    def xsrf(self):
+        m = re.search(r'name="_xsrf" value="([^"]+)"', self.body)
+        return m.group(1) if m else None
+
+
+class Demo:
+    """One demo server process."""
+
+    def __init__(self, *args, secret_file=None):
+        self.stderr = tempfile.TemporaryFile()
+        cmd = [DEMO, "--listen", "127.0.0.1:0", *args]
+        if secret_file:
+            cmd += ["--secret-file", secret_file]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=self.stderr)
+        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if not m:
+            err = self.err()
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+            raise AssertionError("no URL: %r; stderr: %s" % (line, err))
+        self.port = int(m.group(1))
+
+    def err(self):
+        self.stderr.seek(0)
+        return self.stderr.read().decode("utf-8", "replace")
+
+    def stop(self):
+        """Stops the demo by its PID; fails on an unclean exit or a
+        sanitizer report (when the demo was built with sanitizers)."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(TIMEOUT)
+        err = self.err()
+        self.proc.stdout.close()
+        self.stderr.close()
+        if self.proc.returncode != 0 or "Sanitizer" in err \
+                or "runtime error:" in err:
+            raise AssertionError("demo exited %d: %s"
+                                 % (self.proc.returncode, err))
+
+    def request(self, method, path, body=None, cookie=None, headers=None,
+                conn=None):
+        hdrs = dict(headers or {})
+        if cookie is not None:
+            hdrs["Cookie"] = "session=" + cookie
+        if isinstance(body, dict):
+            body = urllib.parse.urlencode(body)
+            hdrs.setdefault("Content-Type",
+                            "application/x-www-form-urlencoded")
+        own = conn is None
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port,
+                                                  timeout=TIMEOUT)
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            return Response(r.status, r.getheaders(), r.read())
+        finally:
+            if own:
+                conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def raw(self, data):
+        """Sends raw bytes; returns the status code of the answer (0 if
+        the connection closed without one)."""
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=TIMEOUT) as s:
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            buf = b""
+            try:
+                while b"\r\n" not in buf and (chunk := s.recv(4096)):
+                    buf += chunk
+            except ConnectionResetError:
+                pass
+        m = re.match(rb"HTTP/1\.[01] (\d{3}) ", buf)
+        return int(m.group(1)) if m else 0
+
+    def login(self, name):
+        """Logs in through the form; returns (cookie before, cookie after)."""
+        r = self.get("/login")
+        before, token = r.cookie(), r.xsrf()
+        r = self.post("/login", {"name": name, "_xsrf": token},
+                      cookie=before)
+        if r.status != 302:
+            raise AssertionError("login failed: %d %s" % (r.status, r.body))
+        return before, r.cookie()
+
+    def metrics(self):
+        r = self.get("/metrics")
+        out = {}
+        for line in r.body.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+
+def session_id(cookie):
+    """The id inside a signed value 2|len:kv|len:ts|len:name|len:b64|sig."""
+    fields = cookie.split("|")
+    return base64.b64decode(fields[4].split(":", 1)[1])
+
+
+def count_in(body):
+    m = re.search(r'id="count">(-?\d+)<', body)
+    return int(m.group(1)) if m else None
+
+
+def write_secret(directory, text):
+    path = os.path.join(directory, "secret")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Memcached:
+    def __init__(self, port):
+        self.port = port
+        cmd = [shutil.which("memcached"), "-l", "127.0.0.1", "-p", str(port),
+               "-U", "0", "-m", "16", "-t", "2"]
+        if os.geteuid() == 0:
+            cmd += ["-u", "root"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        self.kill()
+        raise AssertionError("memcached did not start on port %d" % port)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(TIMEOUT)

@@ -1,0 +1,252 @@
+/*
+ * Per-user revocation over a real memcached (revoke.c), with round trips
+ * counted by the server itself (`stats`: every request we send moves
+ * exactly one of cmd_get, cmd_set, cmd_touch, delete_hits, delete_misses):
+ * a cached check costs nothing, an expired cache one read, revoking one
+ * write; two stores play two processes. Also the store's inspection read
+ * (mcs__mc_peek, the tool's `show`): remaining TTL, no slide, replicas.
+ */
+/* cmocka.h needs these first (and in this order, so no sorting). */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+#include <unistd.h>
+
+#include "mc_testutil.h"
+
+static mc_node node, node2;
+static mc_node *nodes[2] = {&node, &node2};
+
+#define PARAMS "io_timeout_ms=3000&connect_timeout_ms=2000&retry_s=1"
+
+/* The managers' clock: real time, moved ahead to age their caches (the
+ * server's own TTLs keep real time). */
+static int64_t skew;
+static int64_t clock_now(void *ud) {
+  (void)ud;
+  return (int64_t)time(NULL) + skew;
+}
+
+static void with_clock(mcs_manager_config *cfg) {
+  cfg->clock = clock_now;
+  cfg->revocation_check_interval = 5;
+}
+
+static int reset(void **state) {
+  (void)state;
+  skew = 0;
+  return mc_node_flush(&node) || mc_node_flush(&node2);
+}
+
+static uint64_t sets_of(const mc_node *n) {
+  uint64_t v = 0;
+  assert_int_equal(mc_node_stat(n, "cmd_set", &v), 0);
+  return v;
+}
+
+static void login(const mt_mgr *m, const char *uid, char *cookie, size_t size) {
+  mcs_session *s = mt_load(m, NULL);
+  assert_int_equal(mcs_session_set_str(s, "user_name", uid, strlen(uid)),
+                   MCS_OK);
+  assert_int_equal(mcs_session_set_user(s, uid), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mt_cookie(s, cookie, size);
+  mcs_session_free(s);
+}
+
+static mcs_outcome outcome(const mt_mgr *m, const char *cookie) {
+  mcs_session *s = mt_load(m, cookie);
+  mcs_outcome o = mcs_session_outcome(s);
+  mcs_session_free(s);
+  return o;
+}
+
+static void test_round_trips_from_server_stats(void **state) {
+  (void)state;
+  mcs_store *st = mt_store(nodes, 1, PARAMS);
+  mt_mgr m = mt_mgr_new(st, with_clock);
+  char c[512];
+  uint64_t n0 = mt_commands(&node);
+  login(&m, "alice", c, sizeof c); /* set_user: mg; save: ms */
+  assert_int_equal(mt_commands(&node) - n0, 2);
+  n0 = mt_commands(&node);
+  for (int i = 0; i < 3; i++) /* cached: the session's mg only */
+    assert_int_equal(outcome(&m, c), MCS_SESSION_LOADED);
+  assert_int_equal(mt_commands(&node) - n0, 3);
+  skew += 5; /* the cache entry is stale: one more mg */
+  n0 = mt_commands(&node);
+  assert_int_equal(outcome(&m, c), MCS_SESSION_LOADED);
+  assert_int_equal(mt_commands(&node) - n0, 2);
+  n0 = mt_commands(&node);
+  assert_int_equal(outcome(&m, c), MCS_SESSION_LOADED); /* cached again */
+  assert_int_equal(mt_commands(&node) - n0, 1);
+  uint64_t s0 = sets_of(&node);
+  n0 = mt_commands(&node);
+  assert_int_equal(mcs_manager_revoke_user(m.mgr, "alice"), MCS_OK);
+  assert_int_equal(mt_commands(&node) - n0, 1); /* one write */
+  assert_int_equal(sets_of(&node) - s0, 1);
+  n0 = mt_commands(&node);
+  /* This manager knows at once. A generation that differs from the
+   * cached one is confirmed by the store before it counts (the session
+   * might have been bound elsewhere after a newer revocation): the
+   * session's mg, the user's mg, then the revoked record's md — once per
+   * revoked session, whose record is gone afterwards. */
+  assert_int_equal(outcome(&m, c), MCS_SESSION_EXPIRED);
+  assert_int_equal(mt_commands(&node) - n0, 3);
+  n0 = mt_commands(&node);
+  assert_int_equal(outcome(&m, c), MCS_SESSION_EXPIRED); /* record gone */
+  assert_int_equal(mt_commands(&node) - n0, 1);
+  mcs_manager_stats ms = mt_mgr_stats(&m);
+  assert_int_equal(ms.revoked, 1);
+  assert_int_equal(ms.revocation_reads, 3);
+  mt_mgr_free(&m);
+  mcs_store_free(st);
+}
+
+/* Two processes (two stores, two managers): the other one stops serving
+ * the revoked session once its cached state is revocation_check_interval
+ * old, at the cost of one read. */
+static void test_other_process_within_interval(void **state) {
+  (void)state;
+  mcs_store *st1 = mt_store(nodes, 1, PARAMS);
+  mcs_store *st2 = mt_store(nodes, 1, PARAMS);
+  mt_mgr a = mt_mgr_new(st1, with_clock), b = mt_mgr_new(st2, with_clock);
+  char c[512];
+  login(&a, "alice", c, sizeof c);
+  assert_int_equal(outcome(&b, c), MCS_SESSION_LOADED); /* b caches */
+  assert_int_equal(mcs_manager_revoke_user(a.mgr, "alice"), MCS_OK);
+  uint64_t n0 = mt_commands(&node);
+  assert_int_equal(outcome(&b, c), MCS_SESSION_LOADED); /* within bound */
+  assert_int_equal(mt_commands(&node) - n0, 1);
+  skew += 5;
+  n0 = mt_commands(&node);
+  assert_int_equal(outcome(&b, c), MCS_SESSION_EXPIRED);
+  /* session mg + user mg (the one extra round trip) + md of the record */
+  assert_int_equal(mt_commands(&node) - n0, 3);
+  assert_int_equal(outcome(&a, c), MCS_SESSION_EXPIRED);
+  char c2[512];
+  login(&a, "alice", c2, sizeof c2); /* logging in again works at once */
+  assert_int_equal(outcome(&b, c2), MCS_SESSION_LOADED);
+  mt_mgr_free(&a);
+  mt_mgr_free(&b);
+  mcs_store_free(st1);
+  mcs_store_free(st2);
+}
+
+/* The user's record lives on whichever server its key hashes to; a
+ * cluster changes nothing for the caller. Also: a user record that
+ * cannot be read makes the load an error (503), never a pass. */
+static void test_cluster_and_a_server_down(void **state) {
+  (void)state;
+  mcs_store *st = mt_store(nodes, 2, PARAMS);
+  mt_mgr m = mt_mgr_new(st, with_clock);
+  char c[8][512], uid[16];
+  for (int i = 0; i < 8; i++) {
+    snprintf(uid, sizeof uid, "user%d", i);
+    login(&m, uid, c[i], sizeof c[i]);
+  }
+  for (int i = 0; i < 8; i += 2) {
+    snprintf(uid, sizeof uid, "user%d", i);
+    assert_int_equal(mcs_manager_revoke_user(m.mgr, uid), MCS_OK);
+  }
+  for (int i = 0; i < 8; i += 2) /* refused: their records go */
+    assert_int_equal(outcome(&m, c[i]), MCS_SESSION_EXPIRED);
+  skew += 5;
+  mc_node_kill(&node2);
+  int errors = 0;
+  for (int i = 1; i < 8; i += 2) {
+    mcs_session *s = NULL;
+    int rc = mcs_session_load(m.mgr, c[i], strlen(c[i]), &s);
+    if (rc == MCS_OK)
+      assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+    else
+      errors++, assert_true(rc == MCS_ESTORE || rc == MCS_ETIMEDOUT);
+    mcs_session_free(s);
+  }
+  assert_true(errors > 0); /* 2 servers, 4 users: some state was there */
+  assert_int_equal(mc_node_restart(&node2), 0);
+  mt_mgr_free(&m);
+  mcs_store_free(st);
+}
+
+/* `mg <key> v c f t` without T: the remaining TTL, and no slide. */
+static void test_peek_reports_ttl_without_sliding(void **state) {
+  (void)state;
+  mcs_store *st = mt_store(nodes, 1, PARAMS);
+  put(st, "peek:a", "hello", 100);
+  mcs_store_value v = {MCS__BUF_INIT, 1024};
+  uint32_t flags = 1;
+  int64_t ttl = 0;
+  mcs_store_result r;
+  uint64_t t0;
+  assert_int_equal(mc_node_stat(&node, "cmd_touch", &t0), 0);
+  assert_int_equal(mcs__mc_peek(st, "peek:a", 6, &v, &flags, &ttl, &r), MCS_OK);
+  assert_int_equal(r, MCS_STORE_HIT);
+  assert_true(ttl >= 98 && ttl <= 100);
+  assert_int_equal(flags, 0);
+  assert_int_equal(v.buf.len, 5);
+  assert_memory_equal(v.buf.data, "hello", 5);
+  uint64_t t1;
+  assert_int_equal(mc_node_stat(&node, "cmd_touch", &t1), 0);
+  assert_int_equal(t1, t0);
+  sleep(2); /* still counting down: nothing slid it */
+  assert_int_equal(mcs__mc_peek(st, "peek:a", 6, &v, &flags, &ttl, &r), MCS_OK);
+  assert_true(ttl >= 96 && ttl <= 98);
+  assert_int_equal(mcs__mc_peek(st, "peek:none", 9, &v, &flags, &ttl, &r),
+                   MCS_OK);
+  assert_int_equal(r, MCS_STORE_MISS);
+  mcs__buf_free(&v.buf);
+  /* Not a memcached store: refused. */
+  mcs_store *mem = NULL;
+  assert_int_equal(mcs_store_memory_new(&mem, NULL), MCS_OK);
+  assert_int_equal(mcs__mc_peek(mem, "k", 1, &v, &flags, &ttl, &r), MCS_EINVAL);
+  mcs_store_free(mem);
+  mcs_store_free(st);
+}
+
+/* With replicas the newest copy wins and its header is removed; a
+ * deleted key (tombstones) reads as absent. */
+static void test_peek_with_replicas(void **state) {
+  (void)state;
+  mcs_store *st = mt_store(nodes, 2, PARAMS "&replicas=1");
+  put(st, "peek:r", "first", 100);
+  put(st, "peek:r", "second", 50);
+  mcs_store_value v = {MCS__BUF_INIT, 1024};
+  uint32_t flags;
+  int64_t ttl;
+  mcs_store_result r;
+  assert_int_equal(mcs__mc_peek(st, "peek:r", 6, &v, &flags, &ttl, &r), MCS_OK);
+  assert_int_equal(r, MCS_STORE_HIT);
+  assert_int_equal(v.buf.len, 6);
+  assert_memory_equal(v.buf.data, "second", 6);
+  assert_true(ttl >= 48 && ttl <= 50);
+  assert_int_equal(mcs_store_delete(st, "peek:r", 6, &r), MCS_OK);
+  assert_int_equal(mcs__mc_peek(st, "peek:r", 6, &v, &flags, &ttl, &r), MCS_OK);
+  assert_int_equal(r, MCS_STORE_MISS);
+  mcs__buf_free(&v.buf);
+  mcs_store_free(st);
+}
+
+int main(void) {
+  if (!mc_harness_available()) {
+    fprintf(stderr, "memcached not installed: skipped\n");
+    return 77;
+  }
+  if (mc_node_start(&node) != 0 || mc_node_start(&node2) != 0)
+    return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_round_trips_from_server_stats, reset),
+      cmocka_unit_test_setup(test_other_process_within_interval, reset),
+      cmocka_unit_test_setup(test_cluster_and_a_server_down, reset),
+      cmocka_unit_test_setup(test_peek_reports_ttl_without_sliding, reset),
+      cmocka_unit_test_setup(test_peek_with_replicas, reset),
+  };
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  mc_node_stop(&node);
+  mc_node_stop(&node2);
+  return failed;
+}

@@ -1,0 +1,600 @@
+#!/usr/bin/python3
+"""The operations subcommands of the mcsession tool (show, destroy, touch,
+stats, revoke-user) against a real memcached on a free 127.0.0.1 port.
+
+Usage: /usr/bin/python3 test_tool_ops.py PATH/TO/mcsession
+
+Standard library only. Sessions are written straight into memcached in the
+documented formats (native: the JSON envelope under prefix +
+base64url(HMAC-SHA256(secret, id)); tornado: a pickled dict under the raw
+hex id), independently of the library, and cookies are signed with an
+independent implementation of Tornado's format 2. Exits 77 when memcached
+is not installed, 1 when a check failed.
+"""
+import atexit
+import base64
+import hashlib
+import hmac
+import json
+import os
+import pickle
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+TOOL = None
+TMP = None
+MC = None  # the memcached process we started
+PORT = None
+OPS = ["show", "destroy", "touch", "stats", "revoke-user"]
+SECRET = b"0123456789abcdef0123456789abcdef"
+OTHER_SECRET = b"fedcba9876543210fedcba9876543210"
+SESSION_SECRET = b"recipe session secret"
+
+
+class Failure(Exception):
+    pass
+
+
+# ---- memcached ----------------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_memcached():
+    global MC, PORT
+    PORT = free_port()
+    args = ["/usr/bin/memcached", "-l", "127.0.0.1", "-p", str(PORT),
+            "-U", "0", "-m", "16"]
+    if os.geteuid() == 0:
+        args += ["-u", "root"]
+    MC = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    atexit.register(stop_memcached)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", PORT), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise Failure("memcached did not start")
+
+
+def stop_memcached():
+    """Stops the one process we started, by its PID."""
+    if MC and MC.poll() is None:
+        MC.terminate()
+        try:
+            MC.wait(2)
+        except subprocess.TimeoutExpired:
+            MC.kill()
+            MC.wait()
+
+
+def mc(request, end=b"\r\n"):
+    with socket.create_connection(("127.0.0.1", PORT), 2) as s:
+        s.settimeout(2)
+        s.sendall(request)
+        reply = b""
+        while not reply.endswith(end):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        return reply
+
+
+def mc_set(key, value, ttl=300, flags=0):
+    reply = mc(b"set %s %d %d %d\r\n%s\r\n" % (key, flags, ttl, len(value),
+                                              value))
+    if reply != b"STORED\r\n":
+        raise Failure("set failed: %r" % reply)
+
+
+def mc_ttl(key):
+    """Remaining TTL through the meta protocol (None: no such key)."""
+    reply = mc(b"mg %s t\r\n" % key)
+    m = re.match(rb"HD t(-?\d+)\r\n", reply)
+    return int(m.group(1)) if m else None
+
+
+def mc_get(key):
+    reply = mc(b"mg %s v\r\n" % key)
+    m = re.match(rb"VA (\d+)\r\n", reply)
+    return reply[m.end():m.end() + int(m.group(1))] if m else None
+
+
+def mc_stat(name):
+    reply = mc(b"stats\r\n", b"END\r\n").decode()
+    return int(re.search(r"STAT %s (\d+)" % name, reply).group(1))
+
+
+def url(params=""):
+    return "memcached://127.0.0.1:%d%s" % (PORT, params)
+
+
+# ---- sessions, written as the library writes them -----------------------
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+
+def new_id():
+    """A random native id. One in 64 starts with '-', which the command
+    line reads as an option unless it follows '--' (tested once below);
+    the other tests use ids that do not."""
+    while True:
+        sid = b64url(os.urandom(32))
+        if not sid.startswith(b"-"):
+            return sid
+
+
+def native_key(sid, secret=SECRET, prefix=b"mcs:"):
+    return prefix + b64url(hmac.new(secret, sid, hashlib.sha256).digest())
+
+
+def new_native(data, ttl=300, user=None, secret=SECRET, prefix=b"mcs:"):
+    sid = new_id()
+    env = {"v": 1, "c": 1700000000, "r": 4, "d": data}
+    if user is not None:
+        env["ui"] = user
+    mc_set(native_key(sid, secret, prefix), json.dumps(env).encode(), ttl,
+           0x4A53)
+    return sid.decode()
+
+
+def new_tornado(data, ttl=300):
+    sid = hashlib.sha256(os.urandom(16)).hexdigest()
+    mc_set(sid.encode(), pickle.dumps(data, 4), ttl)
+    return sid
+
+
+def sign(name, value, secret=SECRET, key_version=0, timestamp=None):
+    """Tornado's create_signed_value, version 2 (stdlib only)."""
+    def field(b):
+        return b"%d:%s" % (len(b), b)
+    ts = b"%d" % (timestamp if timestamp is not None else int(time.time()))
+    parts = [b"2", field(b"%d" % key_version), field(ts), field(name.encode()),
+             field(base64.b64encode(value.encode())), b""]
+    to_sign = b"|".join(parts)
+    return (to_sign + hmac.new(secret, to_sign, hashlib.sha256)
+            .hexdigest().encode()).decode()
+
+
+def secret_file(content, name):
+    path = os.path.join(TMP, name)
+    with open(path, "wb") as f:
+        f.write(content + b"\n")
+    return path
+
+
+# ---- running the tool ---------------------------------------------------
+
+def run(*args):
+    return subprocess.run([TOOL, *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=30)
+
+
+def expect(args, code, stderr_has=None):
+    """Runs the tool; checks the exit status and the output rules: success
+    prints nothing on stderr; failure prints one line on stderr, and
+    nothing on stdout (stats: the report, then the error)."""
+    r = run(*args)
+    problems = []
+    err = r.stderr.decode("utf-8", "replace")
+    if r.returncode != code:
+        problems.append("expected exit %d" % code)
+    if code == 0 and r.stderr:
+        problems.append("expected nothing on stderr")
+    if code != 0 and len(err.splitlines()) != 1:
+        problems.append("expected one line on stderr")
+    if code != 0 and r.stdout and args[0] != "stats":
+        problems.append("expected nothing on stdout")
+    if stderr_has and stderr_has not in err:
+        problems.append("expected %r on stderr" % stderr_has)
+    if code == 2 and "usage: mcsession" not in err:
+        problems.append("expected a usage line")
+    if problems:
+        raise Failure("; ".join(problems) + "\n  mcsession %s -> exit %d\n"
+                      "    stdout: %r\n    stderr: %r" % (
+                          " ".join(args), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+def native(*args):
+    return ["--store", url(), "--secret-file", SF, *args]
+
+
+def tornado(*args):
+    return ["--store", url(), "--mode", "tornado", "--cookie-secret-file",
+            CSF, "--session-secret-file", SSF, *args]
+
+
+def show_json(*args):
+    return json.loads(expect(["show", "--json", *args], 0).stdout)
+
+
+# ---- help ---------------------------------------------------------------
+
+def test_help_lists_the_operations():
+    out = expect(["--help"], 0).stdout.decode()
+    for cmd in OPS:
+        if not re.search(r"^  %s\s" % cmd, out, re.M):
+            raise Failure("--help does not list %s" % cmd)
+
+
+def test_every_operation_has_help():
+    for cmd in OPS:
+        for args in ([cmd, "--help"], [cmd, "-h"],
+                     [cmd, "--store", "bogus", "--help"]):
+            out = expect(args, 0).stdout.decode()
+            if not out.startswith("Usage: mcsession %s" % cmd):
+                raise Failure("bad help for %s: %r" % (args, out[:80]))
+            for want in ("Exit status", "--store", "--json"):
+                if want not in out:
+                    raise Failure("%s help lacks %s" % (cmd, want))
+
+
+# ---- show ---------------------------------------------------------------
+
+def test_show_native_by_id_cookie_and_forms():
+    data = {"user_name": "ann", "n": 2, "b": {"$bytes": "AAE="}}
+    sid = new_native(data, ttl=300)
+    cookie = sign("session", sid)
+    for arg in (sid, cookie, '"%s"' % cookie, "session=" + cookie,
+                'session="%s"; Path=/; HttpOnly' % cookie):
+        doc = show_json(*native(arg))
+        want = {"mode": "native", "id": sid,
+                "key": native_key(sid.encode()).decode(), "created": 1700000000,
+                "revision": 4, "user": None, "data": data}
+        for k, v in want.items():
+            if doc.get(k) != v:
+                raise Failure("show %r: %s is %r, want %r" % (arg, k,
+                                                             doc.get(k), v))
+        if not 290 <= doc["ttl"] <= 300:
+            raise Failure("ttl %r" % doc["ttl"])
+        if ("signed_at" in doc) != (arg != sid):
+            raise Failure("signed_at only for cookies: %r" % doc)
+    out = expect(["show", *native(sid)], 0).stdout.decode()
+    for want in ("key:       mcs:", "id:        " + sid, "ttl:       ",
+                 "created:   1700000000 (2023-11-14 22:13:20 UTC)",
+                 "revision:  4", '"user_name": "ann"'):
+        if want not in out:
+            raise Failure("text show lacks %r:\n%s" % (want, out))
+
+
+def test_show_does_not_slide_the_expiry():
+    sid = new_native({"a": 1}, ttl=100)
+    key = native_key(sid.encode())
+    touches = mc_stat("cmd_touch")
+    time.sleep(1.1)
+    for _ in range(2):
+        doc = show_json(*native(sid))
+    if doc["ttl"] > 99 or mc_ttl(key) > 99:
+        raise Failure("show slid the expiry: %r" % doc["ttl"])
+    if mc_stat("cmd_touch") != touches:
+        raise Failure("show sent a touch")
+
+
+def test_show_tornado_pickled_session():
+    data = {"user_name": "bob", "count": 3, "raw": b"\x00\xff",
+            "tags": ["a", "b"]}
+    sid = new_tornado(data)
+    for arg in (sid, sign("session_id", sid, OTHER_SECRET),
+                "session_id=" + sign("session_id", sid, OTHER_SECRET)):
+        doc = show_json(*tornado(arg))
+        if (doc["mode"], doc["id"], doc["key"]) != ("tornado", sid, sid):
+            raise Failure("tornado show: %r" % doc)
+        if doc["created"] is not None or doc["revision"] is not None:
+            raise Failure("tornado records have no creation time: %r" % doc)
+        want = {"user_name": "bob", "count": 3, "raw": {"$bytes": "AP8="},
+                "tags": ["a", "b"]}
+        if doc["data"] != want:
+            raise Failure("tornado data %r" % doc["data"])
+    out = expect(["show", *tornado(sid)], 0).stdout.decode()
+    if "created:" in out or '"user_name": "bob"' not in out:
+        raise Failure("tornado text show:\n" + out)
+    # The cookie secret is needed for cookies only; the session secret is
+    # optional.
+    expect(["show", "--store", url(), "--mode", "tornado", sid], 0)
+    expect(["show", "--store", url(), "--mode", "tornado",
+            sign("session_id", sid, OTHER_SECRET)], 2,
+           "needs --cookie-secret-file")
+    # A verification cookie carries 64 hex digits too, but is no id.
+    expect(["show", *tornado(sign("verification", sid, OTHER_SECRET))], 1,
+           "not a session_id cookie")
+
+
+def test_show_a_forward_left_by_regenerate():
+    sid = new_id().decode()
+    target = "mcs:" + "x" * 43
+    mc_set(native_key(sid.encode()),
+           json.dumps({"v": 1, "f": target, "u": 1700000010}).encode(), 10)
+    doc = show_json(*native(sid))
+    if doc.get("forward_to") != target or doc.get("forward_until") != 1700000010:
+        raise Failure("forward: %r" % doc)
+    if "forward:   to " + target not in expect(["show", *native(sid)],
+                                                 0).stdout.decode():
+        raise Failure("text forward")
+
+
+def test_show_with_an_explicit_store_key_secret_and_prefix():
+    skf = secret_file(OTHER_SECRET, "storekey")
+    sid = new_native({"k": 1}, secret=OTHER_SECRET, prefix=b"app:")
+    base = ["--store", url("?prefix=app:"), "--store-key-secret-file", skf]
+    doc = show_json(*base, sid)  # a raw id needs only the store-key secret
+    if doc["data"] != {"k": 1} or not doc["key"].startswith("app:"):
+        raise Failure("explicit store key: %r" % doc)
+    expect(["show", *base, sign("session", sid)], 2, "needs --secret-file")
+    doc = show_json(*base, "--secret-file", SF, sign("session", sid))
+    if doc["data"] != {"k": 1}:
+        raise Failure("cookie with explicit store key: %r" % doc)
+
+
+def test_show_errors():
+    sid = new_native({"a": 1})
+    cookie = sign("session", sid)
+    tampered = cookie[:-1] + ("0" if cookie[-1] != "0" else "1")
+    expect(["show", *native(tampered)], 1, "signature does not match")
+    expect(["show", *native(sign("session", sid, OTHER_SECRET))], 1,
+           "signature does not match")
+    expect(["show", *native("other=" + cookie)], 1, "not the one it was signed")
+    expect(["show", *native(sign("session", "short-id"))], 1,
+           "does not carry a session id")
+    expect(["show", *native("hello")], 1, "neither a session id")
+    expect(["show", *native(new_id().decode())], 1,
+           "no such session")
+    expect(["show", *native(new_id().decode()), "--json"], 1,
+           "no such session")
+    expect(["show", *tornado(hashlib.sha256(b"x").hexdigest())], 1,
+           "no such session")
+    junk = new_id()
+    mc_set(native_key(junk), b"{not json")
+    expect(["show", *native(junk.decode())], 3, "cannot be decoded")
+
+
+# ---- destroy and touch --------------------------------------------------
+
+def test_destroy():
+    sid = new_native({"a": 1})
+    r = expect(["destroy", *native(sid)], 0)
+    if r.stdout.decode() != "destroyed %s\n" % native_key(sid.encode()).decode():
+        raise Failure("destroy text: %r" % r.stdout)
+    if mc_get(native_key(sid.encode())) is not None:
+        raise Failure("record still there")
+    expect(["destroy", *native(sid)], 1, "no such session")
+    expect(["show", *native(sid)], 1, "no such session")
+    sid = new_native({"a": 1})
+    doc = json.loads(expect(["destroy", "--json",
+                             *native(sign("session", sid))], 0).stdout)
+    if doc != {"id": sid, "key": native_key(sid.encode()).decode(),
+               "destroyed": True}:
+        raise Failure("destroy json: %r" % doc)
+    tsid = new_tornado({"a": 1})
+    expect(["destroy", *tornado(tsid)], 0)
+    expect(["destroy", *tornado(tsid)], 1, "no such session")
+    dash = b"-" + new_id()[1:]
+    mc_set(native_key(dash), json.dumps({"v": 1, "c": 1, "r": 1, "d": {}})
+           .encode())
+    expect(["destroy", *native(dash.decode())], 2, "unknown option")
+    expect(["destroy", *native("--", dash.decode())], 0)
+
+
+def test_touch():
+    sid = new_native({"a": 1}, ttl=50)
+    r = expect(["touch", *native(sid), "1000"], 0)
+    if not r.stdout.decode().endswith(": expires in 1000 s\n"):
+        raise Failure("touch text %r" % r.stdout)
+    if not 990 <= mc_ttl(native_key(sid.encode())) <= 1000:
+        raise Failure("touch did not set the TTL")
+    doc = json.loads(expect(["touch", "--json", *native(sid), "7"], 0).stdout)
+    if doc != {"id": sid, "key": native_key(sid.encode()).decode(), "ttl": 7}:
+        raise Failure("touch json %r" % doc)
+    if show_json(*native(sid))["data"] != {"a": 1}:
+        raise Failure("touch changed the data")
+    tsid = new_tornado({"a": 1})
+    expect(["touch", *tornado(tsid), "60"], 0)
+    expect(["touch", *native(new_id().decode()), "5"], 1,
+           "no such session")
+    for bad in ("0", "-1", "abc", "2147483648", "1.5", " 5"):
+        expect(["touch", *native(sid), bad], 2, "SECONDS")
+    expect(["touch", *native(sid)], 2, "missing argument")
+
+
+# ---- stats ----------------------------------------------------------------
+
+def test_stats():
+    new_native({"a": 1})
+    out = expect(["stats", "--store", url()], 0).stdout.decode()
+    lines = out.splitlines()
+    if not lines[0].split() == ["server", "state", "items", "hits", "misses",
+                                "evictions", "conns"]:
+        raise Failure("stats header %r" % lines[0])
+    row = lines[1].split()
+    if row[0] != "127.0.0.1:%d" % PORT or row[1] != "up" or int(row[2]) < 1:
+        raise Failure("stats row %r" % lines[1])
+    doc = json.loads(expect(["stats", "--json", "--store", url()], 0).stdout)
+    node = doc["servers"][0]
+    for k in ("curr_items", "get_hits", "get_misses", "evictions",
+              "curr_connections"):
+        if not isinstance(node.get(k), int):
+            raise Failure("stats json lacks %s: %r" % (k, doc))
+    if node["curr_items"] != mc_stat("curr_items") or not node["up"]:
+        raise Failure("stats json %r" % doc)
+    # Secrets and mode are accepted, so one set of flags serves every
+    # command.
+    expect(["stats", *native()], 0)
+
+
+def test_stats_reports_a_server_down():
+    dead = free_port()
+    two = "memcached://127.0.0.1:%d,127.0.0.1:%d?connect_timeout_ms=500" % (
+        PORT, dead)
+    r = expect(["stats", "--store", two], 3, "1 of 2")
+    out = r.stdout.decode()
+    if not re.search(r"^127\.0\.0\.1:%d\s+down\s" % dead, out, re.M) or \
+            not re.search(r"^127\.0\.0\.1:%d\s+up\s" % PORT, out, re.M):
+        raise Failure("stats with a server down:\n" + out)
+    doc = json.loads(expect(["stats", "--json", "--store", two], 3).stdout)
+    states = [(s["server"], s["up"]) for s in doc["servers"]]
+    if states != [("127.0.0.1:%d" % PORT, True),
+                  ("127.0.0.1:%d" % dead, False)] or \
+            "error" not in doc["servers"][1]:
+        raise Failure("stats json with a server down: %r" % doc)
+
+
+# ---- revoke-user --------------------------------------------------------
+
+def user_key(uid, secret=SECRET):
+    mac = hmac.new(secret, b"mcsession user\0" + uid.encode(), hashlib.sha256)
+    return b"mcs:u:" + b64url(mac.digest())
+
+
+def test_revoke_user():
+    sid = new_native({"user_name": "alice"}, user="alice")
+    doc = show_json(*native(sid))
+    if doc["user"] != "alice" or doc["user_revoked"] is not False:
+        raise Failure("bound session before revoke: %r" % doc)
+    r = expect(["revoke-user", *native("alice")], 0)
+    if not re.fullmatch(rb"revoked user alice \(generation [0-9a-f]{16}\)\n",
+                        r.stdout):
+        raise Failure("revoke-user text %r" % r.stdout)
+    rec = json.loads(mc_get(user_key("alice")))
+    if rec["v"] != 1 or not re.fullmatch("[0-9a-f]{16}", rec["g"]):
+        raise Failure("revocation record %r" % rec)
+    if not 86390 <= mc_ttl(user_key("alice")) <= 86400:
+        raise Failure("default TTL")
+    doc = show_json(*native(sid))
+    if doc["user_revoked"] is not True:
+        raise Failure("bound session after revoke: %r" % doc)
+    if "user:      alice (revoked)" not in expect(
+            ["show", *native(sid)], 0).stdout.decode():
+        raise Failure("text show of a revoked user")
+    doc = json.loads(expect(["revoke-user", "--json", "--ttl", "600",
+                             *native("bob@example.org")], 0).stdout)
+    if doc["user"] != "bob@example.org" or doc["ttl"] != 600 or \
+            doc["generation"] != json.loads(
+                mc_get(user_key("bob@example.org")))["g"]:
+        raise Failure("revoke-user json %r" % doc)
+    if not 590 <= mc_ttl(user_key("bob@example.org")) <= 600:
+        raise Failure("--ttl not applied")
+
+
+def test_revoke_user_errors():
+    expect(["revoke-user", *native("")], 2, "UID")
+    expect(["revoke-user", *native("a\tb")], 2, "UID")
+    expect(["revoke-user", *native("u" * 257)], 2, "UID")
+    for bad in ("0", "-5", "x", "4294967296"):
+        expect(["revoke-user", "--ttl", bad, *native("alice")], 2, "--ttl")
+    expect(["revoke-user", *tornado("alice")], 2, "native mode only")
+    expect(["revoke-user", "--store", url(), "alice"], 2,
+           "needs --secret-file")
+    expect(["revoke-user", *native()], 2, "missing argument")
+
+
+# ---- errors common to every command -------------------------------------
+
+def args_for(cmd, store):
+    base = ["--store", store, "--secret-file", SF]
+    sid = new_id().decode()
+    return {"show": [cmd, *base, sid], "destroy": [cmd, *base, sid],
+            "touch": [cmd, *base, sid, "5"], "stats": [cmd, "--store", store],
+            "revoke-user": [cmd, *base, "alice"]}[cmd]
+
+
+def test_bad_store_urls_are_usage_errors():
+    for cmd in OPS:
+        for store, why in (("memory", "memcached:// URL"),
+                           ("redis://127.0.0.1", "memcached:// URL"),
+                           ("memcached://127.0.0.1:99999", "bad --store URL"),
+                           ("memcached://", "bad --store URL"),
+                           ("memcached://h?nope=1", "bad --store URL")):
+            expect(args_for(cmd, store), 2, why)
+        a = args_for(cmd, url())
+        i = a.index("--store")
+        expect(a[:i] + a[i + 2:], 2, "--store is required")
+
+
+def test_store_down_is_exit_3():
+    down = "memcached://127.0.0.1:%d?connect_timeout_ms=300" % free_port()
+    for cmd in OPS:
+        r = expect(args_for(cmd, down), 3)
+        if cmd != "stats" and b"store error" not in r.stderr:
+            raise Failure("%s: %r" % (cmd, r.stderr))
+
+
+def test_option_errors():
+    sid = new_native({"a": 1})
+    for cmd in ("show", "destroy", "touch"):
+        extra = ["5"] if cmd == "touch" else []
+        expect([cmd, "--store", url(), "--mode", "python", sid, *extra], 2,
+               "--mode")
+        expect([cmd, "--store", url(), sid, *extra], 2, "needs --secret-file")
+        expect([cmd, *native(sid, *extra), "--frob"], 2, "unknown option")
+        expect([cmd, *native(sid, *extra, "extra")], 2, "unexpected argument")
+        expect([cmd, *native()], 2, "missing argument")
+        expect([cmd, "--store", url(), "--mode", "tornado", "--secret-file",
+                SF, sid, *extra], 2, "tornado mode takes")
+        expect([cmd, *native(sid, *extra), "--cookie-secret-file", CSF], 2,
+               "for --mode tornado")
+        expect([cmd, "--store", url(), "--secret-file",
+                os.path.join(TMP, "missing"), sid, *extra], 3,
+               "cannot read secret file")
+        expect([cmd, *native(sid, *extra), "--json=1"], 2, "takes no value")
+    long_key = secret_file(b"k" * 65, "long_store_key")
+    expect(["show", "--store", url(), "--store-key-secret-file", long_key,
+            sid], 3, "store_key_secret must be 16..64 bytes")
+    short = secret_file(b"short", "short")
+    expect(["show", "--store", url(), "--secret-file", short, sid], 3,
+           "too short")
+    empty = os.path.join(TMP, "empty")
+    open(empty, "wb").close()
+    expect(["show", "--store", url(), "--mode", "tornado",
+            "--session-secret-file", empty, hashlib.sha256(b"y").hexdigest()],
+           3, "session secret")
+
+
+def main():
+    global TOOL, TMP, SF, CSF, SSF
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    TOOL = os.path.abspath(sys.argv[1])
+    if not os.access("/usr/bin/memcached", os.X_OK):
+        print("memcached not installed: skipped")
+        return 77
+    start_memcached()
+    failures = 0
+    tests = [(n, f) for n, f in sorted(globals().items())
+             if n.startswith("test_") and callable(f)]
+    with tempfile.TemporaryDirectory() as tmp:
+        TMP = tmp
+        SF = secret_file(SECRET, "secret")
+        CSF = secret_file(OTHER_SECRET, "cookie_secret")
+        SSF = secret_file(SESSION_SECRET, "session_secret")
+        for name, fn in tests:
+            try:
+                fn()
+                print("ok   %s" % name)
+            except Exception as e:  # noqa: BLE001 - report every failure
+                failures += 1
+                print("FAIL %s: %s" % (name, e))
+                if not isinstance(e, Failure):
+                    traceback.print_exc()
+    stop_memcached()
+    print("%d passed, %d failed" % (len(tests) - failures, failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

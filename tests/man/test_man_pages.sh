@@ -1,0 +1,49 @@
+#!/bin/sh
+# The generated man pages: present, rendered by groff (and man -l, where
+# man-db is installed) without a single warning, installed where man
+# looks, and complete: every subcommand, option and exit status the tool's
+# --help names appears in mcsession(1).
+# Usage: test_man_pages.sh SOURCE_DIR BUILD_DIR TOOL
+set -eu
+src=$1
+build=$2
+tool=$3
+fail() { echo "FAIL: $*"; exit 1; }
+
+for page in mcsession.1 mcsession.3; do
+  f=$build/man/$page
+  [ -s "$f" ] || fail "not generated: $f"
+  out=$(groff -man -Tutf8 -ww -z "$f" 2>&1) || fail "groff failed on $page"
+  [ -z "$out" ] || fail "groff warnings on $page: $out"
+  if command -v man >/dev/null 2>&1; then
+    out=$(MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >/dev/null) ||
+      fail "man -l failed on $page"
+    [ -z "$out" ] || fail "man -l warnings on $page: $out"
+  fi
+  echo "ok   $page renders without warnings"
+done
+
+scd=$src/docs/man/mcsession.1.scd
+commands=$("$tool" --help | awk '/^Commands:/ {on = 1; next}
+                                  on && /^$/ {exit}
+                                  on {print $1}')
+[ -n "$commands" ] || fail "no commands in mcsession --help"
+for cmd in $commands; do
+  grep -q "^\*$cmd\*" "$scd" || fail "mcsession(1) does not describe $cmd"
+  for opt in $("$tool" "$cmd" --help | sed -n 's/^  \(--[a-z-]*\).*/\1/p'); do
+    [ "$opt" = "--" ] && continue
+    grep -q -- "\*$opt\*" "$scd" || fail "mcsession(1) lacks $opt ($cmd)"
+  done
+done
+for code in 0 1 2 3; do
+  grep -q "^\*$code\*$" "$scd" || fail "mcsession(1) lacks exit status $code"
+done
+echo "ok   mcsession(1) names every command, option and exit status"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mcs-man.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+cmake --install "$build" --prefix "$work" >/dev/null
+for f in man1/mcsession.1 man3/mcsession.3; do
+  [ -n "$(find "$work" -path "*/man/$f")" ] || fail "not installed: $f"
+done
+echo "ok   installed to share/man/man1 and man3"

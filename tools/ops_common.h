@@ -1,0 +1,106 @@
+/* What the operations subcommands (show, destroy, touch, stats,
+ * revoke-user) share: the common options, the store and manager they
+ * open, naming a session by cookie or id, and JSON output.
+ *
+ * Every one of them takes the same options, so a script can pass one set
+ * to all; each reads only the secrets it needs. */
+#ifndef MCS_TOOL_OPS_COMMON_H
+#define MCS_TOOL_OPS_COMMON_H
+
+#include <jansson.h>
+
+#include "cmd_common.h"
+#include "internal.h"
+
+/* The common options, as given on the command line. */
+typedef struct ops_args {
+  const char *store;
+  const char *mode;
+  const char *secret_file;
+  const char *store_key_secret_file;
+  const char *cookie_secret_file;
+  const char *session_secret_file;
+  bool json;
+} ops_args;
+
+/* The --help paragraph describing the common options. */
+#define OPS_OPTIONS_HELP                                                       \
+  "  --store URL          the memcached store: memcached://host[:port],...\n"  \
+  "                       [?prefix=P&...] as the application uses it (the\n"   \
+  "                       URL's prefix is the key prefix). Required\n"         \
+  "  --mode MODE          native (default) or tornado\n"                       \
+  "  --secret-file F      native: the key ring's secret (verifies cookies\n"   \
+  "                       of any key version; derives store keys)\n"           \
+  "  --store-key-secret-file F\n"                                              \
+  "                       native: the store-key secret, when the\n"            \
+  "                       application sets store_key_secret or its ring\n"     \
+  "                       has several versions (then: the lowest one's)\n"     \
+  "  --cookie-secret-file F\n"                                                 \
+  "                       tornado: the recipe's cookie_secret (verifies\n"     \
+  "                       session_id cookies; raw ids need no secret)\n"       \
+  "  --session-secret-file F\n"                                                \
+  "                       tornado: the recipe's session_secret (accepted\n"    \
+  "                       and checked; ids and keys do not need it)\n"         \
+  "  --json               one JSON object on stdout instead of text\n"
+
+/* The common options plus up to OPS_EXTRA_MAX of the command's own, for
+ * tool_parse_args. */
+#define OPS_EXTRA_MAX 2
+typedef struct ops_opts {
+  tool_opt opt[7 + OPS_EXTRA_MAX];
+  size_t n;
+} ops_opts;
+void ops_opts_init(ops_opts *o, ops_args *a);
+void ops_opts_add(ops_opts *o, const char *name, const char **value);
+
+/* An open store (and, in native mode, a manager for naming keys). */
+typedef struct ops_ctx {
+  const tool_cmd *cmd;
+  const ops_args *args;
+  bool tornado;
+  mcs_memcached_config mc;
+  mcs_store *store;
+  mcs_keyring *ring;      /* native: what the manager was given */
+  mcs_manager *mgr;       /* native only */
+  tool_secret cookie_key; /* verifies cookies (len 0: none given) */
+} ops_ctx;
+
+/* Checks --store and --mode, reads the secrets the command needs
+ * (need_keys: naming sessions or users) and opens the store and manager.
+ * Returns -1 on success, else the exit status (after printing why). */
+int ops_open(ops_ctx *ctx, const tool_cmd *cmd, const ops_args *args,
+             bool need_keys);
+void ops_close(ops_ctx *ctx);
+
+/* A session named on the command line. */
+typedef struct ops_target {
+  char id[MCS__ID_MAX + 1];
+  char key[MCS_STORE_KEY_MAX + 1];
+  size_t key_len;
+  int64_t signed_at; /* 0 when a raw id was given */
+} ops_target;
+
+/* COOKIE-OR-ID: a signed cookie value (quoted or not, alone or as
+ * name=value) verified with the cookie secret (its age is not checked:
+ * an operator may inspect old cookies), or a raw session id. Returns -1
+ * with *t filled, TOOL_EXIT_INVALID for a cookie that does not verify or
+ * an argument that is neither, TOOL_EXIT_USAGE when a needed secret was
+ * not given. */
+int ops_resolve(ops_ctx *ctx, const char *arg, ops_target *t);
+
+/* Prints a store error ("cannot reach the store: ...") and returns
+ * TOOL_EXIT_ERROR. */
+int ops_store_error(const ops_ctx *ctx, int rc);
+
+/* Prints `doc` as one compact line (and releases it); TOOL_EXIT_OK or
+ * TOOL_EXIT_ERROR. NULL doc (allocation failed) is an error. */
+int ops_print_json(const tool_cmd *cmd, json_t *doc);
+
+/* Prints a formatted line to stdout; TOOL_EXIT_OK or TOOL_EXIT_ERROR. */
+int ops_printf(const tool_cmd *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif /* MCS_TOOL_OPS_COMMON_H */
