@@ -4,6 +4,8 @@
 #   make check   the whole test suite (also under ASan+UBSan, plus short fuzz runs)
 #   make fuzz    longer fuzz runs (FUZZ_SECONDS per target)
 #   make bench   side-by-side benchmarks, one table (BENCH_SECONDS, BENCH_RUNS)
+#   make install PREFIX=/usr/local   install libraries, headers, pkg-config
+#                files, the CMake package, the tool and its man pages
 #   make clean   remove the build trees
 
 BUILD      ?= build
@@ -23,7 +25,7 @@ TEST_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev \
                   python3 python3-tornado python3-memcache memcached \
                   chromium groff-base $(NODE_PACKAGES)
 
-.PHONY: all build demo check fuzz bench clean deps-build deps-test
+.PHONY: all build demo check fuzz bench install clean deps-build deps-test
 
 all: build
 
@@ -44,6 +46,10 @@ demo: deps-build
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS) --target mcsession-demo
 	$(BUILD)/mcsession-demo $(ARGS)
+
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 check: deps-test
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCS_WERROR=ON
@@ -86,4 +92,4 @@ bench:
 	  --bench-lib $(BENCH_BUILD)/bench/bench_lib
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-bench

@@ -149,6 +149,7 @@ static int make_manager(app *a, const demo_flags *f) {
 #endif
   rc = mcs_manager_new(&a->mgr, &cfg);
   memset(session_secret, 0, sizeof session_secret);
+  a->bind_users = f->mode == DEMO_MODE_NATIVE;
   return rc == MCS_OK
              ? 0
              : fail("cannot create the session manager", mcs_strerror(rc));

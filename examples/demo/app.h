@@ -4,6 +4,7 @@
 #ifndef DEMO_APP_H
 #define DEMO_APP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <mcsession.h>
@@ -21,6 +22,9 @@ typedef struct app {
   mcs_store *store;
   mcs_manager *mgr;
   metrics metrics;
+  /* Native mode: sessions are bound to their user at login, so
+   * "log out everywhere" (mcs_manager_revoke_user) can end them all. */
+  bool bind_users;
 } app;
 
 /* Builds the app from the flags. Returns 0, or an exit status after

@@ -51,6 +51,8 @@ static void render_sessions(const mcs_manager *mgr, strbuf *out) {
           "Requests with a valid cookie whose session was gone.", st.expired);
   counter(out, "mcsession_sessions_forged_total",
           "Requests with an invalid session cookie.", st.forged);
+  counter(out, "mcsession_sessions_revoked_total",
+          "Requests whose user had been logged out everywhere.", st.revoked);
   counter(out, "mcsession_saves_total", "Successful session saves.", st.saves);
   counter(out, "mcsession_writes_skipped_total",
           "Saves that had nothing to write.", st.writes_skipped);

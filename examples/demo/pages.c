@@ -37,6 +37,10 @@ static const char STYLE[] =
     "button:hover{background:#1a5fd0}"
     "button.quiet{background:#eaeef2;color:#1f2328}"
     "button.quiet:hover{background:#dde3e8}"
+    "form.everywhere{margin-top:.75rem;font-size:.9rem}"
+    "button.link{margin:0;padding:0;background:none;color:#0969da;"
+    "font-size:.9rem}"
+    "button.link:hover{background:none;text-decoration:underline}"
     ".count{margin:.25rem 0 1rem;font-size:3.5rem;font-weight:700;"
     "line-height:1;color:#1f6feb}"
     ".error{padding:.6rem .8rem;border-radius:8px;background:#ffebe9;"
@@ -87,6 +91,13 @@ void page_home(strbuf *sb, const char *name, size_t name_len, int64_t count,
   xsrf_field(sb, xsrf);
   sb_puts(sb, "<button type=\"submit\" class=\"quiet\">Log out</button>"
               "</form></div>");
+  /* Per-user revocation: every session of this user, on every device. */
+  sb_puts(sb, "<form class=\"everywhere\" method=\"post\" "
+              "action=\"/logout-everywhere\">");
+  xsrf_field(sb, xsrf);
+  sb_puts(sb, "<button type=\"submit\" class=\"link\">Log out everywhere"
+              "</button><span class=\"muted\"> — ends this user's "
+              "sessions on every device</span></form>");
   end(sb);
 }
 

@@ -158,6 +158,10 @@ static void post_login(app *a, const request *rq, reply *rp) {
    * names nothing afterwards. */
   if (rc == MCS_OK)
     rc = mcs_session_regenerate(s);
+  /* Bound to its user, the session ends when the user is logged out
+   * everywhere (one store read now, at login). */
+  if (rc == MCS_OK && a->bind_users)
+    rc = mcs_session_set_user(s, name);
   if (rc != MCS_OK) {
     mcs_session_free(s);
     reply_error(rp, mcs_http_status_for_error(rc), /* EINVAL: 400 */
@@ -189,6 +193,29 @@ static void post_logout(app *a, const request *rq, reply *rp) {
     return;
   if (!check_form(rq, s, rp)) {
     mcs_session_free(s);
+    return;
+  }
+  mcs_session_destroy(s);
+  if (save(s, rp))
+    redirect(rp, "/login");
+}
+
+/* "Log out everywhere": revokes the user (one store write), which ends
+ * every session bound to them on every server sharing the store — within
+ * the manager's revocation_check_interval elsewhere, at once here. */
+static void post_logout_everywhere(app *a, const request *rq, reply *rp) {
+  mcs_session *s = load(a, rq, rp);
+  if (!s)
+    return;
+  if (!check_form(rq, s, rp)) {
+    mcs_session_free(s);
+    return;
+  }
+  const char *user = mcs_session_user(s);
+  int rc = user ? mcs_manager_revoke_user(a->mgr, user) : MCS_OK;
+  if (rc != MCS_OK) {
+    mcs_session_free(s);
+    session_error(rp, rc);
     return;
   }
   mcs_session_destroy(s);
@@ -236,7 +263,9 @@ typedef struct route_def {
 static const route_def routes[] = {
     {"/", "GET", get_home},           {"/login", "GET", get_login},
     {"/login", "POST", post_login},   {"/count", "GET", get_count},
-    {"/logout", "POST", post_logout}, {"/healthz", "GET", get_healthz},
+    {"/logout", "POST", post_logout},
+    {"/logout-everywhere", "POST", post_logout_everywhere},
+    {"/healthz", "GET", get_healthz},
     {"/metrics", "GET", get_metrics}, {"/ping", "GET", get_ping},
 };
 

@@ -31,4 +31,16 @@ cmake -S "$src/tests/install" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" \
 cmake --build "$work/cm" >>"$work/cm.log"
 "$work/cm/consumer_shared"
 "$work/cm/consumer_static"
+
+# 3. the adapters: one .pc file each, and CMake components
+for a in mhd evhttp; do
+  [ -e "$libdir/pkgconfig/mcsession-$a.pc" ] || { echo "no mcsession-$a.pc"; exit 1; }
+  pkg-config --exists "mcsession-$a" || { echo "pkg-config cannot resolve mcsession-$a"; exit 1; }
+done
+cc -std=c11 -Wall -Werror "$src/tests/install/consumer_adapters.c" \
+   $(pkg-config --cflags --libs mcsession-mhd mcsession-evhttp) \
+   -Wl,-rpath,"$libdir" -o "$work/pc_adapters"
+"$work/pc_adapters"
+[ -x "$work/cm/consumer_adapters" ] || { echo "find_package(mcsession COMPONENTS mhd evhttp) failed"; exit 1; }
+"$work/cm/consumer_adapters"
 echo "install test: pkg-config and find_package builds ran"

@@ -194,6 +194,30 @@ class DemoTest(unittest.TestCase):
         r = self.demo.post("/logout", {"_xsrf": token}, cookie=c)
         self.assertIn(r.status, (302, 403))
 
+    def test_logout_everywhere_ends_every_session_of_the_user(self):
+        _, laptop = self.demo.login("Roaming")
+        _, phone = self.demo.login("Roaming")
+        _, other = self.demo.login("Somebody else")
+        self.assertEqual(self.demo.get("/", cookie=phone).status, 200)
+        token = self.demo.get("/", cookie=laptop).xsrf()
+        r = self.demo.post("/logout-everywhere", {"_xsrf": "nope"},
+                           cookie=laptop)
+        self.assertEqual(r.status, 403)
+        self.assertEqual(self.demo.get("/", cookie=phone).status, 200)
+        r = self.demo.post("/logout-everywhere", {"_xsrf": token},
+                           cookie=laptop)
+        self.assertEqual((r.status, r.header("Location")), (302, "/login"))
+        for c in (laptop, phone):
+            r = self.demo.get("/", cookie=c)
+            self.assertEqual((r.status, r.header("Location")),
+                             (302, "/login"), "a revoked session still works")
+        self.assertEqual(self.demo.get("/", cookie=other).status, 200)
+        m = self.demo.metrics()
+        self.assertGreaterEqual(m["mcsession_sessions_revoked_total"], 1)
+        # The same user logs in again afterwards: a fresh, working session.
+        _, again = self.demo.login("Roaming")
+        self.assertEqual(self.demo.get("/", cookie=again).status, 200)
+
     def test_oversized_cookie_headers_get_431(self):
         r = self.demo.get("/", headers={"Cookie": "a=" + "x" * 9000})
         self.assertEqual(r.status, 431)
