@@ -153,19 +153,7 @@ static int show(ops_ctx *ctx, const char *arg) {
 }
 
 static int run_show(const tool_cmd *cmd, int argc, char **argv) {
-  ops_args a;
-  ops_opts o;
-  char *pos[1];
-  ops_opts_init(&o, &a);
-  int rc = tool_parse_args(cmd, argc, argv, o.opt, o.n, pos, 1);
-  if (rc >= 0)
-    return rc;
-  ops_ctx ctx;
-  if ((rc = ops_open(&ctx, cmd, &a, true)) >= 0)
-    return rc;
-  rc = show(&ctx, pos[0]);
-  ops_close(&ctx);
-  return rc;
+  return ops_run_one(cmd, argc, argv, show);
 }
 
 const tool_cmd tool_cmd_show = {

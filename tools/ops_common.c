@@ -330,3 +330,20 @@ int ops_printf(const tool_cmd *cmd, const char *fmt, ...) {
   return tool_fail(cmd, TOOL_EXIT_ERROR, "cannot write output",
                    strerror(errno));
 }
+
+int ops_run_one(const tool_cmd *cmd, int argc, char **argv,
+                int (*fn)(ops_ctx *ctx, const char *cookie_or_id)) {
+  ops_args a;
+  ops_opts o;
+  char *pos[1];
+  ops_opts_init(&o, &a);
+  int rc = tool_parse_args(cmd, argc, argv, o.opt, o.n, pos, 1);
+  if (rc >= 0)
+    return rc;
+  ops_ctx ctx;
+  if ((rc = ops_open(&ctx, cmd, &a, true)) >= 0)
+    return rc;
+  rc = fn(&ctx, pos[0]);
+  ops_close(&ctx);
+  return rc;
+}

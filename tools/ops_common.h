@@ -72,6 +72,12 @@ int ops_open(ops_ctx *ctx, const tool_cmd *cmd, const ops_args *args,
              bool need_keys);
 void ops_close(ops_ctx *ctx);
 
+/* The whole run of a subcommand that takes the common options and one
+ * COOKIE-OR-ID: parse, open the store, fn(ctx, cookie_or_id), close.
+ * Returns the exit status. */
+int ops_run_one(const tool_cmd *cmd, int argc, char **argv,
+                int (*fn)(ops_ctx *ctx, const char *cookie_or_id));
+
 /* A session named on the command line. */
 typedef struct ops_target {
   char id[MCS__ID_MAX + 1];
