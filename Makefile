@@ -65,7 +65,8 @@ check: deps-test
 	  -DMCS_TSAN=ON
 	cmake --build build-tsan -j $(JOBS) --target test_store_memory \
 	  test_concurrency test_memcached_threads test_revcache
-	cd build-tsan && ctest --output-on-failure -L threads
+	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -L threads
 
 fuzz: deps-test
 	CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \

@@ -525,6 +525,11 @@ typedef struct mcs_manager_config {
    * about 40 bytes each); 16..1048576, default 4096. A user pushed out
    * costs one read on their next load. */
   size_t revocation_cache_entries;
+  /* Decoded records this manager remembers, so a load whose record has
+   * not changed since skips decoding it (a hit needs the stored bytes to
+   * be identical). Records over 4 KiB are not kept. 0 disables; at most
+   * 65536; default 1024 (about 1.5 KiB each for a 300-byte record). */
+  size_t decode_cache_entries;
 } mcs_manager_config;
 
 typedef struct mcs_manager mcs_manager;

@@ -143,6 +143,21 @@ typedef struct mcs__record {
 
 void mcs__record_clear(mcs__record *rec);
 
+/* ---- Decoded-record cache (rcache.c) ----
+ * Thread-safe; a hit needs the raw bytes to be equal to the cached ones.
+ * mcs__rcache_new with 0 entries gives NULL (disabled); every function
+ * accepts NULL. */
+typedef struct mcs__rcache mcs__rcache;
+int mcs__rcache_new(size_t entries, mcs__rcache **out);
+void mcs__rcache_free(mcs__rcache *c);
+/* On a hit (*hit) fills rec with a private top-level copy of the data. */
+int mcs__rcache_get(mcs__rcache *c, const char *key, size_t key_len,
+                    const uint8_t *raw, size_t len, mcs__record *rec,
+                    bool *hit);
+/* Remembers what raw decoded to (best effort: never fails). */
+void mcs__rcache_put(mcs__rcache *c, const char *key, size_t key_len,
+                     const uint8_t *raw, size_t len, const mcs__record *rec);
+
 typedef struct mcs__limits {
   size_t max_bytes;   /* encoded size */
   unsigned max_depth; /* nesting */
@@ -255,6 +270,7 @@ struct mcs_manager {
   const mcs__codec *codec;
   mcs__limits limits;
   mcs__revcache *revcache; /* users' generations (revoke.c) */
+  mcs__rcache *rcache;     /* decoded records (rcache.c), or NULL */
   struct {
     _Atomic uint64_t created, loaded, expired, forged, saves, writes_skipped,
         cas_retries, store_errors, corrupt, revoked, revocation_reads;

@@ -17,6 +17,8 @@
 #define DEFAULT_MAX_DATA_BYTES 65536
 #define DEFAULT_CAS_RETRIES 8
 #define DEFAULT_FORWARD_TTL 10
+#define DEFAULT_DECODE_CACHE_ENTRIES 1024
+#define DECODE_CACHE_ENTRIES_MAX 65536
 #define TORNADO_DEFAULT_MAX_AGE (31 * 86400) /* get_secure_cookie's 31 days */
 #define MAX_DATA_BYTES_LIMIT (1024 * 1024)   /* memcached's item size */
 #define COOKIE_NAME_MAX 128
@@ -41,6 +43,7 @@ void mcs_manager_config_init(mcs_manager_config *cfg) {
   cfg->forward_ttl = DEFAULT_FORWARD_TTL;
   cfg->revocation_check_interval = DEFAULT_REVOCATION_INTERVAL;
   cfg->revocation_cache_entries = DEFAULT_REVOCATION_ENTRIES;
+  cfg->decode_cache_entries = DEFAULT_DECODE_CACHE_ENTRIES;
 }
 
 void mcs__log(const mcs_manager *mgr, mcs_log_level level, const char *fmt,
@@ -126,6 +129,9 @@ static int check_config(const mcs_manager_config *cfg) {
       (cfg->store_key_secret_len < MCS_SECRET_MIN_BYTES ||
        cfg->store_key_secret_len > 64))
     return refuse(cfg, "mcsession: store_key_secret must be 16..64 bytes");
+  if (cfg->decode_cache_entries > DECODE_CACHE_ENTRIES_MAX)
+    return refuse(cfg, "mcsession: decode_cache_entries must be at most "
+                       "65536");
   if (cfg->revocation_cache_entries < REVOCATION_ENTRIES_MIN ||
       cfg->revocation_cache_entries > REVOCATION_ENTRIES_MAX)
     return refuse(cfg, "mcsession: revocation_cache_entries must be "
@@ -230,7 +236,8 @@ int mcs_manager_new(mcs_manager **out, const mcs_manager_config *cfg) {
   if ((rc = copy_strings(m, cfg)) ||
       (rc = mcs__keyring_clone(cfg->keys, &m->keys)) ||
       (rc = attach_store(m, cfg->store)) ||
-      (rc = mcs__revcache_new(cfg->revocation_cache_entries, &m->revcache))) {
+      (rc = mcs__revcache_new(cfg->revocation_cache_entries, &m->revcache)) ||
+      (rc = mcs__rcache_new(cfg->decode_cache_entries, &m->rcache))) {
     mcs_manager_free(m);
     return rc;
   }
@@ -247,6 +254,7 @@ void mcs_manager_free(mcs_manager *mgr) {
     mcs_store_free(mgr->store);
   mcs_keyring_free(mgr->keys);
   mcs__revcache_free(mgr->revcache);
+  mcs__rcache_free(mgr->rcache);
   mcs__free(mgr->key_prefix);
   mcs__free(mgr->cookie_name);
   mcs__free(mgr->cookie_path);

@@ -45,8 +45,14 @@ static int read_record(mcs_session *s, const char *key, size_t key_len,
   int rc = m->store->ops.get(m->store->ud, key, key_len, touch_ttl, &v, cas,
                              &flags, &r);
   if (rc == MCS_OK && r == MCS_STORE_HIT) {
-    rc = m->codec->decode(v.buf.data ? v.buf.data : (const uint8_t *)"",
-                          v.buf.len, &m->limits, rec);
+    const uint8_t *raw = v.buf.data ? v.buf.data : (const uint8_t *)"";
+    bool hit = false;
+    rc = mcs__rcache_get(m->rcache, key, key_len, raw, v.buf.len, rec, &hit);
+    if (rc == MCS_OK && !hit) {
+      rc = m->codec->decode(raw, v.buf.len, &m->limits, rec);
+      if (rc == MCS_OK)
+        mcs__rcache_put(m->rcache, key, key_len, raw, v.buf.len, rec);
+    }
     if (rc == MCS_ECORRUPT || rc == MCS_ETOOBIG) {
       MCS__STAT_INC(m, corrupt);
       mcs__log(m, MCS_LOG_WARN, "mcsession: undecodable record (%s)",

@@ -570,6 +570,54 @@ static void test_manager_config_is_validated(void **st) {
   mcs_keyring_free(keys);
 }
 
+/* The decoded-record cache: a session's changes never reach other
+ * sessions through it, and a record changed in the store is decoded anew
+ * (a hit needs identical bytes). */
+static void test_decode_cache_never_serves_stale_or_shared_data(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL); /* cache on by default */
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  mcs_session *a = load(f, cookie); /* decoded, cached */
+  mcs_session *b = load(f, cookie); /* from the cache */
+  assert_int_equal(mcs_session_set_str(a, "user", "mallory", 7), MCS_OK);
+  assert_int_equal(mcs_session_set_int(a, "extra", 1), MCS_OK);
+  const char *v;
+  assert_int_equal(mcs_session_get_str(b, "user", &v, NULL), MCS_OK);
+  assert_string_equal(v, "alice");
+  assert_false(mcs_session_has(b, "extra"));
+  mcs_session_free(a); /* never saved */
+  mcs_session *c = load(f, cookie);
+  assert_int_equal(mcs_session_get_str(c, "user", &v, NULL), MCS_OK);
+  assert_string_equal(v, "alice");
+  assert_false(mcs_session_has(c, "extra"));
+  /* Another writer changes the record: the next load sees the change. */
+  assert_int_equal(mcs_session_set_str(b, "user", "bob", 3), MCS_OK);
+  assert_int_equal(mcs_session_save(b), MCS_OK);
+  mcs_session_free(b);
+  mcs_session_free(c);
+  c = load(f, cookie);
+  assert_int_equal(mcs_session_get_str(c, "user", &v, NULL), MCS_OK);
+  assert_string_equal(v, "bob");
+  mcs_session_free(c);
+  fixture_free(f);
+}
+
+static void no_cache(mcs_manager_config *cfg) { cfg->decode_cache_entries = 0; }
+
+static void test_decode_cache_can_be_disabled(void **st) {
+  (void)st;
+  fixture *f = fixture_new(no_cache);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  for (int i = 0; i < 3; i++) {
+    mcs_session *s = load(f, cookie);
+    assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+    mcs_session_free(s);
+  }
+  fixture_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_load_without_cookie_is_new_and_costs_nothing),
@@ -594,6 +642,8 @@ int main(void) {
       cmocka_unit_test(test_oversized_header_is_elimit),
       cmocka_unit_test(test_old_signature_gets_a_fresh_cookie),
       cmocka_unit_test(test_manager_config_is_validated),
+      cmocka_unit_test(test_decode_cache_never_serves_stale_or_shared_data),
+      cmocka_unit_test(test_decode_cache_can_be_disabled),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
