@@ -1,0 +1,214 @@
+"""The one table `make bench` prints (Markdown), with the issue's targets
+judged PASS or MISS against the figures of the same run."""
+import os
+import platform
+import time
+
+FLAT_WITHIN = 0.05        # growth: 1M sessions within 5 % of 10k
+POOL_CONNECTIONS = 8      # the memcached store's default pool per server
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    return dict(nproc=os.cpu_count(), cpu=model, kernel=platform.release(),
+                mem_gib=round(mem_kib / 1048576))
+
+
+def num(x, digits=0):
+    return "—" if x is None else "{:,.{}f}".format(x, digits)
+
+
+def ms(us):
+    return "%.2f" % (us / 1000.0)
+
+
+def mark(ok):
+    return "PASS" if ok else "MISS"
+
+
+def find(lines, **want):
+    for line in lines:
+        if all(line.get(k) == v for k, v in want.items()):
+            return line
+    return None
+
+
+# --------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------
+
+def header(r):
+    m, v, c = r["machine"], r["versions"], r["config"]
+    return [
+        "# mcsession benchmark",
+        "",
+        "Run %s with `make bench` (BENCH_SECONDS=%d BENCH_RUNS=%d). Machine: "
+        "%s, nproc %d, %d GiB, Linux %s." % (
+            time.strftime("%Y-%m-%d %H:%M %Z"), c["seconds"], c["runs"],
+            m["cpu"], m["nproc"], m["mem_gib"], m["kernel"]),
+        "Versions: %s; %s; tornado %s; node %s with express %s, "
+        "express-session %s, connect-memcached %s." % (
+            v["memcached"], v["wrk"], v["tornado"], v["node"], v["express"],
+            v["express-session"], v["connect-memcached"]),
+        "Load average (1/5/15 min) before: %s, after: %s — anything above "
+        "the benchmark's own ~2 means other work shared the CPUs." % (
+            "/".join("%.2f" % x for x in r["load_before"]),
+            "/".join("%.2f" % x for x in r["load_after"])),
+        "",
+    ]
+
+
+def http_section(r):
+    out = [
+        "## HTTP (wrk -t1 -c32 -d%ds over 256 logged-in sessions; server on "
+        "CPU 0, wrk and memcached -t 1 on CPU 1; median of %d runs)" % (
+            r["config"]["seconds"], r["config"]["runs"]),
+        "",
+        "| server | route | req/s | p50 ms | p99 ms | errors | non-2xx "
+        "| peak RSS MiB | mc cmds/req | new mc conns | CAS replays |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for l in r["http"]:
+        name = "demo (%d threads)" % r["threads"] if l["server"] == "demo" \
+            else l["server"]
+        out.append("| %s | GET %s | %s | %s | %s | %d | %d | %.1f | %.2f | %d "
+                   "| %s |" % (name, l["route"], num(l["rps"]),
+                               ms(l["p50_us"]), ms(l["p99_us"]), l["errors"],
+                               l["non2xx"], l["rss_kib"] / 1024, l["cmds"],
+                               l["conns"], num(l.get("cas_replays"))))
+    if r["sweep"]:
+        out += ["", "Demo request threads (GET /, one run each): " + ", ".join(
+            "%d → %s req/s (p99 %s ms)" % (t, num(rps), ms(p99))
+            for t, rps, p99 in r["sweep"])
+            + "; the fastest, %d, serves every demo line." % r["threads"]]
+    out += ["", "Errors are wrk's socket errors and timeouts, non-2xx every "
+            "other answer (both summed over the runs, as are new memcached "
+            "connections); mc cmds/req is every command memcached served "
+            "(its `stats` before and after) ÷ requests. The 32 connections "
+            "take turns over 256 logged-in sessions (bench/sessions.lua says "
+            "why); CAS replays (the demo's counter) show whether two "
+            "requests of one session ever overlapped. The peers have no "
+            "CAS: their concurrent writes simply overwrite each other.", ""]
+    return out
+
+
+def lib_section(r):
+    out = [
+        "## Library, no HTTP (bench_lib: load + save of a %d-byte record; "
+        "median of %d × %g s)" % (r["lib"][0]["record"], r["config"]["runs"],
+                                  r["config"]["lib_seconds"]),
+        "",
+        "| store | session | threads | CPUs | mcsession cycles/s "
+        "| bare meta floor /s | mcsession ÷ bare | store cmds/cycle |",
+        "|---|---|--:|---|--:|--:|--:|--:|",
+    ]
+    for l in r["lib"]:
+        bare = l.get("bare")
+        out.append("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
+            l["store"], "read-only" if l["mode"] == "read" else "changed",
+            l["threads"], l["cpus"], num(l["rate"]), num(bare),
+            "%.2f" % (l["rate"] / bare) if bare else "—",
+            "%.2f" % l["ops"] if l.get("ops") is not None else "—"))
+    out += ["", "Bare floor: `mg <key> v c f T1800` (read-only) and `mg` + "
+            "`ms <key> <len> T1800 F<f> C<cas>` (changed) of the same record "
+            "on one blocking TCP socket (TCP_NODELAY) per thread.", ""]
+    return out
+
+
+def memory_section(r):
+    out = ["## Memory per session (%d sessions of %d-byte records, "
+           "%d-byte keys)" % (r["memory"][0]["sessions"],
+                              r["memory"][0]["record"], r["memory"][0]["key"]),
+           "", "| store | bytes per session | measured as |", "|---|--:|---|"]
+    how = {"memory": "mcs_store_memory_stats bytes, after − before",
+           "memcached": "memcached `stats` bytes, after − before"}
+    for l in r["memory"]:
+        out.append("| %s | %s | %s |" % (l["store"], num(l["bytes"]),
+                                         how[l["store"]]))
+    return out + [""]
+
+
+def growth_section(r):
+    out = ["## Growth: demo GET / with N valid sessions in memcached",
+           "", "| sessions | items in memcached | req/s | p50 ms | p99 ms "
+           "| mc cmds/req | vs first |", "|--:|--:|--:|--:|--:|--:|--:|"]
+    first = r["growth"][0]["rps"]
+    for l in r["growth"]:
+        out.append("| %s | %s | %s | %s | %s | %.2f | %.2f |" % (
+            num(l["sessions"]), num(l["items"]), num(l["rps"]),
+            ms(l["p50_us"]), ms(l["p99_us"]), l["cmds"], l["rps"] / first))
+    return out + [""]
+
+
+# --------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------
+
+def targets(r):
+    h, lib, g = r["http"], r["lib"], r["growth"]
+    read, write = find(h, server="demo", route="/"), \
+        find(h, server="demo", route="/count")
+    ping = find(h, server="demo", route="/ping")
+    peer_read = max(l["rps"] for l in h
+                    if l["server"] != "demo" and l["route"] == "/")
+    peer_write = max(l["rps"] for l in h
+                     if l["server"] != "demo" and l["route"] == "/count")
+    mem_read = find(lib, store="memory", mode="read", threads=1)
+    mc_reads = [l for l in lib if l["store"] == "memcached"
+                and l["mode"] == "read"]
+    demo_lines = [l for l in h if l["server"] == "demo"]
+    rows = [
+        ("read route ≥ 10 × faster peer", "%.1f ×" % (read["rps"] / peer_read),
+         read["rps"] >= 10 * peer_read),
+        ("read route ≥ 50 % of /ping", "%.0f %%" % (100 * read["rps"] /
+                                                   ping["rps"]),
+         read["rps"] >= 0.5 * ping["rps"]),
+        ("write route ≥ 7 × faster peer", "%.1f ×" % (write["rps"] /
+                                                      peer_write),
+         write["rps"] >= 7 * peer_write),
+        ("memcached cmds per read = 1", "%.2f" % read["cmds"],
+         abs(read["cmds"] - 1) <= 0.02),
+        ("memcached cmds per write = 2", "%.2f" % write["cmds"],
+         abs(write["cmds"] - 2) <= 0.02),
+        ("unchanged save = 0 cmds (library read-only cycle − 1 load)",
+         ", ".join("%.2f" % (l["ops"] - 1) for l in mc_reads),
+         all(abs(l["ops"] - 1) <= 0.01 for l in mc_reads)),
+        ("no new memcached connection per request",
+         "%d new over %s requests" % (
+             sum(l["conns"] for l in demo_lines),
+             num(sum(l["total_requests"] for l in demo_lines))),
+         all(l["conns"] <= POOL_CONNECTIONS for l in demo_lines)),
+        ("demo peak RSS ≤ 16 MiB", "%.1f MiB" % (read["rss_kib"] / 1024),
+         read["rss_kib"] <= 16 * 1024),
+    ]
+    for l in mc_reads:
+        rows.append(("library ÷ bare ≥ 0.8, memcached read, %d thread%s"
+                     % (l["threads"], "s" if l["threads"] > 1 else ""),
+                     "%.2f" % (l["rate"] / l["bare"]),
+                     l["rate"] >= 0.8 * l["bare"]))
+    rows.append(("≥ 200,000 read-only cycles/s, memory store, one core",
+                  num(mem_read["rate"]), mem_read["rate"] >= 200000))
+    last = g[-1]
+    rows.append(("flat from %s to %s sessions (no more than %d %% slower)"
+                 % (num(g[0]["sessions"]), num(last["sessions"]),
+                    FLAT_WITHIN * 100),
+        "%.2f" % (last["rps"] / g[0]["rps"]),
+        last["rps"] >= (1 - FLAT_WITHIN) * g[0]["rps"]))
+    out = ["## Targets (issue 6)", "", "| target | measured | |",
+           "|---|--:|---|"]
+    out += ["| %s | %s | %s |" % (name, got, mark(ok))
+            for name, got, ok in rows]
+    return out + [""]
+
+
+def render(r):
+    lines = header(r) + targets(r) + http_section(r) + lib_section(r) + \
+        memory_section(r) + growth_section(r)
+    return "\n".join(lines)

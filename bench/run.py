@@ -1,0 +1,244 @@
+#!/usr/bin/python3
+"""make bench: mcsession side by side with the Tornado recipe and
+express-session, on one memcached, in one run (issue 6).
+
+  run.py --demo BUILD/mcsession-demo --bench-lib BENCH_BUILD/bench_lib
+         [--out bench/results/latest.md]
+
+Environment: BENCH_SECONDS (wrk run length, default 10), BENCH_RUNS (runs
+per line, default 3), BENCH_LIB_SECONDS (bench_lib run length, default
+half of BENCH_SECONDS), BENCH_DEMO_THREADS (skip the 2/4/8 sweep),
+BENCH_GROWTH (session counts for the growth lines, default
+10000,1000000).
+
+Everything listens on 127.0.0.1; servers run on CPU 0, wrk and memcached on
+CPU 1. Every process started here is stopped by PID, also on failure or
+Ctrl-C; every run is bounded.
+"""
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import http_lines
+import lib_lines
+import report
+from http_lines import Server
+from mcstats import Memcached
+from procs import Procs, free_port, peak_rss_kib
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH_DIR)
+DEMO_THREAD_CHOICES = (2, 4, 8)
+MEMCACHED_MB = 1024
+
+
+class Ctx:
+    """What every part of the run needs."""
+
+    def __init__(self, args, work):
+        self.demo = os.path.abspath(args.demo)
+        self.bench_lib = os.path.abspath(args.bench_lib)
+        self.work = work
+        self.procs = Procs(work)
+        self.lua_script = os.path.join(BENCH_DIR, "sessions.lua")
+        self.seconds = int(os.environ.get("BENCH_SECONDS", "10"))
+        self.runs = int(os.environ.get("BENCH_RUNS", "3"))
+        self.lib_seconds = float(os.environ.get(
+            "BENCH_LIB_SECONDS", max(1.0, self.seconds / 2)))
+        self.mc = None
+        self.mc_port = None
+        self.mc_url = None
+
+    def progress(self, text):
+        print("bench: " + text, file=sys.stderr, flush=True)
+
+
+def secret_file(ctx, name):
+    path = os.path.join(ctx.work, name)
+    with open(path, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return path
+
+
+def start_memcached(ctx):
+    port = free_port()
+    argv = ["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0",
+            "-m", str(MEMCACHED_MB), "-c", "4096", "-t", "1"]
+    if os.geteuid() == 0:
+        argv += ["-u", "nobody"]
+    proc = ctx.procs.start("memcached", argv, http_lines.LOAD_CPU)
+    ctx.procs.wait_port(proc, port)
+    ctx.mc_port = port
+    ctx.mc_url = "memcached://127.0.0.1:%d" % port
+    ctx.mc = Memcached(port)
+    return proc
+
+
+# --------------------------------------------------------------------------
+# The three servers
+# --------------------------------------------------------------------------
+
+def demo_server(ctx, secret, threads, name="demo"):
+    return Server(name, lambda port: [
+        ctx.demo, "--listen", "127.0.0.1:%d" % port, "--store", ctx.mc_url,
+        "--secret-file", secret, "--threads", str(threads)],
+        ["/", "/count", "/ping"], cas_metric="mcsession_cas_retries_total")
+
+
+def tornado_server(ctx):
+    cookie_secret = secret_file(ctx, "tornado-cookie.secret")
+    session_secret = secret_file(ctx, "tornado-session.secret")
+    return Server("tornado", lambda port: [
+        "/usr/bin/python3", os.path.join(ROOT, "tests/tornado/recipe_app.py"),
+        "--port", str(port), "--memcached", "127.0.0.1:%d" % ctx.mc_port,
+        "--cookie-secret-file", cookie_secret,
+        "--session-secret-file", session_secret],
+        ["/", "/count"])  # the recipe has no session-free route
+
+
+def node_server(ctx):
+    secret = secret_file(ctx, "node.secret")
+    return Server("node", lambda port: [
+        "node", os.path.join(BENCH_DIR, "node/app.js"), "--port", str(port),
+        "--memcached", "127.0.0.1:%d" % ctx.mc_port, "--secret-file", secret],
+        ["/", "/count", "/ping"])
+
+
+# --------------------------------------------------------------------------
+# The parts of the run
+# --------------------------------------------------------------------------
+
+def threads_sweep(ctx, secret):
+    """GET / on the demo with 2, 4 and 8 request threads (one run each);
+    the fastest is used for every other demo line."""
+    fixed = os.environ.get("BENCH_DEMO_THREADS")
+    if fixed:
+        return [], int(fixed), None
+    sweep, cookies = [], None
+    for threads in DEMO_THREAD_CHOICES:
+        lines, cookies = http_lines.server_lines(
+            ctx, demo_server(ctx, secret, threads, "demo-t%d" % threads),
+            cookie_file=cookies, routes=["/"], runs=1)
+        sweep.append((threads, lines[0]["rps"], lines[0]["p99_us"]))
+    best = max(sweep, key=lambda s: s[1])[0]
+    ctx.progress("demo threads: %s -> %d" % (sweep, best))
+    return sweep, best, cookies
+
+
+def http_part(ctx, secret, threads, cookies):
+    lines = []
+    demo, _ = http_lines.server_lines(ctx, demo_server(ctx, secret, threads),
+                                      cookie_file=cookies)
+    lines += demo
+    for server in (tornado_server(ctx), node_server(ctx)):
+        peer, _ = http_lines.server_lines(ctx, server)
+        lines += peer
+    return lines
+
+
+def growth_part(ctx, secret, threads):
+    """GET / on the demo with N valid sessions present in memcached."""
+    counts = [int(n) for n in os.environ.get(
+        "BENCH_GROWTH", "10000,1000000").split(",")]
+    ctx.mc.flush_all()
+    time.sleep(1.1)  # flush_all covers items stored within its second
+    server = demo_server(ctx, secret, threads, "demo-growth")
+    proc, port = http_lines.start(ctx, server)
+    lines, present = [], 0
+    try:
+        cookies = http_lines.logins(ctx, "demo-growth", port)
+        present = http_lines.CONNECTIONS * http_lines.SESSIONS_PER_CONNECTION
+        for n in counts:
+            lib_lines.fill(ctx, secret, n - present)
+            present = n
+            items = ctx.mc.stats()["curr_items"]
+            line = http_lines.route_line(ctx, server, port, "/", cookies,
+                                         ctx.runs, ctx.seconds)
+            line.update(sessions=n, items=items)
+            lines.append(line)
+            ctx.progress("growth %8d sessions %8.0f req/s" % (n, line["rps"]))
+        for line in lines:
+            line["rss_kib"] = peak_rss_kib(proc.pid)
+    finally:
+        ctx.procs.stop(proc)
+    return lines
+
+
+def versions():
+    def first_line(argv):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True,
+                                 timeout=10)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    tornado = first_line(["/usr/bin/python3", "-c",
+                          "import tornado; print(tornado.version)"])
+    pkgs = {}
+    for name in ("express", "express-session", "connect-memcached"):
+        path = os.path.join(BENCH_DIR, "node/node_modules", name,
+                            "package.json")
+        try:
+            with open(path) as f:
+                pkgs[name] = json.load(f)["version"]
+        except OSError:
+            pkgs[name] = "?"
+    return dict(memcached=first_line(["memcached", "-V"]),
+                wrk=first_line(["wrk", "-v"]).split(" [")[0],
+                node=first_line(["node", "--version"]), tornado=tornado,
+                **pkgs)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--demo", required=True)
+    p.add_argument("--bench-lib", required=True)
+    p.add_argument("--out", default=os.path.join(BENCH_DIR,
+                                                 "results/latest.md"))
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    work = tempfile.mkdtemp(prefix="mcsession-bench-")
+    ctx = Ctx(args, work)
+    ok = False
+    try:
+        start_memcached(ctx)
+        results = dict(config=dict(seconds=ctx.seconds, runs=ctx.runs,
+                                   lib_seconds=ctx.lib_seconds),
+                       versions=versions(), machine=report.machine(),
+                       load_before=os.getloadavg())
+        results["lib"] = lib_lines.library_lines(ctx)
+        results["memory"] = lib_lines.memory_lines(ctx)
+        demo_secret = secret_file(ctx, "demo.secret")
+        ctx.mc.flush_all()
+        results["sweep"], threads, cookies = threads_sweep(ctx, demo_secret)
+        results["threads"] = threads
+        results["http"] = http_part(ctx, demo_secret, threads, cookies)
+        results["growth"] = growth_part(ctx, demo_secret, threads)
+        results["load_after"] = os.getloadavg()
+        text = report.render(results)
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text)
+        print(text)
+        print("(written to %s)" % os.path.relpath(args.out, os.getcwd()))
+        ok = True
+    finally:
+        ctx.procs.stop_all()
+        if ok:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("bench: failed; logs kept in " + work, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
