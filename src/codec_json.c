@@ -179,6 +179,7 @@ static int json_encode(const mcs__record *rec, const mcs__limits *limits,
 const mcs__codec mcs__codec_json = {
     .name = "json",
     .flags = 0x4a53, /* "JS": tells our records apart in a shared store */
+    .keeps_record = true,
     .decode = json_decode,
     .encode = json_encode,
 };

@@ -169,6 +169,9 @@ typedef struct mcs__limits {
 typedef struct mcs__codec {
   const char *name;
   uint32_t flags; /* client flags stored with the record */
+  /* decode(encode(rec)) gives back every field of rec (created, rev,
+   * user): only then may a save seed the decoded-record cache. */
+  bool keeps_record;
   int (*decode)(const uint8_t *buf, size_t len, const mcs__limits *limits,
                 mcs__record *out);
   int (*encode)(const mcs__record *rec, const mcs__limits *limits,

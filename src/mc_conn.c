@@ -212,6 +212,14 @@ static int fill(mcs__mc_conn *c, int64_t deadline) {
   if (room < READ_CHUNK && mcs__buf_reserve(&c->rbuf, READ_CHUNK) != 0)
     return MCS_ENOMEM;
   room = c->rbuf.cap - c->rbuf.len;
+  /* Nothing buffered means we are waiting for the first bytes of a reply
+   * to a request just sent: they are rarely there yet, so wait first
+   * rather than pay for a recv that says EAGAIN (2 syscalls, not 3). */
+  if (c->rbuf.len == 0 && deadline > mcs__mc_now_ms()) {
+    int rc = wait_fd(c->fd, POLLIN, deadline);
+    if (rc)
+      return rc;
+  }
   for (;;) {
     ssize_t n = recv(c->fd, c->rbuf.data + c->rbuf.len, room, 0);
     if (n > 0) {

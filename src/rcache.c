@@ -9,7 +9,8 @@
  * records, so a hit can never serve anything the decoder would not have.
  *
  * Sharing: a hit hands out a shallow copy of the cached data object (a new
- * top-level object whose members are references to the cached values).
+ * top-level object whose members are references to the cached values;
+ * copy_object, since json_copy drops members when memory runs out).
  * The session changes only its own top-level object (set, delete, incr
  * and replay all replace members; nothing edits a value in place), and
  * jansson's reference counts are atomic and its dump functions keep their
@@ -94,10 +95,28 @@ static pthread_mutex_t *lock_of(mcs__rcache *c, size_t i) {
   return &c->locks[i % RCACHE_LOCKS];
 }
 
+/* A new top-level object holding references to src's members. Not
+ * json_copy: jansson's (2.14) ignores allocation failures and returns an
+ * object with members missing, which a later save would store. */
+static json_t *copy_object(json_t *src) {
+  json_t *dst = json_object();
+  const char *k;
+  json_t *v;
+  if (!dst)
+    return NULL;
+  json_object_foreach(src, k, v) {
+    if (json_object_set_nocheck(dst, k, v)) {
+      json_decref(dst);
+      return NULL;
+    }
+  }
+  return dst;
+}
+
 /* Fills rec from a slot: a private top-level copy of the data. */
 static int copy_out(const slot *sl, mcs__record *rec) {
   memset(rec, 0, sizeof *rec);
-  rec->data = json_copy(sl->data);
+  rec->data = copy_object(sl->data);
   if (!rec->data)
     return MCS_ENOMEM;
   rec->created = sl->created;
@@ -133,7 +152,7 @@ static bool fill(slot *sl, const uint8_t *raw, size_t len,
                  const mcs__record *rec) {
   memset(sl, 0, sizeof *sl);
   sl->raw = mcs__memdup(raw, len);
-  sl->data = json_copy(rec->data);
+  sl->data = copy_object(rec->data);
   sl->user = rec->user ? mcs__strdup(rec->user) : NULL;
   sl->len = len;
   sl->created = rec->created;

@@ -249,6 +249,16 @@ static int store_rc(mcs_session *s, int rc) {
   return rc;
 }
 
+/* The next load will read exactly the bytes just written: spare it the
+ * decode — where the codec keeps every field of the record, so the cache
+ * holds exactly what decoding those bytes would give. */
+static void seed_cache(mcs_session *s, const mcs__buf *body) {
+  mcs_manager *m = s->mgr;
+  if (m->codec->keeps_record)
+    mcs__rcache_put(m->rcache, s->key, s->key_len, body->data, body->len,
+                    &s->rec);
+}
+
 /* Creates the record of a new session with add; a taken id (which 256
  * random bits make a theoretical case) is replaced and tried again. */
 static int create_record(mcs_session *s, const mcs__buf *body) {
@@ -264,6 +274,7 @@ static int create_record(mcs_session *s, const mcs__buf *body) {
     if (r == MCS_STORE_STORED) {
       s->cas = cas;
       s->stored = true;
+      seed_cache(s, body);
       MCS__STAT_INC(m, created);
       return MCS_OK;
     }
@@ -324,6 +335,7 @@ static int update_record(mcs_session *s, mcs__buf *body) {
       return store_rc(s, rc);
     if (r == MCS_STORE_STORED) {
       s->cas = cas;
+      seed_cache(s, body);
       return MCS_OK;
     }
     if (r == MCS_STORE_MISS)
