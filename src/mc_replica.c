@@ -277,23 +277,23 @@ static void note_written(copy *c, const wr *w, uint64_t ncas) {
   c->ncas = ncas;
 }
 
-/* Brings every copy with todo[i] set up to w's revision: a copy already
+/* Brings every copy with stale[i] set up to w's revision: a copy already
  * at or past it is left alone (as is an absent one when skip_absent), a
  * write refused because the copy changed meanwhile is re-read and
  * retried while still older. Failures are recorded in the copies and
  * otherwise ignored: a later read repairs what is left behind. */
-static void push(rset *rs, bool *todo, const wr *w, bool skip_absent) {
+static void push(rset *rs, bool *stale, const wr *w, bool skip_absent) {
   for (int round = 0; round < PUSH_ROUNDS; round++) {
     mcs__mc_op ops[COPIES_MAX];
     size_t idx[COPIES_MAX], k = 0;
     bool again[COPIES_MAX] = {false}, any = false;
     for (size_t i = 0; i < rs->n; i++) {
       const copy *c = &rs->c[i];
-      if (todo[i] &&
+      if (stale[i] &&
           (c->rc != MCS_OK || (c->present && c->hdr.rev >= w->hdr.rev) ||
            (!c->present && skip_absent)))
-        todo[i] = false;
-      if (todo[i]) {
+        stale[i] = false;
+      if (stale[i]) {
         make_write(rs, i, w, &ops[k]);
         idx[k++] = i;
       }
@@ -307,7 +307,7 @@ static void push(rset *rs, bool *todo, const wr *w, bool skip_absent) {
         again[i] = any = true;
       else
         rs->c[i].rc = ops[j].rc;
-      todo[i] = again[i];
+      stale[i] = again[i];
     }
     if (!any)
       return;
@@ -319,19 +319,19 @@ static void push(rset *rs, bool *todo, const wr *w, bool skip_absent) {
  * unless the winner is a tombstone) gets the winner's bytes. */
 static void repair(rset *rs, int w, uint32_t ttl) {
   const copy *win = &rs->c[w];
-  bool todo[COPIES_MAX], any = false;
+  bool stale[COPIES_MAX], any = false;
   for (size_t i = 0; i < rs->n; i++) {
     const copy *c = &rs->c[i];
-    todo[i] = (int)i != w && c->rc == MCS_OK &&
+    stale[i] = (int)i != w && c->rc == MCS_OK &&
               (c->present ? c->hdr.rev < win->hdr.rev : !win->hdr.tomb);
-    any = any || todo[i];
+    any = any || stale[i];
   }
   if (!any)
     return;
   wr x = {win->raw.buf.data, win->raw.buf.len, win->flags, ttl, win->hdr};
   if (!x.data)
     x.data = "";
-  push(rs, todo, &x, win->hdr.tomb);
+  push(rs, stale, &x, win->hdr.tomb);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -456,10 +456,10 @@ static int write_once(rset *rs, const wreq *q, mcs__buf *body,
   if (op.resp.status != MCS__MC_HD)
     return MCS_OK;
   note_written(&rs->c[a], &x, op.resp.cas);
-  bool todo[COPIES_MAX];
+  bool stale[COPIES_MAX];
   for (size_t i = 0; i < rs->n; i++)
-    todo[i] = i != a;
-  push(rs, todo, &x, q->mode == W_DEL);
+    stale[i] = i != a;
+  push(rs, stale, &x, q->mode == W_DEL);
   *res = q->mode == W_DEL ? MCS_STORE_DELETED : MCS_STORE_STORED;
   *new_token = token_of(rev);
   return MCS_OK;
