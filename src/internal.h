@@ -55,6 +55,10 @@ struct mcs_store {
  * them a space, a control byte or DEL. */
 bool mcs__store_key_valid(const char *key, size_t len);
 
+/* True when s[0..n) is exactly `want` lowercase hex digits (Python's
+ * hexdigest(); one spelling per value) — signer.c. */
+bool mcs__lower_hex(const char *s, size_t n, size_t want);
+
 /* ---- Randomness and ids (random.c). ---- */
 /* sodium_init once; MCS_OK or MCS_EIO. Cheap after the first call. */
 int mcs__sodium_ready(void);

@@ -21,12 +21,7 @@
 #define VERIFY_COOKIE "verification"
 
 static bool hex_id_well_formed(const char *id, size_t len) {
-  if (len != HEX_ID_LEN)
-    return false;
-  for (size_t i = 0; i < len; i++)
-    if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-      return false;
-  return true;
+  return mcs__lower_hex(id, len, HEX_ID_LEN);
 }
 
 /* hex(hmac_sha256(key=id, msg=session_secret)) into out[65]. */

@@ -100,15 +100,19 @@ static bool take_field(cursor *c, const char **field, size_t *len) {
   return true;
 }
 
-/* Tornado writes hexdigest(), which is lowercase; uppercase is refused so
- * that one MAC has exactly one spelling. */
-static bool signature_ok(const char *s, size_t n) {
-  if (n != SIG_HEX_LEN)
+bool mcs__lower_hex(const char *s, size_t n, size_t want) {
+  if (n != want)
     return false;
   for (size_t i = 0; i < n; i++)
     if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
       return false;
   return true;
+}
+
+/* Tornado writes hexdigest(), which is lowercase; uppercase is refused so
+ * that one MAC has exactly one spelling. */
+static bool signature_ok(const char *s, size_t n) {
+  return mcs__lower_hex(s, n, SIG_HEX_LEN);
 }
 
 static bool parse_numbers(const char *kv, size_t kv_len, const char *ts,

@@ -187,14 +187,21 @@ static void get_count(app *a, const request *rq, reply *rp) {
     page_count(&rp->body, count_of(s), mcs_session_has(s, "user_name"));
 }
 
-static void post_logout(app *a, const request *rq, reply *rp) {
+/* The session of a form POST whose content type and _xsrf token check
+ * out; NULL when the reply already holds the error page. */
+static mcs_session *load_form(app *a, const request *rq, reply *rp) {
   mcs_session *s = load(a, rq, rp);
+  if (s && !check_form(rq, s, rp)) {
+    mcs_session_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void post_logout(app *a, const request *rq, reply *rp) {
+  mcs_session *s = load_form(a, rq, rp);
   if (!s)
     return;
-  if (!check_form(rq, s, rp)) {
-    mcs_session_free(s);
-    return;
-  }
   mcs_session_destroy(s);
   if (save(s, rp))
     redirect(rp, "/login");
@@ -204,13 +211,9 @@ static void post_logout(app *a, const request *rq, reply *rp) {
  * every session bound to them on every server sharing the store — within
  * the manager's revocation_check_interval elsewhere, at once here. */
 static void post_logout_everywhere(app *a, const request *rq, reply *rp) {
-  mcs_session *s = load(a, rq, rp);
+  mcs_session *s = load_form(a, rq, rp);
   if (!s)
     return;
-  if (!check_form(rq, s, rp)) {
-    mcs_session_free(s);
-    return;
-  }
   const char *user = mcs_session_user(s);
   int rc = user ? mcs_manager_revoke_user(a->mgr, user) : MCS_OK;
   if (rc != MCS_OK) {
