@@ -64,7 +64,8 @@ check: deps-test
 	CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DMCS_WERROR=ON \
 	  -DMCS_TSAN=ON
 	cmake --build build-tsan -j $(JOBS) --target test_store_memory \
-	  test_concurrency test_memcached_threads test_revcache
+	  test_concurrency test_memcached_threads test_revcache test_session_async \
+	  test_memcached_loop
 	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure -L threads
 

@@ -54,6 +54,8 @@ struct mcs_store {
 /* True when `key` can go to a store: 1..MCS_STORE_KEY_MAX bytes, none of
  * them a space, a control byte or DEL. */
 bool mcs__store_key_valid(const char *key, size_t len);
+/* True when `store` is the memory store (store_memory.c). */
+bool mcs__store_is_memory(const mcs_store *store);
 
 /* True when s[0..n) is exactly `want` lowercase hex digits (Python's
  * hexdigest(); one spelling per value) — signer.c. */
@@ -243,6 +245,9 @@ bool mcs__gen_parse(const char *s, size_t n, uint64_t *gen);
  * one store read, none when the cache answers. Store errors are returned
  * (the caller cannot tell, so must not serve the session). */
 int mcs__revoke_check(mcs_manager *m, const mcs__record *rec, bool *revoked);
+/* True when no store read is needed to know that rec's binding (if any)
+ * is still current: the cache answers, and says so. Never does I/O. */
+bool mcs__revoke_known_current(mcs_manager *m, const mcs__record *rec);
 /* The user's current generation, read from the store (cache updated). */
 int mcs__revoke_current(mcs_manager *m, const char *uid, uint64_t *gen);
 /* Writes a new generation for uid with the given record TTL (one `set`);

@@ -125,6 +125,32 @@ int mcs__mc_conn_open(const mcs_memcached_server *srv, unsigned timeout_ms,
   return MCS_OK;
 }
 
+int mcs__mc_connect_start(const mcs_memcached_server *srv, int *fd) {
+  struct addrinfo *res = NULL;
+  *fd = -1;
+  int rc = resolve(srv, &res);
+  if (rc)
+    return rc;
+  rc = MCS_ESTORE;
+  for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next) {
+    int s = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                   ai->ai_protocol);
+    if (s < 0)
+      continue;
+    set_nodelay(s); /* before connect: no request ever waits on Nagle */
+    /* EINTR: the connect goes on in the background, like EINPROGRESS. */
+    if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS ||
+        errno == EINTR) {
+      *fd = s;
+      rc = MCS_OK;
+    } else {
+      close(s);
+    }
+  }
+  freeaddrinfo(res);
+  return rc;
+}
+
 void mcs__mc_conn_close(mcs__mc_conn *c) {
   if (!c)
     return;

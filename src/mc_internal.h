@@ -152,6 +152,15 @@ int mcs__mc_conn_read(mcs__mc_conn *c, size_t max_value, int64_t deadline,
  * connection is in step and may be reused). Drops a large read buffer. */
 bool mcs__mc_conn_done(mcs__mc_conn *c);
 
+/* Starts a non-blocking connect to srv (for an event loop): resolves the
+ * name, takes the first address whose socket and connect() succeed or are
+ * in progress, sets TCP_NODELAY, and returns the socket (non-blocking,
+ * close-on-exec) in *fd. The caller learns the outcome from writability
+ * and SO_ERROR; a connect that fails then does not fall back to the next
+ * address. MCS_OK or MCS_ESTORE (not resolved, refused at once). Name
+ * resolution blocks, as in mcs__mc_conn_open. */
+int mcs__mc_connect_start(const mcs_memcached_server *srv, int *fd);
+
 /* ---- Per-server pool (mc_pool.c): thread-safe. ---- */
 typedef struct mcs__mc_pool mcs__mc_pool;
 
@@ -227,6 +236,18 @@ typedef struct mcs__mc_store {
   mcs__mc_pool **pools; /* one per server, in cfg.servers order */
   _Atomic uint64_t requests, timeouts, protocol_errors, retries;
 } mcs__mc_store;
+
+/* The store when `store` is a memcached store, else NULL. */
+mcs__mc_store *mcs__mc_store_of(const mcs_store *store);
+
+/* What a checked reply (mcs__mc_check) to a request of kind `cmd` means
+ * for the store's caller: VA HIT; EN and NF MISS; NS and EX EXISTS; HD
+ * STORED, DELETED or TOUCHED by command. */
+mcs_store_result mcs__mc_result(mcs__mc_cmd cmd, mcs__mc_status status);
+
+/* Bytes a reply's value may have: the reader's max_len (v may be NULL),
+ * never more than memcached's item limit (we never write more). */
+size_t mcs__mc_value_limit(const mcs_store_value *v);
 
 /* A TTL in seconds as the wire wants it: relative up to 30 days, an
  * absolute Unix time beyond; 0 stays 0 ("never expires"). */

@@ -188,6 +188,23 @@ static bool current(uint64_t store_gen, uint64_t bound_gen) {
   return store_gen == 0 || store_gen == bound_gen;
 }
 
+/* True when the cache alone says the record's binding is still current. */
+static bool cached_current(mcs_manager *m, const user_ref *u,
+                           const mcs__record *rec) {
+  uint64_t gen;
+  return mcs__revcache_get(m->revcache, u->mac, mcs__now(m),
+                           m->cfg.revocation_check_interval, &gen) &&
+         current(gen, rec->user_gen);
+}
+
+bool mcs__revoke_known_current(mcs_manager *m, const mcs__record *rec) {
+  if (!rec->user)
+    return true;
+  user_ref u;
+  user_ref_of(m, rec->user, &u);
+  return cached_current(m, &u, rec);
+}
+
 int mcs__revoke_check(mcs_manager *m, const mcs__record *rec, bool *revoked) {
   *revoked = false;
   if (!rec->user)
@@ -195,9 +212,7 @@ int mcs__revoke_check(mcs_manager *m, const mcs__record *rec, bool *revoked) {
   user_ref u;
   uint64_t gen;
   user_ref_of(m, rec->user, &u);
-  if (mcs__revcache_get(m->revcache, u.mac, mcs__now(m),
-                        m->cfg.revocation_check_interval, &gen) &&
-      current(gen, rec->user_gen))
+  if (cached_current(m, &u, rec))
     return MCS_OK;
   int rc = refresh(m, &u, &gen);
   if (rc == MCS_OK)

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "loop.h"
 #include "session.h"
 
 /* A forward is followed at most this many times in a row. */
@@ -32,26 +33,27 @@ static void count_store_error(mcs_session *s, int rc) {
            mcs_strerror(rc));
 }
 
-/* Reads and decodes one record. Undecodable records count as gone (and as
- * corrupt): the user gets a fresh session rather than an error page, and
- * the bad record is left for an operator to look at. */
-static int read_record(mcs_session *s, const char *key, size_t key_len,
-                       uint32_t touch_ttl, mcs__record *rec, uint64_t *cas,
-                       fetch_result *res) {
+/* Room for a record as the store returns it. */
+static mcs_store_value value_buffer(const mcs_manager *m) {
+  return (mcs_store_value){MCS__BUF_INIT, m->limits.max_bytes * 2 + 1024};
+}
+
+/* Decodes what a read of `key` answered (rc, r, the value in v). Undecodable
+ * records count as gone (and as corrupt): the user gets a fresh session
+ * rather than an error page, and the bad record is left for an operator to
+ * look at. */
+static int take_record(mcs_session *s, const char *key, size_t key_len,
+                       int rc, mcs_store_result r, const mcs_store_value *v,
+                       mcs__record *rec, fetch_result *res) {
   mcs_manager *m = s->mgr;
-  mcs_store_value v = {MCS__BUF_INIT, m->limits.max_bytes * 2 + 1024};
-  uint32_t flags = 0;
-  mcs_store_result r;
-  int rc = m->store->ops.get(m->store->ud, key, key_len, touch_ttl, &v, cas,
-                             &flags, &r);
   if (rc == MCS_OK && r == MCS_STORE_HIT) {
-    const uint8_t *raw = v.buf.data ? v.buf.data : (const uint8_t *)"";
+    const uint8_t *raw = v->buf.data ? v->buf.data : (const uint8_t *)"";
     bool hit = false;
-    rc = mcs__rcache_get(m->rcache, key, key_len, raw, v.buf.len, rec, &hit);
+    rc = mcs__rcache_get(m->rcache, key, key_len, raw, v->buf.len, rec, &hit);
     if (rc == MCS_OK && !hit) {
-      rc = m->codec->decode(raw, v.buf.len, &m->limits, rec);
+      rc = m->codec->decode(raw, v->buf.len, &m->limits, rec);
       if (rc == MCS_OK)
-        mcs__rcache_put(m->rcache, key, key_len, raw, v.buf.len, rec);
+        mcs__rcache_put(m->rcache, key, key_len, raw, v->buf.len, rec);
     }
     if (rc == MCS_ECORRUPT || rc == MCS_ETOOBIG) {
       MCS__STAT_INC(m, corrupt);
@@ -67,27 +69,40 @@ static int read_record(mcs_session *s, const char *key, size_t key_len,
   } else if (rc) {
     count_store_error(s, rc);
   }
-  mcs__buf_free(&v.buf);
-  *res = (r == MCS_STORE_HIT) ? FETCH_FOUND : FETCH_GONE;
+  *res = (rc == MCS_OK && r == MCS_STORE_HIT) ? FETCH_FOUND : FETCH_GONE;
   return rc;
 }
 
-/* Reads the record under s->key, following forwards left by regenerate
- * (s->key then names the record they lead to). The expiry slides on the
- * way, except for forwards, whose lifetime is fixed at creation. */
-static int fetch(mcs_session *s, mcs__record *rec, uint64_t *cas,
-                 fetch_result *res) {
+/* Reads and decodes one record (take_record says how). */
+static int read_record(mcs_session *s, const char *key, size_t key_len,
+                       uint32_t touch_ttl, mcs__record *rec, uint64_t *cas,
+                       fetch_result *res) {
   mcs_manager *m = s->mgr;
-  for (int hop = 0; hop <= MAX_FORWARD_HOPS; hop++) {
-    int rc = read_record(s, s->key, s->key_len, m->cfg.idle_timeout, rec,
-                         cas, res);
-    if (rc || *res == FETCH_GONE || !rec->forward)
-      return rc;
+  mcs_store_value v = value_buffer(m);
+  uint32_t flags = 0;
+  mcs_store_result r = MCS_STORE_MISS;
+  int rc = m->store->ops.get(m->store->ud, key, key_len, touch_ttl, &v, cas,
+                             &flags, &r);
+  rc = take_record(s, key, key_len, rc, r, &v, rec, res);
+  mcs__buf_free(&v.buf);
+  return rc;
+}
+
+/* Follows the forwards left by regenerate, starting from a record just
+ * read under s->key (s->key then names the record they lead to). The
+ * read slid each forward's expiry; it is put back, since a forward's
+ * lifetime is fixed at creation. */
+static int follow_forwards(mcs_session *s, mcs__record *rec, uint64_t *cas,
+                           fetch_result *res) {
+  mcs_manager *m = s->mgr;
+  for (int hop = 0; *res == FETCH_FOUND && rec->forward; hop++) {
     int64_t left = rec->forward_until - mcs__now(m);
     size_t n = strlen(rec->forward);
-    if (left <= 0 || n > MCS_STORE_KEY_MAX)
-      break;
-    /* The read above slid the forward's expiry; put it back. */
+    if (hop == MAX_FORWARD_HOPS || left <= 0 || n > MCS_STORE_KEY_MAX) {
+      mcs__record_clear(rec);
+      *res = FETCH_GONE;
+      return MCS_OK;
+    }
     mcs_store_result r;
     (void)m->store->ops.touch(m->store->ud, s->key, s->key_len,
                               (uint32_t)left, &r);
@@ -95,10 +110,20 @@ static int fetch(mcs_session *s, mcs__record *rec, uint64_t *cas,
     s->key_len = n;
     s->forwarded = true;
     mcs__record_clear(rec);
+    int rc = read_record(s, s->key, s->key_len, m->cfg.idle_timeout, rec,
+                         cas, res);
+    if (rc)
+      return rc;
   }
-  mcs__record_clear(rec);
-  *res = FETCH_GONE;
   return MCS_OK;
+}
+
+/* Reads the record under s->key, following forwards. */
+static int fetch(mcs_session *s, mcs__record *rec, uint64_t *cas,
+                 fetch_result *res) {
+  int rc = read_record(s, s->key, s->key_len, s->mgr->cfg.idle_timeout, rec,
+                       cas, res);
+  return rc ? rc : follow_forwards(s, rec, cas, res);
 }
 
 /* ---- Loading ------------------------------------------------------------ */
@@ -149,20 +174,31 @@ static int check_revoked(mcs_session *s, fetch_result *res) {
   return rc;
 }
 
-static int load_presented(mcs_session *s) {
+/* True when what a load found needs more store operations to settle: a
+ * forward to follow, a record past its lifetime to drop, a user binding
+ * the revocation cache cannot vouch for. */
+static bool settling_needs_io(mcs_session *s) {
+  return s->rec.forward || past_absolute_lifetime(s) ||
+         !mcs__revoke_known_current(s->mgr, &s->rec);
+}
+
+int mcs__load_settle(mcs_session *s, int found, bool allow_io) {
   mcs_manager *m = s->mgr;
-  memcpy(s->id, s->presented_id, s->presented_len + 1);
-  s->id_len = s->presented_len;
-  int rc = set_key_for_id(s);
-  fetch_result res;
-  if (rc || (rc = fetch(s, &s->rec, &s->cas, &res)))
-    return rc;
-  if (res == FETCH_FOUND && past_absolute_lifetime(s)) {
-    drop_record(s);
-    res = FETCH_GONE;
+  fetch_result res = found ? FETCH_FOUND : FETCH_GONE;
+  int rc = MCS_OK;
+  if (res == FETCH_FOUND && !allow_io) {
+    if (settling_needs_io(s))
+      return MCS__NEED_IO; /* nothing done yet: the caller retries */
+  } else if (res == FETCH_FOUND) {
+    if ((rc = follow_forwards(s, &s->rec, &s->cas, &res)))
+      return rc;
+    if (res == FETCH_FOUND && past_absolute_lifetime(s)) {
+      drop_record(s);
+      res = FETCH_GONE;
+    }
+    if (res == FETCH_FOUND && (rc = check_revoked(s, &res)))
+      return rc;
   }
-  if (res == FETCH_FOUND && (rc = check_revoked(s, &res)))
-    return rc;
   if (res == FETCH_GONE) {
     MCS__STAT_INC(m, expired);
     return make_fresh(s, MCS_SESSION_EXPIRED);
@@ -173,8 +209,27 @@ static int load_presented(mcs_session *s) {
   return MCS_OK;
 }
 
-static int load_into(mcs_session *s, const char *header, size_t len) {
+int mcs__load_take(mcs_session *s, int rc, mcs_store_result r,
+                   const mcs_store_value *v, uint64_t cas, bool allow_io,
+                   int *found) {
+  fetch_result res;
+  s->cas = cas;
+  rc = take_record(s, s->key, s->key_len, rc, r, v, &s->rec, &res);
+  *found = res == FETCH_FOUND;
+  return rc ? rc : mcs__load_settle(s, *found, allow_io);
+}
+
+int mcs__load_read(mcs_session *s) {
+  fetch_result res;
+  int rc = read_record(s, s->key, s->key_len, s->mgr->cfg.idle_timeout,
+                       &s->rec, &s->cas, &res);
+  return rc ? rc : mcs__load_settle(s, res == FETCH_FOUND, true);
+}
+
+int mcs__load_begin(mcs_session *s, const char *header, size_t len,
+                    bool *need_read) {
   mcs_manager *m = s->mgr;
+  *need_read = false;
   if (!header || len == 0)
     return make_fresh(s, MCS_SESSION_NEW);
   int rc = m->scheme->read_id(m, header, len, s->presented_id,
@@ -186,7 +241,14 @@ static int load_into(mcs_session *s, const char *header, size_t len) {
     s->presented_len = 0;
     return make_fresh(s, MCS_SESSION_FORGED);
   }
-  return rc ? rc : load_presented(s);
+  if (rc)
+    return rc;
+  memcpy(s->id, s->presented_id, s->presented_len + 1);
+  s->id_len = s->presented_len;
+  if ((rc = set_key_for_id(s)))
+    return rc;
+  *need_read = true;
+  return MCS_OK;
 }
 
 int mcs_session_load(mcs_manager *mgr, const char *cookie_header,
@@ -200,7 +262,10 @@ int mcs_session_load(mcs_manager *mgr, const char *cookie_header,
   if (!s)
     return MCS_ENOMEM;
   s->mgr = mgr;
-  int rc = load_into(s, cookie_header, header_len);
+  bool need_read;
+  int rc = mcs__load_begin(s, cookie_header, header_len, &need_read);
+  if (rc == MCS_OK && need_read)
+    rc = mcs__load_read(s);
   if (rc) {
     mcs_session_free(s);
     return rc;
@@ -259,27 +324,39 @@ static void seed_cache(mcs_session *s, const mcs__buf *body) {
                     &s->rec);
 }
 
-/* Creates the record of a new session with add; a taken id (which 256
- * random bits make a theoretical case) is replaced and tried again. */
+/* What one add of a new session's record answered: MCS_OK when it was
+ * stored, or *retry with a new id ready when the id was taken (which 256
+ * random bits make a theoretical case), or an error. */
+static int after_add(mcs_session *s, int rc, mcs_store_result r, uint64_t cas,
+                     const mcs__buf *body, bool *retry) {
+  *retry = false;
+  if (rc)
+    return store_rc(s, rc);
+  if (r == MCS_STORE_STORED) {
+    s->cas = cas;
+    s->stored = true;
+    seed_cache(s, body);
+    MCS__STAT_INC(s->mgr, created);
+    return MCS_OK;
+  }
+  *retry = true;
+  if ((rc = s->mgr->scheme->new_id(s->mgr, s->id, &s->id_len)))
+    return rc;
+  return set_key_for_id(s);
+}
+
+/* Creates the record of a new session with add, under a fresh id as long
+ * as ids turn out taken (a few times at most). */
 static int create_record(mcs_session *s, const mcs__buf *body) {
   mcs_manager *m = s->mgr;
   mcs_store *st = m->store;
   for (int attempt = 0; attempt < MAX_ID_COLLISIONS; attempt++) {
-    mcs_store_result r;
+    mcs_store_result r = MCS_STORE_EXISTS;
     uint64_t cas = 0;
+    bool retry;
     int rc = st->ops.add(st->ud, s->key, s->key_len, body->data, body->len,
                          m->codec->flags, write_ttl(s), &cas, &r);
-    if (rc)
-      return store_rc(s, rc);
-    if (r == MCS_STORE_STORED) {
-      s->cas = cas;
-      s->stored = true;
-      seed_cache(s, body);
-      MCS__STAT_INC(m, created);
-      return MCS_OK;
-    }
-    if ((rc = m->scheme->new_id(m, s->id, &s->id_len)) ||
-        (rc = set_key_for_id(s)))
+    if ((rc = after_add(s, rc, r, cas, body, &retry)) || !retry)
       return rc;
   }
   return MCS_ECONFLICT;
@@ -311,12 +388,33 @@ static int refresh_and_replay(mcs_session *s) {
   return MCS_OK;
 }
 
+/* What one compare-and-swap of the record answered: MCS_OK when stored,
+ * *retry on a conflict (the record changed since we read it), MCS_EGONE
+ * when it disappeared, or an error. */
+static int after_cas(mcs_session *s, int rc, mcs_store_result r, uint64_t cas,
+                     const mcs__buf *body, bool *retry) {
+  *retry = false;
+  if (rc)
+    return store_rc(s, rc);
+  if (r == MCS_STORE_STORED) {
+    s->cas = cas;
+    seed_cache(s, body);
+    return MCS_OK;
+  }
+  if (r == MCS_STORE_MISS)
+    return MCS_EGONE;
+  *retry = true;
+  return MCS_OK;
+}
+
 /* Writes an existing record with compare-and-swap, replaying the change
- * log after each conflict. */
-static int update_record(mcs_session *s, mcs__buf *body) {
+ * log on a fresh read after each conflict. `first` is the attempt to
+ * start at: 1 when attempt 0 already ran (and conflicted) elsewhere. */
+static int update_record(mcs_session *s, mcs__buf *body, unsigned first) {
   mcs_manager *m = s->mgr;
   mcs_store *st = m->store;
-  for (unsigned attempt = 0; attempt <= m->cfg.max_cas_retries; attempt++) {
+  for (unsigned attempt = first; attempt <= m->cfg.max_cas_retries;
+       attempt++) {
     int rc = MCS_OK;
     if (attempt > 0 || s->cas == 0) {
       if (attempt > 0)
@@ -327,19 +425,13 @@ static int update_record(mcs_session *s, mcs__buf *body) {
     s->rec.rev++;
     if ((rc = encode(s, &s->rec, body)))
       return rc;
-    mcs_store_result r;
+    mcs_store_result r = MCS_STORE_EXISTS;
     uint64_t cas = 0;
+    bool retry;
     rc = st->ops.cas(st->ud, s->key, s->key_len, body->data, body->len,
                      m->codec->flags, write_ttl(s), s->cas, &cas, &r);
-    if (rc)
-      return store_rc(s, rc);
-    if (r == MCS_STORE_STORED) {
-      s->cas = cas;
-      seed_cache(s, body);
-      return MCS_OK;
-    }
-    if (r == MCS_STORE_MISS)
-      return MCS_EGONE;
+    if ((rc = after_cas(s, rc, r, cas, body, &retry)) || !retry)
+      return rc;
   }
   return MCS_ECONFLICT;
 }
@@ -494,25 +586,11 @@ static int save_existing(mcs_session *s, mcs__buf *body) {
     MCS__STAT_INC(s->mgr, writes_skipped);
     return refresh_cookie_if_old(s);
   }
-  int rc = update_record(s, body);
+  int rc = update_record(s, body, 0);
   return rc ? rc : refresh_cookie_if_old(s);
 }
 
-int mcs_session_save(mcs_session *s) {
-  if (!s)
-    return MCS_EINVAL;
-  s->cookies.count = 0;
-  mcs__buf body = MCS__BUF_INIT;
-  int rc;
-  if (s->destroyed)
-    rc = save_destroyed(s);
-  else if (s->regenerated)
-    rc = save_regenerated(s, &body);
-  else if (!s->stored)
-    rc = save_new(s, &body);
-  else
-    rc = save_existing(s, &body);
-  mcs__buf_free(&body);
+int mcs__save_finish(mcs_session *s, int rc) {
   if (rc) {
     s->cookies.count = 0;
     return rc;
@@ -521,6 +599,81 @@ int mcs_session_save(mcs_session *s) {
   s->user_pending = false;
   MCS__STAT_INC(s->mgr, saves);
   return MCS_OK;
+}
+
+int mcs_session_save(mcs_session *s) {
+  if (!s)
+    return MCS_EINVAL;
+  s->cookies.count = 0;
+  mcs__buf body = MCS__BUF_INIT;
+  int rc = mcs__save_slow(s, &body);
+  mcs__buf_free(&body);
+  return mcs__save_finish(s, rc);
+}
+
+/* ---- Saving in steps (session_async.c) ----------------------------------
+ * The common saves need one write: an add for a new session with data, a
+ * compare-and-swap for a changed one. save_begin prepares it; after the
+ * store answered, save_written finishes; anything else (conflicts, id
+ * collisions, destroy, regenerate, a session never read) is left to
+ * mcs__save_slow, the blocking code above. */
+
+int mcs__save_begin(mcs_session *s, mcs__buf *body, mcs__aop *op) {
+  s->cookies.count = 0;
+  op->kind = 0;
+  if (s->destroyed || s->regenerated || (s->stored && s->cas == 0))
+    return MCS__NEED_IO;
+  int rc;
+  if (!s->stored) {
+    if (json_object_size(s->rec.data) == 0 && !s->rec.user)
+      return save_new(s, body); /* stores nothing */
+    s->rec.rev = 1;
+    op->kind = MCS__OP_ADD;
+  } else {
+    if (s->changes.len == 0 && !s->user_pending)
+      return save_existing(s, body); /* writes nothing */
+    s->rec.rev++;
+    op->kind = MCS__OP_CAS;
+    op->cas = s->cas;
+  }
+  if ((rc = encode(s, &s->rec, body))) {
+    op->kind = 0;
+    return rc;
+  }
+  op->key = s->key;
+  op->key_len = s->key_len;
+  op->data = body->data;
+  op->len = body->len;
+  op->flags = s->mgr->codec->flags;
+  op->ttl = write_ttl(s);
+  return MCS_OK;
+}
+
+int mcs__save_written(mcs_session *s, mcs__buf *body, const mcs__aop *op) {
+  bool retry;
+  int rc;
+  if (op->kind == MCS__OP_ADD) {
+    rc = after_add(s, op->rc, op->result, op->out_cas, body, &retry);
+    if (rc == MCS_OK && retry)
+      rc = create_record(s, body);
+    return rc ? rc : prepare_cookie(s, false);
+  }
+  rc = after_cas(s, op->rc, op->result, op->out_cas, body, &retry);
+  if (rc == MCS_OK && retry) /* blocking: the caller runs us off-loop */
+    rc = update_record(s, body, 1);
+  return rc ? rc : refresh_cookie_if_old(s);
+}
+
+bool mcs__save_written_needs_io(const mcs__aop *op) {
+  return op->rc == MCS_OK && op->result == MCS_STORE_EXISTS;
+}
+
+int mcs__save_slow(mcs_session *s, mcs__buf *body) {
+  if (s->destroyed)
+    return save_destroyed(s);
+  if (s->regenerated)
+    return save_regenerated(s, body);
+  return s->stored ? save_existing(s, body) : save_new(s, body);
 }
 
 /* ---- Identity ----------------------------------------------------------- */

@@ -97,4 +97,46 @@ struct mcs_session {
   mcs__cookie_out cookies; /* prepared by save */
 };
 
+/* ---- Loading and saving in steps (session.c), for session_async.c ----
+ * The blocking functions are these steps run back to back; the event-loop
+ * functions run the one store operation between them without blocking and
+ * hand whatever needs more store operations (MCS__NEED_IO) to the loop's
+ * helper thread. */
+
+/* Positive, internal: this step needs store operations that may block;
+ * nothing was changed, call it again with allow_io (off the loop). */
+#define MCS__NEED_IO 2
+
+struct mcs__aop;
+
+/* Parses the Cookie header. *need_read: s->key names the record to read
+ * (mg with the idle timeout); otherwise the session is settled (NEW or
+ * FORGED), or an error is returned. */
+int mcs__load_begin(mcs_session *s, const char *header, size_t len,
+                    bool *need_read);
+/* Takes the answer of that read (rc, r, the value, its CAS token) and
+ * settles the session. *found tells a later mcs__load_settle what the
+ * read found. MCS__NEED_IO when settling needs more operations. */
+int mcs__load_take(mcs_session *s, int rc, mcs_store_result r,
+                   const mcs_store_value *v, uint64_t cas, bool allow_io,
+                   int *found);
+int mcs__load_settle(mcs_session *s, int found, bool allow_io);
+/* The read and the settling, blocking. */
+int mcs__load_read(mcs_session *s);
+
+/* Prepares the one write a save needs into *op (op->kind 0: none, the
+ * save is complete and the result returned), encoding into body, which
+ * must outlive the write. MCS__NEED_IO: take mcs__save_slow instead. */
+int mcs__save_begin(mcs_session *s, mcs__buf *body, struct mcs__aop *op);
+/* Finishes after the store answered op. Blocks (conflict replay, id
+ * collision) exactly when mcs__save_written_needs_io(op). */
+int mcs__save_written(mcs_session *s, mcs__buf *body,
+                      const struct mcs__aop *op);
+bool mcs__save_written_needs_io(const struct mcs__aop *op);
+/* The whole save, blocking, after save_begin said MCS__NEED_IO. */
+int mcs__save_slow(mcs_session *s, mcs__buf *body);
+/* What every save ends with: the change log is cleared on success, the
+ * cookies on failure. Returns rc. */
+int mcs__save_finish(mcs_session *s, int rc);
+
 #endif /* MCS_SESSION_INTERNAL_H */

@@ -50,9 +50,7 @@ uint32_t mcs__mc_wire_ttl(uint32_t ttl) {
   return abs > UINT32_MAX ? UINT32_MAX : (uint32_t)abs;
 }
 
-/* Bytes a reply's value may have: the caller's max_len, and never more
- * than memcached's item limit (we never write more than that). */
-static size_t value_limit(const mcs_store_value *v) {
+size_t mcs__mc_value_limit(const mcs_store_value *v) {
   if (!v || v->max_len == 0 || v->max_len > MCS_MEMCACHED_ITEM_MAX)
     return MCS_MEMCACHED_ITEM_MAX;
   return v->max_len;
@@ -128,7 +126,7 @@ static void op_start(mc_store *st, mcs__mc_op *op) {
 static bool op_finish(mc_store *st, mcs__mc_op *op) {
   mcs__mc_conn *c = op->conn;
   bool got = false;
-  size_t limit = value_limit(op->value);
+  size_t limit = mcs__mc_value_limit(op->value);
   int rc = mcs__mc_conn_read(c, limit, op->deadline, &op->resp, &got);
   bool failed = mcs__mc_conn_failed(c);
   if (!failed && rc == MCS_OK)
@@ -201,6 +199,22 @@ static int roundtrip(mc_store *st, const mcs__mc_req *req,
 /* Operations                                                               */
 /* ------------------------------------------------------------------------ */
 
+mcs_store_result mcs__mc_result(mcs__mc_cmd cmd, mcs__mc_status status) {
+  switch (status) {
+  case MCS__MC_VA:
+    return MCS_STORE_HIT;
+  case MCS__MC_HD:
+    if (cmd == MCS__MC_DELETE)
+      return MCS_STORE_DELETED;
+    return cmd == MCS__MC_TOUCH ? MCS_STORE_TOUCHED : MCS_STORE_STORED;
+  case MCS__MC_NS: /* add found the key */
+  case MCS__MC_EX: /* cas: the token is out of date */
+    return MCS_STORE_EXISTS;
+  default: /* EN (mg), NF (md, ms with C): no such key */
+    return MCS_STORE_MISS;
+  }
+}
+
 static mcs__mc_req make_req(mcs__mc_cmd cmd, const char *key, size_t len) {
   mcs__mc_req r;
   memset(&r, 0, sizeof r);
@@ -219,7 +233,7 @@ static int mc_get(void *ud, const char *key, size_t key_len,
   int rc = roundtrip(ud, &req, value, &resp);
   if (rc)
     return rc;
-  *result = resp.status == MCS__MC_VA ? MCS_STORE_HIT : MCS_STORE_MISS;
+  *result = mcs__mc_result(req.cmd, resp.status);
   if (*result == MCS_STORE_HIT) {
     *cas = resp.cas;
     *flags = resp.flags;
@@ -243,18 +257,9 @@ static int mc_store_cmd(void *ud, mcs__mc_cmd cmd, const char *key,
   int rc = roundtrip(ud, &req, NULL, &resp);
   if (rc)
     return rc;
-  switch (resp.status) {
-  case MCS__MC_HD:
-    *result = MCS_STORE_STORED;
-    if (new_cas)
-      *new_cas = resp.cas;
-    break;
-  case MCS__MC_NF:
-    *result = MCS_STORE_MISS;
-    break;
-  default: /* NS from add, EX from cas (mcs__mc_check allowed no other) */
-    *result = MCS_STORE_EXISTS;
-  }
+  *result = mcs__mc_result(cmd, resp.status);
+  if (*result == MCS_STORE_STORED && new_cas)
+    *new_cas = resp.cas;
   return MCS_OK;
 }
 
@@ -286,7 +291,7 @@ static int mc_del(void *ud, const char *key, size_t key_len,
   mcs__mc_resp resp;
   int rc = roundtrip(ud, &req, NULL, &resp);
   if (!rc)
-    *result = resp.status == MCS__MC_HD ? MCS_STORE_DELETED : MCS_STORE_MISS;
+    *result = mcs__mc_result(req.cmd, resp.status);
   return rc;
 }
 
@@ -297,7 +302,7 @@ static int mc_touch(void *ud, const char *key, size_t key_len, uint32_t ttl,
   req.ttl = mcs__mc_wire_ttl(ttl);
   int rc = roundtrip(ud, &req, NULL, &resp);
   if (!rc)
-    *result = resp.status == MCS__MC_HD ? MCS_STORE_TOUCHED : MCS_STORE_MISS;
+    *result = mcs__mc_result(req.cmd, resp.status);
   return rc;
 }
 
@@ -393,6 +398,8 @@ static mc_store *ours(const mcs_store *store) {
   return store && store->ops.destroy == mc_destroy ? store->ud : NULL;
 }
 
+mcs__mc_store *mcs__mc_store_of(const mcs_store *store) { return ours(store); }
+
 const char *mcs_store_memcached_prefix(const mcs_store *store) {
   const mc_store *st = ours(store);
   return st ? st->cfg.prefix : NULL;
@@ -480,7 +487,7 @@ int mcs__mc_peek(const mcs_store *store, const char *key, size_t key_len,
                                  st->cfg.replicas + 1, server);
   for (size_t i = 0; i < n; i++) {
     copies[i] = (mcs_store_value){MCS__BUF_INIT,
-                                  value_limit(value) + MCS__MC_HDR_LEN};
+                                  mcs__mc_value_limit(value) + MCS__MC_HDR_LEN};
     ops[i].server = server[i];
     ops[i].req = make_req(MCS__MC_GET, key, key_len); /* no T: no slide */
     ops[i].req.want_ttl = true;

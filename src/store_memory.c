@@ -419,10 +419,14 @@ int mcs_store_memory_new(mcs_store **out, const mcs_memory_config *cfg) {
   return rc;
 }
 
+bool mcs__store_is_memory(const mcs_store *store) {
+  return store && store->ops.get == memory_get;
+}
+
 /* Sums the shards' figures, locking one shard at a time: each shard's
  * figures are consistent, the total is not a snapshot across shards. */
 int mcs_store_memory_stats(mcs_store *store, mcs_memory_stats *stats) {
-  if (!store || !stats || store->ops.get != memory_get)
+  if (!mcs__store_is_memory(store) || !stats)
     return MCS_EINVAL;
   const mem_store *ms = store->ud;
   memset(stats, 0, sizeof *stats);
