@@ -226,8 +226,9 @@ int mcs__load_read(mcs_session *s) {
   return rc ? rc : mcs__load_settle(s, res == FETCH_FOUND, true);
 }
 
-int mcs__load_begin(mcs_session *s, const char *header, size_t len,
-                    bool *need_read) {
+/* Parses the Cookie header into s (see mcs__load_begin). */
+static int begin_into(mcs_session *s, const char *header, size_t len,
+                      bool *need_read) {
   mcs_manager *m = s->mgr;
   *need_read = false;
   if (!header || len == 0)
@@ -251,27 +252,36 @@ int mcs__load_begin(mcs_session *s, const char *header, size_t len,
   return MCS_OK;
 }
 
-int mcs_session_load(mcs_manager *mgr, const char *cookie_header,
-                     size_t header_len, mcs_session **out) {
-  if (!out)
-    return MCS_EINVAL;
+int mcs__load_begin(mcs_manager *mgr, const char *header, size_t len,
+                    mcs_session **out, bool *need_read) {
   *out = NULL;
-  if (!mgr || (!cookie_header && header_len))
+  *need_read = false;
+  if (!mgr || (!header && len))
     return MCS_EINVAL;
   mcs_session *s = mcs__calloc(1, sizeof *s);
   if (!s)
     return MCS_ENOMEM;
   s->mgr = mgr;
-  bool need_read;
-  int rc = mcs__load_begin(s, cookie_header, header_len, &need_read);
-  if (rc == MCS_OK && need_read)
-    rc = mcs__load_read(s);
+  int rc = begin_into(s, header, len, need_read);
   if (rc) {
     mcs_session_free(s);
     return rc;
   }
   *out = s;
   return MCS_OK;
+}
+
+int mcs_session_load(mcs_manager *mgr, const char *cookie_header,
+                     size_t header_len, mcs_session **out) {
+  if (!out)
+    return MCS_EINVAL;
+  bool need_read;
+  int rc = mcs__load_begin(mgr, cookie_header, header_len, out, &need_read);
+  if (rc == MCS_OK && need_read && (rc = mcs__load_read(*out)) != MCS_OK) {
+    mcs_session_free(*out);
+    *out = NULL;
+  }
+  return rc;
 }
 
 void mcs_session_free(mcs_session *s) {

@@ -109,11 +109,12 @@ struct mcs_session {
 
 struct mcs__aop;
 
-/* Parses the Cookie header. *need_read: s->key names the record to read
- * (mg with the idle timeout); otherwise the session is settled (NEW or
- * FORGED), or an error is returned. */
-int mcs__load_begin(mcs_session *s, const char *header, size_t len,
-                    bool *need_read);
+/* Checks the arguments, makes a session (*out, owned by the caller) and
+ * parses the Cookie header into it. *need_read: its key names the record
+ * to read (mg with the idle timeout); otherwise it is settled (NEW or
+ * FORGED). On error *out is NULL. */
+int mcs__load_begin(mcs_manager *mgr, const char *header, size_t len,
+                    mcs_session **out, bool *need_read);
 /* Takes the answer of that read (rc, r, the value, its CAS token) and
  * settles the session. *found tells a later mcs__load_settle what the
  * read found. MCS__NEED_IO when settling needs more operations. */

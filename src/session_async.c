@@ -134,22 +134,18 @@ int mcs_session_load_start(mcs_manager *mgr, mcs_loop *loop,
   if (!out)
     return MCS_EINVAL;
   *out = NULL;
-  if (!check_loop(mgr, loop, (const void *)cb) ||
-      (!cookie_header && header_len))
+  if (!check_loop(mgr, loop, (const void *)cb))
     return MCS_EINVAL;
   if (mcs__loop_inline(loop))
     return mcs_session_load(mgr, cookie_header, header_len, out);
-  mcs_session *s = mcs__calloc(1, sizeof *s);
-  if (!s)
-    return MCS_ENOMEM;
-  s->mgr = mgr;
+  mcs_session *s;
   bool need_read;
-  int rc = mcs__load_begin(s, cookie_header, header_len, &need_read);
-  if (rc == MCS_OK && !need_read) {
+  int rc = mcs__load_begin(mgr, cookie_header, header_len, &s, &need_read);
+  if (rc || !need_read) {
     *out = s; /* no cookie, or a forged one: nothing to read */
-    return MCS_OK;
+    return rc;
   }
-  task *t = rc ? NULL : task_new(loop, s, cb, ud, true);
+  task *t = task_new(loop, s, cb, ud, true);
   if (!t || (rc = start_read(t)) != MCS_OK) {
     if (t)
       task_free(t);
