@@ -42,9 +42,7 @@ static const char HELP_FLAGS[] =
     "  --idle-timeout SECONDS     session idle timeout (default 1800;\n"
     "                             tornado: the recipe's session_timeout)\n"
     "  --absolute-timeout SECONDS native: session lifetime however active; 0\n"
-    "                             disables (default 86400)\n"
-    "  --threads N                request threads (default 4)\n"
-    "  --help                     this text\n";
+    "                             disables (default 86400)\n";
 
 static void help(void) {
   printf("usage: %s " USAGE_ARGS "\n\n"
@@ -52,6 +50,10 @@ static void help(void) {
          "%s.\n\n",
          demo_program, demo_http_library);
   fputs(HELP_FLAGS, stdout);
+  /* Each server says what its threads are. */
+  printf("  --threads N                %s (default %u)\n"
+         "  --help                     this text\n",
+         demo_threads_help, demo_default_threads);
 }
 
 int flags_usage_error(const char *what, const char *arg) {
@@ -187,7 +189,7 @@ static void defaults(demo_flags *f) {
   memset(f, 0, sizeof *f);
   f->listen = "127.0.0.1:8080";
   f->store = "memory";
-  f->threads = 4;
+  f->threads = demo_default_threads;
 }
 
 int flags_parse(demo_flags *f, int argc, char **argv) {

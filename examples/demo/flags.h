@@ -22,7 +22,8 @@ typedef struct demo_flags {
   uint32_t idle_timeout;     /* seconds; 0: the library's default */
   uint32_t absolute_timeout; /* seconds; 0: disabled */
   int absolute_set;          /* absolute_timeout came from the command line */
-  unsigned threads;          /* request threads (each server's own kind) */
+  unsigned threads;          /* server threads (each server's own kind;
+                                default demo_default_threads) */
 } demo_flags;
 
 #define DEMO_EXIT_USAGE 2
@@ -31,6 +32,10 @@ typedef struct demo_flags {
  * ("mcsession-demo"), and the HTTP library it runs on, for --help. */
 extern const char demo_program[];
 extern const char demo_http_library[];
+/* Also each server's: what --threads counts, for --help (may span lines,
+ * indented to the help's second column), and its default. */
+extern const char demo_threads_help[];
+extern const unsigned demo_default_threads;
 
 /* Fills *f from argv. Returns -1 to go on, or an exit status: 0 after
  * --help (printed to stdout), DEMO_EXIT_USAGE after a usage line on

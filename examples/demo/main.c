@@ -1,23 +1,26 @@
 /* mcsession-demo: the Tornado session recipe's login app (DESIGN
  * section 1) in C, with mcsession and libmicrohttpd. See --help. The
  * program around the server is shared with the libevent example
- * (run.c); this file only names the server and its start and stop. */
-#include <microhttpd.h>
-
+ * (run.c); this file only names the server and its start and stop:
+ * event-loop threads that never wait for the store (evloop.c). */
+#include "evloop.h"
 #include "flags.h"
 #include "run.h"
-#include "server.h"
 
 const char demo_program[] = "mcsession-demo";
 const char demo_http_library[] = "libmicrohttpd";
+const char demo_threads_help[] =
+    "event-loop threads; each serves many\n"
+    "                             connections at once and never waits for\n"
+    "                             the store";
+/* One loop keeps a core busy; add threads for more cores. */
+const unsigned demo_default_threads = 1;
 
 static void *start(app *a, int fd, unsigned threads) {
-  return server_start(a, fd, threads);
+  return evloops_start(a, fd, threads);
 }
 
-static void stop(void *server) {
-  MHD_stop_daemon(server); /* waits for requests in progress */
-}
+static void stop(void *server) { evloops_stop(server); }
 
 int main(int argc, char **argv) {
   static const demo_server mhd = {start, stop};

@@ -1,16 +1,15 @@
 /* The recipe's app (DESIGN section 1) plus health, metrics and a
- * session-free /ping. Each handler: load the session, act, save, then
- * render, so a page shows what was stored (after any CAS replay).
- * Independent of the HTTP library: the server loads the session for us
- * (rq->load, with its adapter) and sends the reply. */
+ * session-free /ping, each route split into the phases of route_def.h so
+ * that the blocking driver (route_sync.c) and the event-loop driver
+ * (route_async.c) run the same code. Independent of the HTTP library:
+ * the drivers load and save the session, the server sends the reply. */
 #include <string.h>
 #include <strings.h>
 
 #include "form.h"
 #include "pages.h"
-#include "routes.h"
+#include "route_def.h"
 
-static const char HTML[] = "text/html; charset=utf-8";
 static const char TEXT[] = "text/plain; charset=utf-8";
 
 static void redirect(reply *rp, const char *location) {
@@ -22,39 +21,6 @@ static void redirect(reply *rp, const char *location) {
   sb_puts(&rp->body, "\n");
 }
 
-/* The page for a failed session call. */
-static void session_error(reply *rp, int rc) {
-  unsigned status = mcs_http_status_for_error(rc);
-  const char *msg =
-      status == 503   ? "The session store is unavailable. Please try "
-                        "again in a moment."
-      : status == 431 ? "Your Cookie header is too large. Clear this "
-                        "site's cookies and try again."
-                      : mcs_strerror(rc);
-  reply_error(rp, status, msg);
-}
-
-static mcs_session *load(app *a, const request *rq, reply *rp) {
-  mcs_session *s = NULL;
-  int rc = rq->load(a->mgr, rq, &s);
-  if (rc != MCS_OK)
-    session_error(rp, rc);
-  return s;
-}
-
-/* Saves and hands the session to the reply for its cookies; on failure
- * the reply becomes the error page and the session is freed. */
-static bool save(mcs_session *s, reply *rp) {
-  int rc = mcs_session_save(s);
-  if (rc != MCS_OK) {
-    mcs_session_free(s);
-    session_error(rp, rc);
-    return false;
-  }
-  rp->session = s;
-  return true;
-}
-
 static bool user_name(const mcs_session *s, const char **name, size_t *len) {
   return mcs_session_get_str(s, "user_name", name, len) == MCS_OK;
 }
@@ -64,45 +30,59 @@ static int64_t count_of(const mcs_session *s) {
   return mcs_session_get_int(s, "count", &n) == MCS_OK ? n : 0;
 }
 
-static void get_home(app *a, const request *rq, reply *rp) {
-  mcs_session *s = load(a, rq, rp);
-  char xsrf[MCS_CSRF_TOKEN_LEN + 1];
-  if (!s)
-    return;
-  if (!mcs_session_has(s, "user_name")) {
-    mcs_session_free(s);
-    redirect(rp, "/login");
-    return;
-  }
-  int rc = mcs_csrf_token(s, xsrf, sizeof xsrf);
+/* A CSRF token for the page, issued before the save that makes a new
+ * session's cookie go out with it. */
+static route_step issue_token(route_call *c, reply *rp) {
+  int rc = mcs_csrf_token(c->session, c->xsrf, sizeof c->xsrf);
   if (rc != MCS_OK) {
-    mcs_session_free(s);
-    session_error(rp, rc);
-    return;
+    route_session_error(rp, rc);
+    return STEP_REPLY;
   }
+  return STEP_SAVE;
+}
+
+/* ---- GET / ---- */
+
+static route_step home_prepare(app *a, const request *rq, route_call *c,
+                               reply *rp) {
+  (void)a;
+  (void)rq;
+  if (!mcs_session_has(c->session, "user_name")) {
+    redirect(rp, "/login");
+    return STEP_REPLY;
+  }
+  return issue_token(c, rp);
+}
+
+static void home_render(app *a, const request *rq, route_call *c, reply *rp) {
+  (void)a;
+  (void)rq;
   const char *name;
   size_t len;
   /* Read after save: a save may replace the record the name points into. */
-  if (save(s, rp) && user_name(s, &name, &len))
-    page_home(&rp->body, name, len, count_of(s), xsrf);
-  else if (!rp->status)
+  if (user_name(c->session, &name, &len))
+    page_home(&rp->body, name, len, count_of(c->session), c->xsrf);
+  else
     redirect(rp, "/login"); /* another tab logged out meanwhile */
 }
 
-static void get_login(app *a, const request *rq, reply *rp) {
-  mcs_session *s = load(a, rq, rp);
-  char xsrf[MCS_CSRF_TOKEN_LEN + 1];
-  if (!s)
-    return;
-  int rc = mcs_csrf_token(s, xsrf, sizeof xsrf);
-  if (rc != MCS_OK) {
-    mcs_session_free(s);
-    session_error(rp, rc);
-    return;
-  }
-  if (save(s, rp))
-    page_login(&rp->body, xsrf, NULL);
+/* ---- GET /login ---- */
+
+static route_step login_form_prepare(app *a, const request *rq, route_call *c,
+                                     reply *rp) {
+  (void)a;
+  (void)rq;
+  return issue_token(c, rp);
 }
+
+static void login_form_render(app *a, const request *rq, route_call *c,
+                              reply *rp) {
+  (void)a;
+  (void)rq;
+  page_login(&rp->body, c->xsrf, NULL);
+}
+
+/* ---- POST /login ---- */
 
 /* Checks the body's content type and its _xsrf field. */
 static bool check_form(const request *rq, const mcs_session *s, reply *rp) {
@@ -143,133 +123,224 @@ static bool form_name(const request *rq, char *name, size_t size, size_t *len,
   return false;
 }
 
-static void post_login(app *a, const request *rq, reply *rp) {
-  char name[DEMO_NAME_MAX + 1];
+/* The page for a login the session refused. */
+static route_step login_failed(reply *rp, int rc) {
+  reply_error(rp, mcs_http_status_for_error(rc), /* EINVAL: 400 */
+              rc == MCS_EINVAL ? "The name must be valid UTF-8 text."
+                               : mcs_strerror(rc));
+  return STEP_REPLY;
+}
+
+static route_step login_prepare(app *a, const request *rq, route_call *c,
+                                reply *rp) {
   size_t len = 0;
-  mcs_session *s = load(a, rq, rp);
-  if (!s)
-    return;
-  if (!check_form(rq, s, rp) || !form_name(rq, name, sizeof name, &len, rp)) {
-    mcs_session_free(s);
-    return;
-  }
-  int rc = mcs_session_set_str(s, "user_name", name, len);
+  if (!check_form(rq, c->session, rp) ||
+      !form_name(rq, c->name, sizeof c->name, &len, rp))
+    return STEP_REPLY;
+  int rc = mcs_session_set_str(c->session, "user_name", c->name, len);
   /* A new id at login: an id planted before login (session fixation)
    * names nothing afterwards. */
   if (rc == MCS_OK)
-    rc = mcs_session_regenerate(s);
+    rc = mcs_session_regenerate(c->session);
+  if (rc != MCS_OK)
+    return login_failed(rp, rc);
   /* Bound to its user, the session ends when the user is logged out
-   * everywhere (one store read now, at login). */
-  if (rc == MCS_OK && a->bind_users)
-    rc = mcs_session_set_user(s, name);
+   * everywhere. Binding reads the store (once, at login): work. */
+  return a->bind_users ? STEP_WORK : STEP_SAVE;
+}
+
+static void login_work(app *a, route_call *c) {
+  (void)a;
+  c->rc = mcs_session_set_user(c->session, c->name);
+}
+
+static route_step login_after_work(app *a, const request *rq, route_call *c,
+                                   reply *rp) {
+  (void)a;
+  (void)rq;
+  return c->rc == MCS_OK ? STEP_SAVE : login_failed(rp, c->rc);
+}
+
+static void to_home(app *a, const request *rq, route_call *c, reply *rp) {
+  (void)a;
+  (void)rq;
+  (void)c;
+  redirect(rp, "/");
+}
+
+/* ---- GET /count ---- */
+
+static route_step count_prepare(app *a, const request *rq, route_call *c,
+                                reply *rp) {
+  (void)a;
+  (void)rq;
+  int rc = mcs_session_incr(c->session, "count", 1, NULL);
   if (rc != MCS_OK) {
-    mcs_session_free(s);
-    reply_error(rp, mcs_http_status_for_error(rc), /* EINVAL: 400 */
-                rc == MCS_EINVAL ? "The name must be valid UTF-8 text."
-                                 : mcs_strerror(rc));
-    return;
+    route_session_error(rp, rc);
+    return STEP_REPLY;
   }
-  if (save(s, rp))
-    redirect(rp, "/");
+  return STEP_SAVE;
 }
 
-static void get_count(app *a, const request *rq, reply *rp) {
-  mcs_session *s = load(a, rq, rp);
-  if (!s)
-    return;
-  int rc = mcs_session_incr(s, "count", 1, NULL);
+static void count_render(app *a, const request *rq, route_call *c, reply *rp) {
+  (void)a;
+  (void)rq;
+  /* After save: the stored value, replays included. */
+  page_count(&rp->body, count_of(c->session),
+             mcs_session_has(c->session, "user_name"));
+}
+
+/* ---- POST /logout and POST /logout-everywhere ---- */
+
+static route_step destroy_session(route_call *c, reply *rp) {
+  int rc = mcs_session_destroy(c->session);
   if (rc != MCS_OK) {
-    mcs_session_free(s);
-    session_error(rp, rc);
-    return;
+    route_session_error(rp, rc);
+    return STEP_REPLY;
   }
-  if (save(s, rp)) /* after save: the stored value, replays included */
-    page_count(&rp->body, count_of(s), mcs_session_has(s, "user_name"));
+  return STEP_SAVE;
 }
 
-/* The session of a form POST whose content type and _xsrf token check
- * out; NULL when the reply already holds the error page. */
-static mcs_session *load_form(app *a, const request *rq, reply *rp) {
-  mcs_session *s = load(a, rq, rp);
-  if (s && !check_form(rq, s, rp)) {
-    mcs_session_free(s);
-    return NULL;
-  }
-  return s;
-}
-
-static void post_logout(app *a, const request *rq, reply *rp) {
-  mcs_session *s = load_form(a, rq, rp);
-  if (!s)
-    return;
-  mcs_session_destroy(s);
-  if (save(s, rp))
-    redirect(rp, "/login");
+static route_step logout_prepare(app *a, const request *rq, route_call *c,
+                                 reply *rp) {
+  (void)a;
+  if (!check_form(rq, c->session, rp))
+    return STEP_REPLY;
+  return destroy_session(c, rp);
 }
 
 /* "Log out everywhere": revokes the user (one store write), which ends
  * every session bound to them on every server sharing the store — within
  * the manager's revocation_check_interval elsewhere, at once here. */
-static void post_logout_everywhere(app *a, const request *rq, reply *rp) {
-  mcs_session *s = load_form(a, rq, rp);
-  if (!s)
-    return;
-  const char *user = mcs_session_user(s);
-  int rc = user ? mcs_manager_revoke_user(a->mgr, user) : MCS_OK;
-  if (rc != MCS_OK) {
-    mcs_session_free(s);
-    session_error(rp, rc);
-    return;
-  }
-  mcs_session_destroy(s);
-  if (save(s, rp))
-    redirect(rp, "/login");
+static route_step everywhere_prepare(app *a, const request *rq, route_call *c,
+                                     reply *rp) {
+  (void)a;
+  if (!check_form(rq, c->session, rp))
+    return STEP_REPLY;
+  c->user = mcs_session_user(c->session);
+  return c->user ? STEP_WORK : destroy_session(c, rp);
 }
 
-/* Ready when the store answers: a read of a key nobody writes. */
-static void get_healthz(app *a, const request *rq, reply *rp) {
+static void everywhere_work(app *a, route_call *c) {
+  c->rc = mcs_manager_revoke_user(a->mgr, c->user);
+}
+
+static route_step everywhere_after_work(app *a, const request *rq,
+                                        route_call *c, reply *rp) {
+  (void)a;
   (void)rq;
+  if (c->rc != MCS_OK) {
+    route_session_error(rp, c->rc);
+    return STEP_REPLY;
+  }
+  return destroy_session(c, rp);
+}
+
+static void to_login(app *a, const request *rq, route_call *c, reply *rp) {
+  (void)a;
+  (void)rq;
+  (void)c;
+  redirect(rp, "/login");
+}
+
+/* ---- GET /healthz: ready when the store answers ---- */
+
+static route_step health_prepare(app *a, const request *rq, route_call *c,
+                                 reply *rp) {
+  (void)a;
+  (void)rq;
+  (void)c;
+  (void)rp;
+  return STEP_WORK; /* the store read may block */
+}
+
+/* A read of a key nobody writes. */
+static void health_work(app *a, route_call *c) {
   static const char key[] = "mcs:healthz";
   void *data = NULL;
   size_t len;
   mcs_store_result res;
-  int rc = mcs_store_get(a->store, key, sizeof key - 1, 0, 1024, &data, &len,
-                         NULL, NULL, &res);
+  c->rc = mcs_store_get(a->store, key, sizeof key - 1, 0, 1024, &data, &len,
+                        NULL, NULL, &res);
   mcs_free(data);
-  rp->content_type = TEXT;
-  rp->status = rc == MCS_OK ? 200 : 503;
-  sb_puts(&rp->body, rc == MCS_OK ? "ok\n" : "store unavailable\n");
 }
 
-static void get_metrics(app *a, const request *rq, reply *rp) {
+static route_step health_after_work(app *a, const request *rq, route_call *c,
+                                    reply *rp) {
+  (void)a;
   (void)rq;
+  rp->content_type = TEXT;
+  rp->status = c->rc == MCS_OK ? 200 : 503;
+  sb_puts(&rp->body, c->rc == MCS_OK ? "ok\n" : "store unavailable\n");
+  return STEP_REPLY;
+}
+
+/* ---- GET /metrics and GET /ping: no session, answered at once ---- */
+
+static route_step metrics_prepare(app *a, const request *rq, route_call *c,
+                                  reply *rp) {
+  (void)rq;
+  (void)c;
   rp->status = 200;
   rp->content_type = "text/plain; version=0.0.4; charset=utf-8";
   metrics_render(&a->metrics, a->mgr, &rp->body);
+  return STEP_REPLY;
 }
 
 /* No session, no store: the ceiling for benchmarks. */
-static void get_ping(app *a, const request *rq, reply *rp) {
+static route_step ping_prepare(app *a, const request *rq, route_call *c,
+                               reply *rp) {
   (void)a;
   (void)rq;
+  (void)c;
   rp->status = 200;
   rp->content_type = TEXT;
   sb_puts(&rp->body, "ok");
+  return STEP_REPLY;
 }
 
-typedef struct route_def {
-  const char *path;
-  const char *method; /* GET routes answer HEAD too */
-  void (*fn)(app *a, const request *rq, reply *rp);
-} route_def;
-
 static const route_def routes[] = {
-    {"/", "GET", get_home},           {"/login", "GET", get_login},
-    {"/login", "POST", post_login},   {"/count", "GET", get_count},
-    {"/logout", "POST", post_logout},
-    {"/logout-everywhere", "POST", post_logout_everywhere},
-    {"/healthz", "GET", get_healthz},
-    {"/metrics", "GET", get_metrics}, {"/ping", "GET", get_ping},
+    {.path = "/",
+     .method = "GET",
+     .session = true,
+     .prepare = home_prepare,
+     .render = home_render},
+    {.path = "/login",
+     .method = "GET",
+     .session = true,
+     .prepare = login_form_prepare,
+     .render = login_form_render},
+    {.path = "/login",
+     .method = "POST",
+     .session = true,
+     .prepare = login_prepare,
+     .work = login_work,
+     .after_work = login_after_work,
+     .render = to_home},
+    {.path = "/count",
+     .method = "GET",
+     .session = true,
+     .prepare = count_prepare,
+     .render = count_render},
+    {.path = "/logout",
+     .method = "POST",
+     .session = true,
+     .prepare = logout_prepare,
+     .render = to_login},
+    {.path = "/logout-everywhere",
+     .method = "POST",
+     .session = true,
+     .prepare = everywhere_prepare,
+     .work = everywhere_work,
+     .after_work = everywhere_after_work,
+     .render = to_login},
+    {.path = "/healthz",
+     .method = "GET",
+     .prepare = health_prepare,
+     .work = health_work,
+     .after_work = health_after_work},
+    {.path = "/metrics", .method = "GET", .prepare = metrics_prepare},
+    {.path = "/ping", .method = "GET", .prepare = ping_prepare},
 };
 
 static bool method_is(const char *sent, const char *route_method) {
@@ -282,25 +353,57 @@ static const char *allowed(bool get, bool post) {
   return get && post ? "GET, HEAD, POST" : get ? "GET, HEAD" : "POST";
 }
 
-void route(app *a, const request *rq, reply *rp) {
+const route_def *route_find(const request *rq, reply *rp) {
   bool get = false, post = false;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     if (strcmp(routes[i].path, rq->path) != 0)
       continue;
-    if (method_is(rq->method, routes[i].method)) {
-      routes[i].fn(a, rq, rp);
-      if (!rp->status)
-        rp->status = 200;
-      if (!rp->content_type)
-        rp->content_type = HTML;
-      return;
-    }
+    if (method_is(rq->method, routes[i].method))
+      return &routes[i];
     *(strcmp(routes[i].method, "GET") == 0 ? &get : &post) = true;
   }
   if (get || post) {
     reply_error(rp, 405, "This page does not accept that method.");
     rp->allow = allowed(get, post);
-    return;
+    return NULL;
   }
   reply_error(rp, 404, "There is no page here.");
+  return NULL;
+}
+
+/* ---- What both drivers share ---- */
+
+static const char HTML[] = "text/html; charset=utf-8";
+
+void route_session_error(reply *rp, int rc) {
+  unsigned status = mcs_http_status_for_error(rc);
+  const char *msg =
+      status == 503   ? "The session store is unavailable. Please try "
+                        "again in a moment."
+      : status == 431 ? "Your Cookie header is too large. Clear this "
+                        "site's cookies and try again."
+                      : mcs_strerror(rc);
+  reply_error(rp, status, msg);
+}
+
+void route_saved(app *a, const request *rq, const route_def *d, route_call *c,
+                 reply *rp, int rc) {
+  if (rc != MCS_OK) {
+    mcs_session_free(c->session);
+    c->session = NULL;
+    route_session_error(rp, rc);
+    return;
+  }
+  d->render(a, rq, c, rp);
+  rp->session = c->session;
+  c->session = NULL;
+}
+
+void route_finish(route_call *c, reply *rp) {
+  mcs_session_free(c->session);
+  c->session = NULL;
+  if (!rp->status)
+    rp->status = 200;
+  if (!rp->content_type)
+    rp->content_type = HTML;
 }

@@ -1,8 +1,10 @@
-/* The demo's routes, shared by both servers: each server (demo/server.c on
- * libmicrohttpd, evhttp/server.c on libevent) turns its HTTP library's
- * request into one `request`, calls route(), and sends the `reply` it
- * fills. Routes never touch a server's types and never send anything
- * themselves; statuses are plain numbers. */
+/* The demo's routes, shared by both servers: each server turns its HTTP
+ * library's request into one `request`, has it answered, and sends the
+ * `reply` that comes back. evhttp/handler.c calls route() below, which
+ * blocks on the store; demo/server.c (libmicrohttpd) runs the same routes
+ * through an mcs_loop without blocking (route_async.h). Routes never touch
+ * a server's types and never send anything themselves; statuses are plain
+ * numbers. */
 #ifndef DEMO_ROUTES_H
 #define DEMO_ROUTES_H
 
@@ -16,9 +18,9 @@
 
 typedef struct request request;
 
-/* Loads the request's session from its Cookie header. Each server does it
- * with its adapter (mcs_mhd_session_load, mcs_evhttp_session_load), so the
- * examples show those calls; returns what they return. */
+/* Loads the request's session from its Cookie header, for route(). A
+ * server does it with its adapter (mcs_evhttp_session_load), so the
+ * example shows that call; returns what it returns. */
 typedef int (*session_loader)(mcs_manager *mgr, const request *rq,
                               mcs_session **out);
 
@@ -28,12 +30,17 @@ struct request {
   const char *content_type; /* NULL when absent */
   const char *body;         /* the whole body (at most DEMO_BODY_MAX bytes) */
   size_t body_len;
-  session_loader load; /* the server's; never NULL */
+  session_loader load; /* route(): the server's; never NULL there */
   void *native;        /* the server's own request object, for load */
+  /* route_async.h: the Cookie header as sent (NULL when absent), which
+   * mcs_session_load_start reads. */
+  const char *cookie;
+  size_t cookie_len;
 };
 
-/* Answers one request: fills *rp (status, body, headers). Never fails:
- * errors become error pages. Safe from any number of threads at once. */
+/* Answers one request, blocking on the store as needed: fills *rp
+ * (status, body, headers). Never fails: errors become error pages. Safe
+ * from any number of threads at once. */
 void route(app *a, const request *rq, reply *rp);
 
 #endif

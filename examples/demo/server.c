@@ -1,11 +1,34 @@
-/* The MHD side of the demo. MHD calls the access handler several times
- * per request (DESIGN section 9):
+/* The MHD side of the demo. Every request is served by an event loop that
+ * never waits for the session store: evloop.c runs, per thread, one MHD
+ * daemon without a thread of its own and one mcs_loop; this file is the
+ * daemon's access handler.
+ *
+ * MHD calls the handler several times per request (DESIGN section 9):
  *   1. headers parsed: we allocate per-request state in *req_cls and
  *      return MHD_YES without answering (answering here would make MHD
  *      close the connection, losing keep-alive);
  *   2. zero or more times with body bytes, which we collect, bounded;
- *   3. once more with no bytes: the request is complete; we answer.
- * The completion callback records the latency and frees the state. */
+ *   3. once more with no bytes: the request is complete and its route
+ *      starts (route_async.c). When it finishes at once (/ping,
+ *      /metrics, the memory store, a request refused early) the reply is
+ *      queued in this call. Otherwise it is waiting for the store: we
+ *      suspend the connection (MHD_suspend_connection) and return.
+ *   4. the route goes on in mcs_loop callbacks on this thread (the load's
+ *      answer, the save, a blocking step done on the loop's helper
+ *      thread); when the reply is complete it is kept in the request's
+ *      state and the connection resumed. Nothing is queued from a
+ *      callback: responses are queued from the handler only;
+ *   5. after the resume MHD calls the handler once more for the same
+ *      request (step 3's call again), and it queues the kept reply.
+ * The completion callback records the latency and frees the state,
+ * including a session still held.
+ *
+ * A suspended connection is out of MHD's sight: MHD 0.9.75 neither times
+ * it out, nor notices the client hanging up, nor completes it, until it is
+ * resumed. So the state the mcs_loop callbacks use stays valid whatever
+ * the client does; a client that left is noticed when the reply is
+ * written, after the resume, and the completion callback frees the state
+ * then. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +39,7 @@
 #include <microhttpd.h>
 
 #include "flags.h"
-#include "routes.h"
+#include "route_async.h"
 #include "server.h"
 
 /* MHD keeps each connection's headers and body window in one pool. With
@@ -28,12 +51,24 @@
 /* Idle keep-alive connections and stalled clients are dropped after this. */
 #define CONNECTION_TIMEOUT_S 30u
 
+typedef enum req_phase {
+  PHASE_READING, /* calls 1 and 2 */
+  PHASE_WAITING, /* suspended: the route waits for the store */
+  PHASE_READY    /* resumed: task.rp is the reply to queue */
+} req_phase;
+
 typedef struct req_state {
   struct timespec start;
+  server_loop *sl;
+  struct MHD_Connection *conn;
+  req_phase phase;
   unsigned status; /* what we answered; 0 until then */
   bool too_large;  /* the body passed DEMO_BODY_MAX: answer 413 */
+  bool orphaned;   /* completed by MHD while waiting (see on_completed) */
   char *body;
   size_t len;
+  request rq;      /* what the route reads, kept while it runs */
+  route_task task; /* the route in progress, then its reply */
 } req_state;
 
 static uint64_t micros_since(const struct timespec *t0) {
@@ -87,11 +122,14 @@ static enum MHD_Result answer_error(struct MHD_Connection *conn, req_state *st,
 
 /* First call: set up the state. A body announced as too large is refused
  * at once; MHD then closes the connection instead of reading it. */
-static enum MHD_Result first_call(struct MHD_Connection *conn, void **req_cls) {
+static enum MHD_Result first_call(server_loop *sl, struct MHD_Connection *conn,
+                                  void **req_cls) {
   req_state *st = calloc(1, sizeof *st);
   if (!st)
     return MHD_NO;
   clock_gettime(CLOCK_MONOTONIC, &st->start);
+  st->sl = sl;
+  st->conn = conn;
   *req_cls = st;
   const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -116,29 +154,64 @@ static void collect(req_state *st, const char *data, size_t n) {
   st->len += n;
 }
 
-/* The routes' session loader: the adapter reads the Cookie header. */
-static int load_session(mcs_manager *mgr, const request *rq,
-                        mcs_session **out) {
-  return mcs_mhd_session_load(mgr, rq->native, out);
+/* The route finished in an mcs_loop callback: keep the reply and let MHD
+ * call the handler again to queue it. */
+static void task_done(route_task *t) {
+  req_state *st = t->ud;
+  if (st->orphaned) { /* see on_completed */
+    route_task_release(&st->task);
+    free(st->body);
+    free(st);
+    return;
+  }
+  st->phase = PHASE_READY;
+  MHD_resume_connection(st->conn);
+  st->sl->resumed = true;
 }
 
-static enum MHD_Result final_call(app *a, struct MHD_Connection *conn,
-                                  req_state *st, const char *url,
-                                  const char *method) {
+/* The request as the routes see it. The strings point into the
+ * connection's memory pool, which MHD keeps until the request completes
+ * and leaves alone while the connection is suspended (MHD 0.9.75's
+ * connection.c), so the route may read them in its callbacks. */
+static void build_request(req_state *st, const char *url, const char *method) {
+  const char *cookie = NULL;
+  size_t cookie_len = 0;
+  /* The first Cookie header, with the length MHD knows (as the adapter's
+   * mcs_mhd_session_load reads it). */
+  if (MHD_lookup_connection_value_n(
+          st->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE,
+          sizeof MHD_HTTP_HEADER_COOKIE - 1, &cookie, &cookie_len) != MHD_YES) {
+    cookie = NULL;
+    cookie_len = 0;
+  }
+  st->rq = (request){
+      .method = method,
+      .path = url,
+      .content_type = MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_TYPE),
+      .body = st->body,
+      .body_len = st->len,
+      .cookie = cookie,
+      .cookie_len = cookie_len,
+  };
+}
+
+static enum MHD_Result final_call(struct MHD_Connection *conn, req_state *st,
+                                  const char *url, const char *method) {
+  if (st->phase == PHASE_READY)
+    return send_reply(conn, st, &st->task.rp);
+  if (st->phase == PHASE_WAITING)
+    return MHD_YES; /* not reached: MHD does not call suspended ones */
   if (st->too_large)
     return answer_error(conn, st, MHD_HTTP_CONTENT_TOO_LARGE,
                         "The request body is too large.");
-  request rq = {.method = method,
-                .path = url,
-                .content_type = MHD_lookup_connection_value(
-                    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-                .body = st->body,
-                .body_len = st->len,
-                .load = load_session,
-                .native = conn};
-  reply rp = {0};
-  route(a, &rq, &rp);
-  return send_reply(conn, st, &rp);
+  build_request(st, url, method);
+  if (route_task_start(&st->task, st->sl->a, st->sl->loop, &st->rq, task_done,
+                       st))
+    return send_reply(conn, st, &st->task.rp);
+  st->phase = PHASE_WAITING;
+  MHD_suspend_connection(conn);
+  return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -148,28 +221,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   (void)version;
   req_state *st = *req_cls;
   if (!st)
-    return first_call(conn, req_cls);
+    return first_call(cls, conn, req_cls);
   if (*upload_data_size > 0) {
     collect(st, upload_data, *upload_data_size);
     *upload_data_size = 0;
     return MHD_YES;
   }
-  return final_call(cls, conn, st, url, method);
+  return final_call(conn, st, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode code) {
-  app *a = cls;
+  server_loop *sl = cls;
   req_state *st = *req_cls;
   (void)conn;
   (void)code;
   if (!st)
     return;
+  *req_cls = NULL;
+  if (st->phase == PHASE_WAITING) {
+    /* Not reached with MHD 0.9.75, which completes no connection while
+     * it is suspended. Should another version do so, the route still
+     * owns the state: its last callback frees it. */
+    st->orphaned = true;
+    return;
+  }
   if (st->status)
-    metrics_observe(&a->metrics, st->status, micros_since(&st->start));
+    metrics_observe(&sl->a->metrics, st->status, micros_since(&st->start));
+  route_task_release(&st->task);
   free(st->body);
   free(st);
-  *req_cls = NULL;
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -179,15 +260,15 @@ log_mhd(void *cls, const char *fmt, va_list ap) {
   vfprintf(stderr, fmt, ap);
 }
 
-struct MHD_Daemon *server_start(app *a, int fd, unsigned threads) {
-  unsigned flags =
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+struct MHD_Daemon *server_daemon_start(server_loop *sl, int fd) {
+  /* No MHD_USE_INTERNAL_POLLING_THREAD: our thread runs the daemon. */
+  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   /* The logger goes first: MHD uses it only for messages about the
    * options after it. */
   return MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
-      NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-      MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_END);
+      flags, 0, NULL, NULL, on_request, sl, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
+      NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+      CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, sl,
+      MHD_OPTION_END);
 }

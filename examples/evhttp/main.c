@@ -8,6 +8,8 @@
 
 const char demo_program[] = "mcsession-evhttp-demo";
 const char demo_http_library[] = "libevent's evhttp";
+const char demo_threads_help[] = "request threads";
+const unsigned demo_default_threads = 4;
 
 static void *start(app *a, int fd, unsigned threads) {
   return evserver_start(a, fd, threads);

@@ -18,6 +18,7 @@ import http.client
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -41,13 +42,20 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SERVERS = {
     # libmicrohttpd answers a header block beyond its per-connection memory
     # (64 KiB) itself, with 431.
-    "mcsession-demo": {"oversized_header_block": 431},
+    "mcsession-demo": {"oversized_header_block": 431,
+                       # Event loops that never wait for the store
+                       # (examples/demo/evloop.c): one thread keeps
+                       # serving while its requests wait.
+                       "loop_never_waits": True},
     # libevent 2.1's evhttp refuses a header block beyond
     # evhttp_set_max_headers_size (64 KiB here) itself and reports it as an
     # invalid header, so it answers 400; it has no hook to choose another
     # status (http.c: evhttp_read_header). Still a 4xx, never a dropped
     # connection. Cookie headers below that size get the app's 431.
-    "mcsession-evhttp-demo": {"oversized_header_block": 400},
+    "mcsession-evhttp-demo": {"oversized_header_block": 400,
+                              # Its session calls block their thread's
+                              # event loop (mcsession/evhttp.h).
+                              "loop_never_waits": False},
 }
 
 
@@ -464,8 +472,9 @@ class MemcachedStoreTest(unittest.TestCase):
             demo.stop()
 
     def test_a_stalled_store_stalls_only_one_thread(self):
-        """The session calls block the thread that makes them (MHD's pool
-        thread, evhttp's per-thread event loop); the other threads keep
+        """A blocking store call stalls at most one thread (evhttp's
+        per-thread event loop; in the MHD demo only an event loop's helper
+        thread, which runs /healthz's store read); the other threads keep
         serving. The "store" here accepts connections and never answers."""
         with socket.socket() as silent:
             silent.bind(("127.0.0.1", 0))
@@ -494,6 +503,56 @@ class MemcachedStoreTest(unittest.TestCase):
                 self.assertGreater(slow["took"], 2.0)
             finally:
                 demo.stop()
+
+    def test_requests_waiting_for_a_frozen_store_never_stall_the_loop(self):
+        """One event-loop thread: while requests wait for a store that has
+        stopped answering (memcached frozen with SIGSTOP), the same thread
+        answers /ping at once; clients that hang up while their request
+        waits leave nothing behind (the demo's own checks at exit, and
+        sanitizers when built with them); once the store answers again
+        every request ends and the service goes on."""
+        if not SERVER["loop_never_waits"]:
+            self.skipTest("%s blocks its loop on the store by design"
+                          % PROGRAM)
+        demo = Demo("--threads", "1", "--store", self.url,
+                    secret_file=self.secret)
+        try:
+            _, c = demo.login("Frozen")
+            self.assertEqual(count_in(demo.get("/count", cookie=c).body), 1)
+            os.kill(self.mc.proc.pid, signal.SIGSTOP)
+            try:
+                waited = {}
+
+                def wait_for_store():
+                    waited["status"] = demo.get("/", cookie=c).status
+
+                waiter = threading.Thread(target=wait_for_store)
+                waiter.start()
+                request = ("GET /count HTTP/1.1\r\nHost: x\r\n"
+                           "Cookie: session=%s\r\n\r\n" % c).encode()
+                for _ in range(3):  # hang up while the request waits
+                    with socket.create_connection(
+                            ("127.0.0.1", demo.port), timeout=TIMEOUT) as s:
+                        s.sendall(request)
+                        time.sleep(0.02)
+                for _ in range(5):
+                    t = time.monotonic()
+                    self.assertEqual(demo.get("/ping").status, 200)
+                    self.assertLess(time.monotonic() - t, 0.5)
+            finally:
+                os.kill(self.mc.proc.pid, signal.SIGCONT)
+            waiter.join(TIMEOUT)
+            # Answered once the store woke up, or 503 after its timeout.
+            self.assertIn(waited.get("status"), (200, 503))
+            deadline = time.monotonic() + 10
+            while demo.get("/healthz").status != 200:
+                self.assertLess(time.monotonic() - deadline, 0, "no recovery")
+                time.sleep(0.25)
+            r = demo.get("/count", cookie=c)
+            self.assertEqual(r.status, 200)
+            self.assertGreaterEqual(count_in(r.body), 2)
+        finally:
+            demo.stop()
 
     def test_sessions_survive_a_demo_restart(self):
         demo = self.demo()

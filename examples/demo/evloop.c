@@ -1,0 +1,238 @@
+/* One event loop per thread, serving HTTP without ever waiting for the
+ * session store. Each thread owns:
+ *   - an MHD daemon started without a thread of its own (server.c), on a
+ *     dup() of the listening socket: every daemon accepts from the one
+ *     socket (the kernel hands each new connection to one of them), and
+ *     each closes only its own descriptor when it stops;
+ *   - an mcs_loop over the app's store, through which the handlers load
+ *     and save sessions;
+ *   - an epoll descriptor watching MHD's epoll descriptor, the mcs_loop's
+ *     descriptor and the shared stop eventfd.
+ * Each turn waits at most the sooner of MHD's and the loop's timeouts,
+ * then runs MHD (which reads requests and calls the handlers; they queue
+ * store requests on the loop) and then the mcs_loop (which sends what the
+ * handlers queued, one write for all of them, and runs the callbacks of
+ * what the store answered). A callback that finishes a request resumes
+ * its connection. MHD in external polling mode has no inter-thread
+ * channel (MHD_start_daemon drops MHD_USE_ITC without an internal
+ * thread), so a resume wakes nothing: server_loop.resumed makes the next
+ * wait 0 ms, and the next MHD_run answers the resumed requests.
+ *
+ * Stopping: the main thread writes the eventfd, which stays readable, so
+ * every thread sees it. A thread then stops taking requests and runs its
+ * mcs_loop until nothing is pending (bounded by the store's timeouts), so
+ * every suspended connection has been resumed before MHD_stop_daemon
+ * (which must never meet a suspended one) closes them all. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "evloop.h"
+#include "flags.h"
+#include "server.h"
+
+typedef struct evthread {
+  server_loop sl;
+  struct MHD_Daemon *daemon;
+  int epfd; /* ours: MHD's epoll fd, the loop's fd, the stop eventfd */
+  pthread_t thread;
+} evthread;
+
+struct evloops {
+  evthread *threads;
+  unsigned n;       /* threads set up */
+  unsigned running; /* threads started */
+  int fd;           /* the listening socket (each daemon has a dup) */
+  int stop_fd;      /* eventfd, readable once we stop */
+};
+
+/* What an event on our epoll descriptor is about. */
+enum { TAG_MHD = 1, TAG_LOOP, TAG_STOP };
+
+static void say(const char *what, const char *why) {
+  fprintf(stderr, "%s: %s: %s\n", demo_program, what, why);
+}
+
+static int watch(int epfd, int fd, uint32_t tag) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+  return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* The daemon, on its own copy of the listening socket. */
+static int start_daemon(evthread *t, int fd) {
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    say("cannot copy the listening socket", strerror(errno));
+    return -1;
+  }
+  /* On failure the copy is left alone: MHD may have closed it already
+   * (server.h), and one descriptor leaked by a process that is about to
+   * exit is better than closing a number that might be reused. */
+  t->daemon = server_daemon_start(&t->sl, copy);
+  return t->daemon ? 0 : -1;
+}
+
+static int thread_init(evthread *t, app *a, int fd, int stop_fd) {
+  t->sl.a = a;
+  t->epfd = -1;
+  int rc = mcs_loop_new(&t->sl.loop, a->store);
+  if (rc != MCS_OK) {
+    say("cannot create an mcs_loop", mcs_strerror(rc));
+    return -1;
+  }
+  if (start_daemon(t, fd) != 0)
+    return -1;
+  const union MHD_DaemonInfo *info =
+      MHD_get_daemon_info(t->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+  if (!info) {
+    say("cannot set up an event loop", "MHD has no epoll descriptor");
+    return -1;
+  }
+  t->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (t->epfd < 0 || watch(t->epfd, info->epoll_fd, TAG_MHD) != 0 ||
+      watch(t->epfd, mcs_loop_fd(t->sl.loop), TAG_LOOP) != 0 ||
+      watch(t->epfd, stop_fd, TAG_STOP) != 0) {
+    say("cannot set up an event loop", strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* Milliseconds to wait: 0 after a resume, else the sooner of MHD's
+ * deadline (connection timeouts, data it already holds) and the loop's
+ * (requests to send, store deadlines); -1 when neither has one. */
+static int wait_ms(evthread *t) {
+  if (t->sl.resumed)
+    return 0;
+  int ms = mcs_loop_timeout(t->sl.loop);
+  MHD_UNSIGNED_LONG_LONG mhd_ms;
+  if (MHD_get_timeout(t->daemon, &mhd_ms) == MHD_YES &&
+      (ms < 0 || mhd_ms < (MHD_UNSIGNED_LONG_LONG)ms))
+    ms = mhd_ms > INT_MAX ? INT_MAX : (int)mhd_ms;
+  return ms;
+}
+
+/* Runs the loop's callbacks until none is due, without taking new
+ * requests: each one still waiting for the store is answered (or fails
+ * with the store's timeout) and its connection resumed. */
+static void drain(mcs_loop *loop) {
+  while (mcs_loop_pending(loop) > 0) {
+    struct pollfd p = {.fd = mcs_loop_fd(loop), .events = POLLIN};
+    if (poll(&p, 1, mcs_loop_timeout(loop)) < 0 && errno != EINTR) {
+      say("cannot wait for the store", strerror(errno));
+      return;
+    }
+    mcs_loop_run(loop);
+  }
+}
+
+static void *thread_run(void *arg) {
+  evthread *t = arg;
+  for (;;) {
+    struct epoll_event ev[3];
+    int n = epoll_wait(t->epfd, ev, 3, wait_ms(t));
+    if (n < 0 && errno != EINTR) {
+      say("event loop failed", strerror(errno));
+      break;
+    }
+    bool stop = false;
+    for (int i = 0; i < n; i++)
+      stop |= ev[i].data.u32 == TAG_STOP;
+    if (stop)
+      break;
+    /* Every turn runs both, whatever woke us: MHD_run must run after
+     * every wait (MHD_get_timeout's contract), and mcs_loop_run is what
+     * sends the store requests the handlers just queued. */
+    t->sl.resumed = false;
+    if (MHD_run(t->daemon) != MHD_YES)
+      say("event loop failed", "MHD_run refused to run");
+    mcs_loop_run(t->sl.loop);
+  }
+  drain(t->sl.loop);
+  return NULL;
+}
+
+/* Frees what thread_init built; the thread (if any) has ended. */
+static void thread_free(evthread *t) {
+  if (t->daemon)
+    MHD_stop_daemon(t->daemon); /* closes its connections and socket */
+  mcs_loop_free(t->sl.loop);
+  if (t->epfd >= 0)
+    close(t->epfd);
+}
+
+/* Stops the threads started so far and frees everything but fd. */
+static void teardown(evloops *e) {
+  uint64_t one = 1;
+  if (e->running > 0 && write(e->stop_fd, &one, sizeof one) != sizeof one)
+    say("cannot signal the event loops", strerror(errno)); /* not reached:
+                       an eventfd's counter is far from full */
+  for (unsigned i = 0; i < e->running; i++) {
+    int rc = pthread_join(e->threads[i].thread, NULL);
+    if (rc != 0) /* not reached: each thread is joined once, here */
+      say("cannot join a thread", strerror(rc));
+  }
+  for (unsigned i = 0; i < e->n; i++)
+    thread_free(&e->threads[i]);
+  if (e->stop_fd >= 0)
+    close(e->stop_fd);
+  free(e->threads);
+  free(e);
+}
+
+static int start_threads(evloops *e) {
+  for (; e->running < e->n; e->running++) {
+    int rc = pthread_create(&e->threads[e->running].thread, NULL, thread_run,
+                            &e->threads[e->running]);
+    if (rc != 0) {
+      say("cannot start a thread", strerror(rc));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+evloops *evloops_start(app *a, int fd, unsigned threads) {
+  evloops *e = calloc(1, sizeof *e);
+  if (!e) {
+    say("cannot start", strerror(errno));
+    return NULL;
+  }
+  e->fd = fd;
+  e->stop_fd = eventfd(0, EFD_CLOEXEC);
+  e->threads = calloc(threads, sizeof *e->threads);
+  if (e->stop_fd < 0 || !e->threads) {
+    say("cannot start", strerror(errno));
+    teardown(e);
+    return NULL;
+  }
+  for (; e->n < threads; e->n++) {
+    if (thread_init(&e->threads[e->n], a, fd, e->stop_fd) != 0) {
+      e->n++; /* free the half-built one too */
+      teardown(e);
+      return NULL;
+    }
+  }
+  if (start_threads(e) != 0) {
+    teardown(e);
+    return NULL;
+  }
+  return e;
+}
+
+void evloops_stop(evloops *e) {
+  int fd = e->fd;
+  teardown(e);
+  close(fd);
+}
