@@ -117,12 +117,45 @@ static int parse_va(char *line, uint64_t *cas, uint32_t *flags,
   return 0;
 }
 
-int bare_mg(bare_mc *c, const char *key, uint32_t ttl, uint64_t *cas,
-            uint32_t *flags, size_t *vlen) {
+/* ------------------------------------------------------------------------ */
+/* Requests: appended to a batch, sent with one write, answered in order     */
+/* ------------------------------------------------------------------------ */
+
+static int batch_put(bare_batch *b, const void *p, size_t n) {
+  if (n > sizeof b->buf - b->len)
+    return -1;
+  memcpy(b->buf + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+int bare_batch_mg(bare_batch *b, const char *key, uint32_t ttl) {
   char req[320];
   int n = snprintf(req, sizeof req, "mg %s v c f T%" PRIu32 "\r\n", key, ttl);
-  if (n < 0 || (size_t)n >= sizeof req || send_all(c, req, (size_t)n) != 0)
+  if (n < 0 || (size_t)n >= sizeof req)
     return -1;
+  return batch_put(b, req, (size_t)n);
+}
+
+int bare_batch_ms_cas(bare_batch *b, const char *key, const void *data,
+                      size_t len, uint32_t ttl, uint32_t flags, uint64_t cas) {
+  char req[320];
+  int n = snprintf(req, sizeof req,
+                   "ms %s %zu T%" PRIu32 " F%" PRIu32 " C%" PRIu64 "\r\n", key,
+                   len, ttl, flags, cas);
+  if (n < 0 || (size_t)n >= sizeof req || batch_put(b, req, (size_t)n) != 0 ||
+      batch_put(b, data, len) != 0)
+    return -1;
+  return batch_put(b, "\r\n", 2);
+}
+
+int bare_batch_send(bare_mc *c, bare_batch *b) {
+  int rc = send_all(c, b->buf, b->len);
+  b->len = 0;
+  return rc;
+}
+
+int bare_read_mg(bare_mc *c, uint64_t *cas, uint32_t *flags, size_t *vlen) {
   char *line = next_line(c);
   if (!line)
     return -1;
@@ -134,24 +167,30 @@ int bare_mg(bare_mc *c, const char *key, uint32_t ttl, uint64_t *cas,
   return skip_value(c, *vlen) == 0 ? 1 : -1;
 }
 
-int bare_ms_cas(bare_mc *c, const char *key, const void *data, size_t len,
-                uint32_t ttl, uint32_t flags, uint64_t cas) {
-  char req[2048];
-  int n = snprintf(req, sizeof req,
-                   "ms %s %zu T%" PRIu32 " F%" PRIu32 " C%" PRIu64 "\r\n", key,
-                   len, ttl, flags, cas);
-  if (n < 0 || (size_t)n + len + 2 > sizeof req)
-    return -1;
-  memcpy(req + n, data, len);
-  memcpy(req + n + len, "\r\n", 2);
-  if (send_all(c, req, (size_t)n + len + 2) != 0)
-    return -1;
+int bare_read_ms(bare_mc *c) {
   char *line = next_line(c);
   if (!line)
     return -1;
   if (strcmp(line, "HD") == 0)
     return 1;
   return strcmp(line, "EX") == 0 || strcmp(line, "NF") == 0 ? 0 : -1;
+}
+
+int bare_mg(bare_mc *c, const char *key, uint32_t ttl, uint64_t *cas,
+            uint32_t *flags, size_t *vlen) {
+  bare_batch b = {.len = 0};
+  if (bare_batch_mg(&b, key, ttl) != 0 || bare_batch_send(c, &b) != 0)
+    return -1;
+  return bare_read_mg(c, cas, flags, vlen);
+}
+
+int bare_ms_cas(bare_mc *c, const char *key, const void *data, size_t len,
+                uint32_t ttl, uint32_t flags, uint64_t cas) {
+  bare_batch b = {.len = 0};
+  if (bare_batch_ms_cas(&b, key, data, len, ttl, flags, cas) != 0 ||
+      bare_batch_send(c, &b) != 0)
+    return -1;
+  return bare_read_ms(c);
 }
 
 int bare_stat(bare_mc *c, const char *name, uint64_t *value) {

@@ -38,6 +38,24 @@ int bare_mg(bare_mc *c, const char *key, uint32_t ttl, uint64_t *cas,
 int bare_ms_cas(bare_mc *c, const char *key, const void *data, size_t len,
                 uint32_t ttl, uint32_t flags, uint64_t cas);
 
+/* Pipelining: requests appended to a batch go out with one write
+ * (bare_batch_send); their replies are then read in order. bare_mg and
+ * bare_ms_cas are batches of one. The append functions return 0, or -1
+ * when the batch is full. */
+typedef struct bare_batch {
+  size_t len;
+  char buf[BARE_BUF_SIZE];
+} bare_batch;
+
+int bare_batch_mg(bare_batch *b, const char *key, uint32_t ttl);
+int bare_batch_ms_cas(bare_batch *b, const char *key, const void *data,
+                      size_t len, uint32_t ttl, uint32_t flags, uint64_t cas);
+/* Sends the batch and empties it. 0 or -1. */
+int bare_batch_send(bare_mc *c, bare_batch *b);
+/* The next reply: of an mg (as bare_mg) or of an ms (as bare_ms_cas). */
+int bare_read_mg(bare_mc *c, uint64_t *cas, uint32_t *flags, size_t *vlen);
+int bare_read_ms(bare_mc *c);
+
 /* Sends `stats` and returns the figure named `name` in *value.
  * 0, or -1 (error, or no such figure). */
 int bare_stat(bare_mc *c, const char *name, uint64_t *value);

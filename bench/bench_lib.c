@@ -9,6 +9,10 @@
  *   bench_lib bare --store URL --mode read|write [--threads N] [--seconds S]
  *       the floor: the same record's bytes read with a bare `mg` (read) or
  *       `mg` + `ms C<cas>` (write) on a plain blocking socket per thread.
+ *   bench_lib cycles|bare ... --inflight N
+ *       N sessions in flight on one thread: the library through an
+ *       mcs_loop (bench_loop.c), and its floor, N bare `mg` (and N `ms`)
+ *       sent with one write and answered in order.
  *   bench_lib memory --store memory|URL [--sessions N]
  *       bytes per session: the memory store's accounted bytes, or
  *       memcached's `stats bytes`, before and after N sessions.
@@ -30,6 +34,7 @@
 #include <mcsession.h>
 
 #include "bare_mc.h"
+#include "bench_loop.h"
 
 #define MAX_THREADS 16
 #define KEY_PREFIX "mcs:" /* the demo's (the memcached URL's default) */
@@ -39,14 +44,15 @@
 typedef struct opts {
   const char *cmd, *store, *mode, *secret_file;
   unsigned threads;
+  unsigned inflight; /* 0: one blocking session per thread */
   double seconds;
   unsigned long sessions;
 } opts;
 
 static int usage(void) {
   fputs("usage: bench_lib cycles|bare|memory|fill --store memory|URL "
-        "[--mode read|write] [--threads N] [--seconds S] [--sessions N] "
-        "[--secret-file F]\n",
+        "[--mode read|write] [--threads N] [--inflight N] [--seconds S] "
+        "[--sessions N] [--secret-file F]\n",
         stderr);
   return 2;
 }
@@ -86,9 +92,13 @@ static int parse_opts(opts *o, int argc, char **argv) {
       o->seconds = strtod(v, NULL);
     else if (strcmp(k, "--sessions") == 0)
       o->sessions = strtoul(v, NULL, 10);
+    else if (strcmp(k, "--inflight") == 0)
+      o->inflight = (unsigned)strtoul(v, NULL, 10);
     else
       return -1;
   }
+  if (o->inflight > BENCH_LOOP_MAX || (o->inflight && o->threads != 1))
+    return -1;
   if (argc % 2 != 0 || !o->store || o->threads < 1 ||
       o->threads > MAX_THREADS || o->seconds <= 0 || o->sessions < 1)
     return -1;
@@ -321,6 +331,39 @@ static int create_session(mcs_manager *mgr, unsigned long n, char *cookie,
   return rc;
 }
 
+/* A session made for a benchmark: its Cookie header, and its record's key
+ * and bytes as the library wrote them (what the bare floor sends). */
+typedef struct made_session {
+  char cookie[1024];
+  char key[MCS_STORE_KEY_MAX + 1];
+  unsigned char value[4096];
+  size_t value_len;
+  uint32_t flags;
+} made_session;
+
+/* Makes n sessions, numbered from 0, through a tap on `store` that shows
+ * what the library writes. */
+static int make_sessions(mcs_keyring *ring, mcs_store *store, unsigned n,
+                         made_session *out) {
+  tap t = {.inner = store};
+  mcs_store *tapped = NULL;
+  mcs_manager *setup = NULL;
+  int rc = mcs_store_new(&tapped, &TAP_OPS, &t);
+  if (rc == MCS_OK)
+    rc = make_manager(ring, tapped, &setup);
+  for (unsigned i = 0; rc == MCS_OK && i < n; i++) {
+    made_session *m = &out[i];
+    rc = create_session(setup, i, m->cookie, sizeof m->cookie);
+    memcpy(m->key, t.key, sizeof m->key);
+    memcpy(m->value, t.value, t.value_len);
+    m->value_len = t.value_len;
+    m->flags = t.flags;
+  }
+  mcs_manager_free(setup);
+  mcs_store_free(tapped);
+  return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Timed workers                                                            */
 /* ------------------------------------------------------------------------ */
@@ -330,15 +373,9 @@ typedef struct worker {
   pthread_barrier_t *start;
   int write;
   double seconds;
-  /* cycles */
-  mcs_manager *mgr;
-  char cookie[1024];
-  /* bare */
-  mcs_memcached_server srv;
-  char key[MCS_STORE_KEY_MAX + 1];
-  unsigned char value[4096];
-  size_t value_len;
-  uint32_t flags;
+  made_session sess; /* this worker's */
+  mcs_manager *mgr;   /* cycles */
+  mcs_memcached_server srv; /* bare */
   /* results */
   uint64_t cycles, failures;
   double elapsed;
@@ -347,7 +384,8 @@ typedef struct worker {
 /* One request's worth of library work; 0 when the session came back. */
 static int lib_cycle(worker *w) {
   mcs_session *s = NULL;
-  int rc = mcs_session_load(w->mgr, w->cookie, strlen(w->cookie), &s);
+  int rc = mcs_session_load(w->mgr, w->sess.cookie, strlen(w->sess.cookie),
+                            &s);
   if (rc != MCS_OK)
     return rc;
   const char *name;
@@ -368,11 +406,12 @@ static int bare_cycle(worker *w, bare_mc *mc) {
   uint64_t cas = 0;
   uint32_t flags = 0;
   size_t len = 0;
-  if (bare_mg(mc, w->key, IDLE_TTL, &cas, &flags, &len) != 1)
+  if (bare_mg(mc, w->sess.key, IDLE_TTL, &cas, &flags, &len) != 1)
     return -1;
   if (!w->write)
     return 0;
-  return bare_ms_cas(mc, w->key, w->value, w->value_len, IDLE_TTL, flags,
+  return bare_ms_cas(mc, w->sess.key, w->sess.value, w->sess.value_len,
+                     IDLE_TTL, flags,
                      cas) == 1
              ? 0
              : -1;
@@ -448,28 +487,16 @@ static void run_workers(worker *ws, unsigned n, void *(*fn)(void *),
 /* Commands                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* Gives each worker its own session, created through a tap so the worker
- * also knows the record's key and bytes. */
+/* Gives each worker its own session. */
 static int prepare_workers(const opts *o, mcs_keyring *ring, mcs_store *store,
                            worker *ws) {
-  tap t = {.inner = store};
-  mcs_store *tapped = NULL;
-  mcs_manager *setup = NULL;
-  int rc = mcs_store_new(&tapped, &TAP_OPS, &t);
-  if (rc == MCS_OK)
-    rc = make_manager(ring, tapped, &setup);
+  static made_session made[MAX_THREADS];
+  int rc = make_sessions(ring, store, o->threads, made);
   for (unsigned i = 0; rc == MCS_OK && i < o->threads; i++) {
-    worker *w = &ws[i];
-    w->write = strcmp(o->mode, "write") == 0;
-    w->seconds = o->seconds;
-    rc = create_session(setup, i, w->cookie, sizeof w->cookie);
-    memcpy(w->key, t.key, sizeof w->key);
-    memcpy(w->value, t.value, t.value_len);
-    w->value_len = t.value_len;
-    w->flags = t.flags;
+    ws[i].write = strcmp(o->mode, "write") == 0;
+    ws[i].seconds = o->seconds;
+    ws[i].sess = made[i];
   }
-  mcs_manager_free(setup);
-  mcs_store_free(tapped);
   return rc;
 }
 
@@ -510,7 +537,7 @@ static int cmd_timed(const opts *o, int bare) {
   uint64_t reqs = store_requests(store) - req0;
   printf("cycles_per_s=%.0f cycles=%" PRIu64 " failures=%" PRIu64
          " record_bytes=%zu",
-         rate, cycles, failures, ws[0].value_len);
+         rate, cycles, failures, ws[0].sess.value_len);
   if (!bare && is_memcached(o->store))
     printf(" store_ops_per_cycle=%.3f",
            (double)reqs / (double)(cycles + WARMUP_CYCLES * o->threads));
@@ -519,6 +546,127 @@ static int cmd_timed(const opts *o, int bare) {
   mcs_store_free(store);
   mcs_keyring_free(ring);
   return failures ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* In flight: N sessions on one thread, pipelined                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct flight {
+  unsigned n;
+  made_session sess[BENCH_LOOP_MAX];
+  const char *cookies[BENCH_LOOP_MAX]; /* sess[i].cookie */
+} flight;
+
+static int prepare_flight(const opts *o, mcs_keyring *ring, mcs_store *store,
+                          flight *f) {
+  f->n = o->inflight;
+  for (unsigned i = 0; i < f->n; i++)
+    f->cookies[i] = f->sess[i].cookie;
+  return make_sessions(ring, store, f->n, f->sess);
+}
+
+/* One batch of the floor: N mg in one write, their replies; to write,
+ * then N ms C<cas> in one write, their replies. Failures are counted. */
+static void bare_batch_cycle(bare_mc *mc, const flight *f, int write,
+                             bare_batch *b, uint64_t *failures) {
+  uint64_t cas[BENCH_LOOP_MAX];
+  uint32_t flags;
+  size_t len;
+  for (unsigned i = 0; i < f->n; i++)
+    if (bare_batch_mg(b, f->sess[i].key, IDLE_TTL) != 0)
+      (*failures)++;
+  if (bare_batch_send(mc, b) != 0)
+    (*failures)++;
+  for (unsigned i = 0; i < f->n; i++)
+    if (bare_read_mg(mc, &cas[i], &flags, &len) != 1)
+      (*failures)++;
+  if (!write)
+    return;
+  for (unsigned i = 0; i < f->n; i++)
+    if (bare_batch_ms_cas(b, f->sess[i].key, f->sess[i].value,
+                          f->sess[i].value_len, IDLE_TTL, f->sess[i].flags,
+                          cas[i]) != 0)
+      (*failures)++;
+  if (bare_batch_send(mc, b) != 0)
+    (*failures)++;
+  for (unsigned i = 0; i < f->n; i++)
+    if (bare_read_ms(mc) != 1)
+      (*failures)++;
+}
+
+static int bare_flight(const opts *o, const flight *f,
+                       bench_loop_result *out) {
+  static bare_mc mc;
+  static bare_batch b;
+  mcs_memcached_server srv;
+  if (url_server(o->store, &srv) != 0 ||
+      bare_connect(&mc, srv.host, srv.port) != 0)
+    return MCS_ESTORE;
+  int write = strcmp(o->mode, "write") == 0;
+  memset(out, 0, sizeof *out);
+  for (int i = 0; i < 20; i++) /* warm-up, not counted */
+    bare_batch_cycle(&mc, f, write, &b, &out->failures);
+  out->failures = 0;
+  double t0 = now_s(), t = t0;
+  while (t - t0 < o->seconds) {
+    bare_batch_cycle(&mc, f, write, &b, &out->failures);
+    out->cycles += f->n;
+    t = now_s();
+  }
+  out->elapsed = t - t0;
+  bare_close(&mc);
+  return MCS_OK;
+}
+
+static int lib_flight(const opts *o, mcs_manager *mgr, mcs_store *store,
+                      const flight *f, bench_loop_result *out) {
+  mcs_loop *loop = NULL;
+  int rc = mcs_loop_new(&loop, store);
+  if (rc == MCS_OK &&
+      bench_loop_run(mgr, loop, f->cookies, f->n,
+                     strcmp(o->mode, "write") == 0, o->seconds, out) != 0)
+    rc = MCS_EINVAL;
+  mcs_loop_free(loop);
+  return rc;
+}
+
+static int cmd_inflight(const opts *o, int bare) {
+  static flight f;
+  mcs_keyring *ring = NULL;
+  mcs_store *store = NULL;
+  mcs_manager *mgr = NULL;
+  bench_loop_result res = {0};
+  if (bare && !is_memcached(o->store))
+    return usage();
+  int rc = make_keys(NULL, &ring);
+  if (rc == MCS_OK)
+    rc = open_store(o->store, &store);
+  if (rc == MCS_OK)
+    rc = make_manager(ring, store, &mgr);
+  if (rc == MCS_OK)
+    rc = prepare_flight(o, ring, store, &f);
+  uint64_t req0 = store_requests(store);
+  if (rc == MCS_OK)
+    rc = bare ? bare_flight(o, &f, &res) : lib_flight(o, mgr, store, &f, &res);
+  uint64_t reqs = store_requests(store) - req0;
+  if (rc == MCS_OK) {
+    printf("cycles_per_s=%.0f cycles=%" PRIu64 " failures=%" PRIu64
+           " record_bytes=%zu inflight=%u",
+           res.elapsed > 0 ? (double)res.cycles / res.elapsed : 0.0,
+           res.cycles, res.failures, f.sess[0].value_len, f.n);
+    /* Every op the store sent over every cycle run (warm-up too). */
+    if (!bare && is_memcached(o->store) && res.all_cycles)
+      printf(" store_ops_per_cycle=%.3f",
+             (double)reqs / (double)res.all_cycles);
+    printf("\n");
+  }
+  mcs_manager_free(mgr);
+  mcs_store_free(store);
+  mcs_keyring_free(ring);
+  if (rc != MCS_OK)
+    return fail("inflight", rc);
+  return res.failures ? 1 : 0;
 }
 
 /* Bytes the store holds: the memory store's account or memcached's. */
@@ -610,9 +758,9 @@ int main(int argc, char **argv) {
   if (parse_opts(&o, argc, argv) != 0)
     return usage();
   if (strcmp(o.cmd, "cycles") == 0)
-    return cmd_timed(&o, 0);
+    return o.inflight ? cmd_inflight(&o, 0) : cmd_timed(&o, 0);
   if (strcmp(o.cmd, "bare") == 0)
-    return cmd_timed(&o, 1);
+    return o.inflight ? cmd_inflight(&o, 1) : cmd_timed(&o, 1);
   if (strcmp(o.cmd, "memory") == 0)
     return cmd_memory(&o);
   if (strcmp(o.cmd, "fill") == 0)

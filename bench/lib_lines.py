@@ -5,9 +5,14 @@ import statistics
 # (store, threads, CPUs for bench_lib). memcached runs on CPU 1, so the
 # memcached lines keep bench_lib on CPU 0 (2 threads there overlap their
 # round trips); the memory store has no server and may use both CPUs.
+# The last line: one thread with an mcs_loop keeping INFLIGHT sessions in
+# flight (an event-loop server's view), against the bare floor sending the
+# same INFLIGHT requests with one write.
+INFLIGHT = 32
 LIB_CONFIGS = (
-    ("memory", 1, "0"), ("memory", 2, "0,1"),
-    ("memcached", 1, "0"), ("memcached", 2, "0"),
+    ("memory", 1, "0", 0), ("memory", 2, "0,1", 0),
+    ("memcached", 1, "0", 0), ("memcached", 2, "0", 0),
+    ("memcached", 1, "0", INFLIGHT),
 )
 
 
@@ -24,13 +29,14 @@ def bench_lib(ctx, args, cpus, timeout):
     return parse_pairs(out)
 
 
-def timed(ctx, cmd, store_url, mode, threads, cpus):
+def timed(ctx, cmd, store_url, mode, threads, cpus, inflight=0):
     """Median cycles/s of ctx.runs runs, with the last run's other figures."""
     runs = []
+    extra = ["--inflight", str(inflight)] if inflight else []
     for _ in range(ctx.runs):
         r = bench_lib(ctx, [cmd, "--store", store_url, "--mode", mode,
                             "--threads", str(threads), "--seconds",
-                            str(ctx.lib_seconds)], cpus,
+                            str(ctx.lib_seconds)] + extra, cpus,
                       timeout=ctx.lib_seconds + 60)
         runs.append(r)
     line = dict(runs[-1])
@@ -41,21 +47,22 @@ def timed(ctx, cmd, store_url, mode, threads, cpus):
 
 def library_lines(ctx):
     lines = []
-    for store, threads, cpus in LIB_CONFIGS:
+    for store, threads, cpus, inflight in LIB_CONFIGS:
         url = ctx.mc_url if store == "memcached" else "memory"
         for mode in ("read", "write"):
-            lib = timed(ctx, "cycles", url, mode, threads, cpus)
+            lib = timed(ctx, "cycles", url, mode, threads, cpus, inflight)
             line = dict(store=store, mode=mode, threads=threads, cpus=cpus,
+                        inflight=inflight,
                         rate=lib["cycles_per_s"], failures=lib["failures"],
                         record=lib["record_bytes"],
                         ops=lib.get("store_ops_per_cycle"))
             if store == "memcached":
-                bare = timed(ctx, "bare", url, mode, threads, cpus)
+                bare = timed(ctx, "bare", url, mode, threads, cpus, inflight)
                 line["bare"] = bare["cycles_per_s"]
                 line["failures"] += bare["failures"]
             lines.append(line)
-            ctx.progress("lib %-9s %-5s %dT %10.0f cycles/s%s"
-                         % (store, mode, threads, line["rate"],
+            ctx.progress("lib %-9s %-5s %dT x%-3d %10.0f cycles/s%s"
+                         % (store, mode, threads, inflight, line["rate"],
                             "  bare %.0f" % line["bare"] if "bare" in line
                             else ""))
     return lines
