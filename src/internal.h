@@ -107,6 +107,10 @@ const uint8_t *mcs__keyring_secret(const mcs_keyring *ring, unsigned version,
 const uint8_t *mcs__keyring_oldest(const mcs_keyring *ring, size_t *len);
 /* Deep copy. */
 int mcs__keyring_clone(const mcs_keyring *ring, mcs_keyring **out);
+/* The signer's age rule: true when a signature made at `timestamp` is
+ * older than max_age_s at `now` (max_age_s < 0: never). */
+bool mcs__signature_too_old(int64_t timestamp, int64_t now,
+                            int64_t max_age_s);
 /* mcs_verify that also reports the signature's timestamp (signer.c). */
 int mcs__verify_at(const mcs_keyring *ring, const char *name,
                    const char *signed_value, size_t signed_len, int64_t now,
@@ -190,6 +194,30 @@ extern const mcs__codec mcs__codec_tornado; /* codec_tornado.c (pickle) */
 /* Largest session id any scheme uses (tornado: 64 hex digits). */
 #define MCS__ID_MAX 64
 
+/* ---- Verified-cookie cache (idcache.c), native mode ----
+ * Thread-safe; a hit needs the cookie value to be equal (constant-time
+ * compare) to one that verified. mcs__idcache_new with 0 entries gives
+ * NULL (disabled); every function accepts NULL. */
+typedef struct mcs__idcache mcs__idcache;
+typedef struct mcs__idcache_entry {
+  char id[MCS__ID_MAX + 1];
+  size_t id_len;
+  int64_t signed_at; /* the signature's timestamp */
+  char key[MCS_STORE_KEY_MAX + 1]; /* the id's store key */
+  size_t key_len;
+} mcs__idcache_entry;
+int mcs__idcache_new(size_t entries, mcs__idcache **out);
+void mcs__idcache_free(mcs__idcache *c);
+/* True, with *out, when `value` verified before (its age is the caller's
+ * to check). */
+bool mcs__idcache_get(mcs__idcache *c, const char *value, size_t len,
+                      mcs__idcache_entry *out);
+/* Remembers a value that verified (best effort: never fails). */
+void mcs__idcache_put(mcs__idcache *c, const char *value, size_t len,
+                      const mcs__idcache_entry *e);
+/* Forgets `value` (a cookie that aged out). */
+void mcs__idcache_drop(mcs__idcache *c, const char *value, size_t len);
+
 /* Up to this many Set-Cookie values per response (tornado mode: 2). */
 #define MCS__SET_COOKIE_MAX 2
 #define MCS__SET_COOKIE_LEN 1024
@@ -203,10 +231,13 @@ typedef struct mcs__cookie_out {
 typedef struct mcs__scheme {
   /* Reads the id named by a Cookie header: MCS_OK (id set), MCS_ENOENT (no
    * session cookie), MCS_EBADSIG (a cookie that does not verify),
-   * MCS_ELIMIT (header over limits). */
+   * MCS_ELIMIT (header over limits). On MCS_OK, *key_len > 0 when the
+   * id's store key came along (key filled), 0 when the caller must
+   * derive it with store_key. */
   int (*read_id)(const mcs_manager *mgr, const char *header, size_t len,
                  char id[MCS__ID_MAX + 1], size_t *id_len,
-                 int64_t *signed_at);
+                 int64_t *signed_at, char key[MCS_STORE_KEY_MAX + 1],
+                 size_t *key_len);
   int (*new_id)(const mcs_manager *mgr, char id[MCS__ID_MAX + 1],
                 size_t *id_len);
   /* Store key for an id into key[MCS_STORE_KEY_MAX + 1]. */
@@ -283,6 +314,7 @@ struct mcs_manager {
   mcs__limits limits;
   mcs__revcache *revcache; /* users' generations (revoke.c) */
   mcs__rcache *rcache;     /* decoded records (rcache.c), or NULL */
+  mcs__idcache *idcache;   /* verified cookies (idcache.c), or NULL */
   struct {
     _Atomic uint64_t created, loaded, expired, forged, saves, writes_skipped,
         cas_retries, store_errors, corrupt, revoked, revocation_reads;

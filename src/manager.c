@@ -19,6 +19,8 @@
 #define DEFAULT_FORWARD_TTL 10
 #define DEFAULT_DECODE_CACHE_ENTRIES 1024
 #define DECODE_CACHE_ENTRIES_MAX 65536
+#define DEFAULT_COOKIE_CACHE_ENTRIES 1024
+#define COOKIE_CACHE_ENTRIES_MAX 65536
 #define TORNADO_DEFAULT_MAX_AGE (31 * 86400) /* get_secure_cookie's 31 days */
 #define MAX_DATA_BYTES_LIMIT (1024 * 1024)   /* memcached's item size */
 #define COOKIE_NAME_MAX 128
@@ -44,6 +46,7 @@ void mcs_manager_config_init(mcs_manager_config *cfg) {
   cfg->revocation_check_interval = DEFAULT_REVOCATION_INTERVAL;
   cfg->revocation_cache_entries = DEFAULT_REVOCATION_ENTRIES;
   cfg->decode_cache_entries = DEFAULT_DECODE_CACHE_ENTRIES;
+  cfg->cookie_cache_entries = DEFAULT_COOKIE_CACHE_ENTRIES;
 }
 
 void mcs__log(const mcs_manager *mgr, mcs_log_level level, const char *fmt,
@@ -131,6 +134,9 @@ static int check_config(const mcs_manager_config *cfg) {
     return refuse(cfg, "mcsession: store_key_secret must be 16..64 bytes");
   if (cfg->decode_cache_entries > DECODE_CACHE_ENTRIES_MAX)
     return refuse(cfg, "mcsession: decode_cache_entries must be at most "
+                       "65536");
+  if (cfg->cookie_cache_entries > COOKIE_CACHE_ENTRIES_MAX)
+    return refuse(cfg, "mcsession: cookie_cache_entries must be at most "
                        "65536");
   if (cfg->revocation_cache_entries < REVOCATION_ENTRIES_MIN ||
       cfg->revocation_cache_entries > REVOCATION_ENTRIES_MAX)
@@ -237,7 +243,11 @@ int mcs_manager_new(mcs_manager **out, const mcs_manager_config *cfg) {
       (rc = mcs__keyring_clone(cfg->keys, &m->keys)) ||
       (rc = attach_store(m, cfg->store)) ||
       (rc = mcs__revcache_new(cfg->revocation_cache_entries, &m->revcache)) ||
-      (rc = mcs__rcache_new(cfg->decode_cache_entries, &m->rcache))) {
+      (rc = mcs__rcache_new(cfg->decode_cache_entries, &m->rcache)) ||
+      (rc = mcs__idcache_new(cfg->mode == MCS_MODE_NATIVE
+                                 ? cfg->cookie_cache_entries
+                                 : 0,
+                             &m->idcache))) {
     mcs_manager_free(m);
     return rc;
   }
@@ -255,6 +265,7 @@ void mcs_manager_free(mcs_manager *mgr) {
   mcs_keyring_free(mgr->keys);
   mcs__revcache_free(mgr->revcache);
   mcs__rcache_free(mgr->rcache);
+  mcs__idcache_free(mgr->idcache);
   mcs__free(mgr->key_prefix);
   mcs__free(mgr->cookie_name);
   mcs__free(mgr->cookie_path);

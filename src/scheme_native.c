@@ -23,23 +23,62 @@ static bool id_well_formed(const char *id, size_t len) {
   return true;
 }
 
+static int native_store_key(const mcs_manager *mgr, const char *id,
+                            size_t id_len, char key[MCS_STORE_KEY_MAX + 1],
+                            size_t *key_len);
+
+/* A cookie value that verified before (idcache.c): the same id, store key
+ * and signature time, with the signature's age checked again. MCS_OK,
+ * MCS_EBADSIG (aged out since), or MCS_ENOENT (not cached). */
+static int cached_id(const mcs_manager *mgr, const char *value,
+                     size_t value_len, mcs__idcache_entry *e) {
+  if (!mcs__idcache_get(mgr->idcache, value, value_len, e))
+    return MCS_ENOENT;
+  if (!mcs__signature_too_old(e->signed_at, mcs__now(mgr),
+                              mgr->signature_max_age))
+    return MCS_OK;
+  mcs__idcache_drop(mgr->idcache, value, value_len);
+  return MCS_EBADSIG;
+}
+
+/* Verifies the value and derives the id's store key; remembers both. */
+static int verify_id(const mcs_manager *mgr, const char *value,
+                     size_t value_len, mcs__idcache_entry *e) {
+  int rc = mcs__verify_at(mgr->keys, mgr->cookie_name, value, value_len,
+                          mcs__now(mgr), mgr->signature_max_age, e->id,
+                          MCS__ID_MAX, &e->id_len, &e->signed_at);
+  if (rc || !id_well_formed(e->id, e->id_len))
+    return MCS_EBADSIG; /* MCS_ELIMIT too: signed, but not by this scheme */
+  e->id[e->id_len] = '\0';
+  if ((rc = native_store_key(mgr, e->id, e->id_len, e->key, &e->key_len)))
+    return rc;
+  mcs__idcache_put(mgr->idcache, value, value_len, e);
+  return MCS_OK;
+}
+
 static int native_read_id(const mcs_manager *mgr, const char *header,
                           size_t len, char id[MCS__ID_MAX + 1],
-                          size_t *id_len, int64_t *signed_at) {
+                          size_t *id_len, int64_t *signed_at,
+                          char key[MCS_STORE_KEY_MAX + 1], size_t *key_len) {
   const char *value;
   size_t value_len;
+  mcs__idcache_entry e;
+  *key_len = 0;
   int rc = mcs_cookie_find(header, len, mgr->cookie_name, &value, &value_len);
   if (rc)
     return rc; /* MCS_ENOENT or MCS_ELIMIT */
-  rc = mcs__verify_at(mgr->keys, mgr->cookie_name, value, value_len,
-                      mcs__now(mgr), mgr->signature_max_age, id, MCS__ID_MAX,
-                      id_len, signed_at);
-  if (rc == MCS_ELIMIT || (rc == MCS_OK && !id_well_formed(id, *id_len)))
-    return MCS_EBADSIG; /* validly signed, but not by this scheme */
-  if (rc)
-    return MCS_EBADSIG;
-  id[*id_len] = '\0';
-  return MCS_OK;
+  rc = cached_id(mgr, value, value_len, &e);
+  if (rc == MCS_ENOENT)
+    rc = verify_id(mgr, value, value_len, &e);
+  if (rc == MCS_OK) {
+    memcpy(id, e.id, e.id_len + 1);
+    *id_len = e.id_len;
+    *signed_at = e.signed_at;
+    memcpy(key, e.key, e.key_len + 1);
+    *key_len = e.key_len;
+  }
+  sodium_memzero(&e, sizeof e);
+  return rc;
 }
 
 static int native_new_id(const mcs_manager *mgr, char id[MCS__ID_MAX + 1],

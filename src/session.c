@@ -233,8 +233,10 @@ static int begin_into(mcs_session *s, const char *header, size_t len,
   *need_read = false;
   if (!header || len == 0)
     return make_fresh(s, MCS_SESSION_NEW);
+  size_t key_len = 0;
   int rc = m->scheme->read_id(m, header, len, s->presented_id,
-                              &s->presented_len, &s->signed_at);
+                              &s->presented_len, &s->signed_at, s->key,
+                              &key_len);
   if (rc == MCS_ENOENT)
     return make_fresh(s, MCS_SESSION_NEW);
   if (rc == MCS_EBADSIG) {
@@ -246,7 +248,9 @@ static int begin_into(mcs_session *s, const char *header, size_t len,
     return rc;
   memcpy(s->id, s->presented_id, s->presented_len + 1);
   s->id_len = s->presented_len;
-  if ((rc = set_key_for_id(s)))
+  if (key_len) /* the scheme knew it (a cookie it verified before) */
+    s->key_len = key_len;
+  else if ((rc = set_key_for_id(s)))
     return rc;
   *need_read = true;
   return MCS_OK;

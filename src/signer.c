@@ -174,7 +174,8 @@ static bool name_matches(const char *name, const mcs__signed_parts *p) {
 /* Tornado's rule: expired when timestamp < now - max_age. Written so that
  * now - max_age_s cannot overflow; when it would, every timestamp (all are
  * >= 0) is recent enough. Future timestamps pass, as in Tornado. */
-static bool too_old(int64_t timestamp, int64_t now, int64_t max_age_s) {
+bool mcs__signature_too_old(int64_t timestamp, int64_t now,
+                            int64_t max_age_s) {
   if (max_age_s < 0 || now < INT64_MIN + max_age_s)
     return false;
   return timestamp < now - max_age_s;
@@ -209,7 +210,7 @@ int mcs__verify_at(const mcs_keyring *ring, const char *name,
    * the attacker's own bytes, so it needs no constant-time treatment. */
   if (mcs__signed_parse(signed_value, signed_len, &p) != MCS_OK ||
       !signature_matches(ring, signed_value, &p) || !name_matches(name, &p) ||
-      too_old(p.timestamp, now, max_age_s))
+      mcs__signature_too_old(p.timestamp, now, max_age_s))
     return MCS_EBADSIG;
   if (timestamp)
     *timestamp = p.timestamp;
