@@ -102,27 +102,35 @@ def median_line(runs):
     return line
 
 
-def route_line(ctx, server, port, route, cookie_file, runs, seconds):
-    """A warm-up (pools fill, JITs compile), then `runs` measured runs."""
-    wrk(ctx, port, route, cookie_file, WARMUP_SECONDS)
-    return median_line([measured_run(ctx, server, port, route, cookie_file,
-                                     seconds) for _ in range(runs)])
+def route_lines(ctx, server, port, routes, cookie_file, runs, seconds):
+    """A warm-up per route (pools fill, JITs compile), then `runs` rounds
+    of one measured run per route. Rounds interleave the routes, so the
+    ratios between them (read route ÷ /ping) compare runs made moments
+    apart: on a shared, noisy machine a slow spell then touches every
+    route alike instead of one route's runs."""
+    for route in routes:
+        wrk(ctx, port, route, cookie_file, WARMUP_SECONDS)
+    runs_of = {route: [] for route in routes}
+    for _ in range(runs):
+        for route in routes:
+            runs_of[route].append(measured_run(ctx, server, port, route,
+                                               cookie_file, seconds))
+    return [median_line(runs_of[route]) for route in routes]
 
 
 def server_lines(ctx, server, cookie_file=None, routes=None, runs=None,
                  seconds=None):
     """Starts the server, logs the users in (unless their cookies are
-    given), measures each route, records its peak RSS, stops it."""
+    given), measures its routes, records its peak RSS, stops it."""
     proc, port = start(ctx, server)
     try:
         if cookie_file is None:
             cookie_file = logins(ctx, server.name, port)
-        lines = []
-        for route in routes or server.routes:
-            line = route_line(ctx, server, port, route, cookie_file,
-                              runs or ctx.runs, seconds or ctx.seconds)
+        routes = routes or server.routes
+        lines = route_lines(ctx, server, port, routes, cookie_file,
+                            runs or ctx.runs, seconds or ctx.seconds)
+        for route, line in zip(routes, lines):
             line.update(server=server.name, route=route)
-            lines.append(line)
             ctx.progress("%-8s %-7s %8.0f req/s  runs %s"
                          % (server.name, route, line["rps"], line["runs"]))
         rss = peak_rss_kib(proc.pid)

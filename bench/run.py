@@ -160,8 +160,8 @@ def growth_part(ctx, secret, threads):
             lib_lines.fill(ctx, secret, n - present)
             present = n
             items = ctx.mc.stats()["curr_items"]
-            line = http_lines.route_line(ctx, server, port, "/", cookies,
-                                         ctx.runs, ctx.seconds)
+            line, = http_lines.route_lines(ctx, server, port, ["/"], cookies,
+                                           ctx.runs, ctx.seconds)
             line.update(sessions=n, items=items)
             lines.append(line)
             ctx.progress("growth %8d sessions %8.0f req/s" % (n, line["rps"]))
