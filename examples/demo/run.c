@@ -37,8 +37,8 @@ static void announce(int fd, const demo_flags *f) {
   char url[128];
   if (listen_url(fd, url, sizeof url) != 0)
     url[0] = '\0';
-  printf("%s: serving %s (store: %s, %u threads; Ctrl-C stops)\n", demo_program,
-         url, f->store, f->threads);
+  printf("%s: serving %s (store: %s, %u thread%s; Ctrl-C stops)\n",
+         demo_program, url, f->store, f->threads, f->threads == 1 ? "" : "s");
   fflush(stdout);
 }
 
