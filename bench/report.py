@@ -197,11 +197,12 @@ def targets(r):
         ("demo peak RSS ≤ 16 MiB", "%.1f MiB" % (read["rss_kib"] / 1024),
          read["rss_kib"] <= 16 * 1024),
     ]
-    for l in mc_reads:
-        rows.append(("library ÷ bare ≥ 0.8, memcached read, %d thread%s%s"
-                     % (l["threads"], "s" if l["threads"] > 1 else "",
-                        ", mcs_loop × %d" % l["inflight"]
-                        if l.get("inflight") else ""),
+    # The target compares a read with a bare round trip; the mcs_loop
+    # line's floor is a pipelined batch (its ratio is in the library
+    # table, not a target).
+    for l in [l for l in mc_reads if not l.get("inflight")]:
+        rows.append(("library ÷ bare ≥ 0.8, memcached read, %d thread%s"
+                     % (l["threads"], "s" if l["threads"] > 1 else ""),
                      "%.2f" % (l["rate"] / l["bare"]),
                      l["rate"] >= 0.8 * l["bare"]))
     rows.append(("≥ 200,000 read-only cycles/s, memory store, one core",

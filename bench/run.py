@@ -4,6 +4,7 @@ express-session, on one memcached, in one run (issue 6).
 
   run.py --demo BUILD/mcsession-demo --bench-lib BENCH_BUILD/bench_lib
          [--out bench/results/latest.md]
+  run.py --render bench/results/latest.json   (the table again, no run)
 
 Environment: BENCH_SECONDS (wrk run length, default 10), BENCH_RUNS (runs
 per line, default 3), BENCH_LIB_SECONDS (bench_lib run length, default
@@ -199,15 +200,38 @@ def versions():
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--demo", required=True)
-    p.add_argument("--bench-lib", required=True)
+    p.add_argument("--demo")
+    p.add_argument("--bench-lib")
     p.add_argument("--out", default=os.path.join(BENCH_DIR,
                                                  "results/latest.md"))
-    return p.parse_args()
+    p.add_argument("--render", metavar="JSON",
+                   help="only print the table of a run's saved results "
+                        "(the .json written next to --out)")
+    args = p.parse_args()
+    if not args.render and not (args.demo and args.bench_lib):
+        p.error("--demo and --bench-lib are required (or --render)")
+    return args
+
+
+def write_results(results, out):
+    """The table to `out`, and the raw results beside it (.json), so the
+    table can be drawn again (--render) without running again."""
+    text = report.render(results)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
+        f.write(text)
+    with open(os.path.splitext(out)[0] + ".json", "w") as f:
+        json.dump(results, f, indent=1)
+    print(text)
+    print("(written to %s)" % os.path.relpath(out, os.getcwd()))
 
 
 def main():
     args = parse_args()
+    if args.render:
+        with open(args.render) as f:
+            print(report.render(json.load(f)))
+        return 0
     work = tempfile.mkdtemp(prefix="mcsession-bench-")
     ctx = Ctx(args, work)
     ok = False
@@ -226,12 +250,7 @@ def main():
         results["http"] = http_part(ctx, demo_secret, threads, cookies)
         results["growth"] = growth_part(ctx, demo_secret, threads)
         results["load_after"] = os.getloadavg()
-        text = report.render(results)
-        os.makedirs(os.path.dirname(args.out), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(text)
-        print(text)
-        print("(written to %s)" % os.path.relpath(args.out, os.getcwd()))
+        write_results(results, args.out)
         ok = True
     finally:
         ctx.procs.stop_all()
