@@ -163,9 +163,11 @@ bool mcs__mc_conn_reused(const mcs__mc_conn *c) { return c->reused; }
 
 bool mcs__mc_conn_failed(const mcs__mc_conn *c) { return c->failed; }
 
-bool mcs__mc_conn_idle_ok(mcs__mc_conn *c) {
+bool mcs__mc_conn_idle_ok(mcs__mc_conn *c, bool probe) {
   if (c->rpos != c->rbuf.len)
     return false;
+  if (!probe)
+    return true;
   /* An idle connection should have nothing to read: readable means the
    * server closed it (EOF, e.g. after a restart) or sent something we did
    * not ask for. Either way it is not safe to send on. */

@@ -129,9 +129,10 @@ typedef struct mcs__mc_conn mcs__mc_conn;
 int mcs__mc_conn_open(const mcs_memcached_server *srv, unsigned timeout_ms,
                       mcs__mc_conn **out);
 void mcs__mc_conn_close(mcs__mc_conn *c); /* NULL is fine */
-/* True when an idle connection looks usable: nothing buffered, and the
- * peer has neither closed it nor sent anything unasked. */
-bool mcs__mc_conn_idle_ok(mcs__mc_conn *c);
+/* True when an idle connection looks usable: nothing buffered, and (when
+ * `probe`, one poll() system call) the peer has neither closed it nor sent
+ * anything unasked. */
+bool mcs__mc_conn_idle_ok(mcs__mc_conn *c, bool probe);
 /* True once the connection has completed a request (so it may be stale). */
 bool mcs__mc_conn_reused(const mcs__mc_conn *c);
 /* True after a send or receive failed at the socket level (closed, reset,
@@ -172,9 +173,13 @@ void mcs__mc_pool_free(mcs__mc_pool *p);
  * `wait_deadline`. MCS_ESTORE at once while the server is marked down,
  * MCS_ETIMEDOUT (no free connection in time, or connect timeout),
  * MCS_ESTORE (connect failed: the server is now marked down),
- * MCS_ENOMEM. `fresh` forces a new connection (for a retry). */
+ * MCS_ENOMEM. `fresh` forces a new connection (for a retry). `probe`
+ * asks an idle connection's socket whether the server closed it (after a
+ * restart) before handing it out: needed for writes, whose effect is
+ * unknown once sent on a dead connection; a read sent on one is simply
+ * sent again on a fresh connection, so reads skip the system call. */
 int mcs__mc_pool_acquire(mcs__mc_pool *p, int64_t wait_deadline, bool fresh,
-                         mcs__mc_conn **out);
+                         bool probe, mcs__mc_conn **out);
 /* Returns a connection: kept when `reuse` (and in step), closed otherwise. */
 void mcs__mc_pool_release(mcs__mc_pool *p, mcs__mc_conn *c, bool reuse);
 /* The server failed mid-request: skip it for retry_s, drop idle

@@ -146,12 +146,12 @@ static int open_slot(mcs__mc_pool *p, bool probing, mcs__mc_conn **out) {
   return rc;
 }
 
-/* Pops an idle connection that still looks healthy, closing stale ones.
- * Lock held. */
-static mcs__mc_conn *pop_idle_locked(mcs__mc_pool *p) {
+/* Pops an idle connection that still looks healthy, closing stale ones;
+ * `probe` also asks the socket (see mcs__mc_pool_acquire). Lock held. */
+static mcs__mc_conn *pop_idle_locked(mcs__mc_pool *p, bool probe) {
   while (p->idle_count > 0) {
     mcs__mc_conn *c = p->idle[--p->idle_count];
-    if (mcs__mc_conn_idle_ok(c))
+    if (mcs__mc_conn_idle_ok(c, probe))
       return c;
     mcs__mc_conn_close(c);
     p->total--;
@@ -160,7 +160,7 @@ static mcs__mc_conn *pop_idle_locked(mcs__mc_pool *p) {
 }
 
 int mcs__mc_pool_acquire(mcs__mc_pool *p, int64_t wait_deadline, bool fresh,
-                         mcs__mc_conn **out) {
+                         bool probe, mcs__mc_conn **out) {
   struct timespec ts;
   bool probing;
   *out = NULL;
@@ -176,7 +176,7 @@ int mcs__mc_pool_acquire(mcs__mc_pool *p, int64_t wait_deadline, bool fresh,
       mcs__mc_conn_close(p->idle[--p->idle_count]); /* make room */
       p->total--;
     }
-    if (!fresh && !probing && (*out = pop_idle_locked(p)) != NULL)
+    if (!fresh && !probing && (*out = pop_idle_locked(p, probe)) != NULL)
       break;
     if (p->total < p->max) {
       p->total++;

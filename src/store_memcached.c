@@ -60,6 +60,11 @@ static bool is_ms(mcs__mc_cmd cmd) {
   return cmd == MCS__MC_ADD || cmd == MCS__MC_CAS || cmd == MCS__MC_SET;
 }
 
+/* mg: nothing a second sending would change (see op_finish's retry). */
+static bool is_read(const mcs__mc_op *op) {
+  return op->req.cmd == MCS__MC_GET || op->req.cmd == MCS__MC_TOUCH;
+}
+
 static void count_failure(mc_store *st, int rc) {
   if (rc == MCS_ETIMEDOUT)
     count(&st->timeouts);
@@ -96,7 +101,8 @@ static void op_start(mc_store *st, mcs__mc_op *op) {
   mcs__mc_pool *pool = st->pools[op->server];
   for (;;) {
     int64_t wait = mcs__mc_now_ms() + st->cfg.io_timeout_ms;
-    int rc = mcs__mc_pool_acquire(pool, wait, op->tries > 0, &op->conn);
+    int rc = mcs__mc_pool_acquire(pool, wait, op->tries > 0, !is_read(op),
+                                  &op->conn);
     if (rc) {
       op->rc = rc; /* the pool marked the server down if it must */
       return;
@@ -141,8 +147,8 @@ static bool op_finish(mc_store *st, mcs__mc_op *op) {
     count_failure(st, rc);
     return false;
   }
-  bool idem = op->req.cmd == MCS__MC_GET || op->req.cmd == MCS__MC_TOUCH;
-  if (rc == MCS_ESTORE && op->reused && !got && idem && op->tries == 0) {
+  if (rc == MCS_ESTORE && op->reused && !got && is_read(op) &&
+      op->tries == 0) {
     op->tries++;
     count(&st->retries);
     return true;

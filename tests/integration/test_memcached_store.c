@@ -252,9 +252,29 @@ static void test_live_survives_server_restart(void **state) {
   (void)state;
   put(store, "r", "1", 60);
   assert_int_equal(mc_node_restart(&node), 0);
+  /* A read goes out on the pooled connection the restart killed (reads
+   * skip the idle probe) and is sent again on a fresh one: one retry. */
+  uint64_t retries = stats_of(store).retries;
   assert_int_equal(get(store, "r", 0, NULL, NULL), MCS_STORE_MISS);
+  assert_int_equal(stats_of(store).retries, retries + 1);
   put(store, "r", "2", 60);
   assert_int_equal(get(store, "r", 0, NULL, NULL), MCS_STORE_HIT);
+}
+
+/* A write after a restart never goes out on a dead connection (its effect
+ * would be unknown): the idle probe finds it closed, and a fresh one
+ * takes the write. No retry, no error. */
+static void test_live_write_after_restart_probes_the_connection(void **state) {
+  (void)state;
+  put(store, "w", "1", 60);
+  assert_int_equal(get(store, "w", 0, NULL, NULL), MCS_STORE_HIT);
+  assert_int_equal(mc_node_restart(&node), 0);
+  uint64_t retries = stats_of(store).retries;
+  put(store, "w", "2", 60);
+  assert_int_equal(stats_of(store).retries, retries);
+  const char *v = NULL;
+  assert_int_equal(get(store, "w", 0, &v, NULL), MCS_STORE_HIT);
+  assert_string_equal(v, "2");
 }
 
 static void test_live_paused_server_times_out_then_recovers(void **state) {
@@ -292,6 +312,7 @@ int main(void) {
       LIVE(test_live_item_size_limit),
       LIVE(test_live_quiet_pipeline),
       LIVE(test_live_survives_server_restart),
+      LIVE(test_live_write_after_restart_probes_the_connection),
       LIVE(test_live_paused_server_times_out_then_recovers),
 #undef LIVE
   };
