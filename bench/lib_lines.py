@@ -29,20 +29,35 @@ def bench_lib(ctx, args, cpus, timeout):
     return parse_pairs(out)
 
 
-def timed(ctx, cmd, store_url, mode, threads, cpus, inflight=0):
-    """Median cycles/s of ctx.runs runs, with the last run's other figures."""
-    runs = []
+def one_run(ctx, cmd, store_url, mode, threads, cpus, inflight):
     extra = ["--inflight", str(inflight)] if inflight else []
-    for _ in range(ctx.runs):
-        r = bench_lib(ctx, [cmd, "--store", store_url, "--mode", mode,
-                            "--threads", str(threads), "--seconds",
-                            str(ctx.lib_seconds)] + extra, cpus,
-                      timeout=ctx.lib_seconds + 60)
-        runs.append(r)
+    return bench_lib(ctx, [cmd, "--store", store_url, "--mode", mode,
+                           "--threads", str(threads), "--seconds",
+                           str(ctx.lib_seconds)] + extra, cpus,
+                     timeout=ctx.lib_seconds + 60)
+
+
+def median_of(runs):
+    """The median cycles/s of runs, with the last run's other figures."""
     line = dict(runs[-1])
     line["cycles_per_s"] = statistics.median(r["cycles_per_s"] for r in runs)
     line["failures"] = sum(r["failures"] for r in runs)
     return line
+
+
+def timed(ctx, store_url, mode, threads, cpus, inflight=0, bare=False):
+    """ctx.runs runs of the library and, when `bare`, of the bare floor,
+    alternating (library, floor, library, ...) so that their ratio compares
+    runs made moments apart on this shared machine. Returns the library's
+    median line and the floor's (or None)."""
+    lib_runs, bare_runs = [], []
+    for _ in range(ctx.runs):
+        lib_runs.append(one_run(ctx, "cycles", store_url, mode, threads, cpus,
+                                inflight))
+        if bare:
+            bare_runs.append(one_run(ctx, "bare", store_url, mode, threads,
+                                     cpus, inflight))
+    return median_of(lib_runs), median_of(bare_runs) if bare else None
 
 
 def library_lines(ctx):
@@ -50,14 +65,14 @@ def library_lines(ctx):
     for store, threads, cpus, inflight in LIB_CONFIGS:
         url = ctx.mc_url if store == "memcached" else "memory"
         for mode in ("read", "write"):
-            lib = timed(ctx, "cycles", url, mode, threads, cpus, inflight)
+            lib, bare = timed(ctx, url, mode, threads, cpus, inflight,
+                              bare=store == "memcached")
             line = dict(store=store, mode=mode, threads=threads, cpus=cpus,
                         inflight=inflight,
                         rate=lib["cycles_per_s"], failures=lib["failures"],
                         record=lib["record_bytes"],
                         ops=lib.get("store_ops_per_cycle"))
-            if store == "memcached":
-                bare = timed(ctx, "bare", url, mode, threads, cpus, inflight)
+            if bare:
                 line["bare"] = bare["cycles_per_s"]
                 line["failures"] += bare["failures"]
             lines.append(line)

@@ -144,16 +144,27 @@ def memory_section(r):
     return out + [""]
 
 
+def growth_relative(l):
+    """GET / as a share of /ping measured in the same rounds (older runs
+    have no ping_rps: the raw req/s then)."""
+    return l["rps"] / l["ping_rps"] if l.get("ping_rps") else l["rps"]
+
+
 def growth_section(r):
     out = ["## Growth: demo GET / with N valid sessions in memcached",
-           "", "| sessions | items in memcached | req/s | p50 ms | p99 ms "
-           "| mc cmds/req | vs first |", "|--:|--:|--:|--:|--:|--:|--:|"]
-    first = r["growth"][0]["rps"]
+           "", "| sessions | items in memcached | GET / req/s | /ping req/s "
+           "| p50 ms | p99 ms | mc cmds/req | GET / ÷ /ping, vs first |",
+           "|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    first = growth_relative(r["growth"][0])
     for l in r["growth"]:
-        out.append("| %s | %s | %s | %s | %s | %.2f | %.2f |" % (
+        out.append("| %s | %s | %s | %s | %s | %s | %.2f | %.2f |" % (
             num(l["sessions"]), num(l["items"]), num(l["rps"]),
-            ms(l["p50_us"]), ms(l["p99_us"]), l["cmds"], l["rps"] / first))
-    return out + [""]
+            num(l.get("ping_rps")), ms(l["p50_us"]), ms(l["p99_us"]),
+            l["cmds"], growth_relative(l) / first))
+    return out + ["", "Each size's GET / runs alternate with /ping runs on "
+                  "the same server; their ratio, compared across sizes, "
+                  "cancels how fast this shared machine happened to be "
+                  "while each size was measured.", ""]
 
 
 # --------------------------------------------------------------------------
@@ -208,11 +219,11 @@ def targets(r):
     rows.append(("≥ 200,000 read-only cycles/s, memory store, one core",
                   num(mem_read["rate"]), mem_read["rate"] >= 200000))
     last = g[-1]
-    rows.append(("flat from %s to %s sessions (no more than %d %% slower)"
-                 % (num(g[0]["sessions"]), num(last["sessions"]),
-                    FLAT_WITHIN * 100),
-        "%.2f" % (last["rps"] / g[0]["rps"]),
-        last["rps"] >= (1 - FLAT_WITHIN) * g[0]["rps"]))
+    flat = growth_relative(last) / growth_relative(g[0])
+    rows.append(("flat from %s to %s sessions (GET / ÷ /ping no more than "
+                 "%d %% lower)" % (num(g[0]["sessions"]),
+                                   num(last["sessions"]), FLAT_WITHIN * 100),
+                 "%.2f" % flat, flat >= 1 - FLAT_WITHIN))
     out = ["## Targets (issue 6)", "", "| target | measured | |",
            "|---|--:|---|"]
     out += ["| %s | %s | %s |" % (name, got, mark(ok))

@@ -161,9 +161,12 @@ def growth_part(ctx, secret, threads):
             lib_lines.fill(ctx, secret, n - present)
             present = n
             items = ctx.mc.stats()["curr_items"]
-            line, = http_lines.route_lines(ctx, server, port, ["/"], cookies,
-                                           ctx.runs, ctx.seconds)
-            line.update(sessions=n, items=items)
+            # /ping in the same rounds: GET / ÷ /ping cancels out how fast
+            # this shared machine happens to be while each size is measured
+            line, ping = http_lines.route_lines(ctx, server, port,
+                                                ["/", "/ping"], cookies,
+                                                ctx.runs, ctx.seconds)
+            line.update(sessions=n, items=items, ping_rps=ping["rps"])
             lines.append(line)
             ctx.progress("growth %8d sessions %8.0f req/s" % (n, line["rps"]))
         for line in lines:
