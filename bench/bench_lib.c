@@ -505,6 +505,18 @@ static uint64_t store_requests(mcs_store *store) {
   return mcs_store_memcached_stats(store, &st) == MCS_OK ? st.requests : 0;
 }
 
+/* What every timed command starts from: a random key ring, the store
+ * named by --store, a manager over it. */
+static int open_bench(const opts *o, mcs_keyring **ring, mcs_store **store,
+                      mcs_manager **mgr) {
+  int rc = make_keys(NULL, ring);
+  if (rc == MCS_OK)
+    rc = open_store(o->store, store);
+  if (rc == MCS_OK)
+    rc = make_manager(*ring, *store, mgr);
+  return rc;
+}
+
 static int cmd_timed(const opts *o, int bare) {
   static worker ws[MAX_THREADS];
   mcs_keyring *ring = NULL;
@@ -512,11 +524,7 @@ static int cmd_timed(const opts *o, int bare) {
   mcs_manager *mgr = NULL;
   if (bare && !is_memcached(o->store))
     return usage();
-  int rc = make_keys(NULL, &ring);
-  if (rc == MCS_OK)
-    rc = open_store(o->store, &store);
-  if (rc == MCS_OK)
-    rc = make_manager(ring, store, &mgr);
+  int rc = open_bench(o, &ring, &store, &mgr);
   if (rc == MCS_OK)
     rc = prepare_workers(o, ring, store, ws);
   for (unsigned i = 0; rc == MCS_OK && i < o->threads; i++) {
@@ -639,11 +647,7 @@ static int cmd_inflight(const opts *o, int bare) {
   bench_loop_result res = {0};
   if (bare && !is_memcached(o->store))
     return usage();
-  int rc = make_keys(NULL, &ring);
-  if (rc == MCS_OK)
-    rc = open_store(o->store, &store);
-  if (rc == MCS_OK)
-    rc = make_manager(ring, store, &mgr);
+  int rc = open_bench(o, &ring, &store, &mgr);
   if (rc == MCS_OK)
     rc = prepare_flight(o, ring, store, &f);
   uint64_t req0 = store_requests(store);

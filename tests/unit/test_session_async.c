@@ -87,6 +87,20 @@ static void make_stored(fixture *f, mcs_loop *loop, char *cookie,
   assert_int_equal(r.calls, 0);
 }
 
+/* A fixture (spy store), a loop over it, and one stored session holding
+ * user=alice whose Cookie header goes to cookie. */
+static fixture *stored_rig(mcs_loop **loop, char *cookie, size_t size) {
+  fixture *f = fixture_new(NULL);
+  assert_int_equal(mcs_loop_new(loop, f->store), MCS_OK);
+  make_stored(f, *loop, cookie, size);
+  return f;
+}
+
+static void rig_free(fixture *f, mcs_loop *loop) {
+  mcs_loop_free(loop);
+  fixture_free(f);
+}
+
 static void test_memory_store_completes_at_once(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
@@ -125,11 +139,9 @@ static void test_memory_store_completes_at_once(void **st) {
 
 static void test_own_store_runs_on_helper_and_calls_back_on_loop(void **st) {
   (void)st;
-  fixture *f = fixture_new(NULL);
-  mcs_loop *loop;
-  assert_int_equal(mcs_loop_new(&loop, f->store), MCS_OK);
   char cookie[512];
-  make_stored(f, loop, cookie, sizeof cookie);
+  mcs_loop *loop;
+  fixture *f = stored_rig(&loop, cookie, sizeof cookie);
   assert_int_equal(f->spy.adds, 1);
   spy_reset_counts(&f->spy);
 
@@ -158,17 +170,14 @@ static void test_own_store_runs_on_helper_and_calls_back_on_loop(void **st) {
   assert_int_equal(mcs_session_get_int(s, "n", &n), MCS_OK);
   assert_int_equal(n, 3);
   mcs_session_free(s);
-  mcs_loop_free(loop);
-  fixture_free(f);
+  rig_free(f, loop);
 }
 
 static void test_conflicting_saves_both_survive_through_loop(void **st) {
   (void)st;
-  fixture *f = fixture_new(NULL);
-  mcs_loop *loop;
-  assert_int_equal(mcs_loop_new(&loop, f->store), MCS_OK);
   char cookie[512];
-  make_stored(f, loop, cookie, sizeof cookie);
+  mcs_loop *loop;
+  fixture *f = stored_rig(&loop, cookie, sizeof cookie);
   mcs_session *a = load_pending(f, loop, cookie);
   mcs_session *b = load_pending(f, loop, cookie);
   assert_int_equal(mcs_session_set_str(a, "a", "1", 1), MCS_OK);
@@ -197,17 +206,14 @@ static void test_conflicting_saves_both_survive_through_loop(void **st) {
   mcs_manager_stats_get(f->mgr, &stats);
   assert_int_equal(stats.cas_retries, 1);
   mcs_session_free(s);
-  mcs_loop_free(loop);
-  fixture_free(f);
+  rig_free(f, loop);
 }
 
 static void test_store_error_reaches_the_callback(void **st) {
   (void)st;
-  fixture *f = fixture_new(NULL);
-  mcs_loop *loop;
-  assert_int_equal(mcs_loop_new(&loop, f->store), MCS_OK);
   char cookie[512];
-  make_stored(f, loop, cookie, sizeof cookie);
+  mcs_loop *loop;
+  fixture *f = stored_rig(&loop, cookie, sizeof cookie);
   mcs_session *s = load_pending(f, loop, cookie);
   assert_int_equal(mcs_session_set_int(s, "x", 1), MCS_OK);
   f->spy.fail_all = MCS_ESTORE;
@@ -225,17 +231,14 @@ static void test_store_error_reaches_the_callback(void **st) {
   f->spy.fail_all = 0;
   save_pending(s, loop, MCS_OK);
   mcs_session_free(s);
-  mcs_loop_free(loop);
-  fixture_free(f);
+  rig_free(f, loop);
 }
 
 static void test_forged_and_absent_cookies_complete_at_once(void **st) {
   (void)st;
-  fixture *f = fixture_new(NULL);
-  mcs_loop *loop;
-  assert_int_equal(mcs_loop_new(&loop, f->store), MCS_OK);
   char cookie[512];
-  make_stored(f, loop, cookie, sizeof cookie);
+  mcs_loop *loop;
+  fixture *f = stored_rig(&loop, cookie, sizeof cookie);
   spy_reset_counts(&f->spy);
   cookie[strlen(cookie) - 1] ^= 1; /* the signature's last hex digit */
   result r = {0};
@@ -254,17 +257,14 @@ static void test_forged_and_absent_cookies_complete_at_once(void **st) {
   mcs_session_free(s);
   assert_int_equal(spy_total(&f->spy), 0);
   assert_int_equal(r.calls, 0);
-  mcs_loop_free(loop);
-  fixture_free(f);
+  rig_free(f, loop);
 }
 
 static void test_destroy_and_regenerate_through_loop(void **st) {
   (void)st;
-  fixture *f = fixture_new(NULL);
-  mcs_loop *loop;
-  assert_int_equal(mcs_loop_new(&loop, f->store), MCS_OK);
   char cookie[512], fresh[512];
-  make_stored(f, loop, cookie, sizeof cookie);
+  mcs_loop *loop;
+  fixture *f = stored_rig(&loop, cookie, sizeof cookie);
   mcs_session *s = load_pending(f, loop, cookie);
   assert_int_equal(mcs_session_regenerate(s), MCS_OK);
   save_pending(s, loop, MCS_OK);
@@ -280,8 +280,7 @@ static void test_destroy_and_regenerate_through_loop(void **st) {
   s = load_pending(f, loop, fresh);
   assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
   mcs_session_free(s);
-  mcs_loop_free(loop);
-  fixture_free(f);
+  rig_free(f, loop);
 }
 
 typedef struct work_probe {
@@ -322,17 +321,14 @@ static void test_queued_work_runs_off_loop_then_back(void **st) {
                    MCS_EINVAL);
   assert_int_equal(mcs_loop_queue_work(loop, probe_work, NULL, &p[0]),
                    MCS_EINVAL);
-  mcs_loop_free(loop);
-  fixture_free(f);
+  rig_free(f, loop);
 }
 
 static void test_free_runs_the_callbacks_still_due(void **st) {
   (void)st;
-  fixture *f = fixture_new(NULL);
-  mcs_loop *loop;
-  assert_int_equal(mcs_loop_new(&loop, f->store), MCS_OK);
   char cookie[512];
-  make_stored(f, loop, cookie, sizeof cookie);
+  mcs_loop *loop;
+  fixture *f = stored_rig(&loop, cookie, sizeof cookie);
   result r = {0};
   mcs_session *s = NULL;
   assert_int_equal(mcs_session_load_start(f->mgr, loop, cookie,
@@ -386,8 +382,7 @@ static void test_bad_arguments_are_refused(void **st) {
   assert_int_equal(mcs_loop_pending(NULL), 0);
   mcs_loop_free(NULL);
   mcs_loop_free(other);
-  mcs_loop_free(loop);
-  fixture_free(f);
+  rig_free(f, loop);
 }
 
 int main(void) {
