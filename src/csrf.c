@@ -20,13 +20,25 @@
 #define MAC_BYTES crypto_auth_hmacsha256_BYTES
 #define RAW_BYTES (2 * MAC_BYTES)
 
-static void token_mac(const mcs_manager *m, const char *id, size_t id_len,
-                      uint8_t mac[MAC_BYTES]) {
+void mcs__csrf_mac(const mcs_manager *m, const char *id, size_t id_len,
+                   uint8_t mac[MAC_BYTES]) {
   crypto_auth_hmacsha256_state st = m->csrf_hmac.state;
   crypto_auth_hmacsha256_update(&st, (const unsigned char *)"csrf", 4);
   crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, id_len);
   crypto_auth_hmacsha256_final(&st, mac);
   sodium_memzero(&st, sizeof st);
+}
+
+/* The MAC for `id`: the one the verified-cookie cache handed over when id
+ * is the presented one (the usual case: one HMAC less per page), else
+ * computed. */
+static void token_mac(const mcs_session *s, const char *id, size_t id_len,
+                      uint8_t mac[MAC_BYTES]) {
+  if (s->presented_csrf_known && id_len == s->presented_len &&
+      memcmp(id, s->presented_id, id_len) == 0)
+    memcpy(mac, s->presented_csrf_mac, MAC_BYTES);
+  else
+    mcs__csrf_mac(s->mgr, id, id_len, mac);
 }
 
 int mcs_csrf_token(mcs_session *s, char *out, size_t out_size) {
@@ -40,7 +52,7 @@ int mcs_csrf_token(mcs_session *s, char *out, size_t out_size) {
   int rc = mcs_random_bytes(raw, MAC_BYTES);
   if (rc)
     return rc;
-  token_mac(s->mgr, s->id, s->id_len, mac);
+  token_mac(s, s->id, s->id_len, mac);
   for (size_t i = 0; i < MAC_BYTES; i++)
     raw[MAC_BYTES + i] = raw[i] ^ mac[i];
   mcs__b64url_encode(raw, sizeof raw, out);
@@ -69,10 +81,10 @@ int mcs_csrf_verify(const mcs_session *s, const char *token, size_t len) {
     return MCS_EBADSIG;
   for (size_t i = 0; i < MAC_BYTES; i++)
     mac[i] = raw[i] ^ raw[MAC_BYTES + i];
-  token_mac(s->mgr, s->id, s->id_len, want);
+  token_mac(s, s->id, s->id_len, want);
   int ok = sodium_memcmp(mac, want, MAC_BYTES) == 0;
   if (s->presented_len) {
-    token_mac(s->mgr, s->presented_id, s->presented_len, want);
+    token_mac(s, s->presented_id, s->presented_len, want);
     ok |= sodium_memcmp(mac, want, MAC_BYTES) == 0;
   }
   return ok ? MCS_OK : MCS_EBADSIG;

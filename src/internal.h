@@ -205,6 +205,7 @@ typedef struct mcs__idcache_entry {
   int64_t signed_at; /* the signature's timestamp */
   char key[MCS_STORE_KEY_MAX + 1]; /* the id's store key */
   size_t key_len;
+  uint8_t csrf_mac[MCS__HMAC_BYTES]; /* the id's CSRF MAC (csrf.c) */
 } mcs__idcache_entry;
 int mcs__idcache_new(size_t entries, mcs__idcache **out);
 void mcs__idcache_free(mcs__idcache *c);
@@ -231,13 +232,12 @@ typedef struct mcs__cookie_out {
 typedef struct mcs__scheme {
   /* Reads the id named by a Cookie header: MCS_OK (id set), MCS_ENOENT (no
    * session cookie), MCS_EBADSIG (a cookie that does not verify),
-   * MCS_ELIMIT (header over limits). On MCS_OK, *key_len > 0 when the
-   * id's store key came along (key filled), 0 when the caller must
-   * derive it with store_key. */
+   * MCS_ELIMIT (header over limits). On MCS_OK, known->key_len > 0 when
+   * the id's store key and CSRF MAC came along (a cookie verified before:
+   * known->key, known->csrf_mac), 0 when the caller must derive them. */
   int (*read_id)(const mcs_manager *mgr, const char *header, size_t len,
                  char id[MCS__ID_MAX + 1], size_t *id_len,
-                 int64_t *signed_at, char key[MCS_STORE_KEY_MAX + 1],
-                 size_t *key_len);
+                 int64_t *signed_at, mcs__idcache_entry *known);
   int (*new_id)(const mcs_manager *mgr, char id[MCS__ID_MAX + 1],
                 size_t *id_len);
   /* Store key for an id into key[MCS_STORE_KEY_MAX + 1]. */
@@ -250,6 +250,10 @@ typedef struct mcs__scheme {
 
 extern const mcs__scheme mcs__scheme_native;  /* scheme_native.c */
 extern const mcs__scheme mcs__scheme_tornado; /* scheme_tornado.c */
+
+/* HMAC-SHA256(csrf key, "csrf" || id): what a CSRF token masks (csrf.c). */
+void mcs__csrf_mac(const mcs_manager *m, const char *id, size_t id_len,
+                   uint8_t mac[MCS__HMAC_BYTES]);
 
 /* ---- Per-user revocation (revoke.c, revcache.c) ---- */
 /* Bytes of a user's HMAC that name it in the manager's cache. */

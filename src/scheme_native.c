@@ -52,6 +52,7 @@ static int verify_id(const mcs_manager *mgr, const char *value,
   e->id[e->id_len] = '\0';
   if ((rc = native_store_key(mgr, e->id, e->id_len, e->key, &e->key_len)))
     return rc;
+  mcs__csrf_mac(mgr, e->id, e->id_len, e->csrf_mac);
   mcs__idcache_put(mgr->idcache, value, value_len, e);
   return MCS_OK;
 }
@@ -59,11 +60,11 @@ static int verify_id(const mcs_manager *mgr, const char *value,
 static int native_read_id(const mcs_manager *mgr, const char *header,
                           size_t len, char id[MCS__ID_MAX + 1],
                           size_t *id_len, int64_t *signed_at,
-                          char key[MCS_STORE_KEY_MAX + 1], size_t *key_len) {
+                          mcs__idcache_entry *known) {
   const char *value;
   size_t value_len;
   mcs__idcache_entry e;
-  *key_len = 0;
+  known->key_len = 0;
   int rc = mcs_cookie_find(header, len, mgr->cookie_name, &value, &value_len);
   if (rc)
     return rc; /* MCS_ENOENT or MCS_ELIMIT */
@@ -74,8 +75,7 @@ static int native_read_id(const mcs_manager *mgr, const char *header,
     memcpy(id, e.id, e.id_len + 1);
     *id_len = e.id_len;
     *signed_at = e.signed_at;
-    memcpy(key, e.key, e.key_len + 1);
-    *key_len = e.key_len;
+    *known = e;
   }
   sodium_memzero(&e, sizeof e);
   return rc;

@@ -54,9 +54,8 @@ static int read_signed(const mcs_manager *mgr, const char *header, size_t len,
 static int tornado_read_id(const mcs_manager *mgr, const char *header,
                            size_t len, char id[MCS__ID_MAX + 1],
                            size_t *id_len, int64_t *signed_at,
-                           char key[MCS_STORE_KEY_MAX + 1], size_t *key_len) {
-  (void)key; /* the raw id is the key: store_key is cheap here */
-  *key_len = 0;
+                           mcs__idcache_entry *known) {
+  known->key_len = 0; /* the raw id is the key: store_key is cheap here */
   int rc = read_signed(mgr, header, len, ID_COOKIE, id, MCS__ID_MAX, id_len,
                        signed_at);
   if (rc)

@@ -233,10 +233,10 @@ static int begin_into(mcs_session *s, const char *header, size_t len,
   *need_read = false;
   if (!header || len == 0)
     return make_fresh(s, MCS_SESSION_NEW);
-  size_t key_len = 0;
+  mcs__idcache_entry known;
+  known.key_len = 0;
   int rc = m->scheme->read_id(m, header, len, s->presented_id,
-                              &s->presented_len, &s->signed_at, s->key,
-                              &key_len);
+                              &s->presented_len, &s->signed_at, &known);
   if (rc == MCS_ENOENT)
     return make_fresh(s, MCS_SESSION_NEW);
   if (rc == MCS_EBADSIG) {
@@ -248,10 +248,15 @@ static int begin_into(mcs_session *s, const char *header, size_t len,
     return rc;
   memcpy(s->id, s->presented_id, s->presented_len + 1);
   s->id_len = s->presented_len;
-  if (key_len) /* the scheme knew it (a cookie it verified before) */
-    s->key_len = key_len;
-  else if ((rc = set_key_for_id(s)))
+  if (known.key_len) { /* the scheme knew them: a cookie seen before */
+    memcpy(s->key, known.key, known.key_len + 1);
+    s->key_len = known.key_len;
+    memcpy(s->presented_csrf_mac, known.csrf_mac, sizeof known.csrf_mac);
+    s->presented_csrf_known = true;
+  } else if ((rc = set_key_for_id(s))) {
     return rc;
+  }
+  sodium_memzero(&known, sizeof known);
   *need_read = true;
   return MCS_OK;
 }

@@ -78,6 +78,9 @@ struct mcs_session {
    * even when its record was gone: CSRF tokens bound to it still verify. */
   char presented_id[MCS__ID_MAX + 1];
   size_t presented_len;
+  /* mcs__csrf_mac of presented_id, when the scheme handed it over. */
+  uint8_t presented_csrf_mac[MCS__HMAC_BYTES];
+  bool presented_csrf_known;
   int64_t signed_at; /* timestamp of the presented cookie's signature */
 
   mcs__record rec;     /* data (always an object), created, rev */

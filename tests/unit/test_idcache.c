@@ -119,6 +119,48 @@ static void test_tampered_twin_of_cached_cookie_is_forged(void **st) {
   fixture_free(f);
 }
 
+/* The CSRF MAC that comes with a cached cookie is the one computing it
+ * gives: a token issued on a session loaded through the cache verifies on
+ * a manager without the cache (same keys, same store), and back. */
+static void test_csrf_tokens_agree_with_and_without_the_cache(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  load_twice_same(f, cookie, sizeof cookie); /* now cached */
+  mcs_manager_config cfg;
+  mcs_manager_config_init(&cfg);
+  cfg.keys = f->keys;
+  cfg.store = f->store;
+  cfg.clock = test_clock_read;
+  cfg.clock_ud = &f->clock;
+  cfg.cookie_cache_entries = 0;
+  mcs_manager *plain;
+  assert_int_equal(mcs_manager_new(&plain, &cfg), MCS_OK);
+  char t_cached[MCS_CSRF_TOKEN_LEN + 1], t_plain[MCS_CSRF_TOKEN_LEN + 1];
+  mcs_session *a = load(f, cookie), *b = NULL;
+  assert_int_equal(
+      mcs_session_load(plain, cookie, strlen(cookie), &b), MCS_OK);
+  assert_int_equal(mcs_session_outcome(b), MCS_SESSION_LOADED);
+  assert_int_equal(mcs_csrf_token(a, t_cached, sizeof t_cached), MCS_OK);
+  assert_int_equal(mcs_csrf_token(b, t_plain, sizeof t_plain), MCS_OK);
+  assert_int_equal(mcs_csrf_verify(b, t_cached, MCS_CSRF_TOKEN_LEN), MCS_OK);
+  assert_int_equal(mcs_csrf_verify(a, t_plain, MCS_CSRF_TOKEN_LEN), MCS_OK);
+  t_plain[10] = t_plain[10] == 'A' ? 'B' : 'A';
+  assert_int_equal(mcs_csrf_verify(a, t_plain, MCS_CSRF_TOKEN_LEN),
+                   MCS_EBADSIG);
+  /* After regenerate the cached MAC (of the old id) is not the new id's:
+   * a token for the new id still verifies, on the same session. */
+  assert_int_equal(mcs_session_regenerate(a), MCS_OK);
+  assert_int_equal(mcs_csrf_token(a, t_cached, sizeof t_cached), MCS_OK);
+  assert_int_equal(mcs_csrf_verify(a, t_cached, MCS_CSRF_TOKEN_LEN), MCS_OK);
+  assert_int_equal(mcs_csrf_verify(b, t_cached, MCS_CSRF_TOKEN_LEN),
+                   MCS_EBADSIG); /* another id's token */
+  mcs_session_free(a);
+  mcs_session_free(b);
+  mcs_manager_free(plain);
+  fixture_free(f);
+}
+
 static void test_cookie_cache_size_is_validated(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
@@ -141,6 +183,7 @@ int main(void) {
       cmocka_unit_test(test_limits_and_disabled_cache),
       cmocka_unit_test(test_cached_cookie_loads_the_same_session),
       cmocka_unit_test(test_tampered_twin_of_cached_cookie_is_forged),
+      cmocka_unit_test(test_csrf_tokens_agree_with_and_without_the_cache),
       cmocka_unit_test(test_cookie_cache_size_is_validated),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
