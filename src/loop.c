@@ -54,7 +54,7 @@ struct mcs_loop {
   pthread_cond_t cv;
   pthread_t thread;
   bool started, stopping;
-  job_queue todo, finished;
+  job_queue queued, finished;
 };
 
 static void queue_push(job_queue *q, job *j) {
@@ -87,7 +87,7 @@ static void *helper_main(void *arg) {
   mcs_loop *loop = arg;
   pthread_mutex_lock(&loop->mu);
   for (;;) {
-    job *j = queue_pop(&loop->todo);
+    job *j = queue_pop(&loop->queued);
     if (!j) {
       if (loop->stopping)
         break;
@@ -131,7 +131,7 @@ int mcs__loop_queue(mcs_loop *loop, void (*work)(void *ud),
   if (!loop->started)
     rc = start_helper(loop);
   if (rc == MCS_OK) {
-    queue_push(&loop->todo, j);
+    queue_push(&loop->queued, j);
     pthread_cond_signal(&loop->cv);
   }
   pthread_mutex_unlock(&loop->mu);
