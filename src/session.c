@@ -33,8 +33,7 @@ static void count_store_error(mcs_session *s, int rc) {
            mcs_strerror(rc));
 }
 
-/* Room for a record as the store returns it. */
-static mcs_store_value value_buffer(const mcs_manager *m) {
+mcs_store_value mcs__record_value(const mcs_manager *m) {
   return (mcs_store_value){MCS__BUF_INIT, m->limits.max_bytes * 2 + 1024};
 }
 
@@ -78,7 +77,7 @@ static int read_record(mcs_session *s, const char *key, size_t key_len,
                        uint32_t touch_ttl, mcs__record *rec, uint64_t *cas,
                        fetch_result *res) {
   mcs_manager *m = s->mgr;
-  mcs_store_value v = value_buffer(m);
+  mcs_store_value v = mcs__record_value(m);
   uint32_t flags = 0;
   mcs_store_result r = MCS_STORE_MISS;
   int rc = m->store->ops.get(m->store->ud, key, key_len, touch_ttl, &v, cas,

@@ -112,6 +112,10 @@ struct mcs_session {
 
 struct mcs__aop;
 
+/* An empty buffer for a record as the store returns it, bounded by what
+ * the manager could ever have written (with room for a replica header). */
+mcs_store_value mcs__record_value(const mcs_manager *m);
+
 /* Checks the arguments, makes a session (*out, owned by the caller) and
  * parses the Cookie header into it. *need_read: its key names the record
  * to read (mg with the idle timeout); otherwise it is settled (NEW or

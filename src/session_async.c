@@ -40,8 +40,7 @@ static task *task_new(mcs_loop *loop, mcs_session *s, mcs_session_cb cb,
   t->cb = cb;
   t->ud = ud;
   t->is_load = is_load;
-  t->value = (mcs_store_value){MCS__BUF_INIT,
-                               s->mgr->limits.max_bytes * 2 + 1024};
+  t->value = mcs__record_value(s->mgr);
   t->op.ctx = t;
   return t;
 }

@@ -52,6 +52,22 @@ static int64_t drive(mcs_loop *loop) {
   return now_ms() - t0;
 }
 
+/* Loads the session named by `cookie` through the loop (it must go
+ * pending and succeed) and returns its "n". */
+static int64_t load_n(const mt_mgr *m, mcs_loop *loop, const char *cookie) {
+  result r = {0};
+  mcs_session *s = NULL;
+  assert_int_equal(mcs_session_load_start(m->mgr, loop, cookie,
+                                          strlen(cookie), &s, on_done, &r),
+                   MCS_PENDING);
+  drive(loop);
+  assert_int_equal(r.rc, MCS_OK);
+  int64_t n = -1;
+  assert_int_equal(mcs_session_get_int(r.s, "n", &n), MCS_OK);
+  mcs_session_free(r.s);
+  return n;
+}
+
 static int flush_nodes(void **state) {
   (void)state;
   return mc_node_flush(&node) || mc_node_flush(&node2);
@@ -206,16 +222,7 @@ static void test_stalled_server_times_out_then_recovers(void **state) {
   assert_true(took >= 250 && took < 2000);
   /* After retry_s the server is tried again on a fresh connection. */
   mt_sleep_ms(1100);
-  memset(&r, 0, sizeof r);
-  assert_int_equal(mcs_session_load_start(m.mgr, loop, c, strlen(c), &s,
-                                          on_done, &r),
-                   MCS_PENDING);
-  drive(loop);
-  assert_int_equal(r.rc, MCS_OK);
-  int64_t n = -1;
-  assert_int_equal(mcs_session_get_int(r.s, "n", &n), MCS_OK);
-  assert_int_equal(n, 7);
-  mcs_session_free(r.s);
+  assert_int_equal(load_n(&m, loop, c), 7);
   mcs_loop_free(loop);
   mt_mgr_free(&m);
   mcs_store_free(st);
@@ -239,16 +246,7 @@ static void test_replicated_store_runs_on_helper_thread(void **state) {
   char c[512];
   mt_cookie(s, c, sizeof c);
   mcs_session_free(s);
-  memset(&r, 0, sizeof r);
-  assert_int_equal(mcs_session_load_start(m.mgr, loop, c, strlen(c), &s,
-                                          on_done, &r),
-                   MCS_PENDING);
-  drive(loop);
-  assert_int_equal(r.rc, MCS_OK);
-  int64_t n = -1;
-  assert_int_equal(mcs_session_get_int(r.s, "n", &n), MCS_OK);
-  assert_int_equal(n, 3);
-  mcs_session_free(r.s);
+  assert_int_equal(load_n(&m, loop, c), 3);
   mcs_loop_free(loop);
   mt_mgr_free(&m);
   mcs_store_free(st);

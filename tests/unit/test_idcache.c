@@ -127,15 +127,7 @@ static void test_csrf_tokens_agree_with_and_without_the_cache(void **st) {
   fixture *f = fixture_new(NULL);
   char cookie[512];
   load_twice_same(f, cookie, sizeof cookie); /* now cached */
-  mcs_manager_config cfg;
-  mcs_manager_config_init(&cfg);
-  cfg.keys = f->keys;
-  cfg.store = f->store;
-  cfg.clock = test_clock_read;
-  cfg.clock_ud = &f->clock;
-  cfg.cookie_cache_entries = 0;
-  mcs_manager *plain;
-  assert_int_equal(mcs_manager_new(&plain, &cfg), MCS_OK);
+  mcs_manager *plain = fixture_manager(f, no_cookie_cache);
   char t_cached[MCS_CSRF_TOKEN_LEN + 1], t_plain[MCS_CSRF_TOKEN_LEN + 1];
   mcs_session *a = load(f, cookie), *b = NULL;
   assert_int_equal(

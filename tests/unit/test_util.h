@@ -145,6 +145,24 @@ typedef struct fixture {
   mcs_manager *mgr;
 } fixture;
 
+/* A manager over the fixture's (spied) store, key ring and clock;
+ * cfg_edit (may be NULL) adjusts the config first. The caller frees it
+ * (fixture_free frees only f->mgr). */
+static inline mcs_manager *fixture_manager(fixture *f,
+                                           void (*cfg_edit)(mcs_manager_config *)) {
+  mcs_manager_config cfg;
+  mcs_manager_config_init(&cfg);
+  cfg.keys = f->keys;
+  cfg.store = f->store;
+  cfg.clock = test_clock_read;
+  cfg.clock_ud = &f->clock;
+  if (cfg_edit)
+    cfg_edit(&cfg);
+  mcs_manager *m = NULL;
+  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_OK);
+  return m;
+}
+
 /* cfg_edit (may be NULL) adjusts the config before the manager is made. */
 static inline fixture *fixture_new(void (*cfg_edit)(mcs_manager_config *)) {
   fixture *f = calloc(1, sizeof *f);
@@ -161,15 +179,7 @@ static inline fixture *fixture_new(void (*cfg_edit)(mcs_manager_config *)) {
   assert_int_equal(
       mcs_keyring_add(f->keys, 0, test_secret, sizeof test_secret - 1),
       MCS_OK);
-  mcs_manager_config cfg;
-  mcs_manager_config_init(&cfg);
-  cfg.keys = f->keys;
-  cfg.store = f->store;
-  cfg.clock = test_clock_read;
-  cfg.clock_ud = &f->clock;
-  if (cfg_edit)
-    cfg_edit(&cfg);
-  assert_int_equal(mcs_manager_new(&f->mgr, &cfg), MCS_OK);
+  f->mgr = fixture_manager(f, cfg_edit);
   return f;
 }
 
