@@ -84,18 +84,21 @@ static void user_mac(const mcs_manager *m, const char *uid,
 
 typedef struct user_ref {
   uint8_t mac[crypto_auth_hmacsha256_BYTES]; /* first bytes: cache tag */
-  char key[MCS_STORE_KEY_MAX + 1];
-  size_t key_len;
 } user_ref;
 
-/* The manager refuses prefixes that could make the key too long. */
 static void user_ref_of(const mcs_manager *m, const char *uid, user_ref *u) {
   user_mac(m, uid, u->mac);
+}
+
+/* The user's record key, built only when the store is asked (a load
+ * whose revocation cache answers needs just the MAC). The manager refuses
+ * prefixes that could make the key too long. Returns its length. */
+static size_t user_key(const mcs_manager *m, const user_ref *u,
+                       char key[MCS_STORE_KEY_MAX + 1]) {
   size_t p = m->key_prefix_len;
-  memcpy(u->key, m->key_prefix, p);
-  memcpy(u->key + p, "u:", 2);
-  u->key_len =
-      p + 2 + mcs__b64url_encode(u->mac, sizeof u->mac, u->key + p + 2);
+  memcpy(key, m->key_prefix, p);
+  memcpy(key + p, "u:", 2);
+  return p + 2 + mcs__b64url_encode(u->mac, sizeof u->mac, key + p + 2);
 }
 
 /* ---- Generations -------------------------------------------------------- */
@@ -153,9 +156,11 @@ static int read_gen(mcs_manager *m, const user_ref *u, uint64_t *gen) {
   uint64_t cas;
   uint32_t flags;
   mcs_store_result r = MCS_STORE_MISS;
+  char key[MCS_STORE_KEY_MAX + 1];
+  size_t key_len = user_key(m, u, key);
   MCS__STAT_INC(m, revocation_reads);
-  int rc = m->store->ops.get(m->store->ud, u->key, u->key_len, 0, &v, &cas,
-                             &flags, &r);
+  int rc = m->store->ops.get(m->store->ud, key, key_len, 0, &v, &cas, &flags,
+                             &r);
   *gen = 0;
   if (rc == MCS_ETOOBIG) {
     rc = MCS_OK; /* not one of ours: as unreadable */
@@ -264,12 +269,14 @@ int mcs__revoke_write(mcs_manager *m, const char *uid, uint32_t ttl,
   uint64_t gen;
   mcs__buf body = MCS__BUF_INIT;
   mcs_store_result r;
+  char key[MCS_STORE_KEY_MAX + 1];
   user_ref_of(m, uid, &u);
+  size_t key_len = user_key(m, &u, key);
   int rc = new_gen(&gen);
   if (rc == MCS_OK)
     rc = encode_record(gen, mcs__now(m), &body);
   if (rc == MCS_OK)
-    rc = m->store->ops.set(m->store->ud, u.key, u.key_len, body.data, body.len,
+    rc = m->store->ops.set(m->store->ud, key, key_len, body.data, body.len,
                            RECORD_FLAGS, ttl, &r);
   mcs__buf_free(&body);
   if (rc) {
