@@ -7,7 +7,7 @@
  * slots, picked by a keyed hash (SipHash, random key per cache: nobody can
  * aim at a slot) of the cookie value, each holding one cookie value that
  * verified and what it verified to (the id, the signature's time, the
- * store key).
+ * store key). Two ways per bucket (ways.h).
  *
  * Why a hit is as good as a verification:
  *   - only values that verified are put in, under this manager's key ring,
@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "internal.h"
+#include "ways.h"
 
 #define IDCACHE_VALUE_MAX 256
 #define IDCACHE_LOCKS 64
@@ -39,8 +40,9 @@ typedef struct slot {
 } slot;
 
 struct mcs__idcache {
-  size_t entries; /* a power of two */
+  size_t entries; /* slots: a power of two, at least 2 */
   slot *slots;
+  unsigned char *recent; /* per bucket: the way used last */
   uint8_t hash_key[crypto_shorthash_KEYBYTES];
   pthread_mutex_t locks[IDCACHE_LOCKS];
 };
@@ -49,11 +51,12 @@ int mcs__idcache_new(size_t entries, mcs__idcache **out) {
   *out = NULL;
   if (entries == 0)
     return MCS_OK;
-  size_t n = 1;
-  while (n < entries)
-    n <<= 1;
+  size_t n = mcs__ways_slots(entries);
   mcs__idcache *c = mcs__calloc(1, sizeof *c);
-  if (!c || !(c->slots = mcs__calloc(n, sizeof *c->slots))) {
+  if (!c || !(c->slots = mcs__calloc(n, sizeof *c->slots)) ||
+      !(c->recent = mcs__calloc(n / 2, 1))) {
+    if (c)
+      mcs__free(c->slots);
     mcs__free(c);
     return MCS_ENOMEM;
   }
@@ -72,36 +75,53 @@ void mcs__idcache_free(mcs__idcache *c) {
     pthread_mutex_destroy(&c->locks[i]);
   sodium_memzero(c->slots, c->entries * sizeof *c->slots);
   mcs__free(c->slots);
+  mcs__free(c->recent);
   sodium_memzero(c->hash_key, sizeof c->hash_key);
   mcs__free(c);
 }
 
-static size_t slot_of(const mcs__idcache *c, const char *value, size_t len) {
+static size_t bucket_of(const mcs__idcache *c, const char *value,
+                        size_t len) {
   uint8_t h[crypto_shorthash_BYTES];
   uint64_t v;
   crypto_shorthash(h, (const unsigned char *)value, len, c->hash_key);
   memcpy(&v, h, sizeof v);
-  return (size_t)(v & (c->entries - 1));
+  return mcs__ways_bucket((size_t)v, c->entries);
 }
 
-static pthread_mutex_t *lock_of(mcs__idcache *c, size_t i) {
-  return &c->locks[i % IDCACHE_LOCKS];
+static pthread_mutex_t *lock_of(mcs__idcache *c, size_t b) {
+  return &c->locks[b % IDCACHE_LOCKS];
+}
+
+/* Which ways of bucket b hold `value`. Both are compared, in constant time
+ * (lengths are not secret: the presenter chose theirs; contents are), so
+ * the time taken does not tell which way, if any, matched. */
+static void match(const mcs__idcache *c, size_t b, const char *value,
+                  size_t len, bool holds[2]) {
+  for (unsigned w = 0; w < 2; w++) {
+    const slot *sl = &c->slots[2 * b + w];
+    holds[w] = sl->value_len == len &&
+               sodium_memcmp(sl->value, value, len) == 0;
+  }
 }
 
 bool mcs__idcache_get(mcs__idcache *c, const char *value, size_t len,
                       mcs__idcache_entry *out) {
   if (!c || len == 0 || len > IDCACHE_VALUE_MAX)
     return false;
-  size_t i = slot_of(c, value, len);
-  slot *sl = &c->slots[i];
-  bool hit = false;
-  pthread_mutex_lock(lock_of(c, i));
-  /* Lengths are not secret (the presenter chose theirs); contents are. */
-  if (sl->value_len == len && sodium_memcmp(sl->value, value, len) == 0) {
-    *out = sl->e;
-    hit = true;
+  size_t b = bucket_of(c, value, len);
+  bool holds[2], hit = false;
+  pthread_mutex_lock(lock_of(c, b));
+  match(c, b, value, len, holds);
+  for (unsigned w = 0; w < 2; w++) {
+    if (holds[w]) {
+      *out = c->slots[2 * b + w].e;
+      c->recent[b] = (unsigned char)w;
+      hit = true;
+      break;
+    }
   }
-  pthread_mutex_unlock(lock_of(c, i));
+  pthread_mutex_unlock(lock_of(c, b));
   return hit;
 }
 
@@ -109,23 +129,30 @@ void mcs__idcache_put(mcs__idcache *c, const char *value, size_t len,
                       const mcs__idcache_entry *e) {
   if (!c || len == 0 || len > IDCACHE_VALUE_MAX)
     return;
-  size_t i = slot_of(c, value, len);
-  slot *sl = &c->slots[i];
-  pthread_mutex_lock(lock_of(c, i));
+  size_t b = bucket_of(c, value, len);
+  bool holds[2], empty[2];
+  pthread_mutex_lock(lock_of(c, b));
+  match(c, b, value, len, holds);
+  for (unsigned w = 0; w < 2; w++)
+    empty[w] = c->slots[2 * b + w].value_len == 0;
+  unsigned w = mcs__ways_pick(holds, empty, c->recent[b]);
+  slot *sl = &c->slots[2 * b + w];
   memcpy(sl->value, value, len);
   sl->value_len = len;
   sl->e = *e;
-  pthread_mutex_unlock(lock_of(c, i));
+  c->recent[b] = (unsigned char)w;
+  pthread_mutex_unlock(lock_of(c, b));
 }
 
 void mcs__idcache_drop(mcs__idcache *c, const char *value, size_t len) {
   if (!c || len == 0 || len > IDCACHE_VALUE_MAX)
     return;
-  size_t i = slot_of(c, value, len);
-  slot *sl = &c->slots[i];
-  pthread_mutex_lock(lock_of(c, i));
-  if (sl->value_len == len && sodium_memcmp(sl->value, value, len) == 0) {
-    sodium_memzero(sl, sizeof *sl);
-  }
-  pthread_mutex_unlock(lock_of(c, i));
+  size_t b = bucket_of(c, value, len);
+  bool holds[2];
+  pthread_mutex_lock(lock_of(c, b));
+  match(c, b, value, len, holds);
+  for (unsigned w = 0; w < 2; w++)
+    if (holds[w])
+      sodium_memzero(&c->slots[2 * b + w], sizeof c->slots[0]);
+  pthread_mutex_unlock(lock_of(c, b));
 }

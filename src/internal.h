@@ -141,6 +141,8 @@ int mcs__signed_parse(const char *in, size_t len, mcs__signed_parts *out);
 
 /* A decoded store record. `data` is a JSON object (jansson) whose values
  * use the tagged forms for bytes and big integers (values.c). */
+#define MCS__USER_TAG_BYTES 32 /* crypto_auth_hmacsha256_BYTES */
+
 typedef struct mcs__record {
   struct json_t *data;  /* owned reference, never NULL after decode */
   int64_t created;      /* Unix seconds; 0 if the format has none */
@@ -149,6 +151,11 @@ typedef struct mcs__record {
   int64_t forward_until; /* Unix seconds after which the forward is void */
   char *user;           /* user the session is bound to (revoke.c), or NULL */
   uint64_t user_gen;    /* that user's generation when it was bound */
+  /* HMAC of `user` under the manager's store-key secret (revoke.c), worked
+   * out once per decoded record and kept with it in the decoded-record
+   * cache: a load whose record that cache holds needs no HMAC for it. */
+  bool user_tag_set;
+  uint8_t user_tag[MCS__USER_TAG_BYTES];
 } mcs__record;
 
 void mcs__record_clear(mcs__record *rec);
@@ -279,10 +286,13 @@ bool mcs__gen_parse(const char *s, size_t n, uint64_t *gen);
 /* Whether a record bound to a user (rec->user) was revoked since: at most
  * one store read, none when the cache answers. Store errors are returned
  * (the caller cannot tell, so must not serve the session). */
-int mcs__revoke_check(mcs_manager *m, const mcs__record *rec, bool *revoked);
+int mcs__revoke_check(mcs_manager *m, mcs__record *rec, bool *revoked);
 /* True when no store read is needed to know that rec's binding (if any)
  * is still current: the cache answers, and says so. Never does I/O. */
-bool mcs__revoke_known_current(mcs_manager *m, const mcs__record *rec);
+bool mcs__revoke_known_current(mcs_manager *m, mcs__record *rec);
+/* Works out rec->user_tag if the record is bound and has none yet; the
+ * two functions above do so themselves. Call before caching a record. */
+void mcs__revoke_tag(const mcs_manager *m, mcs__record *rec);
 /* The user's current generation, read from the store (cache updated). */
 int mcs__revoke_current(mcs_manager *m, const char *uid, uint64_t *gen);
 /* Writes a new generation for uid with the given record TTL (one `set`);

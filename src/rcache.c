@@ -17,8 +17,8 @@
  * loop-detection state per call (jansson >= 2.13), so the shared values
  * may be read by any number of threads.
  *
- * Bounded: `entries` slots, records over RCACHE_RECORD_MAX bytes are not
- * cached; one mutex per group of slots.
+ * Bounded: `entries` slots, two ways per bucket (ways.h), records over
+ * RCACHE_RECORD_MAX bytes are not cached; one mutex per group of buckets.
  */
 #include <pthread.h>
 #include <string.h>
@@ -26,23 +26,28 @@
 #include <jansson.h>
 
 #include "internal.h"
+#include "ways.h"
 
 #define RCACHE_RECORD_MAX 4096
 #define RCACHE_LOCKS 64
 
 typedef struct slot {
-  uint8_t *raw; /* NULL: empty */
+  uint64_t key_hash; /* of the store key the raw bytes were read from */
+  uint8_t *raw;      /* NULL: empty */
   size_t len;
   json_t *data; /* the cache's own top-level object */
   int64_t created;
   uint64_t rev;
   char *user;
   uint64_t user_gen;
+  bool user_tag_set;
+  uint8_t user_tag[MCS__USER_TAG_BYTES];
 } slot;
 
 struct mcs__rcache {
-  size_t entries; /* a power of two */
+  size_t entries; /* slots: a power of two, at least 2 */
   slot *slots;
+  unsigned char *recent; /* per bucket: the way used last */
   pthread_mutex_t locks[RCACHE_LOCKS];
 };
 
@@ -50,11 +55,12 @@ int mcs__rcache_new(size_t entries, mcs__rcache **out) {
   *out = NULL;
   if (entries == 0)
     return MCS_OK;
-  size_t n = 1;
-  while (n < entries)
-    n <<= 1;
+  size_t n = mcs__ways_slots(entries);
   mcs__rcache *c = mcs__calloc(1, sizeof *c);
-  if (!c || !(c->slots = mcs__calloc(n, sizeof *c->slots))) {
+  if (!c || !(c->slots = mcs__calloc(n, sizeof *c->slots)) ||
+      !(c->recent = mcs__calloc(n / 2, 1))) {
+    if (c)
+      mcs__free(c->slots);
     mcs__free(c);
     return MCS_ENOMEM;
   }
@@ -80,19 +86,20 @@ void mcs__rcache_free(mcs__rcache *c) {
   for (size_t i = 0; i < RCACHE_LOCKS; i++)
     pthread_mutex_destroy(&c->locks[i]);
   mcs__free(c->slots);
+  mcs__free(c->recent);
   mcs__free(c);
 }
 
 /* FNV-1a: the keys are HMAC outputs or random ids, already well mixed. */
-static size_t slot_of(const mcs__rcache *c, const char *key, size_t len) {
+static uint64_t hash_of(const char *key, size_t len) {
   uint64_t h = 0xcbf29ce484222325u;
   for (size_t i = 0; i < len; i++)
     h = (h ^ (unsigned char)key[i]) * 0x100000001b3u;
-  return (size_t)(h & (c->entries - 1));
+  return h;
 }
 
-static pthread_mutex_t *lock_of(mcs__rcache *c, size_t i) {
-  return &c->locks[i % RCACHE_LOCKS];
+static pthread_mutex_t *lock_of(mcs__rcache *c, size_t b) {
+  return &c->locks[b % RCACHE_LOCKS];
 }
 
 /* A new top-level object holding references to src's members. Not
@@ -122,6 +129,8 @@ static int copy_out(const slot *sl, mcs__record *rec) {
   rec->created = sl->created;
   rec->rev = sl->rev;
   rec->user_gen = sl->user_gen;
+  rec->user_tag_set = sl->user_tag_set;
+  memcpy(rec->user_tag, sl->user_tag, sizeof rec->user_tag);
   if (sl->user && !(rec->user = mcs__strdup(sl->user))) {
     mcs__record_clear(rec);
     return MCS_ENOMEM;
@@ -135,15 +144,21 @@ int mcs__rcache_get(mcs__rcache *c, const char *key, size_t key_len,
   *hit = false;
   if (!c || len > RCACHE_RECORD_MAX)
     return MCS_OK;
-  size_t i = slot_of(c, key, key_len);
+  uint64_t h = hash_of(key, key_len);
+  size_t b = mcs__ways_bucket((size_t)h, c->entries);
   int rc = MCS_OK;
-  pthread_mutex_lock(lock_of(c, i));
-  const slot *sl = &c->slots[i];
-  if (sl->raw && sl->len == len && memcmp(sl->raw, raw, len) == 0) {
-    rc = copy_out(sl, rec);
-    *hit = rc == MCS_OK;
+  pthread_mutex_lock(lock_of(c, b));
+  for (unsigned w = 0; w < 2; w++) {
+    const slot *sl = &c->slots[2 * b + w];
+    if (sl->raw && sl->key_hash == h && sl->len == len &&
+        memcmp(sl->raw, raw, len) == 0) {
+      rc = copy_out(sl, rec);
+      *hit = rc == MCS_OK;
+      c->recent[b] = (unsigned char)w;
+      break;
+    }
   }
-  pthread_mutex_unlock(lock_of(c, i));
+  pthread_mutex_unlock(lock_of(c, b));
   return rc;
 }
 
@@ -158,6 +173,8 @@ static bool fill(slot *sl, const uint8_t *raw, size_t len,
   sl->created = rec->created;
   sl->rev = rec->rev;
   sl->user_gen = rec->user_gen;
+  sl->user_tag_set = rec->user_tag_set;
+  memcpy(sl->user_tag, rec->user_tag, sizeof sl->user_tag);
   if (sl->raw && sl->data && (!rec->user || sl->user))
     return true;
   slot_clear(sl);
@@ -171,10 +188,20 @@ void mcs__rcache_put(mcs__rcache *c, const char *key, size_t key_len,
   slot fresh, old;
   if (!fill(&fresh, raw, len, rec))
     return; /* a cache: out of memory just means no entry */
-  size_t i = slot_of(c, key, key_len);
-  pthread_mutex_lock(lock_of(c, i));
-  old = c->slots[i];
-  c->slots[i] = fresh;
-  pthread_mutex_unlock(lock_of(c, i));
+  uint64_t h = hash_of(key, key_len);
+  size_t b = mcs__ways_bucket((size_t)h, c->entries);
+  fresh.key_hash = h;
+  bool holds[2], empty[2];
+  pthread_mutex_lock(lock_of(c, b));
+  for (unsigned w = 0; w < 2; w++) {
+    const slot *sl = &c->slots[2 * b + w];
+    empty[w] = sl->raw == NULL;
+    holds[w] = !empty[w] && sl->key_hash == h;
+  }
+  unsigned w = mcs__ways_pick(holds, empty, c->recent[b]);
+  old = c->slots[2 * b + w];
+  c->slots[2 * b + w] = fresh;
+  c->recent[b] = (unsigned char)w;
+  pthread_mutex_unlock(lock_of(c, b));
   slot_clear(&old);
 }

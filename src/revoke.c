@@ -90,6 +90,23 @@ static void user_ref_of(const mcs_manager *m, const char *uid, user_ref *u) {
   user_mac(m, uid, u->mac);
 }
 
+_Static_assert(MCS__USER_TAG_BYTES == crypto_auth_hmacsha256_BYTES,
+               "a record's user tag is the user's MAC");
+
+void mcs__revoke_tag(const mcs_manager *m, mcs__record *rec) {
+  if (rec->user && !rec->user_tag_set) {
+    user_mac(m, rec->user, rec->user_tag);
+    rec->user_tag_set = true;
+  }
+}
+
+/* The bound user's ref, from the record's tag (worked out if missing). */
+static void user_ref_of_record(const mcs_manager *m, mcs__record *rec,
+                               user_ref *u) {
+  mcs__revoke_tag(m, rec);
+  memcpy(u->mac, rec->user_tag, sizeof u->mac);
+}
+
 /* The user's record key, built only when the store is asked (a load
  * whose revocation cache answers needs just the MAC). The manager refuses
  * prefixes that could make the key too long. Returns its length. */
@@ -202,21 +219,21 @@ static bool cached_current(mcs_manager *m, const user_ref *u,
          current(gen, rec->user_gen);
 }
 
-bool mcs__revoke_known_current(mcs_manager *m, const mcs__record *rec) {
+bool mcs__revoke_known_current(mcs_manager *m, mcs__record *rec) {
   if (!rec->user)
     return true;
   user_ref u;
-  user_ref_of(m, rec->user, &u);
+  user_ref_of_record(m, rec, &u);
   return cached_current(m, &u, rec);
 }
 
-int mcs__revoke_check(mcs_manager *m, const mcs__record *rec, bool *revoked) {
+int mcs__revoke_check(mcs_manager *m, mcs__record *rec, bool *revoked) {
   *revoked = false;
   if (!rec->user)
     return MCS_OK;
   user_ref u;
   uint64_t gen;
-  user_ref_of(m, rec->user, &u);
+  user_ref_of_record(m, rec, &u);
   if (cached_current(m, &u, rec))
     return MCS_OK;
   int rc = refresh(m, &u, &gen);
@@ -307,6 +324,7 @@ int mcs__record_set_user(mcs__record *rec, const char *uid, uint64_t gen) {
   mcs__free(rec->user);
   rec->user = copy;
   rec->user_gen = uid ? gen : 0;
+  rec->user_tag_set = false; /* the tag was the old user's */
   return MCS_OK;
 }
 

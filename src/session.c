@@ -51,8 +51,10 @@ static int take_record(mcs_session *s, const char *key, size_t key_len,
     rc = mcs__rcache_get(m->rcache, key, key_len, raw, v->buf.len, rec, &hit);
     if (rc == MCS_OK && !hit) {
       rc = m->codec->decode(raw, v->buf.len, &m->limits, rec);
-      if (rc == MCS_OK)
+      if (rc == MCS_OK) {
+        mcs__revoke_tag(m, rec);
         mcs__rcache_put(m->rcache, key, key_len, raw, v->buf.len, rec);
+      }
     }
     if (rc == MCS_ECORRUPT || rc == MCS_ETOOBIG) {
       MCS__STAT_INC(m, corrupt);
@@ -337,9 +339,11 @@ static int store_rc(mcs_session *s, int rc) {
  * holds exactly what decoding those bytes would give. */
 static void seed_cache(mcs_session *s, const mcs__buf *body) {
   mcs_manager *m = s->mgr;
-  if (m->codec->keeps_record)
+  if (m->codec->keeps_record) {
+    mcs__revoke_tag(m, &s->rec);
     mcs__rcache_put(m->rcache, s->key, s->key_len, body->data, body->len,
                     &s->rec);
+  }
 }
 
 /* What one add of a new session's record answered: MCS_OK when it was

@@ -37,6 +37,36 @@ static void test_only_equal_values_hit(void **st) {
   mcs__idcache_free(c);
 }
 
+/* A table of 2 slots is one bucket of two ways: every value lands there.
+ * Two values live side by side; a third evicts the one used less
+ * recently; putting a cached value again keeps its way. */
+static void test_two_ways_keep_colliding_values(void **st) {
+  (void)st;
+  mcs__idcache *c;
+  assert_int_equal(mcs__idcache_new(2, &c), MCS_OK);
+  mcs__idcache_entry ea = entry("a", 1, "ka"), eb = entry("b", 2, "kb"),
+                     ec = entry("c", 3, "kc"), got;
+  mcs__idcache_put(c, "value-a", 7, &ea);
+  mcs__idcache_put(c, "value-b", 7, &eb);
+  assert_true(mcs__idcache_get(c, "value-a", 7, &got));
+  assert_string_equal(got.id, "a");
+  assert_true(mcs__idcache_get(c, "value-b", 7, &got));
+  assert_string_equal(got.id, "b");
+  mcs__idcache_put(c, "value-b", 7, &eb); /* again: same way, a stays */
+  assert_true(mcs__idcache_get(c, "value-a", 7, &got)); /* a: recent */
+  mcs__idcache_put(c, "value-c", 7, &ec);               /* evicts b */
+  assert_false(mcs__idcache_get(c, "value-b", 7, &got));
+  assert_true(mcs__idcache_get(c, "value-a", 7, &got));
+  assert_string_equal(got.id, "a");
+  assert_true(mcs__idcache_get(c, "value-c", 7, &got));
+  assert_string_equal(got.id, "c");
+  mcs__idcache_drop(c, "value-c", 7); /* frees its way for the next */
+  mcs__idcache_put(c, "value-b", 7, &eb);
+  assert_true(mcs__idcache_get(c, "value-a", 7, &got));
+  assert_true(mcs__idcache_get(c, "value-b", 7, &got));
+  mcs__idcache_free(c);
+}
+
 static void test_limits_and_disabled_cache(void **st) {
   (void)st;
   mcs__idcache *c;
@@ -172,6 +202,7 @@ static void test_cookie_cache_size_is_validated(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_only_equal_values_hit),
+      cmocka_unit_test(test_two_ways_keep_colliding_values),
       cmocka_unit_test(test_limits_and_disabled_cache),
       cmocka_unit_test(test_cached_cookie_loads_the_same_session),
       cmocka_unit_test(test_tampered_twin_of_cached_cookie_is_forged),

@@ -95,6 +95,28 @@ static void test_other_users_are_not_affected(void **state) {
   fixture_free(f);
 }
 
+/* A session bound to alice, then to bob: from then on bob's revocation
+ * ends it and alice's does not. Loads come from the decoded-record cache,
+ * which keeps each record's user tag: the tag must follow the binding. */
+static void test_rebinding_follows_the_new_user(void **state) {
+  (void)state;
+  fixture *f = fx();
+  char c[512];
+  login(f->mgr, "alice", c, sizeof c);
+  mcs_session *s = NULL;
+  assert_int_equal(mcs_session_load(f->mgr, c, strlen(c), &s), MCS_OK);
+  assert_string_equal(mcs_session_user(s), "alice");
+  assert_int_equal(mcs_session_set_user(s, "bob"), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK); /* same id, same cookie */
+  mcs_session_free(s);
+  assert_int_equal(outcome_on(f->mgr, c), MCS_SESSION_LOADED);
+  assert_int_equal(mcs_manager_revoke_user(f->mgr, "alice"), MCS_OK);
+  assert_int_equal(outcome_on(f->mgr, c), MCS_SESSION_LOADED);
+  assert_int_equal(mcs_manager_revoke_user(f->mgr, "bob"), MCS_OK);
+  assert_int_equal(outcome_on(f->mgr, c), MCS_SESSION_EXPIRED);
+  fixture_free(f);
+}
+
 /* set_user read the user's state and cached it: loads within the interval
  * cost only the session's own read; after it, one more read. */
 static void test_cached_check_costs_no_round_trip(void **state) {
@@ -545,6 +567,7 @@ int main(void) {
       cmocka_unit_test(test_revoke_ends_sessions_bound_before),
       cmocka_unit_test(test_user_logs_in_again_right_after_revoke),
       cmocka_unit_test(test_other_users_are_not_affected),
+      cmocka_unit_test(test_rebinding_follows_the_new_user),
       cmocka_unit_test(test_cached_check_costs_no_round_trip),
       cmocka_unit_test(test_unbound_sessions_never_read_user_state),
       cmocka_unit_test(test_other_process_notices_within_interval),
