@@ -7,7 +7,7 @@
  * slots, picked by a keyed hash (SipHash, random key per cache: nobody can
  * aim at a slot) of the cookie value, each holding one cookie value that
  * verified and what it verified to (the id, the signature's time, the
- * store key). Two ways per bucket (ways.h).
+ * store key). Four ways per bucket (ways.h).
  *
  * Why a hit is as good as a verification:
  *   - only values that verified are put in, under this manager's key ring,
@@ -34,15 +34,16 @@
 #define IDCACHE_LOCKS 64
 
 typedef struct slot {
+  uint64_t hash;    /* keyed hash of the value */
   size_t value_len; /* 0: empty */
   char value[IDCACHE_VALUE_MAX];
   mcs__idcache_entry e;
 } slot;
 
 struct mcs__idcache {
-  size_t entries; /* slots: a power of two, at least 2 */
+  size_t entries; /* slots: a power of two, at least MCS__WAYS */
   slot *slots;
-  unsigned char *recent; /* per bucket: the way used last */
+  mcs__ways_rank *recent; /* per bucket */
   uint8_t hash_key[crypto_shorthash_KEYBYTES];
   pthread_mutex_t locks[IDCACHE_LOCKS];
 };
@@ -54,13 +55,15 @@ int mcs__idcache_new(size_t entries, mcs__idcache **out) {
   size_t n = mcs__ways_slots(entries);
   mcs__idcache *c = mcs__calloc(1, sizeof *c);
   if (!c || !(c->slots = mcs__calloc(n, sizeof *c->slots)) ||
-      !(c->recent = mcs__calloc(n / 2, 1))) {
+      !(c->recent = mcs__calloc(n / MCS__WAYS, sizeof *c->recent))) {
     if (c)
       mcs__free(c->slots);
     mcs__free(c);
     return MCS_ENOMEM;
   }
   c->entries = n;
+  for (size_t b = 0; b < n / MCS__WAYS; b++)
+    mcs__ways_rank_init(&c->recent[b]);
   randombytes_buf(c->hash_key, sizeof c->hash_key);
   for (size_t i = 0; i < IDCACHE_LOCKS; i++)
     pthread_mutex_init(&c->locks[i], NULL);
@@ -80,27 +83,30 @@ void mcs__idcache_free(mcs__idcache *c) {
   mcs__free(c);
 }
 
-static size_t bucket_of(const mcs__idcache *c, const char *value,
-                        size_t len) {
+/* The value's keyed hash (SipHash under the cache's random key). */
+static uint64_t hash_of(const mcs__idcache *c, const char *value, size_t len) {
   uint8_t h[crypto_shorthash_BYTES];
   uint64_t v;
   crypto_shorthash(h, (const unsigned char *)value, len, c->hash_key);
   memcpy(&v, h, sizeof v);
-  return mcs__ways_bucket((size_t)v, c->entries);
+  return v;
 }
 
 static pthread_mutex_t *lock_of(mcs__idcache *c, size_t b) {
   return &c->locks[b % IDCACHE_LOCKS];
 }
 
-/* Which ways of bucket b hold `value`. Both are compared, in constant time
- * (lengths are not secret: the presenter chose theirs; contents are), so
- * the time taken does not tell which way, if any, matched. */
-static void match(const mcs__idcache *c, size_t b, const char *value,
-                  size_t len, bool holds[2]) {
-  for (unsigned w = 0; w < 2; w++) {
-    const slot *sl = &c->slots[2 * b + w];
-    holds[w] = sl->value_len == len &&
+/* Which ways of bucket b hold `value` (whose hash is h). Only ways with
+ * the same hash are compared, and those in constant time: a hash is
+ * keyed with a secret, so whether, or how far, two hashes agree tells
+ * nothing about the stored value; its bytes are another user's secret,
+ * and a timing difference must not tell how much of it was guessed.
+ * Lengths are not secret (the presenter chose theirs). */
+static void match(const mcs__idcache *c, size_t b, uint64_t h,
+                  const char *value, size_t len, bool holds[MCS__WAYS]) {
+  for (unsigned w = 0; w < MCS__WAYS; w++) {
+    const slot *sl = &c->slots[MCS__WAYS * b + w];
+    holds[w] = sl->value_len == len && sl->hash == h &&
                sodium_memcmp(sl->value, value, len) == 0;
   }
 }
@@ -109,14 +115,15 @@ bool mcs__idcache_get(mcs__idcache *c, const char *value, size_t len,
                       mcs__idcache_entry *out) {
   if (!c || len == 0 || len > IDCACHE_VALUE_MAX)
     return false;
-  size_t b = bucket_of(c, value, len);
-  bool holds[2], hit = false;
+  uint64_t h = hash_of(c, value, len);
+  size_t b = mcs__ways_bucket((size_t)h, c->entries);
+  bool holds[MCS__WAYS], hit = false;
   pthread_mutex_lock(lock_of(c, b));
-  match(c, b, value, len, holds);
-  for (unsigned w = 0; w < 2; w++) {
+  match(c, b, h, value, len, holds);
+  for (unsigned w = 0; w < MCS__WAYS; w++) {
     if (holds[w]) {
-      *out = c->slots[2 * b + w].e;
-      c->recent[b] = (unsigned char)w;
+      *out = c->slots[MCS__WAYS * b + w].e;
+      mcs__ways_touch(&c->recent[b], w);
       hit = true;
       break;
     }
@@ -129,30 +136,33 @@ void mcs__idcache_put(mcs__idcache *c, const char *value, size_t len,
                       const mcs__idcache_entry *e) {
   if (!c || len == 0 || len > IDCACHE_VALUE_MAX)
     return;
-  size_t b = bucket_of(c, value, len);
-  bool holds[2], empty[2];
+  uint64_t h = hash_of(c, value, len);
+  size_t b = mcs__ways_bucket((size_t)h, c->entries);
+  bool holds[MCS__WAYS], empty[MCS__WAYS];
   pthread_mutex_lock(lock_of(c, b));
-  match(c, b, value, len, holds);
-  for (unsigned w = 0; w < 2; w++)
-    empty[w] = c->slots[2 * b + w].value_len == 0;
-  unsigned w = mcs__ways_pick(holds, empty, c->recent[b]);
-  slot *sl = &c->slots[2 * b + w];
+  match(c, b, h, value, len, holds);
+  for (unsigned w = 0; w < MCS__WAYS; w++)
+    empty[w] = c->slots[MCS__WAYS * b + w].value_len == 0;
+  unsigned w = mcs__ways_pick(holds, empty, &c->recent[b]);
+  slot *sl = &c->slots[MCS__WAYS * b + w];
   memcpy(sl->value, value, len);
   sl->value_len = len;
+  sl->hash = h;
   sl->e = *e;
-  c->recent[b] = (unsigned char)w;
+  mcs__ways_touch(&c->recent[b], w);
   pthread_mutex_unlock(lock_of(c, b));
 }
 
 void mcs__idcache_drop(mcs__idcache *c, const char *value, size_t len) {
   if (!c || len == 0 || len > IDCACHE_VALUE_MAX)
     return;
-  size_t b = bucket_of(c, value, len);
-  bool holds[2];
+  uint64_t h = hash_of(c, value, len);
+  size_t b = mcs__ways_bucket((size_t)h, c->entries);
+  bool holds[MCS__WAYS];
   pthread_mutex_lock(lock_of(c, b));
-  match(c, b, value, len, holds);
-  for (unsigned w = 0; w < 2; w++)
+  match(c, b, h, value, len, holds);
+  for (unsigned w = 0; w < MCS__WAYS; w++)
     if (holds[w])
-      sodium_memzero(&c->slots[2 * b + w], sizeof c->slots[0]);
+      sodium_memzero(&c->slots[MCS__WAYS * b + w], sizeof c->slots[0]);
   pthread_mutex_unlock(lock_of(c, b));
 }

@@ -9,7 +9,6 @@
  * describes means the stream may be out of step, and the caller then
  * closes the connection rather than guess.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "mc_internal.h"
@@ -50,27 +49,65 @@ bool mcs__mc_item_fits(size_t key_len, size_t data_len) {
          data_len <= MCS_MEMCACHED_ITEM_MAX - MCS__MC_ITEM_OVERHEAD - key_len;
 }
 
-/* The flags after the key (and length) for each command. */
-static int format_flags(const mcs__mc_req *req, char *out, size_t size) {
-  unsigned long ttl = req->ttl, fl = req->flags;
-  unsigned long long cas = req->cas;
-  switch (req->cmd) {
-  case MCS__MC_GET: {
-    int n = snprintf(out, size, " v c f%s", req->want_ttl ? " t" : "");
-    if (ttl)
-      n += snprintf(out + n, size - (size_t)n, " T%lu", ttl);
-    return n;
+/* A request line under construction. Lines are built piece by piece
+ * rather than with snprintf: this runs for every request, and formatting
+ * through stdio cost more than the rest of a read's client work together.
+ * Every append is bounded; one that does not fit marks the line as
+ * overflowed (which MCS__MC_REQ_LINE_MAX rules out, but is checked). */
+typedef struct line {
+  char *p;
+  size_t n, size;
+  bool overflow;
+} req_line;
+
+static void put(req_line *l, const char *s, size_t n) {
+  if (l->overflow || n > l->size - l->n) {
+    l->overflow = true;
+    return;
   }
+  memcpy(l->p + l->n, s, n);
+  l->n += n;
+}
+
+static void put_lit(req_line *l, const char *s) { put(l, s, strlen(s)); }
+
+/* A space, the flag letter, the number in decimal: " T3600". */
+static void put_flag(req_line *l, char flag, uint64_t v) {
+  char tmp[2 + 20];
+  size_t i = sizeof tmp;
+  do {
+    tmp[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  if (flag)
+    tmp[--i] = flag;
+  tmp[--i] = ' ';
+  put(l, tmp + i, sizeof tmp - i);
+}
+
+/* The flags after the key (and length) for each command. */
+static void put_flags(req_line *l, const mcs__mc_req *req) {
+  switch (req->cmd) {
+  case MCS__MC_GET:
+    put_lit(l, req->want_ttl ? " v c f t" : " v c f");
+    if (req->ttl)
+      put_flag(l, 'T', req->ttl);
+    return;
   case MCS__MC_TOUCH:
-    return snprintf(out, size, " T%lu", ttl);
+    put_flag(l, 'T', req->ttl);
+    return;
   case MCS__MC_ADD:
-    return snprintf(out, size, " T%lu F%lu ME", ttl, fl);
   case MCS__MC_SET:
-    return snprintf(out, size, " T%lu F%lu MS", ttl, fl);
   case MCS__MC_CAS:
-    return snprintf(out, size, " T%lu F%lu C%llu", ttl, fl, cas);
+    put_flag(l, 'T', req->ttl);
+    put_flag(l, 'F', req->flags);
+    if (req->cmd == MCS__MC_CAS)
+      put_flag(l, 'C', req->cas);
+    else
+      put_lit(l, req->cmd == MCS__MC_ADD ? " ME" : " MS");
+    return;
   default:
-    return 0;
+    return;
   }
 }
 
@@ -94,30 +131,34 @@ int mcs__mc_format_line(const mcs__mc_req *req, char *out, size_t size,
     *len = 4;
     return MCS_OK;
   }
-  int n = snprintf(out, size, "%s %.*s", cmd_name(req->cmd),
-                   (int)req->key_len, req->key);
+  req_line l = {out, 0, size - 1, false}; /* room left for a closing NUL */
+  put_lit(&l, cmd_name(req->cmd));
+  put(&l, " ", 1);
+  put(&l, req->key, req->key_len);
   if (is_ms(req->cmd))
-    n += snprintf(out + n, size - (size_t)n, " %zu", req->data_len);
-  n += format_flags(req, out + n, size - (size_t)n);
+    put_flag(&l, 0, req->data_len);
+  put_flags(&l, req);
   if (is_ms(req->cmd) && req->want_cas)
-    n += snprintf(out + n, size - (size_t)n, " c");
+    put_lit(&l, " c");
   if (req->quiet)
-    n += snprintf(out + n, size - (size_t)n, " q");
+    put_lit(&l, " q");
   if (req->has_opaque)
-    n += snprintf(out + n, size - (size_t)n, " O%lu",
-                  (unsigned long)req->opaque);
-  n += snprintf(out + n, size - (size_t)n, "\r\n");
-  *len = (size_t)n; /* < 250 + 120: cannot have been truncated */
+    put_flag(&l, 'O', req->opaque);
+  put_lit(&l, "\r\n");
+  if (l.overflow)
+    return MCS_ELIMIT;
+  out[l.n] = '\0';
+  *len = l.n;
   return MCS_OK;
 }
 
 int mcs__mc_format(mcs__buf *out, const mcs__mc_req *req) {
-  char line[MCS__MC_REQ_LINE_MAX];
+  char buf[MCS__MC_REQ_LINE_MAX];
   size_t n, old = out ? out->len : 0;
-  int rc = mcs__mc_format_line(req, line, sizeof line, &n);
+  int rc = mcs__mc_format_line(req, buf, sizeof buf, &n);
   if (rc || !out)
     return rc ? rc : MCS_EINVAL;
-  rc = mcs__buf_append(out, line, n);
+  rc = mcs__buf_append(out, buf, n);
   if (!rc && is_ms(req->cmd)) {
     rc = mcs__buf_append(out, req->data, req->data_len);
     if (!rc)

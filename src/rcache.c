@@ -17,7 +17,7 @@
  * loop-detection state per call (jansson >= 2.13), so the shared values
  * may be read by any number of threads.
  *
- * Bounded: `entries` slots, two ways per bucket (ways.h), records over
+ * Bounded: `entries` slots, four ways per bucket (ways.h), records over
  * RCACHE_RECORD_MAX bytes are not cached; one mutex per group of buckets.
  */
 #include <pthread.h>
@@ -45,9 +45,9 @@ typedef struct slot {
 } slot;
 
 struct mcs__rcache {
-  size_t entries; /* slots: a power of two, at least 2 */
+  size_t entries; /* slots: a power of two, at least MCS__WAYS */
   slot *slots;
-  unsigned char *recent; /* per bucket: the way used last */
+  mcs__ways_rank *recent; /* per bucket */
   pthread_mutex_t locks[RCACHE_LOCKS];
 };
 
@@ -58,13 +58,15 @@ int mcs__rcache_new(size_t entries, mcs__rcache **out) {
   size_t n = mcs__ways_slots(entries);
   mcs__rcache *c = mcs__calloc(1, sizeof *c);
   if (!c || !(c->slots = mcs__calloc(n, sizeof *c->slots)) ||
-      !(c->recent = mcs__calloc(n / 2, 1))) {
+      !(c->recent = mcs__calloc(n / MCS__WAYS, sizeof *c->recent))) {
     if (c)
       mcs__free(c->slots);
     mcs__free(c);
     return MCS_ENOMEM;
   }
   c->entries = n;
+  for (size_t b = 0; b < n / MCS__WAYS; b++)
+    mcs__ways_rank_init(&c->recent[b]);
   for (size_t i = 0; i < RCACHE_LOCKS; i++)
     pthread_mutex_init(&c->locks[i], NULL);
   *out = c;
@@ -148,13 +150,13 @@ int mcs__rcache_get(mcs__rcache *c, const char *key, size_t key_len,
   size_t b = mcs__ways_bucket((size_t)h, c->entries);
   int rc = MCS_OK;
   pthread_mutex_lock(lock_of(c, b));
-  for (unsigned w = 0; w < 2; w++) {
-    const slot *sl = &c->slots[2 * b + w];
+  for (unsigned w = 0; w < MCS__WAYS; w++) {
+    const slot *sl = &c->slots[MCS__WAYS * b + w];
     if (sl->raw && sl->key_hash == h && sl->len == len &&
         memcmp(sl->raw, raw, len) == 0) {
       rc = copy_out(sl, rec);
       *hit = rc == MCS_OK;
-      c->recent[b] = (unsigned char)w;
+      mcs__ways_touch(&c->recent[b], w);
       break;
     }
   }
@@ -191,17 +193,17 @@ void mcs__rcache_put(mcs__rcache *c, const char *key, size_t key_len,
   uint64_t h = hash_of(key, key_len);
   size_t b = mcs__ways_bucket((size_t)h, c->entries);
   fresh.key_hash = h;
-  bool holds[2], empty[2];
+  bool holds[MCS__WAYS], empty[MCS__WAYS];
   pthread_mutex_lock(lock_of(c, b));
-  for (unsigned w = 0; w < 2; w++) {
-    const slot *sl = &c->slots[2 * b + w];
+  for (unsigned w = 0; w < MCS__WAYS; w++) {
+    const slot *sl = &c->slots[MCS__WAYS * b + w];
     empty[w] = sl->raw == NULL;
     holds[w] = !empty[w] && sl->key_hash == h;
   }
-  unsigned w = mcs__ways_pick(holds, empty, c->recent[b]);
-  old = c->slots[2 * b + w];
-  c->slots[2 * b + w] = fresh;
-  c->recent[b] = (unsigned char)w;
+  unsigned w = mcs__ways_pick(holds, empty, &c->recent[b]);
+  old = c->slots[MCS__WAYS * b + w];
+  c->slots[MCS__WAYS * b + w] = fresh;
+  mcs__ways_touch(&c->recent[b], w);
   pthread_mutex_unlock(lock_of(c, b));
   slot_clear(&old);
 }

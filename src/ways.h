@@ -1,47 +1,75 @@
 /*
- * Two-way set-associative slot tables, for the caches keyed by a hash
- * (idcache.c, rcache.c). A hash picks a BUCKET of two adjacent slots; an
- * entry may live in either. Why not one slot per hash: with k keys over
- * n slots, a key shares its slot with another with probability
+ * Set-associative slot tables for the caches keyed by a hash (idcache.c,
+ * rcache.c). A hash picks a BUCKET of MCS__WAYS adjacent slots; an entry
+ * may live in any of them. Why not one slot per hash: with k keys over n
+ * slots, a key shares its slot with another with probability
  * 1 - (1 - 1/n)^(k-1) (about one key in five at k = n/4), and two such
  * keys used in turn evict each other on every use, so a cache a quarter
- * full still misses a fifth of the time. With two ways a bucket must be
- * wanted by three keys at once before anything is evicted.
+ * full still misses a fifth of the time. With four ways a bucket must be
+ * wanted by five keys at once before anything is evicted (at a quarter
+ * full: about one key in fifty).
  *
  * A new entry goes, in order, to the way already holding its key, to an
- * empty way, to the way used less recently (one bit per bucket).
+ * empty way, to the way used least recently. Each bucket keeps its ways'
+ * recency ranks (0: used last); the caller holds the bucket's lock.
  */
 #ifndef MCS_WAYS_H
 #define MCS_WAYS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-/* Slots in a table of at least `entries`: a power of two, at least 2. */
+#define MCS__WAYS 4
+
+typedef struct mcs__ways_rank {
+  uint8_t of[MCS__WAYS]; /* a permutation of 0 .. MCS__WAYS - 1 */
+} mcs__ways_rank;
+
+/* Slots in a table of at least `entries`: a power of two, at least one
+ * bucket. */
 static inline size_t mcs__ways_slots(size_t entries) {
-  size_t n = 2;
+  size_t n = MCS__WAYS;
   while (n < entries)
     n <<= 1;
   return n;
 }
 
 /* The bucket a hash picks in a table of `slots` slots; its ways are the
- * slots 2 * bucket and 2 * bucket + 1. */
+ * slots MCS__WAYS * bucket + 0 .. MCS__WAYS - 1. */
 static inline size_t mcs__ways_bucket(size_t hash, size_t slots) {
-  return hash & (slots / 2 - 1);
+  return hash & (slots / MCS__WAYS - 1);
 }
 
-/* The way (0 or 1) a new entry takes. holds[w]: way w holds the entry's
- * key; empty[w]: way w is empty; recent: the way used last. */
-static inline unsigned mcs__ways_pick(const bool holds[2], const bool empty[2],
-                                      unsigned recent) {
-  for (unsigned w = 0; w < 2; w++)
+static inline void mcs__ways_rank_init(mcs__ways_rank *r) {
+  for (unsigned w = 0; w < MCS__WAYS; w++)
+    r->of[w] = (uint8_t)w;
+}
+
+/* Way w was just used: it ranks first, those it passed move down one. */
+static inline void mcs__ways_touch(mcs__ways_rank *r, unsigned w) {
+  for (unsigned i = 0; i < MCS__WAYS; i++)
+    if (r->of[i] < r->of[w])
+      r->of[i]++;
+  r->of[w] = 0;
+}
+
+/* The way a new entry takes. holds[w]: way w holds the entry's key;
+ * empty[w]: way w is empty. */
+static inline unsigned mcs__ways_pick(const bool holds[MCS__WAYS],
+                                      const bool empty[MCS__WAYS],
+                                      const mcs__ways_rank *r) {
+  unsigned oldest = 0;
+  for (unsigned w = 0; w < MCS__WAYS; w++)
     if (holds[w])
       return w;
-  for (unsigned w = 0; w < 2; w++)
+  for (unsigned w = 0; w < MCS__WAYS; w++)
     if (empty[w])
       return w;
-  return recent ^ 1u;
+  for (unsigned w = 1; w < MCS__WAYS; w++)
+    if (r->of[w] > r->of[oldest])
+      oldest = w;
+  return oldest;
 }
 
 #endif

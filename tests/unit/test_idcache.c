@@ -37,33 +37,40 @@ static void test_only_equal_values_hit(void **st) {
   mcs__idcache_free(c);
 }
 
-/* A table of 2 slots is one bucket of two ways: every value lands there.
- * Two values live side by side; a third evicts the one used less
+/* A table of 4 slots is one bucket of four ways: every value lands there.
+ * Four values live side by side; a fifth evicts the one used least
  * recently; putting a cached value again keeps its way. */
-static void test_two_ways_keep_colliding_values(void **st) {
+static void test_ways_keep_colliding_values(void **st) {
   (void)st;
   mcs__idcache *c;
-  assert_int_equal(mcs__idcache_new(2, &c), MCS_OK);
-  mcs__idcache_entry ea = entry("a", 1, "ka"), eb = entry("b", 2, "kb"),
-                     ec = entry("c", 3, "kc"), got;
-  mcs__idcache_put(c, "value-a", 7, &ea);
-  mcs__idcache_put(c, "value-b", 7, &eb);
-  assert_true(mcs__idcache_get(c, "value-a", 7, &got));
-  assert_string_equal(got.id, "a");
-  assert_true(mcs__idcache_get(c, "value-b", 7, &got));
-  assert_string_equal(got.id, "b");
-  mcs__idcache_put(c, "value-b", 7, &eb); /* again: same way, a stays */
-  assert_true(mcs__idcache_get(c, "value-a", 7, &got)); /* a: recent */
-  mcs__idcache_put(c, "value-c", 7, &ec);               /* evicts b */
-  assert_false(mcs__idcache_get(c, "value-b", 7, &got));
-  assert_true(mcs__idcache_get(c, "value-a", 7, &got));
-  assert_string_equal(got.id, "a");
-  assert_true(mcs__idcache_get(c, "value-c", 7, &got));
-  assert_string_equal(got.id, "c");
-  mcs__idcache_drop(c, "value-c", 7); /* frees its way for the next */
-  mcs__idcache_put(c, "value-b", 7, &eb);
-  assert_true(mcs__idcache_get(c, "value-a", 7, &got));
-  assert_true(mcs__idcache_get(c, "value-b", 7, &got));
+  assert_int_equal(mcs__idcache_new(4, &c), MCS_OK);
+  const char *values[] = {"value-a", "value-b", "value-c", "value-d",
+                          "value-e"};
+  mcs__idcache_entry e[5], got;
+  for (int i = 0; i < 5; i++) {
+    char id[2] = {(char)('a' + i), 0};
+    e[i] = entry(id, i, "k");
+  }
+  for (int i = 0; i < 4; i++)
+    mcs__idcache_put(c, values[i], 7, &e[i]);
+  for (int i = 3; i >= 0; i--) { /* a is now the most recent, d the least */
+    assert_true(mcs__idcache_get(c, values[i], 7, &got));
+    assert_string_equal(got.id, e[i].id);
+  }
+  mcs__idcache_put(c, values[3], 7, &e[3]); /* again: its own way */
+  assert_true(mcs__idcache_get(c, values[2], 7, &got));
+  mcs__idcache_put(c, values[4], 7, &e[4]); /* evicts b, the least recent */
+  assert_false(mcs__idcache_get(c, values[1], 7, &got));
+  for (int i = 0; i < 5; i++) {
+    if (i == 1)
+      continue;
+    assert_true(mcs__idcache_get(c, values[i], 7, &got));
+    assert_string_equal(got.id, e[i].id);
+  }
+  mcs__idcache_drop(c, values[4], 7); /* frees its way for the next */
+  mcs__idcache_put(c, values[1], 7, &e[1]);
+  for (int i = 0; i < 4; i++)
+    assert_true(mcs__idcache_get(c, values[i], 7, &got));
   mcs__idcache_free(c);
 }
 
@@ -202,7 +209,7 @@ static void test_cookie_cache_size_is_validated(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_only_equal_values_hit),
-      cmocka_unit_test(test_two_ways_keep_colliding_values),
+      cmocka_unit_test(test_ways_keep_colliding_values),
       cmocka_unit_test(test_limits_and_disabled_cache),
       cmocka_unit_test(test_cached_cookie_loads_the_same_session),
       cmocka_unit_test(test_tampered_twin_of_cached_cookie_is_forged),

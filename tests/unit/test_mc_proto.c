@@ -61,6 +61,29 @@ static void test_proto_formats_each_command(void **state) {
   expect_line(&r, "md k\r\n");
   r = req_of(MCS__MC_NOOP, NULL);
   expect_line(&r, "mn\r\n");
+  r = req_of(MCS__MC_GET, "k");
+  r.want_ttl = true, r.has_opaque = true, r.opaque = 0;
+  expect_line(&r, "mg k v c f t O0\r\n");
+}
+
+/* The longest line there can be (longest key, every number at its
+ * largest, every option) fits MCS__MC_REQ_LINE_MAX. */
+static void test_proto_longest_line_fits(void **state) {
+  (void)state;
+  static char key[MCS_STORE_KEY_MAX + 1];
+  memset(key, 'k', MCS_STORE_KEY_MAX);
+  mcs__mc_req r = req_of(MCS__MC_CAS, key);
+  static const char data[1];
+  r.data = data;
+  r.data_len = MCS_MEMCACHED_ITEM_MAX - MCS__MC_ITEM_OVERHEAD - r.key_len;
+  r.ttl = UINT32_MAX, r.flags = UINT32_MAX, r.cas = UINT64_MAX;
+  r.want_cas = r.quiet = r.has_opaque = true, r.opaque = UINT32_MAX;
+  char line[MCS__MC_REQ_LINE_MAX];
+  size_t n;
+  assert_int_equal(mcs__mc_format_line(&r, line, sizeof line, &n), MCS_OK);
+  assert_int_equal(n, strlen(line));
+  assert_true(n < sizeof line);
+  assert_memory_equal(line + n - 18, " c q O4294967295\r\n", 18);
 }
 
 static void test_proto_refuses_bad_keys_and_requests(void **state) {
@@ -482,6 +505,7 @@ static void test_ring_spreads_evenly_and_moves_few_keys(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_proto_formats_each_command),
+      cmocka_unit_test(test_proto_longest_line_fits),
       cmocka_unit_test(test_proto_refuses_bad_keys_and_requests),
       cmocka_unit_test(test_proto_parses_replies),
       cmocka_unit_test(test_proto_rejects_malformed_replies),

@@ -90,24 +90,30 @@ static void test_hit_is_a_private_copy_with_binding(void **st) {
   mcs__rcache_free(c);
 }
 
-/* Two slots: one bucket, every key lands in it. */
-static void test_two_ways_keep_colliding_keys(void **st) {
+/* Four slots: one bucket of four ways, every key lands in it. */
+static void test_ways_keep_colliding_keys(void **st) {
   (void)st;
   mcs__rcache *c;
   int n = 0;
-  assert_int_equal(mcs__rcache_new(2, &c), MCS_OK);
+  assert_int_equal(mcs__rcache_new(4, &c), MCS_OK);
   put(c, "a", "ra", 1);
   put(c, "b", "rb", 2);
+  put(c, "c", "rc", 3);
+  put(c, "d", "rd", 4);
+  assert_true(get(c, "d", "rd", &n));
+  assert_true(get(c, "c", "rc", &n));
+  assert_true(get(c, "b", "rb", &n));
+  assert_true(get(c, "a", "ra", &n)); /* least recent now: d */
+  put(c, "d", "rd2", 5);              /* d's new bytes: d's way */
+  assert_true(get(c, "a", "ra", &n)); /* least recent now: c */
+  put(c, "e", "re", 6);               /* evicts c */
+  assert_false(get(c, "c", "rc", &n));
+  assert_true(get(c, "d", "rd2", &n));
+  assert_int_equal(n, 5);
+  assert_true(get(c, "e", "re", &n));
+  assert_int_equal(n, 6);
   assert_true(get(c, "a", "ra", &n));
   assert_true(get(c, "b", "rb", &n));
-  put(c, "b", "rb2", 3);              /* b's new bytes: b's way */
-  assert_true(get(c, "a", "ra", &n)); /* a: used last */
-  put(c, "c", "rc", 4);               /* evicts b */
-  assert_false(get(c, "b", "rb2", &n));
-  assert_true(get(c, "a", "ra", &n));
-  assert_int_equal(n, 1);
-  assert_true(get(c, "c", "rc", &n));
-  assert_int_equal(n, 4);
   mcs__rcache_free(c);
 }
 
@@ -132,7 +138,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hits_need_same_key_and_bytes),
       cmocka_unit_test(test_hit_is_a_private_copy_with_binding),
-      cmocka_unit_test(test_two_ways_keep_colliding_keys),
+      cmocka_unit_test(test_ways_keep_colliding_keys),
       cmocka_unit_test(test_disabled_and_limits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
