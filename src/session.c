@@ -299,7 +299,16 @@ void mcs_session_free(mcs_session *s) {
     return;
   mcs__record_clear(&s->rec);
   mcs__changes_clear(&s->changes);
+  if (s->cookies) {
+    sodium_memzero(s->cookies, sizeof *s->cookies); /* signed ids */
+    mcs__free(s->cookies);
+  }
   mcs__free(s);
+}
+
+static void forget_cookies(mcs_session *s) {
+  if (s->cookies)
+    s->cookies->count = 0;
 }
 
 /* ---- Writing ------------------------------------------------------------ */
@@ -324,7 +333,9 @@ static int encode(const mcs_session *s, const mcs__record *rec,
 
 static int prepare_cookie(mcs_session *s, bool expire) {
   mcs_manager *m = s->mgr;
-  return m->scheme->cookies(m, expire ? NULL : s->id, s->id_len, &s->cookies);
+  if (!s->cookies && !(s->cookies = mcs__calloc(1, sizeof *s->cookies)))
+    return MCS_ENOMEM;
+  return m->scheme->cookies(m, expire ? NULL : s->id, s->id_len, s->cookies);
 }
 
 /* Maps a store call's outcome: errors are counted and passed on. */
@@ -614,7 +625,7 @@ static int save_existing(mcs_session *s, mcs__buf *body) {
 
 int mcs__save_finish(mcs_session *s, int rc) {
   if (rc) {
-    s->cookies.count = 0;
+    forget_cookies(s);
     return rc;
   }
   mcs__changes_clear(&s->changes);
@@ -626,7 +637,7 @@ int mcs__save_finish(mcs_session *s, int rc) {
 int mcs_session_save(mcs_session *s) {
   if (!s)
     return MCS_EINVAL;
-  s->cookies.count = 0;
+  forget_cookies(s);
   mcs__buf body = MCS__BUF_INIT;
   int rc = mcs__save_slow(s, &body);
   mcs__buf_free(&body);
@@ -641,7 +652,7 @@ int mcs_session_save(mcs_session *s) {
  * mcs__save_slow, the blocking code above. */
 
 int mcs__save_begin(mcs_session *s, mcs__buf *body, mcs__aop *op) {
-  s->cookies.count = 0;
+  forget_cookies(s);
   op->kind = 0;
   if (s->destroyed || s->regenerated || (s->stored && s->cas == 0))
     return MCS__NEED_IO;
@@ -755,9 +766,10 @@ int mcs_session_dirty(const mcs_session *s) {
 }
 
 size_t mcs_session_set_cookie_count(const mcs_session *s) {
-  return s ? s->cookies.count : 0;
+  return s && s->cookies ? s->cookies->count : 0;
 }
 
 const char *mcs_session_set_cookie(const mcs_session *s, size_t i) {
-  return (s && i < s->cookies.count) ? s->cookies.value[i] : NULL;
+  return (s && s->cookies && i < s->cookies->count) ? s->cookies->value[i]
+                                                    : NULL;
 }

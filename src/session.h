@@ -97,7 +97,10 @@ struct mcs_session {
   bool csrf_issued;
   bool user_pending; /* set_user called: rec.user is to be written */
 
-  mcs__cookie_out cookies; /* prepared by save */
+  /* Set-Cookie values prepared by save; allocated by the first save that
+   * sends a cookie (most requests send none, and without these 2 KiB a
+   * session is small enough for malloc's per-thread cache). */
+  mcs__cookie_out *cookies;
 };
 
 /* ---- Loading and saving in steps (session.c), for session_async.c ----
