@@ -1,7 +1,8 @@
-/* HTML for the demo. One stylesheet, inlined in every page: the pages are
- * tiny and a second request for a CSS file would cost more than it saves.
- * The Content-Security-Policy the server sends allows exactly this inline
- * style and nothing else. */
+/* HTML for the demo, and its one stylesheet. The stylesheet is served on
+ * its own (GET /style.css, cached by the browser for a day) rather than
+ * inlined: inlined, its 2 KiB went out with every page, three times the
+ * page itself, and the Content-Security-Policy had to allow inline style.
+ * Now the policy allows styles from this origin only, and nothing else. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -10,7 +11,6 @@
 #include "pages.h"
 
 static const char STYLE[] =
-    "<style>"
     ":root{color-scheme:light}"
     "*{box-sizing:border-box}"
     "body{margin:0;min-height:100vh;display:flex;flex-direction:column;"
@@ -50,8 +50,7 @@ static const char STYLE[] =
     "margin-top:1.5rem;padding-top:1.25rem;border-top:1px solid #eaeef2}"
     ".actions button{margin:0}"
     "a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}"
-    "footer{margin-top:1rem;font-size:.8rem;color:#8c959f}"
-    "</style>";
+    "footer{margin-top:1rem;font-size:.8rem;color:#8c959f}\n";
 
 static void begin(strbuf *sb, const char *title) {
   sb_puts(sb, "<!doctype html>\n<html lang=\"en\"><head>"
@@ -61,9 +60,11 @@ static void begin(strbuf *sb, const char *title) {
               "<title>");
   sb_puts(sb, title);
   sb_puts(sb, " · mcsession demo</title>");
-  sb_puts(sb, STYLE);
+  sb_puts(sb, "<link rel=\"stylesheet\" href=\"/style.css\">");
   sb_puts(sb, "</head><body><main><p class=\"brand\">mcsession demo</p>");
 }
+
+const char *page_style(void) { return STYLE; }
 
 static void end(strbuf *sb) {
   sb_puts(sb, "</main><footer>Server-side sessions in C · "

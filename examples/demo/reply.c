@@ -44,13 +44,14 @@ void reply_error(reply *rp, unsigned status, const char *message) {
 size_t reply_headers(const reply *rp, reply_header out[REPLY_HEADERS_MAX]) {
   size_t n = 0;
   out[n++] = (reply_header){"Content-Type", rp->content_type};
-  /* Session pages must not be cached by anyone; the inline style is all a
-   * page may load. */
-  out[n++] = (reply_header){"Cache-Control", "no-store"};
+  /* Session pages must not be cached by anyone; the stylesheet from this
+   * origin is all a page may load. */
+  out[n++] = (reply_header){"Cache-Control",
+                            rp->cache_control ? rp->cache_control : "no-store"};
   out[n++] = (reply_header){"X-Content-Type-Options", "nosniff"};
   out[n++] = (reply_header){
       "Content-Security-Policy",
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+      "default-src 'none'; style-src 'self'; form-action 'self'; "
       "frame-ancestors 'none'; base-uri 'none'"};
   if (rp->location)
     out[n++] = (reply_header){"Location", rp->location};

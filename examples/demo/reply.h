@@ -15,6 +15,8 @@ typedef struct reply {
   const char *content_type; /* static strings, all of these */
   const char *location;     /* for redirects */
   const char *allow;        /* for 405 */
+  /* Cache-Control; NULL: "no-store", which every session page needs. */
+  const char *cache_control;
   /* When set, its Set-Cookie values are sent; the server frees it. */
   mcs_session *session;
 } reply;

@@ -299,6 +299,20 @@ static route_step ping_prepare(app *a, const request *rq, route_call *c,
   return STEP_REPLY;
 }
 
+/* The pages' stylesheet: the same bytes until the demo is rebuilt, so
+ * browsers may keep it for a day. */
+static route_step style_prepare(app *a, const request *rq, route_call *c,
+                                reply *rp) {
+  (void)a;
+  (void)rq;
+  (void)c;
+  rp->status = 200;
+  rp->content_type = "text/css; charset=utf-8";
+  rp->cache_control = "public, max-age=86400";
+  sb_puts(&rp->body, page_style());
+  return STEP_REPLY;
+}
+
 static const route_def routes[] = {
     {.path = "/",
      .method = "GET",
@@ -341,6 +355,7 @@ static const route_def routes[] = {
      .after_work = health_after_work},
     {.path = "/metrics", .method = "GET", .prepare = metrics_prepare},
     {.path = "/ping", .method = "GET", .prepare = ping_prepare},
+    {.path = "/style.css", .method = "GET", .prepare = style_prepare},
 };
 
 static bool method_is(const char *sent, const char *route_method) {

@@ -1,6 +1,7 @@
 // End-to-end test of mcsession-demo in real headless Chromium: log in
-// through the form, see the greeting, check the session cookie's flags,
-// count, log out. Saves screenshots to OUTDIR: e2e-login.png (the form),
+// through the form, see the greeting, check that the stylesheet applied
+// (the Content-Security-Policy lets it in) and the session cookie's
+// flags, count, log out. Saves screenshots to OUTDIR: e2e-login.png (the form),
 // e2e-count.png (the counter), e2e-demo.png (the greeting after counting).
 //
 // Usage: node demo.e2e.mjs PATH/TO/mcsession-demo OUTDIR
@@ -66,6 +67,16 @@ async function checkCookie(context, page, url) {
   assert.ok(!visible.includes('session='), 'script can read the cookie');
 }
 
+// The page's stylesheet (GET /style.css) loaded and applied: the body's
+// background is the one it sets, and the browser reported no CSP
+// violation.
+async function checkStyled(page, violations) {
+  const background = await page.evaluate(
+    () => getComputedStyle(document.body).backgroundColor);
+  assert.equal(background, 'rgb(243, 244, 246)', 'stylesheet not applied');
+  assert.deepEqual(violations, [], 'Content-Security-Policy violations');
+}
+
 async function count(page, url) {
   for (let i = 1; i <= 3; i++) {
     await page.goto(new URL('/count', url).href);
@@ -92,7 +103,13 @@ async function run(url) {
   try {
     const page = context.pages()[0] || await context.newPage();
     page.setDefaultTimeout(15000);
+    const violations = [];
+    page.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
+    });
     step('log in through the form'); await loginThroughTheForm(page, url);
+    step('stylesheet applied, no CSP violation');
+    await checkStyled(page, violations);
     step('session cookie is HttpOnly, SameSite=Lax');
     await checkCookie(context, page, url);
     step('count three visits'); await count(page, url);

@@ -89,8 +89,20 @@ class DemoTest(unittest.TestCase):
         for attr in ("Path=/", "HttpOnly", "SameSite=Lax"):
             self.assertIn(attr, sc.split("; "))
         self.assertEqual(r.header("Cache-Control"), "no-store")
-        self.assertIn("default-src 'none'",
-                      r.header("Content-Security-Policy"))
+        csp = r.header("Content-Security-Policy")
+        self.assertIn("default-src 'none'", csp)
+        self.assertIn("style-src 'self'", csp)
+        self.assertNotIn("unsafe-inline", csp)
+        self.assertIn('<link rel="stylesheet" href="/style.css">', r.body)
+        self.assertNotIn("<style", r.body)
+
+    def test_stylesheet_is_served_and_cacheable(self):
+        r = self.demo.get("/style.css")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type"), "text/css; charset=utf-8")
+        self.assertEqual(r.header("Cache-Control"), "public, max-age=86400")
+        self.assertIn("body{", r.body)
+        self.assertEqual(r.set_cookies(), [])  # no session for a stylesheet
 
     def test_login_changes_session_id_and_greets(self):
         before, after = self.demo.login("Ada")
