@@ -81,7 +81,7 @@ fuzz: deps-test
 # run.py lists the other knobs.
 BENCH_BUILD    ?= build-bench
 BENCH_PACKAGES := $(BUILD_PACKAGES) python3 python3-tornado python3-memcache \
-                  memcached wrk $(NODE_PACKAGES)
+                  memcached wrk valgrind $(NODE_PACKAGES)
 bench:
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	@test bench/node/node_modules/.installed -nt bench/node/package-lock.json \

@@ -8,7 +8,7 @@ import statistics
 
 import login
 import mcstats
-from procs import free_port, peak_rss_kib
+from procs import cpu_seconds, free_port, peak_rss_kib
 
 SERVER_CPU = 0
 LOAD_CPU = 1          # wrk (and memcached)
@@ -74,11 +74,18 @@ def wrk(ctx, port, path, cookie_file, seconds):
     raise RuntimeError("wrk printed no BENCH line:\n" + out)
 
 
-def measured_run(ctx, server, port, path, cookie_file, seconds):
+def measured_run(ctx, server, port, path, cookie_file, seconds, pid):
+    """One wrk run, with memcached's stats and the CPU time the server
+    (pid) and memcached used around it: req/s depends on wrk and on how
+    busy this shared machine is, CPU time per request much less so."""
     cas0 = metric(port, server.cas_metric) if server.cas_metric else None
     before = ctx.mc.stats()
+    cpu0, mc_cpu0 = cpu_seconds(pid), cpu_seconds(ctx.mc_pid)
     r = wrk(ctx, port, path, cookie_file, seconds)
+    cpu1, mc_cpu1 = cpu_seconds(pid), cpu_seconds(ctx.mc_pid)
     after = ctx.mc.stats()
+    r["cpu_us"] = (cpu1 - cpu0) * 1e6 / max(r["requests"], 1)
+    r["mc_cpu_us"] = (mc_cpu1 - mc_cpu0) * 1e6 / max(r["requests"], 1)
     if server.cas_metric:
         r["cas_replays"] = metric(port, server.cas_metric) - cas0
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
@@ -89,11 +96,14 @@ def measured_run(ctx, server, port, path, cookie_file, seconds):
 
 
 def median_line(runs):
-    """The run with the median req/s stands for the line; errors and
-    non-2xx answers are summed over all runs, new connections too."""
+    """The run with the median req/s stands for the line (CPU per request:
+    the median of its own); errors and non-2xx answers are summed over all
+    runs, new connections too."""
     ordered = sorted(runs, key=lambda r: r["rps"])
     line = dict(ordered[len(ordered) // 2])
     line["rps"] = statistics.median(r["rps"] for r in runs)
+    for key in ("cpu_us", "mc_cpu_us"):
+        line[key] = statistics.median(r[key] for r in runs)
     for key in ("errors", "non2xx", "conns", "cas_replays"):
         if key in line:
             line[key] = sum(r[key] for r in runs)
@@ -102,7 +112,8 @@ def median_line(runs):
     return line
 
 
-def route_lines(ctx, server, port, routes, cookie_file, runs, seconds):
+def route_lines(ctx, server, proc, port, routes, cookie_file, runs,
+                seconds):
     """A warm-up per route (pools fill, JITs compile), then `runs` rounds
     of one measured run per route. Rounds interleave the routes, so the
     ratios between them (read route ÷ /ping) compare runs made moments
@@ -114,7 +125,7 @@ def route_lines(ctx, server, port, routes, cookie_file, runs, seconds):
     for _ in range(runs):
         for route in routes:
             runs_of[route].append(measured_run(ctx, server, port, route,
-                                               cookie_file, seconds))
+                                               cookie_file, seconds, proc.pid))
     return [median_line(runs_of[route]) for route in routes]
 
 
@@ -127,12 +138,13 @@ def server_lines(ctx, server, cookie_file=None, routes=None, runs=None,
         if cookie_file is None:
             cookie_file = logins(ctx, server.name, port)
         routes = routes or server.routes
-        lines = route_lines(ctx, server, port, routes, cookie_file,
+        lines = route_lines(ctx, server, proc, port, routes, cookie_file,
                             runs or ctx.runs, seconds or ctx.seconds)
         for route, line in zip(routes, lines):
             line.update(server=server.name, route=route)
-            ctx.progress("%-8s %-7s %8.0f req/s  runs %s"
-                         % (server.name, route, line["rps"], line["runs"]))
+            ctx.progress("%-8s %-7s %8.0f req/s  runs %s  %.1f us CPU/req"
+                         % (server.name, route, line["rps"], line["runs"],
+                            line["cpu_us"]))
         rss = peak_rss_kib(proc.pid)
         for line in lines:
             line["rss_kib"] = rss

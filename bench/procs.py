@@ -26,6 +26,14 @@ def peak_rss_kib(pid):
     raise RuntimeError("no VmHWM for PID %d" % pid)
 
 
+def cpu_seconds(pid):
+    """CPU time a live process has used so far (user + system, all its
+    threads), in seconds: /proc/PID/stat fields 14 and 15."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Procs:
     """The set of processes this run started."""
 
