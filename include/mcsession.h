@@ -528,7 +528,8 @@ typedef struct mcs_manager_config {
   /* Decoded records this manager remembers, so a load whose record has
    * not changed since skips decoding it (a hit needs the stored bytes to
    * be identical). Records over 4 KiB are not kept. 0 disables; at most
-   * 65536; default 1024 (about 1.5 KiB each for a 300-byte record). */
+   * 65536; default 1024 (about 1.5 KiB each for a 300-byte record).
+   * Rounded up to a power of two; four-way set-associative. */
   size_t decode_cache_entries;
   /* Session cookies this manager remembers having verified (native mode),
    * so a browser's next request with the same cookie skips the signature
@@ -536,7 +537,8 @@ typedef struct mcs_manager_config {
    * HMACs, about 3 us); a hit
    * needs the cookie value to be byte-for-byte equal (compared in
    * constant time) and the signature's age is checked again every time.
-   * About 600 bytes each. 0 disables; at most 65536; default 1024. */
+   * About 600 bytes each. 0 disables; at most 65536; default 1024.
+   * Rounded up to a power of two; four-way set-associative. */
   size_t cookie_cache_entries;
 } mcs_manager_config;
 
