@@ -107,7 +107,7 @@ static void match(const mcs__idcache *c, size_t b, uint64_t h,
   for (unsigned w = 0; w < MCS__WAYS; w++) {
     const slot *sl = &c->slots[MCS__WAYS * b + w];
     holds[w] = sl->value_len == len && sl->hash == h &&
-               sodium_memcmp(sl->value, value, len) == 0;
+               mcs__equal_ct(sl->value, value, len);
   }
 }
 

@@ -96,6 +96,9 @@ void mcs__hmac_key(mcs__hmac *h, const void *key, size_t len);
 void mcs__hmac_mac(const mcs__hmac *h, const void *msg, size_t len,
                uint8_t mac[MCS__HMAC_BYTES]);
 void mcs__hmac_wipe(mcs__hmac *h);
+/* Whether a and b (len bytes each; len is public, the contents secret) are
+ * equal, in time that depends on len only (hmac.c). */
+bool mcs__equal_ct(const void *a, const void *b, size_t len);
 
 /* ---- Keyring internals (keyring.c) ---- */
 /* The keyed HMAC state of a version; NULL if absent. Borrowed. */

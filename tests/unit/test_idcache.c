@@ -74,6 +74,33 @@ static void test_ways_keep_colliding_values(void **st) {
   mcs__idcache_free(c);
 }
 
+/* mcs__equal_ct (what a hit's compare runs) works in 64-, 32- and
+ * 16-byte blocks and a tail: at every length that splits differently, a
+ * string one bit off anywhere is unequal; equal strings are equal. */
+static void test_constant_time_compare_sees_every_byte(void **st) {
+  (void)st;
+  static const size_t lengths[] = {0,  1,  15, 16, 17,  31,  32,  47, 63,
+                                   64, 65, 97, 113, 127, 128, 200, 256};
+  unsigned char a[256], b[256];
+  for (size_t i = 0; i < sizeof a; i++)
+    a[i] = (unsigned char)(i * 37 + 11);
+  for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+    size_t len = lengths[l];
+    memcpy(b, a, sizeof a);
+    assert_true(mcs__equal_ct(a, b, len));
+    for (size_t i = 0; i < len; i++) {
+      for (unsigned bit = 0; bit < 8; bit++) {
+        b[i] ^= (unsigned char)(1u << bit);
+        assert_false(mcs__equal_ct(a, b, len));
+        b[i] ^= (unsigned char)(1u << bit);
+      }
+    }
+    b[len % sizeof b] ^= 1; /* past the end: not compared */
+    if (len < sizeof b)
+      assert_true(mcs__equal_ct(a, b, len));
+  }
+}
+
 static void test_limits_and_disabled_cache(void **st) {
   (void)st;
   mcs__idcache *c;
@@ -210,6 +237,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_only_equal_values_hit),
       cmocka_unit_test(test_ways_keep_colliding_values),
+      cmocka_unit_test(test_constant_time_compare_sees_every_byte),
       cmocka_unit_test(test_limits_and_disabled_cache),
       cmocka_unit_test(test_cached_cookie_loads_the_same_session),
       cmocka_unit_test(test_tampered_twin_of_cached_cookie_is_forged),
