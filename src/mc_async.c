@@ -348,7 +348,8 @@ static int conn_parse(mcs__mc_async *a, conn *c) {
 
 /* One recv into the input buffer. MCS_OK (*got bytes), MCS__MC_NEED_MORE
  * (nothing now), MCS_ESTORE (closed or reset), MCS_ENOMEM. */
-static int conn_recv(conn *c, size_t *got) {
+/* One recv into the input buffer: *got bytes of the *offered space. */
+static int conn_recv(conn *c, size_t *got, size_t *offered) {
   if (c->in_off > 0) { /* keep the unparsed part at the front */
     memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
     c->in.len -= c->in_off;
@@ -357,8 +358,9 @@ static int conn_recv(conn *c, size_t *got) {
   if (c->in.cap - c->in.len < READ_CHUNK &&
       mcs__buf_reserve(&c->in, READ_CHUNK) != MCS_OK)
     return MCS_ENOMEM;
+  *offered = c->in.cap - c->in.len;
   for (;;) {
-    ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+    ssize_t n = recv(c->fd, c->in.data + c->in.len, *offered, 0);
     if (n > 0) {
       c->in.len += (size_t)n;
       *got = (size_t)n;
@@ -372,11 +374,15 @@ static int conn_recv(conn *c, size_t *got) {
   }
 }
 
+/* Reads and parses what the server sent. A read that did not fill the
+ * space it was offered has drained the socket: stop there rather than
+ * spend a recv on EAGAIN (the fd is level-triggered, so anything that
+ * arrives meanwhile is reported on the next turn). */
 static void conn_read(mcs__mc_async *a, conn *c) {
   size_t budget = READ_BUDGET;
   while (c->fd >= 0 && budget > 0) {
-    size_t got = 0;
-    int rc = conn_recv(c, &got);
+    size_t got = 0, offered = 0;
+    int rc = conn_recv(c, &got, &offered);
     if (rc == MCS__MC_NEED_MORE)
       return;
     if (rc) { /* an idle connection closed by the server just goes */
@@ -386,6 +392,8 @@ static void conn_read(mcs__mc_async *a, conn *c) {
     c->heard = true;
     budget -= got < budget ? got : budget;
     if (conn_parse(a, c) != MCS_OK)
+      return;
+    if (got < offered)
       return;
   }
 }
