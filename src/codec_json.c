@@ -92,13 +92,13 @@ static int json_decode(const uint8_t *buf, size_t len,
   memset(out, 0, sizeof *out);
   if (len > limits->max_bytes + ENVELOPE_SLACK)
     return MCS_ETOOBIG;
-  json_error_t err;
-  json_t *doc = json_loadb((const char *)buf, len,
-                           JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+  int rc;
+  json_t *doc = mcs__json_loadb(buf, len,
+                                JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &rc,
+                                NULL);
   if (!doc)
-    return json_error_code(&err) == json_error_out_of_memory ? MCS_ENOMEM
-                                                              : MCS_ECORRUPT;
-  int rc = decode_envelope(doc, limits, out);
+    return rc;
+  rc = decode_envelope(doc, limits, out);
   json_decref(doc);
   if (rc)
     mcs__record_clear(out);

@@ -787,10 +787,10 @@ static int op_float(dec *d, unsigned arg) {
     return rc;
   if (!json_number_syntax(s, n))
     return corrupt(d, "FLOAT text is not a finite number");
-  json_error_t err;
-  json_t *v = json_loadb(s, n, JSON_DECODE_ANY, &err);
+  enum json_error_code code;
+  json_t *v = mcs__json_loadb(s, n, JSON_DECODE_ANY, &rc, &code);
   if (!v)
-    return json_error_code(&err) == json_error_numeric_overflow
+    return code == json_error_numeric_overflow
                ? corrupt(d, "FLOAT text is out of range")
                : nomem(d);
   double x = json_number_value(v);

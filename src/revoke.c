@@ -149,11 +149,10 @@ bool mcs__gen_parse(const char *s, size_t n, uint64_t *gen) {
  * Running out of memory is not "unreadable": MCS_ENOMEM, never a pass. */
 static int decode_gen(mcs_manager *m, const uint8_t *buf, size_t len,
                       uint64_t *gen) {
-  json_error_t err;
-  json_t *doc =
-      json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &err);
-  if (!doc && json_error_code(&err) == json_error_out_of_memory)
-    return MCS_ENOMEM;
+  int rc;
+  json_t *doc = mcs__json_loadb(buf, len, JSON_REJECT_DUPLICATES, &rc, NULL);
+  if (!doc && rc == MCS_ENOMEM)
+    return MCS_ENOMEM; /* never "no record": that would let revoked in */
   json_t *g = json_object_get(doc, "g");
   json_t *v = json_object_get(doc, "v");
   if (!json_is_integer(v) || json_integer_value(v) != RECORD_VERSION ||

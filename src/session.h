@@ -28,6 +28,11 @@ int mcs__int_add_checked(int64_t a, int64_t b, int64_t *sum);
 bool mcs__utf8_valid(const char *s, size_t n);
 /* A session key: 1..MCS_KEY_MAX bytes of valid UTF-8. */
 bool mcs__key_valid(const char *key);
+/* json_loadb, with lack of memory told apart from bad input (values.c).
+ * On NULL, *rc is MCS_ENOMEM or MCS_ECORRUPT and *code (may be NULL)
+ * jansson's error code. */
+json_t *mcs__json_loadb(const void *buf, size_t len, size_t flags, int *rc,
+                        enum json_error_code *code);
 
 /* ---- Change log (changes.c) ----
  * One entry per key this request touched. Sets and deletes are absolute

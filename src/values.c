@@ -146,6 +146,28 @@ int mcs__value_check(const json_t *v, unsigned max_depth) {
   return MCS_OK;
 }
 
+/* jansson 2.14's json_loadb answers NULL without setting the error code
+ * when its lexer cannot allocate its buffer (lex_init), so json_error_code
+ * would read a byte of whatever the stack held: random, and now and then
+ * a parse error's code — turning "no memory" into "corrupt" (found by the
+ * pickle decoder's allocation-failure test, 2 runs in 150). The error
+ * starts zeroed here: json_error_unknown, which no parse error sets, so
+ * it and json_error_out_of_memory both mean no memory. */
+json_t *mcs__json_loadb(const void *buf, size_t len, size_t flags, int *rc,
+                        enum json_error_code *code) {
+  json_error_t err;
+  memset(&err, 0, sizeof err);
+  json_t *v = json_loadb(buf, len, flags, &err);
+  enum json_error_code c = json_error_code(&err);
+  *rc = v ? MCS_OK
+          : c == json_error_out_of_memory || c == json_error_unknown
+              ? MCS_ENOMEM
+              : MCS_ECORRUPT;
+  if (code)
+    *code = c;
+  return v;
+}
+
 /* Well-formed UTF-8 (RFC 3629 section 4): no overlong forms, no
  * surrogates, nothing above U+10FFFF. Checked here rather than left to
  * jansson, whose constructors answer NULL both for bad UTF-8 and for no
@@ -386,15 +408,14 @@ int mcs_session_set_json(mcs_session *s, const char *key, const char *json,
     return MCS_EINVAL;
   if (len > s->mgr->limits.max_bytes)
     return MCS_ETOOBIG;
-  json_error_t err;
-  json_t *v = json_loadb(json, len,
-                         JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
-                             JSON_ALLOW_NUL,
-                         &err);
+  int rc;
+  json_t *v = mcs__json_loadb(json, len,
+                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
+                                  JSON_ALLOW_NUL,
+                              &rc, NULL);
   if (!v)
-    return json_error_code(&err) == json_error_out_of_memory ? MCS_ENOMEM
-                                                              : MCS_EINVAL;
-  int rc = mcs__value_check(v, MCS_JSON_DEPTH_MAX);
+    return rc == MCS_ENOMEM ? MCS_ENOMEM : MCS_EINVAL;
+  rc = mcs__value_check(v, MCS_JSON_DEPTH_MAX);
   if (rc) {
     json_decref(v);
     return rc;
