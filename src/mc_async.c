@@ -346,9 +346,9 @@ static int conn_parse(mcs__mc_async *a, conn *c) {
   return MCS_OK;
 }
 
-/* One recv into the input buffer. MCS_OK (*got bytes), MCS__MC_NEED_MORE
- * (nothing now), MCS_ESTORE (closed or reset), MCS_ENOMEM. */
-/* One recv into the input buffer: *got bytes of the *offered space. */
+/* One recv into the input buffer. MCS_OK (*got bytes of the *offered
+ * space), MCS__MC_NEED_MORE (nothing now), MCS_ESTORE (closed or reset),
+ * MCS_ENOMEM. */
 static int conn_recv(conn *c, size_t *got, size_t *offered) {
   if (c->in_off > 0) { /* keep the unparsed part at the front */
     memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);

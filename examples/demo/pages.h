@@ -11,10 +11,9 @@
 /* The greeting for a signed-in user, their count, and a logout form. */
 void page_home(strbuf *sb, const char *name, size_t name_len, int64_t count,
                const char *xsrf);
-/* The sign-in form; `error` (may be NULL) is shown above it. */
 /* The stylesheet every page links to (GET /style.css). Static storage. */
 const char *page_style(void);
-
+/* The sign-in form; `error` (may be NULL) is shown above it. */
 void page_login(strbuf *sb, const char *xsrf, const char *error);
 void page_count(strbuf *sb, int64_t count, int signed_in);
 /* A short page for an error status. */
