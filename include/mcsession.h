@@ -81,7 +81,9 @@ MCS_EXPORT const char *mcs_version_string(void);
   X(ERANGE, -13, "integer overflow")                                          \
   X(ESTATE, -14, "operation not allowed in the session's current state")      \
   X(EPROTO, -15, "protocol error talking to the store")                       \
-  X(EIO, -16, "input/output error")
+  X(EIO, -16, "input/output error")                                           \
+  X(ERETIRED, -17,                                                            \
+    "session was retired by a regenerate: it can be read, not changed")
 
 typedef enum mcs_error {
   MCS_OK = 0,
@@ -105,6 +107,7 @@ MCS_EXPORT const char *mcs_errname(int err);
  *   MCS_EBADSIG (e.g. a CSRF token that does not verify)         403
  *   MCS_EINVAL (request data the session refused, e.g. not UTF-8) 400
  *   MCS_EGONE (the session ended during the request)             409
+ *   MCS_ERETIRED (a change through a regenerated session's old id) 409
  *   MCS_ESTORE, MCS_ETIMEDOUT, MCS_EPROTO, MCS_ENOMEM,
  *   MCS_ECONFLICT (transient: retrying can succeed)              503
  *   anything else (a bug in the caller or the library)           500
@@ -507,8 +510,10 @@ typedef struct mcs_manager_config {
   mcs_cookie_attrs cookie;   /* defaults from mcs_cookie_attrs_init */
   size_t max_data_bytes;     /* encoded session size limit; default 65536 */
   unsigned max_cas_retries;  /* default 8 */
-  uint32_t forward_ttl;      /* seconds an old id forwards after
-                                regenerate; default 10 */
+  uint32_t forward_ttl;      /* seconds the old id of a regenerated
+                                session stays readable as a retired,
+                                read-only snapshot; default 10 (the name
+                                is historical: nothing forwards) */
   /* Optional log callback; called from the thread doing the work. */
   void (*log)(void *log_ud, mcs_log_level level, const char *message);
   void *log_ud;
@@ -574,6 +579,8 @@ typedef struct mcs_manager_stats {
   uint64_t revoked;     /* loads refused because the session's user was
                            revoked (also counted in expired) */
   uint64_t revocation_reads; /* store reads of users' revocation state */
+  uint64_t retired;     /* loads that found a retired snapshot (a cookie
+                           from before a regenerate, within its grace) */
 } mcs_manager_stats;
 MCS_EXPORT void mcs_manager_stats_get(const mcs_manager *mgr,
                                       mcs_manager_stats *stats);
@@ -589,8 +596,12 @@ typedef enum mcs_outcome {
   MCS_SESSION_LOADED,  /* a live session was found */
   MCS_SESSION_EXPIRED, /* the cookie was valid but the session is gone or
                           past its absolute lifetime */
-  MCS_SESSION_FORGED   /* the cookie was invalid (bad signature, name, age,
+  MCS_SESSION_FORGED,  /* the cookie was invalid (bad signature, name, age,
                           verification) */
+  MCS_SESSION_RETIRED  /* the cookie names a session that was regenerated
+                          less than forward_ttl seconds ago: a read-only
+                          snapshot of its data from before the regenerate,
+                          with no user (see mcs_session_regenerate) */
 } mcs_outcome;
 
 /* Loads the session named by a request's Cookie header (`cookie_header`
@@ -647,15 +658,35 @@ MCS_EXPORT const char *mcs_session_set_cookie(const mcs_session *s,
                                               size_t i);
 
 /* Gives the session a new id (call at login and at every privilege
- * change). Data and creation time are kept. On save, the data is written
- * under the new id and the old record becomes a forward to it for
- * forward_ttl seconds, so requests still in flight with the old cookie keep
- * working (they read and write the new record, but are never sent the new
- * id). MCS_ESTATE after destroy; MCS_ENOMEM. */
+ * change). Data, user binding and creation time are kept. On save (three
+ * store operations: add the new record, read the old one, compare-and-swap
+ * it) the data is written under the new id and the old record is RETIRED
+ * for forward_ttl seconds (never extended): it keeps its own data as it
+ * stood before the regenerate, and nothing else.
+ *
+ * A request presenting the old cookie during that grace loads the retired
+ * snapshot (outcome MCS_SESSION_RETIRED): it can read the old data, is
+ * never sent a cookie (so it cannot overwrite the new one in the browser),
+ * has no user (mcs_session_user gives NULL: treat it as not logged in),
+ * and cannot change anything: setters, mcs_session_set_user,
+ * mcs_session_regenerate and mcs_session_destroy give MCS_ERETIRED. So
+ * whoever holds the old id (a fixated cookie, say) gains nothing of the
+ * new session: not its data, not its id, not the power to write, log out
+ * or revoke it. CSRF tokens minted for the old id verify only on requests
+ * that present the old id. After the grace the old cookie is EXPIRED.
+ *
+ * A request with the old cookie that loaded the session before the
+ * regenerate and saves after it gets MCS_ERETIRED (its changes were not
+ * written); one that saved before the regenerate's save has its changes
+ * carried into the new record.
+ * Errors: MCS_ESTATE after destroy; MCS_ERETIRED on a retired session;
+ * MCS_ENOMEM. */
 MCS_EXPORT int mcs_session_regenerate(mcs_session *s);
 
 /* Marks the session destroyed: on save its record is deleted and the
- * cookie expired. Later value changes give MCS_ESTATE. */
+ * cookie expired. Later value changes give MCS_ESTATE. MCS_ERETIRED on a
+ * retired session (see mcs_session_regenerate): the old id of a
+ * regenerated session cannot end the new one. */
 MCS_EXPORT int mcs_session_destroy(mcs_session *s);
 
 /* --- Event loops: sessions without blocking --------------------------------
@@ -669,8 +700,9 @@ MCS_EXPORT int mcs_session_destroy(mcs_session *s);
  * The common cases never block the loop's thread: a load needs one read
  * (`mg`), a save of a changed session one write (`ms`), an unchanged save
  * none. The rare follow-ups (a CAS conflict's re-read and replay, a
- * forward left by regenerate, a revocation read, an id collision, destroy
- * and regenerate) run the same code as mcs_session_load/save on the
+ * retired snapshot left by regenerate, a revocation read, an id
+ * collision, destroy and regenerate) run the same code as
+ * mcs_session_load/save on the
  * loop's helper thread, and their callback comes back to the loop's
  * thread. How each store is driven:
  *   - the memcached store with replicas=0: non-blocking pipelined
@@ -808,12 +840,14 @@ MCS_EXPORT int mcs_session_save_start(mcs_session *s, mcs_loop *loop,
  * with the session's next save (a new session holding only a binding is
  * stored too). It survives regenerate and is kept until destroy or
  * another set_user. Errors: MCS_EINVAL (bad uid, tornado mode),
- * MCS_ESTATE (after destroy), MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO
+ * MCS_ESTATE (after destroy), MCS_ERETIRED (a retired session),
+ * MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO
  * (the user's record could not be read; the session is unchanged),
  * MCS_ENOMEM. One request's session: not for concurrent use. */
 MCS_EXPORT int mcs_session_set_user(mcs_session *s, const char *uid);
 
-/* The user the session is bound to, or NULL (none, destroyed, or NULL s).
+/* The user the session is bound to, or NULL (none, destroyed, retired —
+ * see mcs_session_regenerate — or NULL s).
  * BORROWED, valid until the next mcs_session_set_user, mcs_session_save
  * (a save that meets a concurrent change re-reads the record) or
  * mcs_session_free. */
@@ -836,7 +870,8 @@ MCS_EXPORT int mcs_manager_revoke_user(mcs_manager *mgr, const char *uid);
  * Getters return MCS_ENOENT for an absent key and MCS_ETYPE for a value of
  * another type. Borrowed results stay valid until that key is changed or
  * the session is freed. Setters copy their input; MCS_EINVAL for a bad key
- * or a string that is not valid UTF-8; MCS_ESTATE after destroy.
+ * or a string that is not valid UTF-8; MCS_ESTATE after destroy;
+ * MCS_ERETIRED on a retired session (read-only).
  *
  * Nested values travel as JSON text. Two values JSON cannot express are
  * written as one-member objects: bytes as {"$bytes":"<base64>"} (standard

@@ -4,7 +4,16 @@
  *   {"v":1,"c":<created, Unix s>,"r":<revision>,"d":{...session data...}}
  *   {"v":1,"c":…,"r":…,"ui":"<user id>","ug":"<16 hex>","d":{…}}
  *                                           bound to a user (revoke.c)
- *   {"v":1,"f":"<store key>","u":<until>}   a forward left by regenerate
+ *   {"v":1,"ru":<until>,"s":{"c":…,"r":…,"d":{…}}}
+ *                                           a retired snapshot left by
+ *                                           regenerate (session.c)
+ *
+ * A retired snapshot keeps its envelope under "s" so that a reader which
+ * does not know "ru" (an older release, during a rolling upgrade) finds no
+ * "c"/"r"/"d" and refuses the record, rather than taking it for a live
+ * session that may be written. It never has a user ("ui"/"ug").
+ * (Releases before 0.2 wrote {"v":1,"f":"<store key>","u":<until>}, a
+ * forward; such a record is now refused as corrupt, i.e. expired.)
  *
  * Bytes and big integers inside "d" use the tagged one-member objects
  * described in mcsession.h ({"$bytes":"<base64>"}, {"$int":"<digits>"}).
@@ -26,17 +35,6 @@
  * byte needs escaping ('"' and '\\' take two). */
 #define ENVELOPE_SLACK (128 + 2 * MCS_USER_ID_MAX + 32)
 
-static int decode_forward(const json_t *f, const json_t *until,
-                          mcs__record *out) {
-  if (!json_is_string(f) ||
-      !mcs__store_key_valid(json_string_value(f), json_string_length(f)) ||
-      !json_is_integer(until))
-    return MCS_ECORRUPT;
-  out->forward_until = json_integer_value(until);
-  out->forward = mcs__strndup(json_string_value(f), json_string_length(f));
-  return out->forward ? MCS_OK : MCS_ENOMEM;
-}
-
 /* "ui" and "ug" name the user the session is bound to; "ug" only counts
  * with "ui". */
 static int decode_user(const json_t *doc, mcs__record *out) {
@@ -55,16 +53,12 @@ static int decode_user(const json_t *doc, mcs__record *out) {
   return mcs__record_set_user(out, json_string_value(ui), gen);
 }
 
-static int decode_envelope(json_t *doc, const mcs__limits *limits,
-                           mcs__record *out) {
+/* The members of a session's envelope ("c", "r", "d" and the user), at
+ * the top level of a live record or under "s" of a retired one. */
+static int decode_body(json_t *doc, const mcs__limits *limits,
+                       mcs__record *out) {
   if (!json_is_object(doc))
     return MCS_ECORRUPT;
-  json_t *v = json_object_get(doc, "v");
-  if (!json_is_integer(v) || json_integer_value(v) != ENVELOPE_VERSION)
-    return MCS_ECORRUPT;
-  json_t *f = json_object_get(doc, "f");
-  if (f)
-    return decode_forward(f, json_object_get(doc, "u"), out);
   json_t *c = json_object_get(doc, "c");
   json_t *r = json_object_get(doc, "r");
   json_t *d = json_object_get(doc, "d");
@@ -85,6 +79,32 @@ static int decode_envelope(json_t *doc, const mcs__limits *limits,
   out->rev = (uint64_t)json_integer_value(r);
   out->data = json_incref(d);
   return decode_user(doc, out);
+}
+
+/* A retired snapshot: the body under "s", void after "ru" (positive). */
+static int decode_retired(json_t *doc, json_t *until,
+                          const mcs__limits *limits, mcs__record *out) {
+  json_t *body = json_object_get(doc, "s");
+  if (!json_is_integer(until) || json_integer_value(until) <= 0 ||
+      !json_is_object(body) || json_object_get(body, "ui"))
+    return MCS_ECORRUPT;
+  int rc = decode_body(body, limits, out);
+  if (rc == MCS_OK)
+    out->retired_until = json_integer_value(until);
+  return rc;
+}
+
+static int decode_envelope(json_t *doc, const mcs__limits *limits,
+                           mcs__record *out) {
+  if (!json_is_object(doc))
+    return MCS_ECORRUPT;
+  json_t *v = json_object_get(doc, "v");
+  if (!json_is_integer(v) || json_integer_value(v) != ENVELOPE_VERSION)
+    return MCS_ECORRUPT;
+  json_t *until = json_object_get(doc, "ru");
+  if (until)
+    return decode_retired(doc, until, limits, out);
+  return decode_body(doc, limits, out);
 }
 
 static int json_decode(const uint8_t *buf, size_t len,
@@ -136,22 +156,31 @@ static int set_user(json_t *doc, const mcs__record *rec) {
   return bad;
 }
 
+/* Adds the body members to `doc`; nonzero on allocation failure. A
+ * retired snapshot's body carries no user. */
+static int set_body(json_t *doc, const mcs__record *rec) {
+  int bad = json_object_set_new_nocheck(doc, "c", json_integer(rec->created));
+  bad |= json_object_set_new_nocheck(doc, "r",
+                                     json_integer((json_int_t)rec->rev));
+  bad |= json_object_set_nocheck(doc, "d", rec->data);
+  if (rec->user && !rec->retired_until)
+    bad |= set_user(doc, rec);
+  return bad;
+}
+
 static json_t *build_envelope(const mcs__record *rec) {
   json_t *doc = json_object();
   if (!doc)
     return NULL;
   int bad = json_object_set_new_nocheck(doc, "v", json_integer(ENVELOPE_VERSION));
-  if (rec->forward) {
-    bad |= json_object_set_new_nocheck(doc, "f", json_string(rec->forward));
-    bad |= json_object_set_new_nocheck(doc, "u",
-                                       json_integer(rec->forward_until));
+  if (rec->retired_until) {
+    json_t *body = json_object();
+    bad |= !body || set_body(body, rec);
+    bad |= json_object_set_new_nocheck(doc, "ru",
+                                       json_integer(rec->retired_until));
+    bad |= json_object_set_new_nocheck(doc, "s", body);
   } else {
-    bad |= json_object_set_new_nocheck(doc, "c", json_integer(rec->created));
-    bad |= json_object_set_new_nocheck(doc, "r",
-                                       json_integer((json_int_t)rec->rev));
-    bad |= json_object_set_nocheck(doc, "d", rec->data);
-    if (rec->user)
-      bad |= set_user(doc, rec);
+    bad |= set_body(doc, rec);
   }
   if (bad) {
     json_decref(doc);
@@ -162,7 +191,7 @@ static json_t *build_envelope(const mcs__record *rec) {
 
 static int json_encode(const mcs__record *rec, const mcs__limits *limits,
                        mcs__buf *out) {
-  if (!rec->forward && !json_is_object(rec->data))
+  if (!json_is_object(rec->data))
     return MCS_EINVAL;
   json_t *doc = build_envelope(rec);
   if (!doc)
@@ -186,7 +215,6 @@ const mcs__codec mcs__codec_json = {
 
 void mcs__record_clear(mcs__record *rec) {
   json_decref(rec->data);
-  mcs__free(rec->forward);
   mcs__free(rec->user);
   memset(rec, 0, sizeof *rec);
 }

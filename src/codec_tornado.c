@@ -1,63 +1,69 @@
 /*
  * Tornado mode's record format: the recipe's pickled dict (pickle_*.c),
- * plus one thing the recipe never needed — the forward a regenerate leaves
- * behind. It is written as an ordinary dict,
+ * plus one thing the recipe never needed — the retired snapshot a
+ * regenerate leaves behind (session.c). That is the session's pickle with
+ * a fixed trailer after its STOP opcode:
  *
- *     {"__mcs_forward__": "<new store key>", "__mcs_until__": <unix s>}
+ *     <pickle of the data> "\0mcsret\1" <until: 8 bytes, big-endian>
  *
- * so the Python side, should it read one, sees a session without a user
- * (logged out) rather than an error; this side reads exactly that shape
- * back as a forward.
+ * The mark lives outside the pickled dict, so no value an application
+ * stores (whatever its keys or strings) can make a session read as
+ * retired: pickle.dumps never writes bytes after STOP, and a pickle the
+ * recipe wrote whose last 16 bytes happen to look like a trailer still
+ * fails to decode without them (its STOP is its last byte), so it reads
+ * as the plain session it is. Python's pickle.loads ignores bytes past
+ * STOP, so the recipe's side reads a retired record as the snapshot's
+ * dict (the data the old id had anyway).
  */
 #include <string.h>
-
-#include <jansson.h>
 
 #include "pickle.h"
 #include "session.h"
 
-#define FORWARD_KEY "__mcs_forward__"
-#define UNTIL_KEY "__mcs_until__"
+#define TRAILER_MARK "\0mcsret\1"
+#define TRAILER_MARK_LEN 8
+#define TRAILER_LEN (TRAILER_MARK_LEN + 8)
 
-/* Turns a decoded {"__mcs_forward__", "__mcs_until__"} dict into a
- * forward record; anything else stays data. */
-static int lift_forward(mcs__record *rec) {
-  json_t *f = json_object_get(rec->data, FORWARD_KEY);
-  json_t *u = json_object_get(rec->data, UNTIL_KEY);
-  if (json_object_size(rec->data) != 2 || !json_is_string(f) ||
-      !json_is_integer(u))
-    return MCS_OK;
-  if (!mcs__store_key_valid(json_string_value(f), json_string_length(f)))
-    return MCS_ECORRUPT;
-  char *key = mcs__strndup(json_string_value(f), json_string_length(f));
-  if (!key)
-    return MCS_ENOMEM;
-  rec->forward_until = json_integer_value(u);
-  rec->forward = key;
-  json_decref(rec->data);
-  rec->data = NULL;
-  return MCS_OK;
+static bool has_trailer(const uint8_t *buf, size_t len) {
+  return len > TRAILER_LEN &&
+         memcmp(buf + len - TRAILER_LEN, TRAILER_MARK, TRAILER_MARK_LEN) == 0;
+}
+
+static int64_t trailer_until(const uint8_t *buf, size_t len) {
+  const uint8_t *p = buf + len - 8;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = v << 8 | p[i];
+  return v > INT64_MAX ? 0 : (int64_t)v;
 }
 
 static int tornado_decode(const uint8_t *buf, size_t len,
                           const mcs__limits *limits, mcs__record *out) {
-  int rc = mcs__pickle_decode(buf, len, limits, out, NULL);
-  if (rc == MCS_OK && (rc = lift_forward(out)) != MCS_OK)
+  if (has_trailer(buf, len)) {
+    int64_t until = trailer_until(buf, len);
+    int rc = mcs__pickle_decode(buf, len - TRAILER_LEN, limits, out, NULL);
+    if (rc == MCS_OK && until > 0) {
+      out->retired_until = until;
+      return MCS_OK;
+    }
     mcs__record_clear(out);
-  return rc;
+    if (rc == MCS_ENOMEM)
+      return rc;
+  }
+  return mcs__pickle_decode(buf, len, limits, out, NULL);
 }
 
 static int tornado_encode(const mcs__record *rec, const mcs__limits *limits,
                           mcs__buf *out) {
-  if (!rec->forward)
-    return mcs__pickle_encode(rec->data, limits, out);
-  json_t *fwd = json_pack("{s:s, s:I}", FORWARD_KEY, rec->forward, UNTIL_KEY,
-                          (json_int_t)rec->forward_until);
-  if (!fwd)
-    return MCS_ENOMEM;
-  int rc = mcs__pickle_encode(fwd, limits, out);
-  json_decref(fwd);
-  return rc;
+  int rc = mcs__pickle_encode(rec->data, limits, out);
+  if (rc || !rec->retired_until)
+    return rc;
+  uint8_t trailer[TRAILER_LEN];
+  uint64_t until = (uint64_t)rec->retired_until;
+  memcpy(trailer, TRAILER_MARK, TRAILER_MARK_LEN);
+  for (int i = 7; i >= 0; i--, until >>= 8)
+    trailer[TRAILER_MARK_LEN + i] = (uint8_t)until;
+  return mcs__buf_append(out, trailer, sizeof trailer);
 }
 
 const mcs__codec mcs__codec_tornado = {

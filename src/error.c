@@ -44,6 +44,7 @@ unsigned mcs_http_status_for_error(int err) {
   case MCS_EINVAL:
     return 400;
   case MCS_EGONE:
+  case MCS_ERETIRED: /* the session moved on under this request */
     return 409;
   /* Transient: the store is down or slow, memory is short, or too many
    * requests raced on one session. A retry can succeed, so 503. */

@@ -150,8 +150,10 @@ typedef struct mcs__record {
   struct json_t *data;  /* owned reference, never NULL after decode */
   int64_t created;      /* Unix seconds; 0 if the format has none */
   uint64_t rev;         /* revision, incremented on each write */
-  char *forward;        /* store key this record forwards to, or NULL */
-  int64_t forward_until; /* Unix seconds after which the forward is void */
+  /* Nonzero: a retired snapshot left by a regenerate (session.c), void
+   * after this Unix time. Its data is the session's data from before the
+   * regenerate; it has no user. */
+  int64_t retired_until;
   char *user;           /* user the session is bound to (revoke.c), or NULL */
   uint64_t user_gen;    /* that user's generation when it was bound */
   /* HMAC of `user` under the manager's store-key secret (revoke.c), worked
@@ -334,7 +336,8 @@ struct mcs_manager {
   mcs__idcache *idcache;   /* verified cookies (idcache.c), or NULL */
   struct {
     _Atomic uint64_t created, loaded, expired, forged, saves, writes_skipped,
-        cas_retries, store_errors, corrupt, revoked, revocation_reads;
+        cas_retries, store_errors, corrupt, revoked, revocation_reads,
+        retired;
   } stats;
 };
 

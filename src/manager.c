@@ -304,4 +304,5 @@ void mcs_manager_stats_get(const mcs_manager *mgr, mcs_manager_stats *st) {
   st->revoked = atomic_load_explicit(&m->stats.revoked, memory_order_relaxed);
   st->revocation_reads =
       atomic_load_explicit(&m->stats.revocation_reads, memory_order_relaxed);
+  st->retired = atomic_load_explicit(&m->stats.retired, memory_order_relaxed);
 }

@@ -60,8 +60,8 @@ typedef struct mcs__pickle_info {
   int opcode;
 } mcs__pickle_info;
 
-/* Decodes a pickled dict into `out` (created = 0, rev = 0, forward =
- * NULL, data = a new JSON object). `info` may be NULL.
+/* Decodes a pickled dict into `out` (created = 0, rev = 0,
+ * retired_until = 0, data = a new JSON object). `info` may be NULL.
  *   MCS_OK        data decoded (info->not_a_dict: top level not a dict, data
  *                 empty)
  *   MCS_ECORRUPT  malformed, refused opcode, unsupported value, over the
@@ -103,8 +103,9 @@ size_t mcs__pickle_long_text(const uint8_t *s, size_t n, char *text);
 size_t mcs__pickle_long_bytes(const char *s, size_t n, uint8_t *x);
 
 /* The codec (flags 0, as the recipe stores them). Its decode cannot report
- * not_a_dict; see mcs__pickle_decode. Its encode refuses forward records
- * (MCS_EINVAL): the recipe's format has no way to express them. */
+ * not_a_dict; see mcs__pickle_decode. Its encode refuses retired
+ * records (MCS_EINVAL): codec_tornado.c adds the mark the recipe's format
+ * lacks. */
 extern const mcs__codec mcs__codec_pickle;
 
 #endif /* MCS_PICKLE_H */

@@ -321,7 +321,7 @@ static int codec_decode(const uint8_t *buf, size_t len,
 
 static int codec_encode(const mcs__record *rec, const mcs__limits *limits,
                         mcs__buf *out) {
-  if (rec->forward)
+  if (rec->retired_until)
     return MCS_EINVAL;
   return mcs__pickle_encode(rec->data, limits, out);
 }

@@ -185,7 +185,7 @@ static bool fill(slot *sl, const uint8_t *raw, size_t len,
 
 void mcs__rcache_put(mcs__rcache *c, const char *key, size_t key_len,
                      const uint8_t *raw, size_t len, const mcs__record *rec) {
-  if (!c || len > RCACHE_RECORD_MAX || rec->forward || !rec->data)
+  if (!c || len > RCACHE_RECORD_MAX || rec->retired_until || !rec->data)
     return;
   slot fresh, old;
   if (!fill(&fresh, raw, len, rec))

@@ -330,10 +330,11 @@ int mcs__record_set_user(mcs__record *rec, const char *uid, uint64_t gen) {
 int mcs_session_set_user(mcs_session *s, const char *uid) {
   if (!s || !mcs__user_id_valid(uid) || s->mgr->cfg.mode != MCS_MODE_NATIVE)
     return MCS_EINVAL;
-  if (s->destroyed)
-    return MCS_ESTATE;
+  int rc = mcs__session_writable(s);
+  if (rc)
+    return rc;
   uint64_t gen;
-  int rc = mcs__revoke_current(s->mgr, uid, &gen);
+  rc = mcs__revoke_current(s->mgr, uid, &gen);
   if (rc == MCS_OK)
     rc = mcs__record_set_user(&s->rec, uid, gen);
   if (rc == MCS_OK)
@@ -342,5 +343,7 @@ int mcs_session_set_user(mcs_session *s, const char *uid) {
 }
 
 const char *mcs_session_user(const mcs_session *s) {
-  return s && !s->destroyed ? s->rec.user : NULL;
+  /* A retired snapshot has no user (its record keeps none): whoever
+   * presents a regenerated session's old id is nobody. */
+  return s && !s->destroyed && !s->retired ? s->rec.user : NULL;
 }

@@ -10,6 +10,10 @@
  *     with compare-and-swap and, on conflict, replays this request's change
  *     log on a fresh read (changes.c) — bounded by max_cas_retries.
  *   - A record that disappeared while the request ran stays gone (EGONE).
+ *   - Regenerate never hands the new session to the old id: the old record
+ *     becomes a retired snapshot of its own data (read-only, no user, no
+ *     cookie, void after forward_ttl); nothing points from it to the new
+ *     one, and nothing done through it reaches the new one.
  */
 #include <string.h>
 
@@ -18,8 +22,6 @@
 #include "loop.h"
 #include "session.h"
 
-/* A forward is followed at most this many times in a row. */
-#define MAX_FORWARD_HOPS 2
 /* A new session retries add with a fresh id this many times. */
 #define MAX_ID_COLLISIONS 3
 
@@ -89,42 +91,11 @@ static int read_record(mcs_session *s, const char *key, size_t key_len,
   return rc;
 }
 
-/* Follows the forwards left by regenerate, starting from a record just
- * read under s->key (s->key then names the record they lead to). The
- * read slid each forward's expiry; it is put back, since a forward's
- * lifetime is fixed at creation. */
-static int follow_forwards(mcs_session *s, mcs__record *rec, uint64_t *cas,
-                           fetch_result *res) {
-  mcs_manager *m = s->mgr;
-  for (int hop = 0; *res == FETCH_FOUND && rec->forward; hop++) {
-    int64_t left = rec->forward_until - mcs__now(m);
-    size_t n = strlen(rec->forward);
-    if (hop == MAX_FORWARD_HOPS || left <= 0 || n > MCS_STORE_KEY_MAX) {
-      mcs__record_clear(rec);
-      *res = FETCH_GONE;
-      return MCS_OK;
-    }
-    mcs_store_result r;
-    (void)m->store->ops.touch(m->store->ud, s->key, s->key_len,
-                              (uint32_t)left, &r);
-    memcpy(s->key, rec->forward, n + 1);
-    s->key_len = n;
-    s->forwarded = true;
-    mcs__record_clear(rec);
-    int rc = read_record(s, s->key, s->key_len, m->cfg.idle_timeout, rec,
-                         cas, res);
-    if (rc)
-      return rc;
-  }
-  return MCS_OK;
-}
-
-/* Reads the record under s->key, following forwards. */
+/* Reads the record under s->key, sliding its idle expiry. */
 static int fetch(mcs_session *s, mcs__record *rec, uint64_t *cas,
                  fetch_result *res) {
-  int rc = read_record(s, s->key, s->key_len, s->mgr->cfg.idle_timeout, rec,
-                       cas, res);
-  return rc ? rc : follow_forwards(s, rec, cas, res);
+  return read_record(s, s->key, s->key_len, s->mgr->cfg.idle_timeout, rec,
+                     cas, res);
 }
 
 /* ---- Loading ------------------------------------------------------------ */
@@ -139,7 +110,7 @@ static int make_fresh(mcs_session *s, mcs_outcome outcome) {
   mcs_manager *m = s->mgr;
   mcs__record_clear(&s->rec);
   s->outcome = outcome;
-  s->stored = s->forwarded = false;
+  s->stored = s->retired = false;
   s->cas = 0;
   s->rec.created = mcs__now(m);
   s->rec.data = json_object();
@@ -175,11 +146,33 @@ static int check_revoked(mcs_session *s, fetch_result *res) {
   return rc;
 }
 
+/* A retired snapshot (see mcs_session_regenerate) within its grace loads
+ * read-only; after it, it is dropped like an expired record. The load's
+ * read slid the record's expiry; it is put back (best effort), since the
+ * grace is fixed when the snapshot is written. The grace is capped at
+ * forward_ttl from now whatever the record says. */
+static void settle_retired(mcs_session *s, fetch_result *res) {
+  mcs_manager *m = s->mgr;
+  int64_t now = mcs__now(m);
+  int64_t left = s->rec.retired_until - now;
+  if (left > (int64_t)m->cfg.forward_ttl)
+    left = m->cfg.forward_ttl;
+  if (left <= 0) {
+    drop_record(s);
+    *res = FETCH_GONE;
+    return;
+  }
+  mcs_store_result r;
+  (void)m->store->ops.touch(m->store->ud, s->key, s->key_len, (uint32_t)left,
+                            &r);
+  s->retired = true;
+}
+
 /* True when what a load found needs more store operations to settle: a
- * forward to follow, a record past its lifetime to drop, a user binding
- * the revocation cache cannot vouch for. */
+ * retired snapshot's expiry to put back, a record past its lifetime to
+ * drop, a user binding the revocation cache cannot vouch for. */
 static bool settling_needs_io(mcs_session *s) {
-  return s->rec.forward || past_absolute_lifetime(s) ||
+  return s->rec.retired_until || past_absolute_lifetime(s) ||
          !mcs__revoke_known_current(s->mgr, &s->rec);
 }
 
@@ -190,10 +183,10 @@ int mcs__load_settle(mcs_session *s, int found, bool allow_io) {
   if (res == FETCH_FOUND && !allow_io) {
     if (settling_needs_io(s))
       return MCS__NEED_IO; /* nothing done yet: the caller retries */
+  } else if (res == FETCH_FOUND && s->rec.retired_until) {
+    settle_retired(s, &res); /* no user: nothing to check for revocation */
   } else if (res == FETCH_FOUND) {
-    if ((rc = follow_forwards(s, &s->rec, &s->cas, &res)))
-      return rc;
-    if (res == FETCH_FOUND && past_absolute_lifetime(s)) {
+    if (past_absolute_lifetime(s)) {
       drop_record(s);
       res = FETCH_GONE;
     }
@@ -204,8 +197,13 @@ int mcs__load_settle(mcs_session *s, int found, bool allow_io) {
     MCS__STAT_INC(m, expired);
     return make_fresh(s, MCS_SESSION_EXPIRED);
   }
-  MCS__STAT_INC(m, loaded);
-  s->outcome = MCS_SESSION_LOADED;
+  if (s->retired) {
+    MCS__STAT_INC(m, retired);
+    s->outcome = MCS_SESSION_RETIRED;
+  } else {
+    MCS__STAT_INC(m, loaded);
+    s->outcome = MCS_SESSION_LOADED;
+  }
   s->stored = true;
   return MCS_OK;
 }
@@ -406,6 +404,10 @@ static int refresh_and_replay(mcs_session *s) {
     return rc;
   if (res == FETCH_GONE)
     return MCS_EGONE;
+  if (fresh.retired_until) { /* regenerated by another request meanwhile */
+    mcs__record_clear(&fresh);
+    return MCS_ERETIRED;
+  }
   rc = mcs__changes_apply(&s->changes, fresh.data);
   if (rc == MCS_ETYPE || rc == MCS_ERANGE)
     rc = MCS_ECONFLICT; /* a concurrent write made our increment moot */
@@ -469,39 +471,26 @@ static int update_record(mcs_session *s, mcs__buf *body, unsigned first) {
   return MCS_ECONFLICT;
 }
 
-/* After a CAS on the old record failed: re-reads it, replays this
- * request's changes on its data, and rewrites the new record with the
- * result. *done is set when another regenerate already forwarded the old
- * record (both new records stay valid; each request keeps its own). */
-static int merge_old_into_new(mcs_session *s, mcs__buf *body, bool *done) {
+/* Another request wrote the old record after this one read it: replays
+ * this request's changes on that record's data (`old`, just read) and
+ * rewrites the new record with the result, so neither write is lost. */
+static int merge_old_into_new(mcs_session *s, mcs__buf *body,
+                              const mcs__record *old) {
   mcs_manager *m = s->mgr;
-  mcs__record old = {0};
-  fetch_result res;
-  uint64_t cas = 0;
-  int rc = read_record(s, s->old_key, s->old_key_len, 0, &old, &cas, &res);
-  if (rc)
-    return rc;
-  if (res == FETCH_GONE)
-    return MCS_EGONE;
-  if (old.forward) {
-    mcs__record_clear(&old);
-    *done = true;
-    return MCS_OK;
-  }
-  if ((rc = mcs__changes_apply(&s->changes, old.data))) {
-    mcs__record_clear(&old);
-    return rc == MCS_ENOMEM ? rc : MCS_ECONFLICT;
-  }
-  if (!s->user_pending &&
-      (rc = mcs__record_set_user(&s->rec, old.user, old.user_gen))) {
-    mcs__record_clear(&old);
-    return rc;
+  /* A copy: `old` stays as it was, to become the retired snapshot. */
+  json_t *merged = json_deep_copy(old->data);
+  if (!merged)
+    return MCS_ENOMEM;
+  int rc = mcs__changes_apply(&s->changes, merged);
+  if (rc == MCS_OK && !s->user_pending)
+    rc = mcs__record_set_user(&s->rec, old->user, old->user_gen);
+  if (rc) {
+    json_decref(merged);
+    return rc == MCS_ETYPE || rc == MCS_ERANGE ? MCS_ECONFLICT : rc;
   }
   json_decref(s->rec.data);
-  s->rec.data = json_incref(old.data);
-  s->rec.rev = old.rev > s->rec.rev ? old.rev + 1 : s->rec.rev + 1;
-  mcs__record_clear(&old);
-  s->old_cas = cas;
+  s->rec.data = merged;
+  s->rec.rev = old->rev > s->rec.rev ? old->rev + 1 : s->rec.rev + 1;
   mcs_store_result r;
   if ((rc = encode(s, &s->rec, body)) ||
       (rc = store_rc(s, m->store->ops.set(m->store->ud, s->key, s->key_len,
@@ -513,33 +502,58 @@ static int merge_old_into_new(mcs_session *s, mcs__buf *body, bool *done) {
   return MCS_OK;
 }
 
-/* Replaces the old record (s->old_key) by a short-lived forward to the new
- * one, with CAS so a change another request made to the old record in the
- * meantime is merged into the new record rather than lost. */
-static int forward_old_record(mcs_session *s, mcs__buf *body) {
+/* Writes `old` (the old record as just read, CAS token `cas`) back as a
+ * retired snapshot of itself: same data, no user, void after forward_ttl.
+ * Sets *stored when the compare-and-swap took. */
+static int write_retired(mcs_session *s, mcs__buf *body, mcs__record *old,
+                         uint64_t cas, bool *stored) {
   mcs_manager *m = s->mgr;
   mcs_store *st = m->store;
-  mcs__record fwd = {0};
-  fwd.forward = s->key;
-  fwd.forward_until = mcs__now(m) + m->cfg.forward_ttl;
-  for (unsigned attempt = 0; attempt <= m->cfg.max_cas_retries; attempt++) {
-    int rc = encode(s, &fwd, body);
-    mcs_store_result r;
-    if (rc || (rc = store_rc(s, st->ops.cas(st->ud, s->old_key,
-                                             s->old_key_len, body->data,
-                                             body->len, m->codec->flags,
-                                             m->cfg.forward_ttl, s->old_cas,
-                                             NULL, &r))))
-      return rc;
-    if (r == MCS_STORE_STORED)
-      return MCS_OK;
-    if (r == MCS_STORE_MISS)
-      return MCS_EGONE;
-    /* Someone wrote the old record: merge it into ours, write ours again. */
-    MCS__STAT_INC(m, cas_retries);
+  mcs_store_result r = MCS_STORE_EXISTS;
+  int rc = mcs__record_set_user(old, NULL, 0);
+  old->retired_until = mcs__now(m) + m->cfg.forward_ttl;
+  if (rc || (rc = encode(s, old, body)) ||
+      (rc = store_rc(s, st->ops.cas(st->ud, s->old_key, s->old_key_len,
+                                     body->data, body->len, m->codec->flags,
+                                     m->cfg.forward_ttl, cas, NULL, &r))))
+    return rc;
+  *stored = r == MCS_STORE_STORED;
+  return r == MCS_STORE_MISS ? MCS_EGONE : MCS_OK;
+}
+
+/* One attempt at retiring the old record (s->old_key): reads it, carries
+ * into the new record whatever another request wrote to it since this one
+ * read it, and compare-and-swaps it into a retired snapshot of its own
+ * data. *done when the old record is retired (by us or, if another
+ * regenerate of the same session won, by that one: both new records stay
+ * valid, each request keeps its own). */
+static int retire_attempt(mcs_session *s, mcs__buf *body, bool *done) {
+  mcs__record old = {0};
+  fetch_result res;
+  uint64_t cas = 0;
+  int rc = read_record(s, s->old_key, s->old_key_len, 0, &old, &cas, &res);
+  if (rc == MCS_OK && res == FETCH_GONE)
+    rc = MCS_EGONE;
+  else if (rc == MCS_OK && old.retired_until)
+    *done = true;
+  else if (rc == MCS_OK && cas != s->old_cas &&
+           (rc = merge_old_into_new(s, body, &old)) == MCS_OK)
+    s->old_cas = cas;
+  if (rc == MCS_OK && !*done)
+    rc = write_retired(s, body, &old, cas, done);
+  mcs__record_clear(&old);
+  return rc;
+}
+
+/* Retires the old record, retrying while other requests write it. */
+static int retire_old_record(mcs_session *s, mcs__buf *body) {
+  for (unsigned attempt = 0; attempt <= s->mgr->cfg.max_cas_retries;
+       attempt++) {
     bool done = false;
-    if ((rc = merge_old_into_new(s, body, &done)) || done)
+    int rc = retire_attempt(s, body, &done);
+    if (rc || done)
       return rc;
+    MCS__STAT_INC(s->mgr, cas_retries);
   }
   return MCS_ECONFLICT;
 }
@@ -558,15 +572,6 @@ static int save_destroyed(mcs_session *s) {
     rc = delete_key(s, s->key, s->key_len);
   if (rc == MCS_OK && s->regenerated)
     rc = delete_key(s, s->old_key, s->old_key_len);
-  /* The presented record too, when we were forwarded away from it. */
-  if (rc == MCS_OK && s->forwarded) {
-    char key[MCS_STORE_KEY_MAX + 1];
-    size_t len;
-    rc = s->mgr->scheme->store_key(s->mgr, s->presented_id, s->presented_len,
-                                   key, &len);
-    if (rc == MCS_OK)
-      rc = delete_key(s, key, len);
-  }
   if (rc)
     return rc;
   s->stored = s->regenerated = false;
@@ -587,27 +592,32 @@ static int save_new(mcs_session *s, mcs__buf *body) {
   return prepare_cookie(s, false);
 }
 
+/* Writes the new record, prepares its cookie, then retires the old record
+ * — the last step, so that a failure before it (no memory for the cookie,
+ * say) leaves the old session as it was and the user logged in. */
 static int save_regenerated(mcs_session *s, mcs__buf *body) {
   s->rec.rev++;
   int rc = encode(s, &s->rec, body);
   if (rc || (rc = create_record(s, body)))
     return rc;
-  rc = forward_old_record(s, body);
-  if (rc == MCS_EGONE) {
-    /* Logged out meanwhile: the new record must not outlive the old. */
+  if ((rc = prepare_cookie(s, false)) == MCS_OK)
+    rc = retire_old_record(s, body);
+  if (rc) {
+    /* Its cookie is not sent (mcs__save_finish): the new record must not
+     * outlive the request, nor, when the old one ended meanwhile
+     * (MCS_EGONE, a logout), the old one. */
     (void)delete_key(s, s->key, s->key_len);
     s->stored = false;
-  }
-  if (rc)
     return rc;
-  s->regenerated = s->forwarded = false;
-  return prepare_cookie(s, false);
+  }
+  s->regenerated = false;
+  return MCS_OK;
 }
 
 /* A loaded session whose cookie signature is past half its allowed age
  * gets a freshly signed cookie (no store traffic). */
 static int refresh_cookie_if_old(mcs_session *s) {
-  if (s->forwarded || s->signed_at == 0)
+  if (s->retired || s->signed_at == 0)
     return MCS_OK;
   if (mcs__now(s->mgr) - s->signed_at <= (int64_t)s->mgr->signature_max_age / 2)
     return MCS_OK;
@@ -637,6 +647,8 @@ int mcs__save_finish(mcs_session *s, int rc) {
 int mcs_session_save(mcs_session *s) {
   if (!s)
     return MCS_EINVAL;
+  if (s->retired && mcs_session_dirty(s))
+    return MCS_ERETIRED; /* cannot happen through the API; kept as a wall */
   forget_cookies(s);
   mcs__buf body = MCS__BUF_INIT;
   int rc = mcs__save_slow(s, &body);
@@ -654,6 +666,8 @@ int mcs_session_save(mcs_session *s) {
 int mcs__save_begin(mcs_session *s, mcs__buf *body, mcs__aop *op) {
   forget_cookies(s);
   op->kind = 0;
+  if (s->retired && mcs_session_dirty(s))
+    return MCS_ERETIRED;
   if (s->destroyed || s->regenerated || (s->stored && s->cas == 0))
     return MCS__NEED_IO;
   int rc;
@@ -711,11 +725,18 @@ int mcs__save_slow(mcs_session *s, mcs__buf *body) {
 
 /* ---- Identity ----------------------------------------------------------- */
 
+int mcs__session_writable(const mcs_session *s) {
+  if (s->destroyed)
+    return MCS_ESTATE;
+  return s->retired ? MCS_ERETIRED : MCS_OK;
+}
+
 int mcs_session_regenerate(mcs_session *s) {
   if (!s)
     return MCS_EINVAL;
-  if (s->destroyed)
-    return MCS_ESTATE;
+  int rc = mcs__session_writable(s);
+  if (rc)
+    return rc;
   if (s->stored && !s->regenerated) {
     memcpy(s->old_key, s->key, s->key_len + 1);
     s->old_key_len = s->key_len;
@@ -723,13 +744,15 @@ int mcs_session_regenerate(mcs_session *s) {
     s->regenerated = true;
     s->stored = false;
   }
-  int rc = s->mgr->scheme->new_id(s->mgr, s->id, &s->id_len);
+  rc = s->mgr->scheme->new_id(s->mgr, s->id, &s->id_len);
   return rc ? rc : set_key_for_id(s);
 }
 
 int mcs_session_destroy(mcs_session *s) {
   if (!s)
     return MCS_EINVAL;
+  if (s->retired)
+    return MCS_ERETIRED;
   s->destroyed = true;
   mcs__changes_clear(&s->changes);
   json_object_clear(s->rec.data);
@@ -752,6 +775,8 @@ const char *mcs_outcome_name(mcs_outcome outcome) {
     return "EXPIRED";
   case MCS_SESSION_FORGED:
     return "FORGED";
+  case MCS_SESSION_RETIRED:
+    return "RETIRED";
   }
   return "UNKNOWN";
 }

@@ -70,6 +70,10 @@ int mcs__changes_incr(mcs__changes *c, const char *key, int64_t delta,
 int mcs__changes_apply(const mcs__changes *c, json_t *data);
 void mcs__changes_clear(mcs__changes *c);
 
+/* MCS_OK when the application may change the session: MCS_ESTATE once
+ * destroyed, MCS_ERETIRED for a retired snapshot (session.c). */
+int mcs__session_writable(const mcs_session *s);
+
 /* ---- The session ---- */
 struct mcs_session {
   mcs_manager *mgr;
@@ -93,7 +97,8 @@ struct mcs_session {
   mcs__changes changes;
 
   bool stored;      /* a record exists under `key` */
-  bool forwarded;   /* loaded through a forward: never send the id */
+  bool retired;     /* loaded a retired snapshot: read-only, never send
+                       a cookie (session.c, mcs_session_regenerate) */
   bool regenerated; /* regenerate called; old identity below */
   char old_key[MCS_STORE_KEY_MAX + 1];
   size_t old_key_len;

@@ -349,13 +349,14 @@ static int put(mcs_session *s, const char *key, json_t *value) {
     json_decref(value);
     return MCS_EINVAL;
   }
-  if (s->destroyed) {
+  int rc = mcs__session_writable(s);
+  if (rc) {
     json_decref(value);
-    return MCS_ESTATE;
+    return rc;
   }
   if (!value)
     return MCS_ENOMEM;
-  int rc = mcs__changes_set(&s->changes, key, value);
+  rc = mcs__changes_set(&s->changes, key, value);
   if (rc == MCS_OK && json_object_set_nocheck(s->rec.data, key, value) != 0)
     rc = MCS_ENOMEM; /* the log now over-states the change: harmless, the
                         save re-applies it or the caller gives up */
@@ -426,11 +427,12 @@ int mcs_session_set_json(mcs_session *s, const char *key, const char *json,
 int mcs_session_delete(mcs_session *s, const char *key) {
   if (!s || !mcs__key_valid(key))
     return MCS_EINVAL;
-  if (s->destroyed)
-    return MCS_ESTATE;
+  int rc = mcs__session_writable(s);
+  if (rc)
+    return rc;
   if (!json_object_get(s->rec.data, key))
     return MCS_ENOENT;
-  int rc = mcs__changes_delete(&s->changes, key);
+  rc = mcs__changes_delete(&s->changes, key);
   if (rc)
     return rc;
   json_object_del(s->rec.data, key);
@@ -441,13 +443,14 @@ int mcs_session_incr(mcs_session *s, const char *key, int64_t delta,
                      int64_t *result) {
   if (!s || !mcs__key_valid(key))
     return MCS_EINVAL;
-  if (s->destroyed)
-    return MCS_ESTATE;
+  int rc = mcs__session_writable(s);
+  if (rc)
+    return rc;
   json_t *cur = json_object_get(s->rec.data, key);
   if (cur && !json_is_integer(cur))
     return MCS_ETYPE;
   int64_t sum;
-  int rc = mcs__int_add_checked(cur ? json_integer_value(cur) : 0, delta, &sum);
+  rc = mcs__int_add_checked(cur ? json_integer_value(cur) : 0, delta, &sum);
   if (rc)
     return rc;
   json_t *v = json_integer(sum);

@@ -79,11 +79,8 @@ static json_t *describe(const ops_ctx *ctx, const shown *s) {
   json_object_set_new(doc, "ttl", or_null(s->ttl >= 0, json_integer(s->ttl)));
   if (s->t.signed_at)
     json_object_set_new(doc, "signed_at", json_integer(s->t.signed_at));
-  if (r->forward) {
-    json_object_set_new(doc, "forward_to", json_string(r->forward));
-    json_object_set_new(doc, "forward_until", json_integer(r->forward_until));
-    return doc;
-  }
+  if (r->retired_until)
+    json_object_set_new(doc, "retired_until", json_integer(r->retired_until));
   /* The recipe's pickles carry no creation time or revision. */
   json_object_set_new(doc, "created",
                       or_null(!ctx->tornado, json_integer(r->created)));
@@ -117,9 +114,10 @@ static int print_text(const ops_ctx *ctx, const shown *s) {
     rc = ops_printf(ctx->cmd, "ttl:       %lld s\n", (long long)s->ttl);
   else if (rc == TOOL_EXIT_OK)
     rc = ops_printf(ctx->cmd, "ttl:       never expires\n");
-  if (rc == TOOL_EXIT_OK && r->forward) {
-    when(r->forward_until, t1, sizeof t1);
-    return ops_printf(ctx->cmd, "forward:   to %s until %s\n", r->forward, t1);
+  if (rc == TOOL_EXIT_OK && r->retired_until) {
+    when(r->retired_until, t1, sizeof t1);
+    rc = ops_printf(ctx->cmd, "retired:   until %s (read-only snapshot left "
+                              "by a regenerate)\n", t1);
   }
   if (rc == TOOL_EXIT_OK && !ctx->tornado) {
     when(r->created, t2, sizeof t2);
@@ -167,8 +165,8 @@ const tool_cmd tool_cmd_show = {
     "With --json: one object with the members mode, id, key, ttl (null:\n"
     "never expires), signed_at (cookies only), created and revision (null\n"
     "in tornado mode), user (or null), user_revoked (bound sessions only),\n"
-    "data; a forward left by a regenerate shows forward_to and\n"
-    "forward_until instead of the data.\n"
+    "data; a retired snapshot left by a regenerate (read-only until then,\n"
+    "see mcs_session_regenerate) also shows retired_until.\n"
     "\n"
     "COOKIE-OR-ID: the session cookie's value (quoted or not, alone or as\n"
     "name=value; verified with the secret, its age not checked) or the\n"

@@ -53,6 +53,10 @@ static void render_sessions(const mcs_manager *mgr, strbuf *out) {
           "Requests with an invalid session cookie.", st.forged);
   counter(out, "mcsession_sessions_revoked_total",
           "Requests whose user had been logged out everywhere.", st.revoked);
+  counter(out, "mcsession_sessions_retired_total",
+          "Requests with the old cookie of a session regenerated moments "
+          "ago (read-only).",
+          st.retired);
   counter(out, "mcsession_saves_total", "Successful session saves.", st.saves);
   counter(out, "mcsession_writes_skipped_total",
           "Saves that had nothing to write.", st.writes_skipped);

@@ -21,8 +21,16 @@ static void redirect(reply *rp, const char *location) {
   sb_puts(&rp->body, "\n");
 }
 
+/* The recipe's current_user: session["user_name"]. A retired session (the
+ * cookie from before a login moments ago: mcs_session_regenerate) is
+ * nobody, whatever its old data says. */
 static bool user_name(const mcs_session *s, const char **name, size_t *len) {
-  return mcs_session_get_str(s, "user_name", name, len) == MCS_OK;
+  return mcs_session_outcome(s) != MCS_SESSION_RETIRED &&
+         mcs_session_get_str(s, "user_name", name, len) == MCS_OK;
+}
+
+static bool logged_in(const mcs_session *s) {
+  return user_name(s, NULL, NULL);
 }
 
 static int64_t count_of(const mcs_session *s) {
@@ -47,7 +55,7 @@ static route_step home_prepare(app *a, const request *rq, route_call *c,
                                reply *rp) {
   (void)a;
   (void)rq;
-  if (!mcs_session_has(c->session, "user_name")) {
+  if (!logged_in(c->session)) {
     redirect(rp, "/login");
     return STEP_REPLY;
   }
@@ -125,9 +133,10 @@ static bool form_name(const request *rq, char *name, size_t size, size_t *len,
 
 /* The page for a login the session refused. */
 static route_step login_failed(reply *rp, int rc) {
-  reply_error(rp, mcs_http_status_for_error(rc), /* EINVAL: 400 */
-              rc == MCS_EINVAL ? "The name must be valid UTF-8 text."
-                               : mcs_strerror(rc));
+  if (rc == MCS_EINVAL) /* 400 */
+    reply_error(rp, 400, "The name must be valid UTF-8 text.");
+  else
+    route_session_error(rp, rc);
   return STEP_REPLY;
 }
 
@@ -186,8 +195,7 @@ static void count_render(app *a, const request *rq, route_call *c, reply *rp) {
   (void)a;
   (void)rq;
   /* After save: the stored value, replays included. */
-  page_count(&rp->body, count_of(c->session),
-             mcs_session_has(c->session, "user_name"));
+  page_count(&rp->body, count_of(c->session), logged_in(c->session));
 }
 
 /* ---- POST /logout and POST /logout-everywhere ---- */
@@ -400,7 +408,11 @@ void route_session_error(reply *rp, int rc) {
                         "again in a moment."
       : status == 431 ? "Your Cookie header is too large. Clear this "
                         "site's cookies and try again."
-                      : mcs_strerror(rc);
+      : rc == MCS_ERETIRED
+          ? "This request carried the session cookie from before a sign-in "
+            "moments ago, which can no longer change anything. Reload the "
+            "page."
+          : mcs_strerror(rc);
   reply_error(rp, status, msg);
 }
 

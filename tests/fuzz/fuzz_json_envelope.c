@@ -8,10 +8,10 @@
  * Invariants checked:
  *   - decode returns MCS_OK, MCS_ECORRUPT, MCS_ETOOBIG or MCS_ENOMEM, and
  *     MCS_ETOOBIG exactly when the input is over the size limit;
- *   - after a failure the record is empty (no data, no forward);
- *   - after success the record is either a forward (a valid store key, no
- *     data) or data (a JSON object, every value well formed within the
- *     depth limit; a bound user id valid, its generation 0 without one);
+ *   - after a failure the record is empty (no data, not retired);
+ *   - after success the record holds data (a JSON object, every value well
+ *     formed within the depth limit; a bound user id valid, its generation
+ *     0 without one); a retired snapshot (positive until) has no user;
  *   - every {"$bytes": ...} value accepted is canonical base64: decoding
  *     it and encoding the bytes again gives back the same text (so no two
  *     spellings of a value are accepted, and nothing outside the alphabet
@@ -19,7 +19,7 @@
  *   - a decoded record encodes again (MCS_ETOOBIG is allowed: the encoder
  *     may spell numbers longer than the input did, "1e9" becoming
  *     "1000000000.0"), and what it encodes to decodes to an equal record
- *     (json_equal on the data, same created / rev / forward / until);
+ *     (json_equal on the data, same created / rev / user / retired_until);
  *   - encoding is a fixed point from there: the second encoding is byte
  *     for byte the first.
  *
@@ -79,11 +79,8 @@ static void check_bytes_canonical(const json_t *v) {
 }
 
 static void check_decoded(const mcs__record *rec) {
-  if (rec->forward) {
-    CHECK(rec->data == NULL);
-    CHECK(mcs__store_key_valid(rec->forward, strlen(rec->forward)));
-    return;
-  }
+  CHECK(rec->retired_until >= 0);
+  CHECK(!rec->retired_until || !rec->user);
   CHECK(json_is_object(rec->data));
   CHECK(!rec->user || mcs__user_id_valid(rec->user));
   CHECK(rec->user || rec->user_gen == 0);
@@ -99,13 +96,7 @@ static void check_decoded(const mcs__record *rec) {
 }
 
 static void check_equal(const mcs__record *a, const mcs__record *b) {
-  if (a->forward) {
-    CHECK(b->forward != NULL && strcmp(a->forward, b->forward) == 0);
-    CHECK(a->forward_until == b->forward_until);
-    CHECK(b->data == NULL);
-    return;
-  }
-  CHECK(b->forward == NULL);
+  CHECK(a->retired_until == b->retired_until);
   CHECK(a->created == b->created && a->rev == b->rev);
   CHECK(json_equal(a->data, b->data));
   CHECK((a->user == NULL) == (b->user == NULL));
@@ -150,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rc == MCS_ENOMEM);
   CHECK((rc == MCS_ETOOBIG) == (size > limits.max_bytes + SLACK));
   if (rc != MCS_OK) {
-    CHECK(rec.data == NULL && rec.forward == NULL);
+    CHECK(rec.data == NULL && rec.retired_until == 0);
     return 0;
   }
   check_decoded(&rec);

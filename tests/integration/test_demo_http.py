@@ -59,6 +59,50 @@ SERVERS = {
 }
 
 
+def check_planted_cookie_gains_nothing(test, demo):
+    """Session fixation (issue 12): the attacker's stored pre-login cookie
+    is planted in the victim's browser; the victim logs in with it. Within
+    the regenerate's grace, whoever presents the planted cookie is not
+    greeted as the victim, cannot count, log the victim out (or out
+    everywhere), or turn it into a cookie of their own by logging in, and
+    the victim's session is untouched."""
+    r = demo.get("/count")  # the attacker's own visit: a stored session
+    planted = r.cookie()
+    r = demo.get("/login", cookie=planted)  # the victim, with it
+    r = demo.post("/login", {"name": "Victim", "_xsrf": r.xsrf()},
+                  cookie=planted)
+    test.assertEqual(r.status, 302)
+    victim = r.cookie()
+    test.assertNotEqual(session_id(victim), session_id(planted))
+
+    r = demo.get("/", cookie=planted)
+    test.assertEqual((r.status, r.header("Location")), (302, "/login"))
+    test.assertNotIn("Victim", r.body)
+    r = demo.get("/count", cookie=planted)
+    test.assertEqual(r.status, 409, r.body)
+    test.assertIn("Reload the page", r.body)
+    test.assertEqual(r.set_cookies(), [])
+    r = demo.get("/login", cookie=planted)
+    test.assertEqual(r.set_cookies(), [])
+    token = r.xsrf()  # minted for the planted id
+    for path in ("/logout", "/logout-everywhere"):
+        r = demo.post(path, {"_xsrf": token}, cookie=planted)
+        test.assertEqual(r.status, 409, path)
+        test.assertEqual(r.set_cookies(), [], path)
+    r = demo.post("/login", {"name": "Mallory", "_xsrf": token},
+                  cookie=planted)
+    test.assertEqual(r.status, 409)
+    test.assertEqual(r.set_cookies(), [])
+    # A token minted for the planted id is worthless on the victim's.
+    r = demo.post("/logout", {"_xsrf": token}, cookie=victim)
+    test.assertEqual(r.status, 403)
+
+    r = demo.get("/", cookie=victim)
+    test.assertEqual(r.status, 200)
+    test.assertIn("What's up, Victim?", r.body)
+    test.assertEqual(count_in(r.body), 1)  # the attacker's count, not more
+
+
 class DemoTest(unittest.TestCase):
     """The routes and failure cases against one demo (memory store)."""
 
@@ -213,6 +257,11 @@ class DemoTest(unittest.TestCase):
         self.assertEqual(count_in(r.body), 1, "old cookie revived data")
         r = self.demo.post("/logout", {"_xsrf": token}, cookie=c)
         self.assertIn(r.status, (302, 403))
+
+    def test_a_planted_cookie_gains_nothing_from_the_login(self):
+        check_planted_cookie_gains_nothing(self, self.demo)
+        m = self.demo.metrics()
+        self.assertGreaterEqual(m["mcsession_sessions_retired_total"], 1)
 
     def test_logout_everywhere_ends_every_session_of_the_user(self):
         _, laptop = self.demo.login("Roaming")
@@ -565,6 +614,13 @@ class MemcachedStoreTest(unittest.TestCase):
             r = demo.get("/count", cookie=c)
             self.assertEqual(r.status, 200)
             self.assertGreaterEqual(count_in(r.body), 2)
+        finally:
+            demo.stop()
+
+    def test_a_planted_cookie_gains_nothing_from_the_login(self):
+        demo = self.demo()
+        try:
+            check_planted_cookie_gains_nothing(self, demo)
         finally:
             demo.stop()
 

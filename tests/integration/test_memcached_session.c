@@ -48,8 +48,13 @@ static void test_session_life_cycle(void **state) {
   mcs_session_free(s);
   assert_string_not_equal(c1, c2);
   assert_int_equal(mt_read_n(&m, c2, NULL), 1);
-  assert_int_equal(mt_read_n(&m, c1, NULL), 1); /* forward, for a while */
-  s = mt_load(&m, c2);                          /* logout */
+  s = mt_load(&m, c1); /* a read-only snapshot, for a while */
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_RETIRED);
+  assert_int_equal(mcs_session_set_int(s, "n", 2), MCS_ERETIRED);
+  assert_int_equal(mcs_session_destroy(s), MCS_ERETIRED);
+  mcs_session_free(s);
+  assert_int_equal(mt_read_n(&m, c2, NULL), 1);
+  s = mt_load(&m, c2); /* logout */
   assert_int_equal(mcs_session_destroy(s), MCS_OK);
   assert_int_equal(mcs_session_save(s), MCS_OK);
   mcs_session_free(s);

@@ -315,17 +315,17 @@ def test_show_tornado_pickled_session():
            "not a session_id cookie")
 
 
-def test_show_a_forward_left_by_regenerate():
+def test_show_a_retired_snapshot_left_by_regenerate():
     sid = new_id().decode()
-    target = "mcs:" + "x" * 43
+    body = {"c": 1700000000, "r": 3, "d": {"cart": 2}}
     mc_set(native_key(sid.encode()),
-           json.dumps({"v": 1, "f": target, "u": 1700000010}).encode(), 10)
+           json.dumps({"v": 1, "ru": 1700000010, "s": body}).encode(), 10)
     doc = show_json(*native(sid))
-    if doc.get("forward_to") != target or doc.get("forward_until") != 1700000010:
-        raise Failure("forward: %r" % doc)
-    if "forward:   to " + target not in expect(["show", *native(sid)],
-                                                 0).stdout.decode():
-        raise Failure("text forward")
+    if doc.get("retired_until") != 1700000010 or doc.get("data") != {"cart": 2}:
+        raise Failure("retired: %r" % doc)
+    if "retired:   until 1700000010" not in expect(["show", *native(sid)],
+                                                     0).stdout.decode():
+        raise Failure("text retired")
 
 
 def test_show_with_an_explicit_store_key_secret_and_prefix():

@@ -83,7 +83,7 @@ static void test_ok_has_its_own_message_and_name(void **state) {
 
 static void test_unknown_codes_are_named_unknown(void **state) {
   (void)state;
-  const int unknown[] = {1, 2, 100, -17, -100, -1000, INT32_MAX, INT32_MIN};
+  const int unknown[] = {1, 2, 100, -18, -100, -1000, INT32_MAX, INT32_MIN};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     assert_string_equal(mcs_strerror(unknown[i]), "unknown error");
     assert_string_equal(mcs_errname(unknown[i]), "MCS_UNKNOWN");

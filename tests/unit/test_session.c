@@ -1,5 +1,5 @@
 /* The session life cycle through the public API: outcomes, round trips,
- * CAS with replay, regenerate and its forward, destroy, limits, store
+ * CAS with replay, regenerate and its retired snapshot, destroy, limits, store
  * failures. The spy store counts every store operation. */
 #include "test_util.h"
 
@@ -310,15 +310,41 @@ static void test_store_error_on_save_loses_nothing(void **st) {
   fixture_free(f);
 }
 
-static void test_regenerate_gives_new_cookie_and_old_forwards(void **st) {
+/* Every change through a retired session is refused, and none reaches
+ * the store. */
+static void expect_read_only(fixture *f, mcs_session *s) {
+  spy_reset_counts(&f->spy);
+  assert_int_equal(mcs_session_set_int(s, "x", 1), MCS_ERETIRED);
+  assert_int_equal(mcs_session_set_str(s, "x", "y", 1), MCS_ERETIRED);
+  assert_int_equal(mcs_session_incr(s, "hits", 1, NULL), MCS_ERETIRED);
+  assert_int_equal(mcs_session_delete(s, "user"), MCS_ERETIRED);
+  assert_int_equal(mcs_session_set_user(s, "mallory"), MCS_ERETIRED);
+  assert_int_equal(mcs_session_regenerate(s), MCS_ERETIRED);
+  assert_int_equal(mcs_session_destroy(s), MCS_ERETIRED);
+  assert_false(mcs_session_dirty(s));
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_int_equal(mcs_session_set_cookie_count(s), 0);
+  assert_int_equal(spy_total(&f->spy), 0);
+  assert_null(mcs_session_user(s));
+}
+
+static void test_regenerate_retires_the_old_id_to_a_snapshot(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL); /* forward_ttl 10 s */
   char old_cookie[512], new_cookie[512];
   make_stored(f, old_cookie, sizeof old_cookie);
   mcs_session *s = load(f, old_cookie);
+  spy_reset_counts(&f->spy);
   assert_int_equal(mcs_session_regenerate(s), MCS_OK);
   assert_int_equal(mcs_session_set_str(s, "role", "admin", 5), MCS_OK);
+  assert_int_equal(mcs_session_set_user(s, "alice"), MCS_OK);
+  spy_reset_counts(&f->spy);
   assert_int_equal(mcs_session_save(s), MCS_OK);
+  /* add the new record, read the old one, compare-and-swap it */
+  assert_int_equal(f->spy.adds, 1);
+  assert_int_equal(f->spy.gets, 1);
+  assert_int_equal(f->spy.cases, 1);
+  assert_int_equal(spy_total(&f->spy), 3);
   cookie_header_from(s, new_cookie, sizeof new_cookie);
   assert_string_not_equal(old_cookie, new_cookie);
   mcs_session_free(s);
@@ -327,28 +353,133 @@ static void test_regenerate_gives_new_cookie_and_old_forwards(void **st) {
   assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
   assert_true(mcs_session_has(s, "user"));
   assert_true(mcs_session_has(s, "role"));
+  assert_string_equal(mcs_session_user(s), "alice");
   assert_int_equal(mcs_session_created(s), 1700000000);
   mcs_session_free(s);
 
-  /* In flight with the old cookie: same data, its writes land in the new
-   * record, and it is never told the new id. */
+  /* In flight with the old cookie: the old data as it was before the
+   * regenerate (not the login's changes), no user, read-only, no cookie. */
   f->clock.now += 5;
   s = load(f, old_cookie);
-  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
-  assert_true(mcs_session_has(s, "role"));
-  assert_int_equal(mcs_session_incr(s, "hits", 1, NULL), MCS_OK);
-  assert_int_equal(mcs_session_save(s), MCS_OK);
-  assert_int_equal(mcs_session_set_cookie_count(s), 0);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_RETIRED);
+  assert_string_equal(mcs_outcome_name(MCS_SESSION_RETIRED), "RETIRED");
+  assert_true(mcs_session_has(s, "user"));
+  assert_false(mcs_session_has(s, "role"));
+  expect_read_only(f, s);
   mcs_session_free(s);
+  mcs_manager_stats stats;
+  mcs_manager_stats_get(f->mgr, &stats);
+  assert_int_equal(stats.retired, 1);
+
+  /* The new session did not change. */
   s = load(f, new_cookie);
-  assert_true(mcs_session_has(s, "hits"));
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  assert_false(mcs_session_has(s, "hits"));
+  assert_false(mcs_session_has(s, "x"));
+  assert_string_equal(mcs_session_user(s), "alice");
   mcs_session_free(s);
 
-  /* After the forward's lifetime the old cookie is worthless, however
-   * often it was used in between. */
+  /* After the grace the old cookie is worthless, however often it was
+   * used in between. */
   f->clock.now += 6;
   s = load(f, old_cookie);
   assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+/* Session fixation (issue 12): the attacker plants a stored pre-login
+ * cookie A in the victim's browser; the victim logs in (A -> B). Whoever
+ * presents A afterwards sees nothing of the victim's session, cannot
+ * write it, log it out, get CSRF tokens for it, or regenerate it into a
+ * cookie of their own. */
+static void test_fixated_cookie_gains_nothing_from_the_login(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char planted[512], victim[512];
+  mcs_session *s = load(f, NULL); /* the attacker's own pre-login visit */
+  assert_int_equal(mcs_session_incr(s, "count", 1, NULL), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  cookie_header_from(s, planted, sizeof planted);
+  mcs_session_free(s);
+
+  s = load(f, planted); /* the victim logs in with the planted cookie */
+  assert_int_equal(mcs_session_set_str(s, "user_name", "victim", 6), MCS_OK);
+  assert_int_equal(mcs_session_set_user(s, "victim"), MCS_OK);
+  assert_int_equal(mcs_session_regenerate(s), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  cookie_header_from(s, victim, sizeof victim);
+  mcs_session_free(s);
+
+  mcs_session *a = load(f, planted); /* the attacker, within the grace */
+  assert_int_equal(mcs_session_outcome(a), MCS_SESSION_RETIRED);
+  assert_false(mcs_session_has(a, "user_name"));
+  assert_null(mcs_session_user(a));
+  char token[MCS_CSRF_TOKEN_LEN + 1];
+  assert_int_equal(mcs_csrf_token(a, token, sizeof token), MCS_OK);
+  expect_read_only(f, a);
+  mcs_session_free(a);
+
+  s = load(f, victim); /* the victim's session is whole and untouched */
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  assert_string_equal(mcs_session_user(s), "victim");
+  int64_t count = 0;
+  assert_int_equal(mcs_session_get_int(s, "count", &count), MCS_OK);
+  assert_int_equal(count, 1);
+  assert_int_equal(mcs_csrf_verify(s, token, strlen(token)), MCS_EBADSIG);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+/* A request that loaded the session before a regenerate and saves after
+ * it is refused: its change reaches neither the new record nor the
+ * snapshot. */
+static void test_inflight_write_after_regenerate_is_refused(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char old_cookie[512], new_cookie[512];
+  make_stored(f, old_cookie, sizeof old_cookie);
+  mcs_session *other = load(f, old_cookie);
+  mcs_session *login = load(f, old_cookie);
+  assert_int_equal(mcs_session_regenerate(login), MCS_OK);
+  assert_int_equal(mcs_session_save(login), MCS_OK);
+  cookie_header_from(login, new_cookie, sizeof new_cookie);
+  mcs_session_free(login);
+  assert_int_equal(mcs_session_incr(other, "hits", 1, NULL), MCS_OK);
+  assert_int_equal(mcs_session_save(other), MCS_ERETIRED);
+  assert_int_equal(mcs_session_set_cookie_count(other), 0);
+  mcs_session_free(other);
+  mcs_session *s = load(f, new_cookie);
+  assert_false(mcs_session_has(s, "hits"));
+  mcs_session_free(s);
+  s = load(f, old_cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_RETIRED);
+  assert_false(mcs_session_has(s, "hits"));
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+/* A record that claims a grace far in the future (written by whoever can
+ * write the store) is held to forward_ttl from now. */
+static void test_retired_grace_is_capped_at_forward_ttl(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  char cookie[512];
+  make_stored(f, cookie, sizeof cookie);
+  char key[MCS_STORE_KEY_MAX + 1], rec[256];
+  strcpy(key, f->spy.last_key); /* the add of make_stored */
+  snprintf(rec, sizeof rec,
+           "{\"v\":1,\"ru\":%lld,\"s\":{\"c\":1,\"r\":1,\"d\":{}}}",
+           (long long)f->clock.now + 1000000);
+  mcs_store_result r;
+  assert_int_equal(mcs_store_set(f->memory, key, strlen(key), rec,
+                                 strlen(rec), 0x4a53, 1800, &r),
+                   MCS_OK);
+  spy_reset_counts(&f->spy);
+  mcs_session *s = load(f, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_RETIRED);
+  assert_int_equal(f->spy.touches, 1);
+  assert_int_equal(f->spy.touch_ttl, 10); /* the store drops it by then */
   mcs_session_free(s);
   fixture_free(f);
 }
@@ -372,6 +503,12 @@ static void test_inflight_write_before_regenerate_is_merged(void **st) {
   assert_true(mcs_session_has(s, "cart"));
   assert_true(mcs_session_has(s, "role"));
   assert_true(mcs_session_has(s, "user"));
+  mcs_session_free(s);
+  /* The snapshot is the old record's own data: the cart, not the role. */
+  s = load(f, old_cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_RETIRED);
+  assert_true(mcs_session_has(s, "cart"));
+  assert_false(mcs_session_has(s, "role"));
   mcs_session_free(s);
   fixture_free(f);
 }
@@ -633,7 +770,10 @@ int main(void) {
       cmocka_unit_test(test_destroyed_meanwhile_is_never_resurrected),
       cmocka_unit_test(test_store_error_on_load_is_an_error_not_a_session),
       cmocka_unit_test(test_store_error_on_save_loses_nothing),
-      cmocka_unit_test(test_regenerate_gives_new_cookie_and_old_forwards),
+      cmocka_unit_test(test_regenerate_retires_the_old_id_to_a_snapshot),
+      cmocka_unit_test(test_fixated_cookie_gains_nothing_from_the_login),
+      cmocka_unit_test(test_inflight_write_after_regenerate_is_refused),
+      cmocka_unit_test(test_retired_grace_is_capped_at_forward_ttl),
       cmocka_unit_test(test_inflight_write_before_regenerate_is_merged),
       cmocka_unit_test(test_regenerate_of_new_session_just_renames),
       cmocka_unit_test(test_destroy_after_regenerate_removes_both_records),

@@ -271,6 +271,17 @@ static void test_destroy_and_regenerate_through_loop(void **st) {
   cookie_header_from(s, fresh, sizeof fresh);
   assert_string_not_equal(cookie, fresh);
   mcs_session_free(s);
+  /* The old cookie, through the loop: the retired snapshot, read-only
+   * (putting its expiry back runs on the helper thread). */
+  s = load_pending(f, loop, cookie);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_RETIRED);
+  assert_true(mcs_session_has(s, "user"));
+  assert_int_equal(mcs_session_set_int(s, "n", 1), MCS_ERETIRED);
+  assert_int_equal(mcs_session_destroy(s), MCS_ERETIRED);
+  result r = {0};
+  assert_int_equal(mcs_session_save_start(s, loop, on_done, &r), MCS_OK);
+  assert_int_equal(mcs_session_set_cookie_count(s), 0);
+  mcs_session_free(s);
   s = load_pending(f, loop, fresh);
   assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
   assert_true(mcs_session_has(s, "user"));

@@ -150,12 +150,22 @@ static void test_regenerate_and_destroy_work_in_tornado_mode(void **st) {
   mcs_session_free(s);
   s = load(f, old_hdr);
   assert_int_equal(mcs_session_regenerate(s), MCS_OK);
+  assert_int_equal(mcs_session_set_str(s, "role", "admin", 5), MCS_OK);
   assert_int_equal(mcs_session_save(s), MCS_OK);
   both_cookies(s, new_hdr, sizeof new_hdr);
   mcs_session_free(s);
-  s = load(f, old_hdr); /* follows the forward */
-  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  s = load(f, old_hdr); /* a read-only snapshot of the old data */
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_RETIRED);
   assert_true(mcs_session_has(s, "user_name"));
+  assert_false(mcs_session_has(s, "role"));
+  assert_int_equal(mcs_session_set_int(s, "x", 1), MCS_ERETIRED);
+  assert_int_equal(mcs_session_destroy(s), MCS_ERETIRED);
+  assert_int_equal(mcs_session_regenerate(s), MCS_ERETIRED);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  assert_int_equal(mcs_session_set_cookie_count(s), 0);
+  mcs_session_free(s);
+  s = load(f, new_hdr);
+  assert_true(mcs_session_has(s, "role"));
   mcs_session_free(s);
   s = load(f, new_hdr);
   assert_int_equal(mcs_session_destroy(s), MCS_OK);
@@ -164,6 +174,40 @@ static void test_regenerate_and_destroy_work_in_tornado_mode(void **st) {
   mcs_session_free(s);
   s = load(f, new_hdr);
   assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+  mcs_session_free(s);
+  fixture_free(f);
+}
+
+/* Issue 12 item 3: ordinary data shaped like the forwards of earlier
+ * releases ({"__mcs_forward__": key, "__mcs_until__": t}) is data. With
+ * those, a user who may choose key names could point their session at
+ * another user's record and read and write it. */
+static void test_data_shaped_like_a_forward_is_just_data(void **st) {
+  (void)st;
+  fixture *f = fixture_new(tornado);
+  char victim_key[MCS_STORE_KEY_MAX + 1], hdr[1024];
+  mcs_session *s = load(f, NULL);
+  assert_int_equal(mcs_session_set_str(s, "user_name", "victim", 6), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  strcpy(victim_key, f->spy.last_key);
+  mcs_session_free(s);
+
+  s = load(f, NULL); /* the attacker's own session */
+  assert_int_equal(mcs_session_set_str(s, "__mcs_forward__", victim_key,
+                                       strlen(victim_key)),
+                   MCS_OK);
+  assert_int_equal(mcs_session_set_int(s, "__mcs_until__", INT64_MAX / 2),
+                   MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  both_cookies(s, hdr, sizeof hdr);
+  mcs_session_free(s);
+
+  s = load(f, hdr);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+  assert_false(mcs_session_has(s, "user_name"));
+  assert_int_equal(mcs_session_count(s), 2);
+  assert_int_equal(mcs_session_set_int(s, "n", 1), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
   mcs_session_free(s);
   fixture_free(f);
 }
@@ -193,6 +237,7 @@ int main(void) {
       cmocka_unit_test(test_verification_of_another_id_is_forged),
       cmocka_unit_test(test_quoted_cookie_values_are_accepted),
       cmocka_unit_test(test_regenerate_and_destroy_work_in_tornado_mode),
+      cmocka_unit_test(test_data_shaped_like_a_forward_is_just_data),
       cmocka_unit_test(test_tornado_mode_needs_a_session_secret),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,7 @@ typedef struct spy {
   void (*before_cas)(struct spy *spy, void *ud);
   void *before_cas_ud;
   _Atomic unsigned get_touch_ttl; /* touch_ttl of the last get */
+  _Atomic unsigned touch_ttl;     /* ttl of the last touch */
   char last_key[MCS_STORE_KEY_MAX + 1]; /* key of the last add */
 } spy;
 
@@ -117,6 +118,7 @@ static inline int spy_touch(void *ud, const char *key, size_t key_len,
                             uint32_t ttl, mcs_store_result *result) {
   spy *s = ud;
   s->touches++;
+  s->touch_ttl = ttl;
   if (s->fail_all)
     return s->fail_all;
   return mcs_store_touch(s->inner, key, key_len, ttl, result);
