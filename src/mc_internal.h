@@ -85,6 +85,11 @@ typedef struct mcs__mc_resp {
   bool has_cas, has_flags, has_opaque, has_ttl;
 } mcs__mc_resp;
 
+/* MCS_OK when `req` may go on the wire: a valid key (no space, no
+ * control byte: no command injection), the fields its command needs, a
+ * value within the item limit (else MCS_ETOOBIG), no opaque or q on NOOP;
+ * MCS_EINVAL otherwise. mcs__mc_format_line checks the same. */
+int mcs__mc_req_check(const mcs__mc_req *req);
 /* Writes the request line (CRLF included, data block excluded) into
  * out[0..size), NUL-terminated, and its length to *len. MCS_EINVAL for an
  * invalid key or request, MCS_ETOOBIG for data over the item limit,
@@ -107,7 +112,9 @@ int mcs__mc_parse(const uint8_t *buf, size_t len, size_t max_value,
                   mcs__mc_resp *resp, size_t *consumed);
 
 /* Checks that a parsed reply is one `req` can get (e.g. VA with c and f
- * for GET, HD or NS for ADD). MCS_OK or MCS_EPROTO. */
+ * for GET, HD or NS for ADD) and that it echoes req's opaque exactly
+ * (none when req has none). MCS_OK or MCS_EPROTO: the stream is then out
+ * of step and the connection must be closed. */
 int mcs__mc_check(const mcs__mc_req *req, const mcs__mc_resp *resp);
 
 /* True when a value of data_len bytes under a key of key_len bytes fits
