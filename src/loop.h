@@ -52,6 +52,7 @@ struct mcs__aop {
   mcs__aop *next;
   int64_t deadline; /* monotonic ms */
   size_t server;
+  uint32_t opaque; /* O<opaque> on the wire; its reply must echo it */
   bool sent;
 };
 

@@ -5,11 +5,14 @@
  * (pipelining: N requests cost one send and about one round trip).
  *
  * memcached answers the requests of one connection in the order it read
- * them (doc/protocol.txt, "Meta Commands": without opaques the client
- * matches replies by position), so each connection keeps a FIFO of its
- * operations and every reply completes the head. A reply the codec
- * refuses, a socket error or a deadline passed leaves the stream out of
- * step: the connection is closed and its whole FIFO fails.
+ * them, so each connection keeps a FIFO of its operations and every reply
+ * completes the head. Position alone is not trusted: each request carries
+ * an opaque from the connection's counter (O<n>), and the reply must echo
+ * the head's (mcs__mc_check), so a reply that comes twice cannot shift
+ * the others onto the wrong operations (security issue 12). A reply the
+ * codec refuses (malformed, unfit, wrong or missing echo), a socket error
+ * or a deadline passed leaves the stream out of step: the connection is
+ * closed and its whole FIFO fails.
  *
  * Callbacks never run inside submit or in the middle of parsing: finished
  * operations go to a "completed" list that flush and event hand out last,
@@ -42,6 +45,7 @@ typedef struct conn {
   bool heard;            /* a byte arrived since the FIFO was last empty */
   int64_t conn_deadline; /* while connecting */
   int64_t down_until;    /* ms; 0: up. Submits fail fast until then */
+  uint32_t seq;          /* the next request's opaque; never reset */
   mcs__buf out;          /* out.data[out_off..out.len) is unsent */
   size_t out_off;
   mcs__buf in; /* in.data[in_off..in.len) is unparsed */
@@ -72,7 +76,8 @@ static bool is_write(mcs__op_kind k) {
 }
 
 /* The request an op stands for, as the blocking client builds it
- * (store_memcached.c): add and cas ask for the new CAS token. */
+ * (store_memcached.c): add and cas ask for the new CAS token; every
+ * request carries the opaque enqueue gave the op. */
 static mcs__mc_req op_req(const mcs__aop *op) {
   static const mcs__mc_cmd cmds[] = {
       [MCS__OP_GET] = MCS__MC_GET,    [MCS__OP_ADD] = MCS__MC_ADD,
@@ -83,6 +88,8 @@ static mcs__mc_req op_req(const mcs__aop *op) {
   r.cmd = cmds[op->kind];
   r.key = op->key;
   r.key_len = op->key_len;
+  r.has_opaque = true;
+  r.opaque = op->opaque;
   if (op->kind != MCS__OP_DEL) /* GET: T only when sliding */
     r.ttl = op->ttl ? mcs__mc_wire_ttl(op->ttl) : 0;
   if (is_write(op->kind)) {
@@ -168,10 +175,12 @@ static void buf_drop(mcs__buf *b, size_t *off) {
  * is still to be made (memcached.h: "connect + I/O"). */
 static int enqueue(mcs__mc_async *a, conn *c, mcs__aop *op) {
   const mcs_memcached_config *cfg = &a->st->cfg;
+  op->opaque = c->seq; /* distinct for the last 2^32 requests here */
   mcs__mc_req req = op_req(op);
   int rc = mcs__mc_format(&c->out, &req);
   if (rc)
     return rc;
+  c->seq++;
   if (!c->head)
     c->heard = false; /* see conn_fail: "nothing heard since it was sent" */
   op->next = NULL;

@@ -30,6 +30,7 @@ struct mcs__mc_conn {
   size_t rpos;
   bool reused;    /* completed at least one request */
   bool failed;    /* a send or receive failed at the socket level */
+  uint32_t seq;   /* the next request's opaque (mcs__mc_conn_next_opaque) */
 };
 
 int64_t mcs__mc_now_ms(void) {
@@ -162,6 +163,12 @@ void mcs__mc_conn_close(mcs__mc_conn *c) {
 bool mcs__mc_conn_reused(const mcs__mc_conn *c) { return c->reused; }
 
 bool mcs__mc_conn_failed(const mcs__mc_conn *c) { return c->failed; }
+
+/* A counter, not a random token: the opaque is no secret (a hostile
+ * server can echo anything it was sent); it only has to differ from the
+ * opaques of the replies that could still be on their way, and the last
+ * 2^32 requests of this connection are all distinct. */
+uint32_t mcs__mc_conn_next_opaque(mcs__mc_conn *c) { return c->seq++; }
 
 bool mcs__mc_conn_idle_ok(mcs__mc_conn *c, bool probe) {
   if (c->rpos != c->rbuf.len)

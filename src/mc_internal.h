@@ -59,8 +59,13 @@ typedef struct mcs__mc_req {
   uint64_t cas;     /* CAS: compare token (C), never 0 */
   bool want_cas;    /* ms: ask for the new CAS token (c) */
   bool want_ttl;    /* GET: ask for the remaining TTL (t) */
-  bool quiet;       /* q: suppress EN (mg), HD (ms, md) */
-  bool has_opaque;  /* O<opaque>: echoed back, matches pipelined replies */
+  bool quiet;       /* q: suppress EN (mg), HD (ms, md); not for NOOP */
+  /* O<opaque>: copied back into the reply, which mcs__mc_check then
+   * requires. The store's engines send one on every request (a counter
+   * per connection: mcs__mc_conn_next_opaque, mc_async.c) so that a
+   * duplicated or stray reply can never answer another request. Not for
+   * NOOP: MN echoes nothing. */
+  bool has_opaque;
   uint32_t opaque;
 } mcs__mc_req;
 
@@ -85,6 +90,11 @@ typedef struct mcs__mc_resp {
   bool has_cas, has_flags, has_opaque, has_ttl;
 } mcs__mc_resp;
 
+/* MCS_OK when `req` may go on the wire: a valid key (no space, no
+ * control byte: no command injection), the fields its command needs, a
+ * value within the item limit (else MCS_ETOOBIG), no opaque or q on NOOP;
+ * MCS_EINVAL otherwise. mcs__mc_format_line checks the same. */
+int mcs__mc_req_check(const mcs__mc_req *req);
 /* Writes the request line (CRLF included, data block excluded) into
  * out[0..size), NUL-terminated, and its length to *len. MCS_EINVAL for an
  * invalid key or request, MCS_ETOOBIG for data over the item limit,
@@ -107,7 +117,9 @@ int mcs__mc_parse(const uint8_t *buf, size_t len, size_t max_value,
                   mcs__mc_resp *resp, size_t *consumed);
 
 /* Checks that a parsed reply is one `req` can get (e.g. VA with c and f
- * for GET, HD or NS for ADD). MCS_OK or MCS_EPROTO. */
+ * for GET, HD or NS for ADD) and that it echoes req's opaque exactly
+ * (none when req has none). MCS_OK or MCS_EPROTO: the stream is then out
+ * of step and the connection must be closed. */
 int mcs__mc_check(const mcs__mc_req *req, const mcs__mc_resp *resp);
 
 /* True when a value of data_len bytes under a key of key_len bytes fits
@@ -138,6 +150,9 @@ bool mcs__mc_conn_reused(const mcs__mc_conn *c);
 /* True after a send or receive failed at the socket level (closed, reset,
  * timed out), as opposed to a reply the parser refused. */
 bool mcs__mc_conn_failed(const mcs__mc_conn *c);
+/* The opaque for the next request sent on c (a per-connection counter):
+ * its reply must echo it (mcs__mc_check). */
+uint32_t mcs__mc_conn_next_opaque(mcs__mc_conn *c);
 /* Sends all of iov before `deadline` (mcs__mc_now_ms scale). *sent counts
  * the bytes the kernel accepted, even on failure. MCS_OK, MCS_ETIMEDOUT,
  * MCS_ESTORE. */
@@ -261,7 +276,8 @@ uint32_t mcs__mc_wire_ttl(uint32_t ttl);
 /* One request to one server, run by mcs__mc_exec. */
 typedef struct mcs__mc_op {
   size_t server;          /* index into cfg.servers */
-  mcs__mc_req req;        /* key and data BORROWED until exec returns */
+  mcs__mc_req req;        /* key and data BORROWED until exec returns;
+                             exec sets its opaque (one per connection) */
   /* Where a VA's value is copied (its max_len bounds the read); NULL:
    * values are read (bounded by the item limit) and dropped. */
   mcs_store_value *value;

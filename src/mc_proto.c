@@ -24,11 +24,13 @@ static bool is_ms(mcs__mc_cmd cmd) {
 /* Arguments the wire must never see: the key is checked again here even
  * though the store wrapper checked it, because a space or CR LF in a key
  * would inject commands (this layer is the last line of defence). */
-static int check_req(const mcs__mc_req *req) {
+int mcs__mc_req_check(const mcs__mc_req *req) {
   if (!req || req->cmd < MCS__MC_GET || req->cmd > MCS__MC_NOOP)
     return MCS_EINVAL;
+  /* mn takes no flags and MN echoes none ("Meta No-Op"): an opaque asked
+   * of it could never be checked, so it is refused, not silently lost. */
   if (req->cmd == MCS__MC_NOOP)
-    return MCS_OK;
+    return req->has_opaque || req->quiet ? MCS_EINVAL : MCS_OK;
   if (!mcs__store_key_valid(req->key, req->key_len))
     return MCS_EINVAL;
   if (req->cmd == MCS__MC_TOUCH && req->ttl == 0)
@@ -121,7 +123,7 @@ static const char *cmd_name(mcs__mc_cmd cmd) {
 
 int mcs__mc_format_line(const mcs__mc_req *req, char *out, size_t size,
                         size_t *len) {
-  int rc = check_req(req);
+  int rc = mcs__mc_req_check(req);
   if (rc)
     return rc;
   if (!out || !len || size < MCS__MC_REQ_LINE_MAX)
@@ -287,17 +289,24 @@ static bool parse_ttl(span v, int64_t *out) {
   return true;
 }
 
-/* One returned flag (protocol.txt lists them under each command). Each
- * may appear once; unknown letters are malformed. */
+/* The flags a reply may return (protocol.txt lists them under each
+ * command); bit i of a "seen" mask stands for flag_letters[i]. */
+static const char flag_letters[] = "cftOskhlbWXZ";
+/* What memcached copies into EN, the miss of mg: the opaque, and the key
+ * (with b when it is base64) when asked (proto_text.c, 1.6.18 and later;
+ * process_mget_command). */
+#define EN_FLAGS ((1u << 3) | (1u << 5) | (1u << 8)) /* O, k, b */
+
+/* One returned flag. Each may appear once; unknown letters are
+ * malformed. */
 static bool parse_flag(span tok, mcs__mc_resp *r, unsigned *seen) {
   uint8_t f = tok.p[0];
   span v = {tok.p + 1, tok.n - 1};
   uint64_t u;
-  const char *letters = "cftOskhlbWXZ";
-  const char *at = memchr(letters, f, strlen(letters));
-  if (!at || (*seen & (1u << (at - letters))))
+  const char *at = memchr(flag_letters, f, sizeof flag_letters - 1);
+  if (!at || (*seen & (1u << (at - flag_letters))))
     return false;
-  *seen |= 1u << (at - letters);
+  *seen |= 1u << (at - flag_letters);
   switch (f) {
   case 'c':
     return (r->has_cas = parse_u64(v, UINT64_MAX, &r->cas));
@@ -322,11 +331,13 @@ static bool parse_flag(span tok, mcs__mc_resp *r, unsigned *seen) {
   }
 }
 
-static int parse_flags(span line, size_t pos, mcs__mc_resp *r) {
-  unsigned seen = 0;
+/* The flags after the code (and VA's size); *seen says which came. */
+static int parse_flags(span line, size_t pos, mcs__mc_resp *r,
+                       unsigned *seen) {
   span tok;
+  *seen = 0;
   while (pos < line.n) {
-    if (!next_token(line, &pos, &tok) || !parse_flag(tok, r, &seen))
+    if (!next_token(line, &pos, &tok) || !parse_flag(tok, r, seen))
       return MCS_EPROTO;
   }
   return MCS_OK;
@@ -364,6 +375,7 @@ static int take_value(const uint8_t *buf, size_t len, size_t line_end,
 int mcs__mc_parse(const uint8_t *buf, size_t len, size_t max_value,
                   mcs__mc_resp *resp, size_t *consumed) {
   size_t n, pos = 2;
+  unsigned seen;
   if (!resp || !consumed || (!buf && len))
     return MCS_EINVAL;
   memset(resp, 0, sizeof *resp);
@@ -378,12 +390,13 @@ int mcs__mc_parse(const uint8_t *buf, size_t len, size_t max_value,
   if (resp->status == MCS__MC_VA &&
       (rc = parse_size(line, &pos, max_value, &resp->value_len)) != 0)
     return rc;
-  /* EN and MN carry nothing (protocol.txt: "EN\r\n", "MN\r\n"). */
-  if ((resp->status == MCS__MC_EN || resp->status == MCS__MC_MN) &&
-      line.n != 2)
+  /* MN carries nothing ("MN\r\n"); EN only the echoes (EN_FLAGS). */
+  if (resp->status == MCS__MC_MN && line.n != 2)
     return MCS_EPROTO;
-  if ((rc = parse_flags(line, pos, resp)) != 0)
+  if ((rc = parse_flags(line, pos, resp, &seen)) != 0)
     return rc;
+  if (resp->status == MCS__MC_EN && (seen & ~EN_FLAGS))
+    return MCS_EPROTO;
   if (resp->status == MCS__MC_VA)
     return take_value(buf, len, n + 2, resp, consumed);
   *consumed = n + 2;
@@ -414,11 +427,24 @@ static bool status_ok(const mcs__mc_req *req, mcs__mc_status st) {
   return false;
 }
 
+/* The echo. memcached answers a connection's requests in order, but a
+ * reply that comes twice (a buggy proxy, a hostile or confused server)
+ * would shift every later reply onto the next request, another user's
+ * key: position alone cannot tell. So each request carries an opaque
+ * (O<n>, from a per-connection counter) that memcached copies into its
+ * reply, EN included since 1.6.18, and a reply must bring back exactly
+ * the opaque of the request it is matched with. O rather than the key
+ * echo (k): a few bytes whatever the key's length, the same for every
+ * command, and a number compares in one instruction. A reply with an
+ * opaque nobody asked for is not ours either. */
+static bool echo_ok(const mcs__mc_req *req, const mcs__mc_resp *resp) {
+  if (!req->has_opaque)
+    return !resp->has_opaque;
+  return resp->has_opaque && resp->opaque == req->opaque;
+}
+
 int mcs__mc_check(const mcs__mc_req *req, const mcs__mc_resp *resp) {
-  if (!req || !resp || !status_ok(req, resp->status))
-    return MCS_EPROTO;
-  if (req->has_opaque &&
-      (!resp->has_opaque || resp->opaque != req->opaque))
+  if (!req || !resp || !status_ok(req, resp->status) || !echo_ok(req, resp))
     return MCS_EPROTO;
   /* We asked for c and f: a hit without them (or with CAS 0, which the
    * store contract forbids) is not the reply to our request. */

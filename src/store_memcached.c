@@ -17,12 +17,16 @@
  * mc_replica.c run instead, over the same request engine (mcs__mc_exec).
  *
  * Each request goes to the server the hash ring picks, over a pooled
- * connection. Any reply that is malformed or does not fit the request,
- * and any failure mid-reply, closes that connection: a stream that may be
- * out of step is never reused. A request is repeated (once, on a fresh
- * connection) only when nothing of it can have been applied: the send
- * failed before the kernel accepted a byte, or, for the read-only and
- * idempotent mg, the reused connection turned out to be closed.
+ * connection. Every request carries an opaque (O<n>, the connection's
+ * counter) that its reply must echo, so a reply left over on a pooled
+ * connection (one that came twice) can never answer the next request.
+ * Any reply that is malformed, does not fit the request or does not echo
+ * its opaque, and any failure mid-reply, closes that connection: a stream
+ * that may be out of step is never reused. A request is repeated (once,
+ * on a fresh connection) only when nothing of it can have been applied:
+ * the send failed before the kernel accepted a byte, or, for the
+ * read-only and idempotent mg, the reused connection turned out to be
+ * closed.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -93,6 +97,18 @@ static int send_req(mcs__mc_op *op, size_t *sent) {
   return mcs__mc_conn_sendv(op->conn, iov, cnt, op->deadline, sent);
 }
 
+/* Formats op's request line for the connection it holds, with that
+ * connection's next opaque: the reply must echo it (mcs__mc_check), so a
+ * duplicated or stray reply left on a pooled connection can never answer
+ * this request (security issue 12). Per try: a fresh connection has its
+ * own counter. */
+static int format_for_conn(mcs__mc_op *op) {
+  op->req.has_opaque = true;
+  op->req.opaque = mcs__mc_conn_next_opaque(op->conn);
+  return mcs__mc_format_line(&op->req, op->line, sizeof op->line,
+                             &op->line_len);
+}
+
 /* Takes a connection and sends the request. On success op->conn is set
  * and the reply is awaited by op_finish. A send that failed before the
  * kernel took a byte, on a pooled connection the server had closed, is
@@ -105,6 +121,12 @@ static void op_start(mc_store *st, mcs__mc_op *op) {
                                   &op->conn);
     if (rc) {
       op->rc = rc; /* the pool marked the server down if it must */
+      return;
+    }
+    if ((rc = format_for_conn(op)) != MCS_OK) { /* mcs__mc_exec checked */
+      mcs__mc_pool_release(pool, op->conn, false);
+      op->conn = NULL;
+      op->rc = rc;
       return;
     }
     size_t sent = 0;
@@ -176,8 +198,7 @@ void mcs__mc_exec(mc_store *st, mcs__mc_op *ops, size_t n) {
     mcs__mc_op *op = &ops[order[k]];
     op->conn = NULL;
     op->tries = 0;
-    op->rc = mcs__mc_format_line(&op->req, op->line, sizeof op->line,
-                                 &op->line_len);
+    op->rc = mcs__mc_req_check(&op->req); /* formatted per connection */
     if (op->rc == MCS_OK)
       op_start(st, op);
   }

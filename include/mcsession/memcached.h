@@ -2,7 +2,7 @@
  * mcsession — the memcached store.
  *
  * A small client of memcached's meta protocol (memcached doc/protocol.txt,
- * "Meta Commands"; server 1.6 or later, tested against 1.6.18): one round
+ * "Meta Commands"; server 1.6.18 or later, tested against 1.6.18): one round
  * trip reads a value, its CAS token and flags and slides its expiry
  * (`mg <key> v c f T<ttl>`). Connections are pooled per server and shared by
  * all threads; keys are spread over several servers by consistent hashing
@@ -15,7 +15,10 @@
  * MCS_MEMCACHED_ITEM_MAX (a larger stored value reads as MCS_ETOOBIG).
  * Errors: MCS_ESTORE (server down, refused, closed the connection,
  * SERVER_ERROR), MCS_ETIMEDOUT, MCS_EPROTO (a reply that does not follow
- * the protocol; the connection is closed, never reused), MCS_ETOOBIG.
+ * the protocol, or does not echo its request's opaque: every request
+ * carries one, so a duplicated or stray reply never answers another
+ * request; the connection is closed, never reused; memcached echoes it on
+ * a miss since 1.6.18), MCS_ETOOBIG.
  * After MCS_ETIMEDOUT a write's effect is unknown: a stalled server still
  * applies what waited in its socket buffer when it resumes.
  *

@@ -2,7 +2,12 @@
  * Fuzz target: the memcached meta-protocol reply parser (mc_proto.c) fed a
  * hostile byte stream, as a compromised or confused server could send.
  * The first byte picks the caller's value limit; the rest is parsed as a
- * sequence of replies, each checked against every request kind. Also
+ * sequence of replies, each checked against every request kind. The
+ * reply at position i is checked as the engines check it, against a
+ * request carrying opaque i (their per-connection counter): it may be
+ * accepted only when it echoes exactly that opaque, and a request sent
+ * without one accepts no reply that carries one (security issue 12:
+ * replies are never matched by position alone). Also
  * feeds the input as a key to the request formatter, which must either
  * refuse it or produce exactly one line (no command injection).
  *
@@ -18,16 +23,28 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_reply_against_requests(const mcs__mc_resp *r) {
+/* What mcs__mc_check must never accept: a reply whose echo is not the
+ * request's opaque. */
+static bool echo_mismatch(const mcs__mc_req *req, const mcs__mc_resp *r) {
+  if (!req->has_opaque)
+    return r->has_opaque;
+  return !r->has_opaque || r->opaque != req->opaque;
+}
+
+static void check_reply_against_requests(const mcs__mc_resp *r,
+                                         uint32_t seq) {
   for (int cmd = MCS__MC_GET; cmd <= MCS__MC_NOOP; cmd++) {
-    mcs__mc_req req;
-    memset(&req, 0, sizeof req);
-    req.cmd = (mcs__mc_cmd)cmd;
-    req.want_cas = cmd & 1;
-    req.quiet = cmd & 2;
-    req.has_opaque = cmd & 4;
-    req.opaque = 1;
-    (void)mcs__mc_check(&req, r);
+    for (int v = 0; v < 8; v++) {
+      mcs__mc_req req;
+      memset(&req, 0, sizeof req);
+      req.cmd = (mcs__mc_cmd)cmd;
+      req.want_cas = v & 1;
+      req.quiet = v & 2;
+      req.has_opaque = v & 4;
+      req.opaque = seq;
+      if (mcs__mc_check(&req, r) == MCS_OK && echo_mismatch(&req, r))
+        abort();
+    }
   }
 }
 
@@ -49,7 +66,7 @@ static void parse_stream(const uint8_t *p, size_t n, size_t max) {
         sink ^= r.value[k];
       (void)sink;
     }
-    check_reply_against_requests(&r);
+    check_reply_against_requests(&r, (uint32_t)i);
     pos += used;
   }
 }

@@ -25,9 +25,13 @@
 /* ======================================================================== */
 
 typedef enum fake_mode {
-  FAKE_JUNK_FIRST,  /* the first connection gets junk, later ones EN/HD */
-  FAKE_SILENT,      /* accepts and reads, never answers */
-  FAKE_CLOSE_SECOND /* answers a connection's 1st request, closes on 2nd */
+  FAKE_JUNK_FIRST,   /* the first connection gets junk, later ones EN/HD */
+  FAKE_SILENT,       /* accepts and reads, never answers */
+  FAKE_CLOSE_SECOND, /* answers a connection's 1st request, closes on 2nd */
+  FAKE_DUP_FIRST,    /* mg hits "v-<key>"; the 1st reply of a connection
+                        comes again, late, just before the 2nd reply */
+  FAKE_NO_ECHO       /* EN/HD without the opaque (memcached < 1.6.18 on a
+                        miss) */
 } fake_mode;
 
 typedef struct fake {
@@ -42,7 +46,25 @@ typedef struct fake {
 typedef struct fake_client {
   int fd, serial, requests;
   bool skip_data; /* the next line is an ms data block */
+  char first[160]; /* FAKE_DUP_FIRST: the connection's first reply */
 } fake_client;
+
+/* " O<token>" when the request line carries an opaque, else "": memcached
+ * (1.6.18 and later) copies it into every reply to mg, ms and md, EN
+ * included (proto_text.c, process_mget_command). */
+static void fake_echo(const char *line, char *out, size_t size) {
+  const char *o = strstr(line, " O");
+  size_t n = o ? strcspn(o + 1, " ") + 1 : 0;
+  snprintf(out, size, "%.*s", (int)n, o ? o : "");
+}
+
+/* A hit for mg: the value is "v-" and the key. */
+static void fake_hit(const char *line, const char *echo, char *out,
+                     size_t size) {
+  size_t klen = strcspn(line + 3, " ");
+  snprintf(out, size, "VA %zu c1 f0%s\r\nv-%.*s\r\n", klen + 2, echo,
+           (int)klen, line + 3);
+}
 
 static void fake_answer(fake *f, fake_client *cl, const char *line) {
   if (cl->skip_data) {
@@ -58,9 +80,17 @@ static void fake_answer(fake *f, fake_client *cl, const char *line) {
     cl->fd = -1;
     return;
   }
-  const char *ans = line[1] == 'g' ? "EN\r\n" : "HD\r\n";
+  char echo[48], ans[160];
+  fake_echo(f->mode == FAKE_NO_ECHO ? "" : line, echo, sizeof echo);
+  snprintf(ans, sizeof ans, "%s%s\r\n", line[1] == 'g' ? "EN" : "HD", echo);
   if (f->mode == FAKE_JUNK_FIRST && cl->serial == 1)
-    ans = "XX what is this\r\n";
+    snprintf(ans, sizeof ans, "XX what is this\r\n");
+  if (f->mode == FAKE_DUP_FIRST && line[1] == 'g')
+    fake_hit(line, echo, ans, sizeof ans);
+  if (f->mode == FAKE_DUP_FIRST && cl->requests == 1)
+    snprintf(cl->first, sizeof cl->first, "%s", ans);
+  if (f->mode == FAKE_DUP_FIRST && cl->requests == 2) /* the duplicate */
+    (void)!send(cl->fd, cl->first, strlen(cl->first), MSG_NOSIGNAL);
   (void)!send(cl->fd, ans, strlen(ans), MSG_NOSIGNAL);
 }
 
@@ -102,7 +132,7 @@ static void *fake_main(void *arg) {
       int fd = accept(f->lfd, NULL, NULL);
       if (fd >= 0)
         cl[ncl++] = (fake_client){fd, atomic_fetch_add(&f->accepts, 1) + 1,
-                                  0, false};
+                                  0, false, ""};
     }
   }
   for (int i = 0; i < ncl; i++)
@@ -195,6 +225,62 @@ static void test_fail_retries_only_what_cannot_have_applied(void **state) {
   fake_stop(&f);
 }
 
+/* get: the value of a hit, NUL-terminated in out (empty otherwise). */
+static int get_str(mcs_store *s, const char *key, char *out, size_t size) {
+  void *d = NULL;
+  size_t len = 0;
+  mcs_store_result res = MCS_STORE_MISS;
+  int rc = mcs_store_get(s, key, strlen(key), 0, 0, &d, &len, NULL, NULL,
+                         &res);
+  int n = rc == MCS_OK && res == MCS_STORE_HIT ? (int)len : 0;
+  snprintf(out, size, "%.*s", n, d ? (char *)d : "");
+  mcs_free(d);
+  return rc;
+}
+
+/* Security issue 12, item 4: a reply that comes twice (a buggy proxy, a
+ * hostile server) must not shift the next read of a pooled connection
+ * onto another key. alice's reply arrives again before bob's: matched by
+ * position alone, bob would be handed alice's value. The echoed opaque
+ * tells them apart; bob's read fails with MCS_EPROTO, the connection is
+ * closed and the next read, on a fresh one, is in step again. */
+static void test_fail_duplicated_reply_never_answers_another_key(void **st) {
+  (void)st;
+  fake f;
+  char v[64];
+  fake_start(&f, FAKE_DUP_FIRST);
+  mcs_store *s = open_store(f.port, "pool=1&io_timeout_ms=2000");
+  assert_int_equal(get_str(s, "alice", v, sizeof v), MCS_OK);
+  assert_string_equal(v, "v-alice");
+  int rc = get_str(s, "bob", v, sizeof v); /* same pooled connection */
+  if (strcmp(v, "v-alice") == 0)
+    fail_msg("bob's read was handed alice's value (rc %d)", rc);
+  assert_int_equal(rc, MCS_EPROTO);
+  assert_int_equal(stats_of(s).protocol_errors, 1);
+  assert_int_equal(get_str(s, "carol", v, sizeof v), MCS_OK);
+  assert_string_equal(v, "v-carol");
+  assert_int_equal(atomic_load(&f.accepts), 2);
+  mcs_store_free(s);
+  fake_stop(&f);
+}
+
+/* A reply without the opaque its request carried (what memcached before
+ * 1.6.18 sends for a miss: a bare EN) cannot be told from a stray one:
+ * MCS_EPROTO, and the connection is not reused. */
+static void test_fail_reply_without_echo_is_refused(void **state) {
+  (void)state;
+  fake f;
+  mcs_store_result res;
+  fake_start(&f, FAKE_NO_ECHO);
+  mcs_store *s = open_store(f.port, "pool=1&io_timeout_ms=2000");
+  assert_int_equal(try_get(s, "k", &res), MCS_EPROTO);
+  assert_int_equal(mcs_store_delete(s, "k", 1, &res), MCS_EPROTO);
+  assert_int_equal(stats_of(s).protocol_errors, 2);
+  assert_int_equal(atomic_load(&f.accepts), 2);
+  mcs_store_free(s);
+  fake_stop(&f);
+}
+
 static void test_fail_down_server_fails_fast_without_connecting(void **s0) {
   (void)s0;
   mcs_store_result res;
@@ -217,6 +303,8 @@ int main(void) {
       cmocka_unit_test(test_fail_silent_server_times_out),
       cmocka_unit_test(test_fail_retries_only_what_cannot_have_applied),
       cmocka_unit_test(test_fail_down_server_fails_fast_without_connecting),
+      cmocka_unit_test(test_fail_duplicated_reply_never_answers_another_key),
+      cmocka_unit_test(test_fail_reply_without_echo_is_refused),
   };
   return cmocka_run_group_tests_name("memcached_failures", fails, NULL, NULL);
 }

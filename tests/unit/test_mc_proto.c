@@ -114,6 +114,33 @@ static void test_proto_refuses_bad_keys_and_requests(void **state) {
   r = req_of(MCS__MC_TOUCH, "k"); /* ttl 0 */
   assert_int_equal(mcs__mc_format_line(&r, line, sizeof line, &n),
                    MCS_EINVAL);
+  /* mn takes no flags and MN echoes none: an opaque could not be checked */
+  r = req_of(MCS__MC_NOOP, NULL);
+  r.has_opaque = true;
+  assert_int_equal(mcs__mc_format_line(&r, line, sizeof line, &n),
+                   MCS_EINVAL);
+  r.has_opaque = false, r.quiet = true;
+  assert_int_equal(mcs__mc_req_check(&r), MCS_EINVAL);
+  r.quiet = false;
+  assert_int_equal(mcs__mc_req_check(&r), MCS_OK);
+}
+
+/* mcs__mc_req_check (what the blocking client checks before it takes a
+ * connection) refuses exactly what the formatter refuses. */
+static void test_proto_req_check_agrees_with_format(void **state) {
+  (void)state;
+  const char *keys[] = {"k", "a b", "", "x\r\nmd y"};
+  char line[MCS__MC_REQ_LINE_MAX];
+  size_t n;
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    for (int cmd = MCS__MC_GET; cmd <= MCS__MC_NOOP; cmd++)
+      for (int v = 0; v < 8; v++) {
+        mcs__mc_req r = req_of((mcs__mc_cmd)cmd, keys[i]);
+        r.ttl = v & 1, r.cas = v & 2, r.has_opaque = v & 4;
+        r.data = "", r.data_len = v == 7 ? MCS_MEMCACHED_ITEM_MAX : 0;
+        assert_int_equal(mcs__mc_req_check(&r),
+                         mcs__mc_format_line(&r, line, sizeof line, &n));
+      }
 }
 
 static int parse_str(const char *s, size_t max, mcs__mc_resp *r, size_t *c) {
@@ -134,10 +161,15 @@ static void test_proto_parses_replies(void **state) {
   assert_true(r.value_len == 0 && r.cas == UINT64_MAX &&
               r.flags == UINT32_MAX);
   const char *ok[] = {"HD c42\r\n", "EN\r\n", "NS\r\n", "EX\r\n", "NF\r\n",
-                      "MN\r\n", "HD t-1\r\n", "HD O7 k/foo b W X Z s3 h1 l0\r\n"};
+                      "MN\r\n", "HD t-1\r\n",
+                      "HD O7 k/foo b W X Z s3 h1 l0\r\n", "EN O7\r\n",
+                      "EN k/foo O0\r\n", "EN O1 kZm9v b\r\n",
+                      "NF O4294967295\r\n", "NS O3\r\n", "EX O3\r\n"};
   const mcs__mc_status st[] = {MCS__MC_HD, MCS__MC_EN, MCS__MC_NS,
                                MCS__MC_EX, MCS__MC_NF, MCS__MC_MN,
-                               MCS__MC_HD, MCS__MC_HD};
+                               MCS__MC_HD, MCS__MC_HD, MCS__MC_EN,
+                               MCS__MC_EN, MCS__MC_EN, MCS__MC_NF,
+                               MCS__MC_NS, MCS__MC_EX};
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     assert_int_equal(parse_str(ok[i], 0, &r, &c), MCS_OK);
     assert_int_equal(r.status, st[i]);
@@ -156,7 +188,9 @@ static void test_proto_rejects_malformed_replies(void **state) {
       "HD y1\r\n", "HD W1\r\n", "HD t-2\r\n", "HD O4294967296\r\n",
       "HD O123456789012345678901234567890123\r\n", "VA\r\n", "VA x\r\n",
       "VA -1\r\n", "VA 01\r\n", "VA 3 c1 f1\r\nabcd\r\n", "VA 1\r\nabc",
-      "EN c1\r\n", "MN x\r\n", "HD\x01\r\n", "HD \xff\r\n", "ERROR\r\n",
+      "EN c1\r\n", "EN O1 t5\r\n", "EN f0 O1\r\n", "EN O1 O1\r\n",
+      "EN O\r\n", "EN Ox\r\n", "MN x\r\n", "MN O1\r\n", "HD O01\r\n",
+      "HD O-1\r\n", "HD\x01\r\n", "HD \xff\r\n", "ERROR\r\n",
       "CLIENT_ERROR bad command line format\r\n",
       "VA 99999999999999999999999\r\n"};
   mcs__mc_resp r;
@@ -246,6 +280,45 @@ static void test_proto_checks_reply_fits_request(void **state) {
   get.quiet = false, get.has_opaque = true, get.opaque = 2;
   assert_int_equal(parse_str("VA 1 c1 f0 O3\r\nx\r\n", 9, &r, &c), MCS_OK);
   assert_int_equal(mcs__mc_check(&get, &r), MCS_EPROTO);
+}
+
+/* Security issue 12, item 4: a reply is matched to its request by the
+ * echoed opaque, not by position alone. Each kind of reply must bring
+ * back exactly the request's opaque; a missing one (as a reply that
+ * belongs to an earlier request sent without one), a different one, or
+ * one the request did not carry is out of step. */
+static void test_proto_check_requires_the_echo(void **state) {
+  (void)state;
+  static const struct {
+    mcs__mc_cmd cmd;
+    const char *ours, *missing, *other;
+  } cases[] = {
+      {MCS__MC_GET, "VA 1 c1 f0 O5\r\nx\r\n", "VA 1 c1 f0\r\nx\r\n",
+       "VA 1 c1 f0 O4\r\nx\r\n"},
+      {MCS__MC_GET, "EN O5\r\n", "EN\r\n", "EN O6\r\n"},
+      {MCS__MC_TOUCH, "HD O5\r\n", "HD\r\n", "HD O4294967295\r\n"},
+      {MCS__MC_TOUCH, "EN O5\r\n", "EN\r\n", "EN O0\r\n"},
+      {MCS__MC_ADD, "HD c9 O5\r\n", "HD c9\r\n", "HD c9 O50\r\n"},
+      {MCS__MC_ADD, "NS O5\r\n", "NS\r\n", "NS O4\r\n"},
+      {MCS__MC_CAS, "EX O5\r\n", "EX\r\n", "EX O4\r\n"},
+      {MCS__MC_SET, "HD c7 O5\r\n", "HD c7\r\n", "HD O4 c7\r\n"},
+      {MCS__MC_DELETE, "NF O5\r\n", "NF\r\n", "NF O4\r\n"},
+  };
+  mcs__mc_resp r;
+  size_t c;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    mcs__mc_req req = req_of(cases[i].cmd, "k");
+    req.want_cas = true, req.has_opaque = true, req.opaque = 5;
+    assert_int_equal(parse_str(cases[i].ours, 9, &r, &c), MCS_OK);
+    assert_int_equal(mcs__mc_check(&req, &r), MCS_OK);
+    req.has_opaque = false; /* an opaque nobody asked for */
+    assert_int_equal(mcs__mc_check(&req, &r), MCS_EPROTO);
+    req.has_opaque = true;
+    assert_int_equal(parse_str(cases[i].missing, 9, &r, &c), MCS_OK);
+    assert_int_equal(mcs__mc_check(&req, &r), MCS_EPROTO);
+    assert_int_equal(parse_str(cases[i].other, 9, &r, &c), MCS_OK);
+    assert_int_equal(mcs__mc_check(&req, &r), MCS_EPROTO);
+  }
 }
 
 static void test_proto_pipeline_format_and_parse(void **state) {
@@ -512,6 +585,8 @@ int main(void) {
       cmocka_unit_test(test_proto_needs_more_until_complete),
       cmocka_unit_test(test_proto_parser_stays_inside_buffer),
       cmocka_unit_test(test_proto_checks_reply_fits_request),
+      cmocka_unit_test(test_proto_check_requires_the_echo),
+      cmocka_unit_test(test_proto_req_check_agrees_with_format),
       cmocka_unit_test(test_proto_pipeline_format_and_parse),
       cmocka_unit_test(test_url_parses_good_urls),
       cmocka_unit_test(test_url_rejects_each_kind_of_bad_url),
