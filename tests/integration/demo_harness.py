@@ -56,6 +56,7 @@ class Demo:
                                      stderr=self.stderr)
         ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
         line = self.proc.stdout.readline().decode() if ready else ""
+        self.line = line  # the start-up line: URL, store, threads, limits
         m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         if not m:
             err = self.err()
