@@ -162,10 +162,13 @@ def count_in(body):
     return int(m.group(1)) if m else None
 
 
-def write_secret(directory, text):
+def write_secret(directory, text, mode=0o600):
+    """A secret file, by default readable by its owner only (the demo
+    warns about any other mode)."""
     path = os.path.join(directory, "secret")
     with open(path, "w") as f:
         f.write(text)
+    os.chmod(path, mode)
     return path
 
 

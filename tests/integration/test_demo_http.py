@@ -415,8 +415,24 @@ class FlagsTest(unittest.TestCase):
             demo = Demo(secret_file=secret)
             try:
                 self.assertNotIn("random secret", demo.err())
+                self.assertNotIn("warning", demo.err())  # mode 0600
             finally:
                 demo.stop()
+            # A secret others may read is used, with a warning naming the
+            # fix (security issue 12, item 6).
+            for mode in (0o644, 0o640, 0o602):
+                secret = write_secret(d, "0123456789abcdef0123456789abcdef",
+                                      mode)
+                demo = Demo(secret_file=secret)
+                try:
+                    self.assertEqual(demo.get("/ping").status, 200)
+                    warnings = [l for l in demo.err().splitlines()
+                                if "chmod 600 '%s'" % secret in l]
+                    self.assertEqual(len(warnings), 1, demo.err())
+                    self.assertIn("secret file '%s'" % secret, warnings[0])
+                    self.assertIn("mode %04o" % mode, warnings[0])
+                finally:
+                    demo.stop()
         demo = Demo()
         try:
             self.assertIn("sessions will not survive a restart", demo.err())
