@@ -70,6 +70,7 @@ def secret_file(ctx, name):
     path = os.path.join(ctx.work, name)
     with open(path, "w") as f:
         f.write(secrets.token_hex(32) + "\n")
+    os.chmod(path, 0o600)  # else the servers warn about its mode
     return path
 
 

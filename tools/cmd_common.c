@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -134,6 +136,7 @@ static int read_file(const tool_cmd *cmd, const char *path,
   FILE *f = fopen(path, "rb");
   int err = f ? 0 : errno;
   if (f) {
+    tool_check_secret_mode(cmd, path, f);
     errno = 0;
     secret->len = fread(secret->bytes, 1, sizeof secret->bytes, f);
     err = ferror(f) ? (errno ? errno : EIO) : 0;
@@ -174,6 +177,92 @@ int tool_read_secret(const tool_cmd *cmd, const char *path,
 void tool_secret_wipe(tool_secret *secret) {
   sodium_memzero(secret->bytes, sizeof secret->bytes);
   secret->len = 0;
+}
+
+/* Files warned about, so that one named twice (--secret-file and
+ * --store-key-secret-file, say) is named once. */
+#define WARNED_MAX 4
+static struct {
+  dev_t dev;
+  ino_t ino;
+} warned[WARNED_MAX];
+static size_t nwarned;
+
+static bool warned_before(const struct stat *st) {
+  for (size_t i = 0; i < nwarned; i++)
+    if (warned[i].dev == st->st_dev && warned[i].ino == st->st_ino)
+      return true;
+  if (nwarned < WARNED_MAX) {
+    warned[nwarned].dev = st->st_dev;
+    warned[nwarned].ino = st->st_ino;
+    nwarned++;
+  }
+  return false;
+}
+
+/* Only regular files: a pipe or a terminal (--secret-file /dev/stdin) has
+ * no mode of anybody's choosing. */
+void tool_check_secret_mode(const tool_cmd *cmd, const char *path, FILE *f) {
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
+      !(st.st_mode & 077) || warned_before(&st))
+    return;
+  fprintf(stderr,
+          "mcsession %s: warning: secret file '%s' is open to group or "
+          "others (mode %04o); fix: chmod 600 '%s'\n",
+          cmd->name, path, (unsigned)(st.st_mode & 07777), path);
+}
+
+/* Reads until a newline, end of input or a full buffer, with read(2)
+ * rather than stdio, whose buffer would keep a copy of the credential.
+ * Returns the bytes before the newline, or -1 with errno set. */
+static ssize_t read_line(char *buf, size_t cap) {
+  size_t n = 0;
+  while (n < cap) {
+    ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return r < 0 ? -1 : (ssize_t)n;
+    char *nl = memchr(buf + n, '\n', (size_t)r);
+    if (nl)
+      return nl - buf;
+    n += (size_t)r;
+  }
+  return (ssize_t)n;
+}
+
+int tool_stdin_arg(const tool_cmd *cmd, const char *what, char **arg,
+                   tool_line *line) {
+  if (strcmp(*arg, "-") != 0)
+    return -1;
+  ssize_t r = read_line(line->text, sizeof line->text - 1);
+  if (r < 0)
+    return tool_fail(cmd, TOOL_EXIT_ERROR, "cannot read standard input",
+                     strerror(errno));
+  size_t n = (size_t)r;
+  if (n > 0 && line->text[n - 1] == '\r')
+    n--;
+  if (n > TOOL_STDIN_ARG_MAX) { /* or the buffer filled without a LF */
+    fprintf(stderr,
+            "mcsession %s: %s on standard input is longer than %d bytes\n",
+            cmd->name, what, TOOL_STDIN_ARG_MAX);
+    return TOOL_EXIT_INVALID;
+  }
+  if (memchr(line->text, '\0', n)) {
+    fprintf(stderr, "mcsession %s: %s on standard input holds a NUL byte\n",
+            cmd->name, what);
+    return TOOL_EXIT_INVALID;
+  }
+  if (n == 0)
+    return tool_usage_error(cmd, "no line on standard input for", what);
+  line->text[n] = '\0';
+  *arg = line->text;
+  return -1;
+}
+
+void tool_line_wipe(tool_line *line) {
+  sodium_memzero(line->text, sizeof line->text);
 }
 
 mcs_keyring *tool_ring(const tool_cmd *cmd, unsigned version,

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mcsession.h"
 
@@ -106,6 +107,34 @@ typedef struct tool_secret {
 int tool_read_secret(const tool_cmd *cmd, const char *path,
                      tool_secret *secret);
 void tool_secret_wipe(tool_secret *secret);
+
+/* Every reader of a secret file calls this with the file it opened: a
+ * regular file that its group or others may access in any way (mode &
+ * 077) earns one warning on stderr per file, naming the fix (chmod 600).
+ * It is not refused: the secret still works, and refusing would break a
+ * running deployment over a mode. */
+void tool_check_secret_mode(const tool_cmd *cmd, const char *path, FILE *f);
+
+/* The longest argument read from standard input: a cookie (or any signed
+ * value) cannot be longer than the Cookie header the library accepts. */
+#define TOOL_STDIN_ARG_MAX MCS_COOKIE_HEADER_MAX
+
+typedef struct tool_line {
+  char text[TOOL_STDIN_ARG_MAX + 3]; /* and CR, LF, NUL */
+} tool_line;
+
+/* A cookie on the command line shows in the process list (ps) to every
+ * local user; "-" in its place reads it from standard input instead.
+ * When *arg is "-", reads the first line of standard input into *line,
+ * without its line ending (LF or CR LF; nothing else is stripped), and
+ * points *arg at it. `what` names the argument in messages. Returns -1 to
+ * go on, or the exit status after printing why: TOOL_EXIT_USAGE for no
+ * line (empty input or an empty line), TOOL_EXIT_INVALID for a line over
+ * TOOL_STDIN_ARG_MAX bytes or with a NUL byte, TOOL_EXIT_ERROR for a read
+ * error. Wipe the line with tool_line_wipe when done. */
+int tool_stdin_arg(const tool_cmd *cmd, const char *what, char **arg,
+                   tool_line *line);
+void tool_line_wipe(tool_line *line);
 
 /* A key ring holding only `secret` under `version`. NULL (after printing
  * why) on failure. */

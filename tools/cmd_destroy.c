@@ -31,6 +31,6 @@ const tool_cmd tool_cmd_destroy = {
     "cookie starts a new session; a request in flight cannot write it back.\n"
     "Prints 'destroyed KEY' (--json: {\"id\", \"key\", \"destroyed\": true}).\n"
     "Exits 1 when the cookie is invalid or the session does not exist.\n"
-    "\n" OPS_OPTIONS_HELP,
+    "\n" OPS_STDIN_HELP "\n" OPS_OPTIONS_HELP,
     run_destroy,
 };

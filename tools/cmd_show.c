@@ -173,6 +173,6 @@ const tool_cmd tool_cmd_show = {
     "session id itself (native: 43 base64url characters; tornado: 64 hex\n"
     "digits). Exits 1 when the cookie is invalid or the session does not\n"
     "exist.\n"
-    "\n" OPS_OPTIONS_HELP,
+    "\n" OPS_STDIN_HELP "\n" OPS_OPTIONS_HELP,
     run_show,
 };

@@ -29,6 +29,7 @@ static int run_touch(const tool_cmd *cmd, int argc, char **argv) {
   ops_opts o;
   char *pos[2];
   int64_t seconds;
+  tool_line line;
   ops_opts_init(&o, &a);
   int rc = tool_parse_args(cmd, argc, argv, o.opt, o.n, pos, 2);
   if (rc >= 0)
@@ -36,11 +37,14 @@ static int run_touch(const tool_cmd *cmd, int argc, char **argv) {
   if ((rc = tool_opt_i64(cmd, "SECONDS", pos[1], 1, TOUCH_MAX_S, &seconds)) >=
       0)
     return rc;
-  ops_ctx ctx;
-  if ((rc = ops_open(&ctx, cmd, &a, true)) >= 0)
-    return rc;
-  rc = touch(&ctx, pos[0], seconds);
-  ops_close(&ctx);
+  if ((rc = tool_stdin_arg(cmd, "COOKIE-OR-ID", &pos[0], &line)) < 0) {
+    ops_ctx ctx;
+    if ((rc = ops_open(&ctx, cmd, &a, true)) < 0) {
+      rc = touch(&ctx, pos[0], seconds);
+      ops_close(&ctx);
+    }
+  }
+  tool_line_wipe(&line);
   return rc;
 }
 
@@ -55,6 +59,6 @@ const tool_cmd tool_cmd_touch = {
     "lifetime, checked from the creation time, still applies. Prints\n"
     "'touched KEY: expires in N s' (--json: {\"id\", \"key\", \"ttl\"}).\n"
     "Exits 1 when the cookie is invalid or the session does not exist.\n"
-    "\n" OPS_OPTIONS_HELP,
+    "\n" OPS_STDIN_HELP "\n" OPS_OPTIONS_HELP,
     run_touch,
 };

@@ -104,11 +104,15 @@ static int run_verify(const tool_cmd *cmd, int argc, char **argv) {
   int64_t max_age_s, now;
   if ((rc = verify_numbers(cmd, &a, &max_age_s, &now)) >= 0)
     return rc;
-  tool_secret secret;
-  if ((rc = tool_read_secret(cmd, a.secret_file, &secret)) >= 0)
-    return rc;
-  rc = verify_and_print(cmd, &secret, a.pos[0], a.pos[1], now, max_age_s);
-  tool_secret_wipe(&secret);
+  tool_line line;
+  if ((rc = tool_stdin_arg(cmd, "SIGNED", &a.pos[1], &line)) < 0) {
+    tool_secret secret;
+    if ((rc = tool_read_secret(cmd, a.secret_file, &secret)) < 0) {
+      rc = verify_and_print(cmd, &secret, a.pos[0], a.pos[1], now, max_age_s);
+      tool_secret_wipe(&secret);
+    }
+  }
+  tool_line_wipe(&line);
   return rc;
 }
 
@@ -130,6 +134,10 @@ const tool_cmd tool_cmd_verify = {
     "                      before now (default 31, Tornado's)\n"
     "  --now UNIX          take UNIX (seconds) as the current time\n"
     "  --                  ends the options, so NAME or SIGNED may start\n"
-    "                      with '-'\n",
+    "                      with '-'\n"
+    "\n"
+    "SIGNED '-' reads it from the first line of standard input (its LF or\n"
+    "CR LF dropped, at most 8192 bytes): a signed cookie is a credential,\n"
+    "and on the command line every local user can see it (ps).\n",
     run_verify,
 };

@@ -85,6 +85,7 @@ static int check_session_secret(const tool_cmd *cmd, const char *path) {
   if (!f)
     return tool_fail(cmd, TOOL_EXIT_ERROR, "cannot read secret file",
                      strerror(errno));
+  tool_check_secret_mode(cmd, path, f);
   char buf[MCS_SECRET_MAX_BYTES + 2];
   size_t n = fread(buf, 1, sizeof buf, f);
   fclose(f);
@@ -336,14 +337,18 @@ int ops_run_one(const tool_cmd *cmd, int argc, char **argv,
   ops_args a;
   ops_opts o;
   char *pos[1];
+  tool_line line;
   ops_opts_init(&o, &a);
   int rc = tool_parse_args(cmd, argc, argv, o.opt, o.n, pos, 1);
   if (rc >= 0)
     return rc;
-  ops_ctx ctx;
-  if ((rc = ops_open(&ctx, cmd, &a, true)) >= 0)
-    return rc;
-  rc = fn(&ctx, pos[0]);
-  ops_close(&ctx);
+  if ((rc = tool_stdin_arg(cmd, "COOKIE-OR-ID", &pos[0], &line)) < 0) {
+    ops_ctx ctx;
+    if ((rc = ops_open(&ctx, cmd, &a, true)) < 0) {
+      rc = fn(&ctx, pos[0]);
+      ops_close(&ctx);
+    }
+  }
+  tool_line_wipe(&line);
   return rc;
 }

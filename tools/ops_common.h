@@ -43,6 +43,12 @@ typedef struct ops_args {
   "                       and checked; ids and keys do not need it)\n"         \
   "  --json               one JSON object on stdout instead of text\n"
 
+/* The --help paragraph on COOKIE-OR-ID "-". */
+#define OPS_STDIN_HELP                                                         \
+  "COOKIE-OR-ID '-' reads it from the first line of standard input (its\n"     \
+  "LF or CR LF dropped, at most 8192 bytes): a cookie is a credential, and\n"  \
+  "on the command line every local user can see it (ps).\n"
+
 /* The common options plus up to OPS_EXTRA_MAX of the command's own, for
  * tool_parse_args. */
 #define OPS_EXTRA_MAX 2
@@ -73,8 +79,8 @@ int ops_open(ops_ctx *ctx, const tool_cmd *cmd, const ops_args *args,
 void ops_close(ops_ctx *ctx);
 
 /* The whole run of a subcommand that takes the common options and one
- * COOKIE-OR-ID: parse, open the store, fn(ctx, cookie_or_id), close.
- * Returns the exit status. */
+ * COOKIE-OR-ID ("-": read from standard input): parse, open the store,
+ * fn(ctx, cookie_or_id), close. Returns the exit status. */
 int ops_run_one(const tool_cmd *cmd, int argc, char **argv,
                 int (*fn)(ops_ctx *ctx, const char *cookie_or_id));
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app.h"
 #ifdef MCS_DEMO_HAVE_MEMCACHED
@@ -14,6 +15,27 @@ static int fail(const char *what, const char *detail) {
   return 1;
 }
 
+/* A secret file its group or others may access in any way (mode & 077)
+ * earns a warning naming the fix, once per file (tornado mode may name one
+ * file twice); it is still used. Only regular files: a pipe or terminal
+ * has no mode of anybody's choosing. The tool (tools/cmd_common.c) warns
+ * alike; the two programs share no code but the library's. */
+static void check_mode(const char *path, FILE *fp) {
+  static dev_t warned_dev;
+  static ino_t warned_ino; /* the last file warned about */
+  struct stat st;
+  if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) ||
+      !(st.st_mode & 077) ||
+      (st.st_dev == warned_dev && st.st_ino == warned_ino))
+    return;
+  warned_dev = st.st_dev;
+  warned_ino = st.st_ino;
+  fprintf(stderr,
+          "%s: warning: secret file '%s' is open to group or others (mode "
+          "%04o); fix: chmod 600 '%s'\n",
+          demo_program, path, (unsigned)(st.st_mode & 07777), path);
+}
+
 /* Reads a secret file into buf (MCS_SECRET_MAX_BYTES + 2 bytes, so an
  * oversized file shows); one trailing newline (as `mcsession keygen` and
  * editors write) is not part of the secret. The recipe's session_secret
@@ -23,6 +45,7 @@ static int read_secret(const char *path, size_t min_len, unsigned char *buf,
   FILE *fp = fopen(path, "rb");
   if (!fp)
     return fail("cannot open the secret file", strerror(errno));
+  check_mode(path, fp);
   *len = fread(buf, 1, size, fp);
   int bad = ferror(fp);
   fclose(fp);

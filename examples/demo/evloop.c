@@ -18,6 +18,11 @@
  * thread), so a resume wakes nothing: server_loop.resumed makes the next
  * wait 0 ms, and the next MHD_run answers the resumed requests.
  *
+ * Each loop also keeps its daemon's connections within the process's
+ * connection limits and closes those that owe a request header past its
+ * deadline (connguard.c), after every MHD_run; the wait is bounded by the
+ * next such deadline too.
+ *
  * Stopping: the main thread writes the eventfd, which stays readable, so
  * every thread sees it. A thread then stops taking requests and runs its
  * mcs_loop until nothing is pending (bounded by the store's timeouts), so
@@ -38,13 +43,21 @@
 
 #include <microhttpd.h>
 
+#include "connguard.h"
 #include "evloop.h"
 #include "flags.h"
 #include "server.h"
 
+/* Descriptors to keep for other things than connections: stdio, the
+ * listening socket, and per thread its copy, two epoll descriptors, the
+ * loop's and its store connections. Generous: running out makes accept
+ * fail, while a spare descriptor costs nothing. */
+#define FDS_RESERVED(threads) (64u + 16u * (threads))
+
 typedef struct evthread {
   server_loop sl;
   struct MHD_Daemon *daemon;
+  connguard_loop *guard; /* the daemon's share of the limits */
   int epfd; /* ours: MHD's epoll fd, the loop's fd, the stop eventfd */
   pthread_t thread;
 } evthread;
@@ -55,6 +68,8 @@ struct evloops {
   unsigned running; /* threads started */
   int fd;           /* the listening socket (each daemon has a dup) */
   int stop_fd;      /* eventfd, readable once we stop */
+  connguard *guard; /* the connection limits, shared by every thread */
+  unsigned max_connections;
 };
 
 /* What an event on our epoll descriptor is about. */
@@ -70,7 +85,7 @@ static int watch(int epfd, int fd, uint32_t tag) {
 }
 
 /* The daemon, on its own copy of the listening socket. */
-static int start_daemon(evthread *t, int fd) {
+static int start_daemon(evthread *t, int fd, unsigned max_connections) {
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) {
     say("cannot copy the listening socket", strerror(errno));
@@ -79,11 +94,11 @@ static int start_daemon(evthread *t, int fd) {
   /* On failure the copy is left alone: MHD may have closed it already
    * (server.h), and one descriptor leaked by a process that is about to
    * exit is better than closing a number that might be reused. */
-  t->daemon = server_daemon_start(&t->sl, copy);
+  t->daemon = server_daemon_start(&t->sl, copy, t->guard, max_connections);
   return t->daemon ? 0 : -1;
 }
 
-static int thread_init(evthread *t, app *a, int fd, int stop_fd) {
+static int thread_init(evthread *t, app *a, const evloops *e) {
   t->sl.a = a;
   t->epfd = -1;
   int rc = mcs_loop_new(&t->sl.loop, a->store);
@@ -91,7 +106,11 @@ static int thread_init(evthread *t, app *a, int fd, int stop_fd) {
     say("cannot create an mcs_loop", mcs_strerror(rc));
     return -1;
   }
-  if (start_daemon(t, fd) != 0)
+  if (!(t->guard = connguard_loop_new(e->guard))) {
+    say("cannot set up an event loop", strerror(ENOMEM));
+    return -1;
+  }
+  if (start_daemon(t, e->fd, e->max_connections) != 0)
     return -1;
   const union MHD_DaemonInfo *info =
       MHD_get_daemon_info(t->daemon, MHD_DAEMON_INFO_EPOLL_FD);
@@ -102,20 +121,24 @@ static int thread_init(evthread *t, app *a, int fd, int stop_fd) {
   t->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (t->epfd < 0 || watch(t->epfd, info->epoll_fd, TAG_MHD) != 0 ||
       watch(t->epfd, mcs_loop_fd(t->sl.loop), TAG_LOOP) != 0 ||
-      watch(t->epfd, stop_fd, TAG_STOP) != 0) {
+      watch(t->epfd, e->stop_fd, TAG_STOP) != 0) {
     say("cannot set up an event loop", strerror(errno));
     return -1;
   }
   return 0;
 }
 
-/* Milliseconds to wait: 0 after a resume, else the sooner of MHD's
- * deadline (connection timeouts, data it already holds) and the loop's
- * (requests to send, store deadlines); -1 when neither has one. */
+/* Milliseconds to wait: 0 after a resume, else the soonest of MHD's
+ * deadline (connection timeouts, data it already holds), the loop's
+ * (requests to send, store deadlines) and the next request-header
+ * deadline; -1 when none has one. */
 static int wait_ms(evthread *t) {
   if (t->sl.resumed)
     return 0;
   int ms = mcs_loop_timeout(t->sl.loop);
+  int header_ms = connguard_timeout(t->guard);
+  if (header_ms >= 0 && (ms < 0 || header_ms < ms))
+    ms = header_ms;
   MHD_UNSIGNED_LONG_LONG mhd_ms;
   if (MHD_get_timeout(t->daemon, &mhd_ms) == MHD_YES &&
       (ms < 0 || mhd_ms < (MHD_UNSIGNED_LONG_LONG)ms))
@@ -157,6 +180,7 @@ static void *thread_run(void *arg) {
     t->sl.resumed = false;
     if (MHD_run(t->daemon) != MHD_YES)
       say("event loop failed", "MHD_run refused to run");
+    connguard_run(t->guard);
     mcs_loop_run(t->sl.loop);
   }
   drain(t->sl.loop);
@@ -166,7 +190,8 @@ static void *thread_run(void *arg) {
 /* Frees what thread_init built; the thread (if any) has ended. */
 static void thread_free(evthread *t) {
   if (t->daemon)
-    MHD_stop_daemon(t->daemon); /* closes its connections and socket */
+    MHD_stop_daemon(t->daemon);  /* closes its connections and socket */
+  connguard_loop_free(t->guard); /* after: MHD reported every close */
   mcs_loop_free(t->sl.loop);
   if (t->epfd >= 0)
     close(t->epfd);
@@ -185,6 +210,7 @@ static void teardown(evloops *e) {
   }
   for (unsigned i = 0; i < e->n; i++)
     thread_free(&e->threads[i]);
+  connguard_free(e->guard);
   if (e->stop_fd >= 0)
     close(e->stop_fd);
   free(e->threads);
@@ -203,7 +229,46 @@ static int start_threads(evloops *e) {
   return 0;
 }
 
-evloops *evloops_start(app *a, int fd, unsigned threads) {
+/* The connection limit in force: the one asked for if the descriptor
+ * limit can hold it (connguard_fit_fd_limit raises the soft limit up to
+ * the hard one), else the default lowered to what fits, with a warning.
+ * 0 after saying why it cannot start. */
+static unsigned connection_limit(const demo_flags *f) {
+  unsigned want =
+      f->max_connections ? f->max_connections : DEMO_MAX_CONNECTIONS;
+  unsigned reserved = FDS_RESERVED(f->threads);
+  unsigned fit = connguard_fit_fd_limit(want, reserved);
+  if (fit >= want)
+    return want;
+  if (f->max_connections || fit == 0) {
+    fprintf(stderr,
+            "%s: --max-connections %u needs %u open files, more than the "
+            "hard limit (ulimit -Hn) allows\n",
+            demo_program, want, want + reserved);
+    return 0;
+  }
+  fprintf(stderr,
+          "%s: warning: the open-file limit (ulimit -Hn) has room for %u "
+          "connections, not %u: serving at most %u\n",
+          demo_program, fit, want, fit);
+  return fit;
+}
+
+static int start_guard(evloops *e, demo_flags *f) {
+  if (!(e->max_connections = connection_limit(f)))
+    return -1;
+  f->max_connections = e->max_connections;
+  connguard_config cfg = {e->max_connections, f->max_per_address,
+                          f->header_timeout * 1000u};
+  if (!(e->guard = connguard_new(&cfg))) {
+    say("cannot start", strerror(ENOMEM));
+    return -1;
+  }
+  return 0;
+}
+
+evloops *evloops_start(app *a, int fd, demo_flags *f) {
+  unsigned threads = f->threads;
   evloops *e = calloc(1, sizeof *e);
   if (!e) {
     say("cannot start", strerror(errno));
@@ -217,8 +282,12 @@ evloops *evloops_start(app *a, int fd, unsigned threads) {
     teardown(e);
     return NULL;
   }
+  if (start_guard(e, f) != 0) {
+    teardown(e);
+    return NULL;
+  }
   for (; e->n < threads; e->n++) {
-    if (thread_init(&e->threads[e->n], a, fd, e->stop_fd) != 0) {
+    if (thread_init(&e->threads[e->n], a, e) != 0) {
       e->n++; /* free the half-built one too */
       teardown(e);
       return NULL;

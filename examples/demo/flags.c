@@ -8,13 +8,20 @@
 
 #include "flags.h"
 
-/* The usage line after "usage: PROGRAM ". */
+/* The usage line after "usage: PROGRAM ": the flags every server has,
+ * then the connection limits where the server has them. */
 #define USAGE_ARGS                                                             \
   "[--listen ADDR:PORT] [--store memory|memcached://"                          \
   "HOST:PORT] [--mode native|tornado] [--secret-file FILE] "                   \
   "[--cookie-secret-file FILE --session-secret-file FILE] "                    \
-  "[--idle-timeout SECONDS] [--absolute-timeout SECONDS] [--threads N] "       \
-  "[--help]"
+  "[--idle-timeout SECONDS] [--absolute-timeout SECONDS] [--threads N] "
+#define USAGE_LIMITS                                                           \
+  "[--max-connections N] [--max-per-address N] [--header-timeout SECONDS] "
+
+static void print_usage(FILE *out) {
+  fprintf(out, "usage: %s " USAGE_ARGS "%s[--help]\n", demo_program,
+          demo_connection_limits ? USAGE_LIMITS : "");
+}
 
 static const char HELP_FLAGS[] =
     "  --listen ADDR:PORT         where to listen (default 127.0.0.1:8080;\n"
@@ -44,21 +51,40 @@ static const char HELP_FLAGS[] =
     "  --absolute-timeout SECONDS native: session lifetime however active; 0\n"
     "                             disables (default 86400)\n";
 
+/* The limits that keep one client from holding every connection
+ * (connguard.h); the defaults are DEMO_MAX_CONNECTIONS and the others. */
+static const char HELP_LIMITS[] =
+    "  --max-connections N        connections at once, every thread\n"
+    "                             together (1 to 100000; default 1000, or\n"
+    "                             what the descriptor limit has room for);\n"
+    "                             more are closed as they arrive\n"
+    "  --max-per-address N        connections at once from one client\n"
+    "                             address, IPv6 counted by /64 (1 to 100000;\n"
+    "                             default 64; behind a reverse proxy, make\n"
+    "                             it --max-connections)\n"
+    "  --header-timeout SECONDS   a connection that has not sent a whole\n"
+    "                             request header this long after it opened,\n"
+    "                             or after its previous answer, is closed;\n"
+    "                             trickled bytes do not extend it (1 to\n"
+    "                             3600; default 10)\n";
+
 static void help(void) {
-  printf("usage: %s " USAGE_ARGS "\n\n"
-         "The Tornado session recipe's login app, in C with mcsession and\n"
+  print_usage(stdout);
+  printf("\nThe Tornado session recipe's login app, in C with mcsession and\n"
          "%s.\n\n",
-         demo_program, demo_http_library);
+         demo_http_library);
   fputs(HELP_FLAGS, stdout);
   /* Each server says what its threads are. */
-  printf("  --threads N                %s (default %u)\n"
-         "  --help                     this text\n",
-         demo_threads_help, demo_default_threads);
+  printf("  --threads N                %s (default %u)\n", demo_threads_help,
+         demo_default_threads);
+  if (demo_connection_limits)
+    fputs(HELP_LIMITS, stdout);
+  fputs("  --help                     this text\n", stdout);
 }
 
 int flags_usage_error(const char *what, const char *arg) {
-  fprintf(stderr, "%s: %s '%s'\nusage: %s " USAGE_ARGS "\n", demo_program, what,
-          arg, demo_program);
+  fprintf(stderr, "%s: %s '%s'\n", demo_program, what, arg);
+  print_usage(stderr);
   return DEMO_EXIT_USAGE;
 }
 
@@ -90,7 +116,10 @@ enum {
   F_THREADS,
   F_MODE,
   F_COOKIE_SECRET,
-  F_SESSION_SECRET
+  F_SESSION_SECRET,
+  F_MAX_CONNECTIONS, /* this one and the next two: demo_connection_limits */
+  F_MAX_PER_ADDRESS,
+  F_HEADER_TIMEOUT
 };
 
 static const flag_def defs[] = {
@@ -103,12 +132,18 @@ static const flag_def defs[] = {
     {"idle-timeout", F_IDLE},
     {"absolute-timeout", F_ABSOLUTE},
     {"threads", F_THREADS},
+    {"max-connections", F_MAX_CONNECTIONS},
+    {"max-per-address", F_MAX_PER_ADDRESS},
+    {"header-timeout", F_HEADER_TIMEOUT},
 };
 
+/* A server without the connection limits does not know their flags. */
 static int lookup(const char *name, size_t len) {
   for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
     if (strlen(defs[i].name) == len && memcmp(defs[i].name, name, len) == 0)
-      return defs[i].id;
+      return defs[i].id >= F_MAX_CONNECTIONS && !demo_connection_limits
+                 ? -1
+                 : defs[i].id;
   return -1;
 }
 
@@ -116,17 +151,42 @@ static int lookup(const char *name, size_t len) {
  * relative expiry. */
 #define TIMEOUT_MAX (30ul * 24 * 3600)
 
+/* The most connections we take a limit for; the per-address table has a
+ * bucket per connection (connguard.c). */
+#define CONNECTIONS_MAX 100000ul
+/* The longest header timeout: an hour is already no defence. */
+#define HEADER_TIMEOUT_MAX 3600ul
+
+static unsigned long number_max(int id) {
+  switch (id) {
+  case F_THREADS:
+    return 256;
+  case F_MAX_CONNECTIONS:
+  case F_MAX_PER_ADDRESS:
+    return CONNECTIONS_MAX;
+  case F_HEADER_TIMEOUT:
+    return HEADER_TIMEOUT_MAX;
+  default:
+    return TIMEOUT_MAX;
+  }
+}
+
 static int set_number(demo_flags *f, int id, const char *arg,
                       const char *value) {
   unsigned long v;
   unsigned long min = id == F_ABSOLUTE ? 0 : 1;
-  unsigned long max = id == F_THREADS ? 256 : TIMEOUT_MAX;
-  if (parse_uint(value, min, max, &v) != 0)
+  if (parse_uint(value, min, number_max(id), &v) != 0)
     return flags_usage_error("bad number for", arg);
   if (id == F_THREADS)
     f->threads = (unsigned)v;
   else if (id == F_IDLE)
     f->idle_timeout = (uint32_t)v;
+  else if (id == F_MAX_CONNECTIONS)
+    f->max_connections = (unsigned)v;
+  else if (id == F_MAX_PER_ADDRESS)
+    f->max_per_address = (unsigned)v;
+  else if (id == F_HEADER_TIMEOUT)
+    f->header_timeout = (unsigned)v;
   else {
     f->absolute_timeout = (uint32_t)v;
     f->absolute_set = 1;
@@ -190,6 +250,8 @@ static void defaults(demo_flags *f) {
   f->listen = "127.0.0.1:8080";
   f->store = "memory";
   f->threads = demo_default_threads;
+  f->max_per_address = DEMO_MAX_PER_ADDRESS;
+  f->header_timeout = DEMO_HEADER_TIMEOUT_S;
 }
 
 int flags_parse(demo_flags *f, int argc, char **argv) {

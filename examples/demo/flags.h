@@ -24,7 +24,22 @@ typedef struct demo_flags {
   int absolute_set;          /* absolute_timeout came from the command line */
   unsigned threads;          /* server threads (each server's own kind;
                                 default demo_default_threads) */
+  /* Connection limits (servers with demo_connection_limits only; see
+   * connguard.h). max_connections 0: DEMO_MAX_CONNECTIONS, or fewer when
+   * the descriptor limit has no room for it. */
+  unsigned max_connections;
+  unsigned max_per_address; /* default DEMO_MAX_PER_ADDRESS */
+  unsigned header_timeout;  /* seconds; default DEMO_HEADER_TIMEOUT_S */
 } demo_flags;
+
+/* The connection limits' defaults, as a production server would set them:
+ * more connections than a single machine's clients need, yet one address
+ * gets only a small share of them (browsers open about 6 per host; 64
+ * leaves room for an office behind one NAT address), and a request header
+ * (a few hundred bytes from any real client) gets seconds, not minutes. */
+#define DEMO_MAX_CONNECTIONS 1000u
+#define DEMO_MAX_PER_ADDRESS 64u
+#define DEMO_HEADER_TIMEOUT_S 10u
 
 #define DEMO_EXIT_USAGE 2
 
@@ -36,6 +51,10 @@ extern const char demo_http_library[];
  * indented to the help's second column), and its default. */
 extern const char demo_threads_help[];
 extern const unsigned demo_default_threads;
+/* Also each server's: whether it enforces --max-connections,
+ * --max-per-address and --header-timeout (the libmicrohttpd server does;
+ * the others neither offer nor accept them). */
+extern const int demo_connection_limits;
 
 /* Fills *f from argv. Returns -1 to go on, or an exit status: 0 after
  * --help (printed to stdout), DEMO_EXIT_USAGE after a usage line on

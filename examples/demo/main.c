@@ -15,9 +15,10 @@ const char demo_threads_help[] =
     "                             the store";
 /* One loop keeps a core busy; add threads for more cores. */
 const unsigned demo_default_threads = 1;
+const int demo_connection_limits = 1; /* connguard.c */
 
-static void *start(app *a, int fd, unsigned threads) {
-  return evloops_start(a, fd, threads);
+static void *start(app *a, int fd, demo_flags *f) {
+  return evloops_start(a, fd, f);
 }
 
 static void stop(void *server) { evloops_stop(server); }

@@ -32,20 +32,29 @@ static int open_listener(const demo_flags *f) {
   return -1;
 }
 
-/* The first line on stdout: tests and people read the URL from it. */
+/* The first line on stdout: tests and people read the URL from it, and
+ * the limits in force. */
 static void announce(int fd, const demo_flags *f) {
-  char url[128];
+  char url[128], limits[128] = "";
   if (listen_url(fd, url, sizeof url) != 0)
     url[0] = '\0';
-  printf("%s: serving %s (store: %s, %u thread%s; Ctrl-C stops)\n",
-         demo_program, url, f->store, f->threads, f->threads == 1 ? "" : "s");
+  if (demo_connection_limits &&
+      snprintf(limits, sizeof limits,
+               ", at most %u connections, %u per address, %u s for a "
+               "request header",
+               f->max_connections, f->max_per_address,
+               f->header_timeout) >= (int)sizeof limits)
+    limits[0] = '\0'; /* not reached: the numbers are bounded */
+  printf("%s: serving %s (store: %s, %u thread%s%s; Ctrl-C stops)\n",
+         demo_program, url, f->store, f->threads, f->threads == 1 ? "" : "s",
+         limits);
   fflush(stdout);
 }
 
-static int serve(app *a, const demo_flags *f, int fd, const demo_server *srv) {
+static int serve(app *a, demo_flags *f, int fd, const demo_server *srv) {
   sigset_t set;
   block_signals(&set);
-  void *server = srv->start(a, fd, f->threads);
+  void *server = srv->start(a, fd, f);
   if (!server) {
     fprintf(stderr, "%s: %s did not start\n", demo_program, demo_http_library);
     close(fd);

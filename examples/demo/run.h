@@ -8,10 +8,12 @@
 
 typedef struct demo_server {
   /* Starts serving on the listening socket `fd` (non-blocking, already
-   * listening) with `threads` request threads. On success it owns fd and
-   * returns a handle; on failure it returns NULL, fd is still the
-   * caller's, and it may have said why on stderr. */
-  void *(*start)(app *a, int fd, unsigned threads);
+   * listening) as the flags say (f->threads request threads, ...). On
+   * success it owns fd and returns a handle; on failure it returns NULL,
+   * fd is still the caller's, and it may have said why on stderr. A server
+   * with connection limits sets f->max_connections to the limit in force,
+   * which the start-up line shows. */
+  void *(*start)(app *a, int fd, demo_flags *f);
   /* Stops serving, waits for the server's threads, closes fd and frees
    * the handle. */
   void (*stop)(void *server);

@@ -23,6 +23,11 @@
  * The completion callback records the latency and frees the state,
  * including a session still held.
  *
+ * The connection limits and the request-header deadline are connguard.c's:
+ * its accept policy and connection notices are the daemon's, the first
+ * call tells it a header is complete, the completion callback that the
+ * next one's deadline starts.
+ *
  * A suspended connection is out of MHD's sight: MHD 0.9.75 neither times
  * it out, nor notices the client hanging up, nor completes it, until it is
  * resumed. So the state the mcs_loop callbacks use stays valid whatever
@@ -51,7 +56,10 @@
  * (verified with MHD 0.9.75, which sends it before closing, even for
  * megabytes of header). */
 #define CONNECTION_MEMORY (32u * 1024u)
-/* Idle keep-alive connections and stalled clients are dropped after this. */
+/* Stalled clients (a body or an answer not moving) are dropped after this.
+ * It is an idle timeout, restarted by every byte, so it does not bound a
+ * request header: the header deadline (connguard.h, --header-timeout)
+ * does, and it also closes kept-alive connections that send nothing. */
 #define CONNECTION_TIMEOUT_S 30u
 
 typedef enum req_phase {
@@ -127,6 +135,7 @@ static enum MHD_Result answer_error(struct MHD_Connection *conn, req_state *st,
  * at once; MHD then closes the connection instead of reading it. */
 static enum MHD_Result first_call(server_loop *sl, struct MHD_Connection *conn,
                                   void **req_cls) {
+  connguard_header_done(conn);
   req_state *st = calloc(1, sizeof *st);
   if (!st)
     return MHD_NO;
@@ -237,8 +246,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode code) {
   server_loop *sl = cls;
   req_state *st = *req_cls;
-  (void)conn;
   (void)code;
+  connguard_request_done(conn);
   if (!st)
     return;
   *req_cls = NULL;
@@ -263,15 +272,20 @@ log_mhd(void *cls, const char *fmt, va_list ap) {
   vfprintf(stderr, fmt, ap);
 }
 
-struct MHD_Daemon *server_daemon_start(server_loop *sl, int fd) {
+struct MHD_Daemon *server_daemon_start(server_loop *sl, int fd,
+                                       connguard_loop *guard,
+                                       unsigned max_connections) {
   /* No MHD_USE_INTERNAL_POLLING_THREAD: our thread runs the daemon. */
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   /* The logger goes first: MHD uses it only for messages about the
-   * options after it. */
+   * options after it. MHD's own connection limit is the guard's total,
+   * so the guard's count is the one that refuses (connguard.h). */
   return MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, sl, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
-      NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
-      CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, sl,
-      MHD_OPTION_END);
+      flags, 0, connguard_accept, guard, on_request, sl,
+      MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+      MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+      MHD_OPTION_CONNECTION_LIMIT, max_connections,
+      MHD_OPTION_NOTIFY_CONNECTION, connguard_notify, guard,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, sl, MHD_OPTION_END);
 }

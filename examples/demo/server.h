@@ -8,6 +8,7 @@
 #include <mcsession.h>
 
 #include "app.h"
+#include "connguard.h"
 
 struct MHD_Daemon;
 
@@ -25,9 +26,12 @@ typedef struct server_loop {
 /* Starts an MHD daemon without a thread of its own (the caller runs it
  * with MHD_run) on the listening socket `fd`, which the daemon owns from
  * then on: MHD_stop_daemon closes it. The handlers use *sl, which must
- * outlive the daemon. NULL on failure (MHD has logged why); fd is then
- * in an unknown state (MHD 0.9.75 closes it on some failure paths and
- * not on others): leave it alone. */
-struct MHD_Daemon *server_daemon_start(server_loop *sl, int fd);
+ * outlive the daemon, and its connections are held to `guard`'s limits
+ * (`max_connections`: the guard's total), which must too. NULL on failure
+ * (MHD has logged why); fd is then in an unknown state (MHD 0.9.75 closes
+ * it on some failure paths and not on others): leave it alone. */
+struct MHD_Daemon *server_daemon_start(server_loop *sl, int fd,
+                                       connguard_loop *guard,
+                                       unsigned max_connections);
 
 #endif

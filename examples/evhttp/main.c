@@ -10,9 +10,13 @@ const char demo_program[] = "mcsession-evhttp-demo";
 const char demo_http_library[] = "libevent's evhttp";
 const char demo_threads_help[] = "request threads";
 const unsigned demo_default_threads = 4;
+/* libevent 2.1's evhttp takes each connection it accepts with no hook to
+ * refuse it first, and its timeouts restart with every byte read: the
+ * limits of examples/demo/connguard.h are the libmicrohttpd server's. */
+const int demo_connection_limits = 0;
 
-static void *start(app *a, int fd, unsigned threads) {
-  return evserver_start(a, fd, threads);
+static void *start(app *a, int fd, demo_flags *f) {
+  return evserver_start(a, fd, f->threads);
 }
 
 static void stop(void *server) { evserver_stop(server); }

@@ -56,6 +56,7 @@ class Demo:
                                      stderr=self.stderr)
         ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
         line = self.proc.stdout.readline().decode() if ready else ""
+        self.line = line  # the start-up line: URL, store, threads, limits
         m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         if not m:
             err = self.err()
@@ -161,10 +162,13 @@ def count_in(body):
     return int(m.group(1)) if m else None
 
 
-def write_secret(directory, text):
+def write_secret(directory, text, mode=0o600):
+    """A secret file, by default readable by its owner only (the demo
+    warns about any other mode)."""
     path = os.path.join(directory, "secret")
     with open(path, "w") as f:
         f.write(text)
+    os.chmod(path, mode)
     return path
 
 

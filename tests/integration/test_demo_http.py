@@ -17,6 +17,7 @@ import base64
 import http.client
 import os
 import random
+import select
 import shutil
 import signal
 import socket
@@ -46,7 +47,10 @@ SERVERS = {
                        # Event loops that never wait for the store
                        # (examples/demo/evloop.c): one thread keeps
                        # serving while its requests wait.
-                       "loop_never_waits": True},
+                       "loop_never_waits": True,
+                       # Connection limits and a request-header deadline
+                       # (examples/demo/connguard.c).
+                       "connection_limits": True},
     # libevent 2.1's evhttp refuses a header block beyond
     # evhttp_set_max_headers_size (64 KiB here) itself and reports it as an
     # invalid header, so it answers 400; it has no hook to choose another
@@ -55,7 +59,12 @@ SERVERS = {
     "mcsession-evhttp-demo": {"oversized_header_block": 400,
                               # Its session calls block their thread's
                               # event loop (mcsession/evhttp.h).
-                              "loop_never_waits": False},
+                              "loop_never_waits": False,
+                              # libevent 2.1 has no hook to refuse a
+                              # connection evhttp accepts, and its timeouts
+                              # restart with every byte: it has neither the
+                              # limits nor their flags.
+                              "connection_limits": False},
 }
 
 
@@ -432,7 +441,12 @@ class FlagsTest(unittest.TestCase):
         for args in (["--bogus"], ["--threads", "0"], ["--threads", "x"],
                      ["--listen", "nope"], ["--listen", "1.2.3.4:99999"],
                      ["--store", "redis://x"], ["--idle-timeout", "-1"],
-                     ["--threads"], ["extra"], ["--threads=2", "--threads=3"]):
+                     ["--threads"], ["extra"], ["--threads=2", "--threads=3"],
+                     # out of range where the server has these flags,
+                     # unknown where it has not
+                     ["--max-connections", "0"], ["--max-per-address", "x"],
+                     ["--header-timeout", "0"], ["--header-timeout", "3601"],
+                     ["--max-connections", "100001"]):
             rc, _, err = self.run_demo(*args)
             self.assertEqual(rc, 2, args)
             self.assertIn("usage: %s " % PROGRAM, err, args)
@@ -450,8 +464,24 @@ class FlagsTest(unittest.TestCase):
             demo = Demo(secret_file=secret)
             try:
                 self.assertNotIn("random secret", demo.err())
+                self.assertNotIn("warning", demo.err())  # mode 0600
             finally:
                 demo.stop()
+            # A secret others may read is used, with a warning naming the
+            # fix (security issue 12, item 6).
+            for mode in (0o644, 0o640, 0o602):
+                secret = write_secret(d, "0123456789abcdef0123456789abcdef",
+                                      mode)
+                demo = Demo(secret_file=secret)
+                try:
+                    self.assertEqual(demo.get("/ping").status, 200)
+                    warnings = [l for l in demo.err().splitlines()
+                                if "chmod 600 '%s'" % secret in l]
+                    self.assertEqual(len(warnings), 1, demo.err())
+                    self.assertIn("secret file '%s'" % secret, warnings[0])
+                    self.assertIn("mode %04o" % mode, warnings[0])
+                finally:
+                    demo.stop()
         demo = Demo()
         try:
             self.assertIn("sessions will not survive a restart", demo.err())
@@ -476,6 +506,173 @@ class FlagsTest(unittest.TestCase):
             self.assertEqual(last, 302)
         finally:
             demo.stop()
+
+
+PING = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def connect(demo, source="127.0.0.1"):
+    """A connection to the demo from `source` (any of 127.0.0.0/8 works
+    on Linux loopback: a client address of one's choice)."""
+    s = socket.socket()
+    s.settimeout(TIMEOUT)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", demo.port))
+    return s
+
+
+def ping(s):
+    """GET /ping on the connection; the status, or 0 when the server
+    closed it without an answer."""
+    try:
+        s.sendall(PING)
+        answer = b""
+        while not answer.endswith(b"ok") and (chunk := s.recv(4096)):
+            answer += chunk
+    except (BrokenPipeError, ConnectionResetError):
+        return 0
+    return int(answer[9:12]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def closed_within(s, seconds):
+    """Whether the server closes the connection within `seconds`."""
+    ready, _, _ = select.select([s], [], [], seconds)
+    if not ready:
+        return False
+    try:
+        return s.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+
+
+class ConnectionLimitsTest(unittest.TestCase):
+    """One client cannot hold every connection (security issue 12, item
+    5): per-address and overall limits across all the event-loop threads,
+    and a deadline for each request header that trickled bytes do not
+    extend."""
+
+    def setUp(self):
+        if not SERVER["connection_limits"]:
+            self.skipTest("%s has no connection limits" % PROGRAM)
+        self.socks = []
+
+    def tearDown(self):
+        for s in self.socks:
+            s.close()
+
+    def held(self, demo, source, n):
+        """n connections from `source`, each served one request (so the
+        demo has accepted and counted it) and kept open."""
+        for _ in range(n):
+            s = connect(demo, source)
+            self.socks.append(s)
+            self.assertEqual(ping(s), 200, "connection %d from %s"
+                             % (len(self.socks), source))
+        return self.socks[-n:]
+
+    def refused(self, demo, source):
+        s = connect(demo, source)
+        self.socks.append(s)
+        return ping(s) == 0
+
+    def test_one_address_gets_64_connections_by_default(self):
+        """The default per-address limit (64) holds across threads: a
+        daemon per thread counting alone would let 4 x 64 through."""
+        demo = Demo("--threads", "4")
+        try:
+            first = self.held(demo, "127.0.0.1", 64)
+            self.assertTrue(self.refused(demo, "127.0.0.1"),
+                            "a 65th connection from one address was served")
+            # Another address is not affected, and the held ones still work.
+            self.held(demo, "127.0.0.2", 1)
+            self.assertEqual(ping(first[0]), 200)
+            # A place freed is a place again.
+            first[1].close()
+            deadline = time.monotonic() + TIMEOUT
+            while self.refused(demo, "127.0.0.1"):
+                self.assertLess(time.monotonic(), deadline, "never freed")
+                time.sleep(0.05)
+            self.assertIn("at most 1000 connections, 64 per address, 10 s "
+                          "for a request header", demo.line)
+        finally:
+            demo.stop()
+
+    def test_the_overall_limit_counts_every_address(self):
+        demo = Demo("--threads", "2", "--max-connections", "8",
+                    "--max-per-address", "3")
+        try:
+            self.assertIn("at most 8 connections, 3 per address", demo.line)
+            a = self.held(demo, "127.0.0.1", 3)
+            self.assertTrue(self.refused(demo, "127.0.0.1"))
+            self.held(demo, "127.0.0.2", 3)
+            self.held(demo, "127.0.0.3", 2)
+            self.assertTrue(self.refused(demo, "127.0.0.4"),
+                            "a 9th connection was served")
+            self.assertEqual(ping(a[0]), 200)
+            a[1].close()
+            deadline = time.monotonic() + TIMEOUT
+            while self.refused(demo, "127.0.0.4"):
+                self.assertLess(time.monotonic(), deadline, "never freed")
+                time.sleep(0.05)
+        finally:
+            demo.stop()
+
+    def test_a_trickled_header_is_cut_off_at_the_deadline(self):
+        """With --header-timeout 2, a client sending a header byte every
+        half second is closed after 2 s (MHD's idle timeout, 30 s, would
+        never fire), while a slow but complete header, a kept-alive
+        connection in use and new connections keep being served; a
+        kept-alive connection left idle is closed at the deadline too."""
+        demo = Demo("--threads", "2", "--header-timeout", "2")
+        try:
+            self.assertIn("2 s for a request header", demo.line)
+            trickler = connect(demo, "127.0.0.2")
+            keep = connect(demo)
+            idle = connect(demo)
+            self.assertEqual(ping(idle), 200)
+            self.socks += [trickler, keep, idle]
+            slow = connect(demo, "127.0.0.3")
+            self.socks.append(slow)
+            slow.sendall(b"GET /ping HTTP/1.1\r\n")
+            start = time.monotonic()
+            header = iter(b"GET /ping HTTP/1.1\r\nX-Slow: " + b"a" * 100)
+            closed_after = None
+            while time.monotonic() - start < 6:
+                try:
+                    trickler.sendall(bytes([next(header)]))
+                except OSError:  # reset: closed a moment ago
+                    closed_after = time.monotonic() - start
+                    break
+                if closed_within(trickler, 0.5):
+                    closed_after = time.monotonic() - start
+                    break
+                self.assertEqual(ping(keep), 200)
+                s = connect(demo)
+                self.assertEqual(ping(s), 200)
+                s.close()
+                if slow is not None and time.monotonic() - start > 0.5:
+                    slow.sendall(b"Host: x\r\n\r\n")  # done in time
+                    self.assertEqual(ping_answer(slow), 200)
+                    slow = None
+            self.assertIsNotNone(closed_after, "the trickler still holds "
+                                 "its connection after 6 s")
+            self.assertGreater(closed_after, 1.5)
+            self.assertLess(closed_after, 3.5)
+            self.assertIsNone(slow, "the slow header was not finished")
+            self.assertEqual(ping(keep), 200)
+            self.assertTrue(closed_within(idle, 1),
+                            "an idle kept-alive connection outlived the "
+                            "header deadline")
+        finally:
+            demo.stop()
+
+
+def ping_answer(s):
+    """The status of the answer to a request already sent on s."""
+    answer = b""
+    while not answer.endswith(b"ok") and (chunk := s.recv(4096)):
+        answer += chunk
+    return int(answer[9:12]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
 class MemcachedStoreTest(unittest.TestCase):

@@ -29,9 +29,11 @@ class Failure(Exception):
     pass
 
 
-def run(*args, stdout=subprocess.PIPE):
+def run(*args, stdout=subprocess.PIPE, input=None):
+    """Runs the tool with `input` on its standard input (none: empty)."""
     return subprocess.run([TOOL, *args], stdout=stdout,
-                          stderr=subprocess.PIPE, timeout=30)
+                          stderr=subprocess.PIPE, timeout=30,
+                          input=input if input is not None else b"")
 
 
 def describe(args, r):
@@ -40,11 +42,11 @@ def describe(args, r):
         r.returncode, r.stdout, r.stderr)
 
 
-def expect(args, code, stdout=None, stderr_has=None):
+def expect(args, code, stdout=None, stderr_has=None, input=None):
     """Runs the tool and checks the exit status, stdout (exactly, if
     given), and that stderr is one line containing stderr_has (if given) or
     empty (on success)."""
-    r = run(*args)
+    r = run(*args, input=input)
     problems = []
     if r.returncode != code:
         problems.append("expected exit %d" % code)
@@ -384,6 +386,55 @@ def test_secret_file_errors():
                stderr_has=msg)
 
 
+def test_secret_file_open_to_others_is_used_with_one_warning():
+    """Security issue 12, item 6: any group or other permission bit earns
+    one line on stderr naming the file and the fix; the secret still
+    works."""
+    want = reference_sign(SECRET, "n", b"v", 1) + b"\n"
+    for mode in (0o644, 0o640, 0o604, 0o620, 0o601, 0o666):
+        path = secret_file(SECRET, "open-%o" % mode)
+        os.chmod(path, mode)
+        r = run("sign", "--secret-file", path, "--timestamp", "1", "n", "v")
+        lines = r.stderr.decode().splitlines()
+        if r.returncode != 0 or r.stdout != want or len(lines) != 1 or \
+                "warning: secret file '%s'" % path not in lines[0] or \
+                "mode %04o" % mode not in lines[0] or \
+                "chmod 600 '%s'" % path not in lines[0]:
+            raise Failure("mode %o:\n  %s" % (mode, describe(["sign"], r)))
+    for mode in (0o600, 0o400, 0o700):
+        path = secret_file(SECRET, "closed-%o" % mode)
+        os.chmod(path, mode)
+        expect(["sign", "--secret-file", path, "--timestamp", "1", "n", "v"],
+               0, stdout=want)
+
+
+def test_verify_reads_signed_from_stdin():
+    """Security issue 12, item 6: SIGNED '-' is read from standard input,
+    so a cookie need not show in the process list."""
+    path = secret_file(SECRET)
+    signed = reference_sign(SECRET, "n", b"value", 7)
+    base = ["verify", "--secret-file", path, "--now", "7", "n"]
+    for data in (signed + b"\n", signed + b"\r\n", signed,
+                 signed + b"\nthe second line is not read\n"):
+        expect(base + ["-"], 0, stdout=b"value\n", input=data)
+        expect(base[:-1] + ["--", "n", "-"], 0, stdout=b"value\n", input=data)
+    expect(base + [signed.decode()], 0, stdout=b"value\n")  # argv still works
+    for data in (b"", b"\n", b"\r\n"):
+        expect(base + ["-"], 2, stderr_has="no line on standard input for "
+               "'SIGNED'", input=data)
+    expect(base + ["-"], 1, stderr_has="longer than 8192 bytes",
+           input=b"2" * 8193 + b"\n")
+    expect(base + ["-"], 1, stderr_has="longer than 8192 bytes",
+           input=b"2" * 100000)
+    expect(base + ["-"], 1, stderr_has="invalid signed value",
+           input=b"2" * 8192 + b"\r\n")  # as long as may be: checked
+    expect(base + ["-"], 1, stderr_has="NUL byte", input=signed + b"\0\n")
+    expect(base + ["-"], 1, stderr_has="invalid signed value",
+           input=signed[:-1] + b"0\n")
+    if b"standard input" not in expect(["verify", "--help"], 0).stdout:
+        raise Failure("verify --help does not mention standard input")
+
+
 def test_secret_file_drops_exactly_one_newline():
     cases = [
         (b"x" * 16, b"x" * 16),
@@ -406,6 +457,8 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     TOOL = os.path.abspath(sys.argv[1])
+    os.umask(0o077)  # secret files readable by their owner only, as they
+    # should be: the tool warns about any other mode (tested on its own)
     tests = [(name, fn) for name, fn in globals().items()
              if name.startswith("test_") and callable(fn)]
     failed = 0

@@ -180,16 +180,18 @@ def secret_file(content, name):
 
 # ---- running the tool ---------------------------------------------------
 
-def run(*args):
+def run(*args, input=None):
+    """Runs the tool with `input` on its standard input (none: empty)."""
     return subprocess.run([TOOL, *args], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=30)
+                          stderr=subprocess.PIPE, timeout=30,
+                          input=input if input is not None else b"")
 
 
-def expect(args, code, stderr_has=None):
+def expect(args, code, stderr_has=None, input=None):
     """Runs the tool; checks the exit status and the output rules: success
     prints nothing on stderr; failure prints one line on stderr, and
     nothing on stdout (stats: the report, then the error)."""
-    r = run(*args)
+    r = run(*args, input=input)
     problems = []
     err = r.stderr.decode("utf-8", "replace")
     if r.returncode != code:
@@ -411,6 +413,69 @@ def test_touch():
     expect(["touch", *native(sid)], 2, "missing argument")
 
 
+# ---- the cookie from standard input, secret file modes -----------------
+
+def test_cookie_from_stdin():
+    """Security issue 12, item 6: COOKIE-OR-ID '-' reads the cookie from
+    standard input (so it does not show in ps) for show, destroy and
+    touch; the command line still works."""
+    for cmd in ("show", "destroy", "touch"):
+        extra = ["60"] if cmd == "touch" else []
+        for form in ("%s\n", "%s\r\n", "%s", "session=%s\n",
+                     '"%s"\nmore lines\n'):
+            sid = new_native({"a": 1})
+            cookie = sign("session", sid)
+            r = expect([cmd, "--json", *native("-", *extra)], 0,
+                       input=(form % cookie).encode())
+            if json.loads(r.stdout)["id"] != sid:
+                raise Failure("%s -: %r" % (cmd, r.stdout))
+        sid = new_native({"a": 1})
+        r = expect([cmd, "--json", *native(sign("session", sid), *extra)], 0)
+        if json.loads(r.stdout)["id"] != sid:
+            raise Failure("%s by argv: %r" % (cmd, r.stdout))
+        sid = new_native({"a": 1})  # a raw id too, after --
+        expect([cmd, *native("--", "-", *extra)], 0, input=sid.encode())
+        expect([cmd, *native("-", *extra)], 2, "no line on standard input",
+               input=b"")
+        expect([cmd, *native("-", *extra)], 2, "no line on standard input",
+               input=b"\n")
+        expect([cmd, *native("-", *extra)], 1, "longer than 8192 bytes",
+               input=b"x" * 9000)
+        expect([cmd, *native("-", *extra)], 1, "NUL byte",
+               input=sid.encode() + b"\0")
+        expect([cmd, *native("-", *extra)], 1, "signature does not match",
+               input=sign("session", sid, OTHER_SECRET).encode())
+        out = expect([cmd, "--help"], 0).stdout.decode()
+        if "'-' reads it from the first line of standard input" not in out:
+            raise Failure("%s --help does not say '-'" % cmd)
+
+
+def test_secret_file_modes_warn_once():
+    """Security issue 12, item 6: a secret file open to group or others is
+    used, with one warning per file on stderr naming the fix."""
+    path = secret_file(SECRET, "shared")
+    os.chmod(path, 0o644)
+    sid = new_native({"a": 1})
+    for args in (["--secret-file", path],
+                 ["--secret-file", path, "--store-key-secret-file", path]):
+        r = run("show", "--store", url(), *args, sid)
+        lines = r.stderr.decode().splitlines()
+        if r.returncode != 0 or len(lines) != 1 or \
+                "chmod 600 '%s'" % path not in lines[0]:
+            raise Failure("%r: exit %d, stderr %r" % (args, r.returncode,
+                                                       r.stderr))
+    # The tornado session secret is read apart; it warns too.
+    ssf = secret_file(SESSION_SECRET, "open_session_secret")
+    os.chmod(ssf, 0o640)
+    tsid = new_tornado({"a": 1})
+    r = run("show", "--store", url(), "--mode", "tornado",
+            "--session-secret-file", ssf, tsid)
+    if r.returncode != 0 or r.stderr.decode().count("chmod 600") != 1:
+        raise Failure("session secret: %r" % r.stderr)
+    os.chmod(path, 0o600)
+    expect(["show", "--store", url(), "--secret-file", path, sid], 0)
+
+
 # ---- stats ----------------------------------------------------------------
 
 def test_stats():
@@ -574,6 +639,8 @@ def main():
         print("memcached not installed: skipped")
         return 77
     start_memcached()
+    os.umask(0o077)  # secret files readable by their owner only, as they
+    # should be: the tool warns about any other mode (tested on its own)
     failures = 0
     tests = [(n, f) for n, f in sorted(globals().items())
              if n.startswith("test_") and callable(f)]

@@ -54,6 +54,7 @@ def write(directory, name, text):
     path = os.path.join(directory, name)
     with open(path, "w") as f:
         f.write(text + "\n")  # one trailing newline: not part of a secret
+    os.chmod(path, 0o600)  # as a secret should be (else warnings)
     return path
 
 

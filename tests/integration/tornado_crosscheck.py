@@ -75,6 +75,7 @@ def write_secret(path, secret, rng):
     extra = b"\n" if secret.endswith(b"\n") or rng.random() < 0.5 else b""
     with open(path, "wb") as f:
         f.write(secret + extra)
+    os.chmod(path, 0o600)  # else the tool warns on stderr (mode 0644)
 
 
 def check_sign(tool, path, secret, name, value, timestamp, key_version):
