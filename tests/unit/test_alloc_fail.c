@@ -179,6 +179,46 @@ static void test_every_allocation_failure_in_login_and_revoke(void **st) {
   }
 }
 
+/* Loading a session whose user was revoked, with each allocation failing
+ * in turn: the load fails with MCS_ENOMEM or finds the session revoked,
+ * never LOADED. The loading manager is new, so it reads and parses the
+ * user's record (before, jansson's "syntax error" for an allocation that
+ * failed while it copied the generation string made the record
+ * "unreadable", which counted as "no record": not revoked). */
+static void
+test_every_allocation_failure_in_loading_a_revoked_session(void **st) {
+  (void)st;
+  for (long n = 0;; n++) {
+    fixture *f = fixture_new(NULL);
+    char cookie[512];
+    mcs_session *s = load(f, NULL);
+    assert_int_equal(mcs_session_set_user(s, "alice"), MCS_OK);
+    assert_int_equal(mcs_session_save(s), MCS_OK);
+    cookie_header_from(s, cookie, sizeof cookie);
+    mcs_session_free(s);
+    assert_int_equal(mcs_manager_revoke_user(f->mgr, "alice"), MCS_OK);
+    mcs_manager *other = fixture_manager(f, NULL);
+    s = NULL;
+    arm(n);
+    int rc = mcs_session_load(other, cookie, strlen(cookie), &s);
+    disarm();
+    mcs_outcome o = rc == MCS_OK ? mcs_session_outcome(s) : MCS_SESSION_NEW;
+    mcs_session_free(s);
+    mcs_manager_free(other);
+    fixture_free(f);
+    if (rc != MCS_OK && rc != MCS_ENOMEM)
+      fail_msg("allocation %ld failed: got %s, want MCS_ENOMEM", n,
+               mcs_errname(rc));
+    if (rc == MCS_OK && o == MCS_SESSION_LOADED)
+      fail_msg("allocation %ld failed: a revoked session LOADED", n);
+    if (!failed) {
+      assert_int_equal(rc, MCS_OK);
+      assert_int_equal(o, MCS_SESSION_EXPIRED);
+      break;
+    }
+  }
+}
+
 static void no_decode_cache(mcs_manager_config *cfg) {
   cfg->decode_cache_entries = 0; /* every load decodes the record */
 }
@@ -271,6 +311,8 @@ int main(void) {
       cmocka_unit_test(test_every_allocation_failure_in_a_regenerate),
       cmocka_unit_test(test_every_allocation_failure_in_login_and_revoke),
       cmocka_unit_test(test_json_loadb_without_memory_is_enomem),
+      cmocka_unit_test(
+          test_every_allocation_failure_in_loading_a_revoked_session),
       cmocka_unit_test(test_every_allocation_failure_in_decoding_is_enomem),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
