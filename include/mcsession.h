@@ -575,12 +575,23 @@ typedef struct mcs_manager_stats {
   uint64_t writes_skipped; /* saves that had nothing to write */
   uint64_t cas_retries; /* CAS conflicts resolved by re-applying changes */
   uint64_t store_errors; /* store operations that failed */
-  uint64_t corrupt;     /* records that could not be decoded */
+  uint64_t corrupt;     /* session records that could not be decoded (a
+                           user's revocation record that cannot be read
+                           counts in revocation_unreadable instead) */
   uint64_t revoked;     /* loads refused because the session's user was
                            revoked (also counted in expired) */
   uint64_t revocation_reads; /* store reads of users' revocation state */
   uint64_t retired;     /* loads that found a retired snapshot (a cookie
                            from before a regenerate, within its grace) */
+  uint64_t revocation_unreadable; /* reads that found a user's revocation
+                           record present but unreadable (not of the
+                           writer's exact shape, an unknown version, too
+                           long): treated as a revocation, so the sessions
+                           bound to that user end (also in revoked) and
+                           the next login writes a fresh record. Nonzero
+                           means something else writes these keys, or a
+                           newer version of the library does (a rolling
+                           upgrade); the log says so once a minute */
 } mcs_manager_stats;
 MCS_EXPORT void mcs_manager_stats_get(const mcs_manager *mgr,
                                       mcs_manager_stats *stats);
@@ -823,13 +834,19 @@ MCS_EXPORT int mcs_session_save_start(mcs_session *s, mcs_loop *loop,
  * revoked (through that manager: at once). 0 makes every load check.
  * A request that loaded the session before that keeps it until it ends.
  *
- * Limits: the record lives idle_timeout + revocation_check_interval + 60
- * seconds (or the absolute timeout, if shorter), which outlives every
- * session it must stop, provided all processes sharing the store use the
- * same or shorter settings. memcached may evict it earlier under memory
- * pressure (as it may evict sessions), which would let the revoked
- * sessions through again: size memcached so it does not evict. Tornado
- * mode cannot bind users (the recipe's records have no room for it).
+ * Fails closed: a user's record that is present but cannot be read (not
+ * exactly what this version writes: another format version, bad bytes,
+ * too long) counts as a revocation, never as "no record"; binding a
+ * session to that user (set_user) then writes a fresh generation.
+ *
+ * Limits: the record lives min(idle_timeout + revocation_check_interval,
+ * absolute_timeout) + 60 seconds, which outlives every session it must
+ * stop, provided all processes sharing the store use the same or shorter
+ * settings (and clocks within a minute of each other). memcached may
+ * evict it earlier under memory pressure (as it may evict sessions), which
+ * would let the revoked sessions through again: size memcached so it does
+ * not evict. Tornado mode cannot bind users (the recipe's records have no
+ * room for it).
  *
  * A user id is 1..MCS_USER_ID_MAX bytes of UTF-8 without control
  * characters; it is copied, and stored in the session's record. */
@@ -839,10 +856,12 @@ MCS_EXPORT int mcs_session_save_start(mcs_session *s, mcs_loop *loop,
  * current generation is read from the store, and the binding is written
  * with the session's next save (a new session holding only a binding is
  * stored too). It survives regenerate and is kept until destroy or
- * another set_user. Errors: MCS_EINVAL (bad uid, tornado mode),
+ * another set_user. A user record that is there but unreadable is
+ * replaced by a new generation first (one more write: the sessions bound
+ * before stay ended). Errors: MCS_EINVAL (bad uid, tornado mode),
  * MCS_ESTATE (after destroy), MCS_ERETIRED (a retired session),
- * MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO
- * (the user's record could not be read; the session is unchanged),
+ * MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO (the user's record could not be
+ * read or replaced; the session is unchanged), MCS_EIO (no random bytes),
  * MCS_ENOMEM. One request's session: not for concurrent use. */
 MCS_EXPORT int mcs_session_set_user(mcs_session *s, const char *uid);
 

@@ -71,9 +71,11 @@ static int decode_body(json_t *doc, const mcs__limits *limits,
   const char *k;
   json_t *member;
   json_object_foreach(d, k, member) {
-    if (!mcs__key_valid(k) ||
-        mcs__value_check(member, limits->max_depth) != MCS_OK)
+    if (!mcs__key_valid(k))
       return MCS_ECORRUPT;
+    int rc = mcs__value_check(member, limits->max_depth);
+    if (rc) /* no memory to check a $bytes value is not corruption */
+      return rc == MCS_ENOMEM ? rc : MCS_ECORRUPT;
   }
   out->created = json_integer_value(c);
   out->rev = (uint64_t)json_integer_value(r);

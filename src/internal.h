@@ -282,6 +282,9 @@ bool mcs__revcache_get(mcs__revcache *c, const uint8_t *tag, int64_t now,
 uint64_t mcs__revcache_stamp(mcs__revcache *c);
 void mcs__revcache_put(mcs__revcache *c, const uint8_t *tag, uint64_t gen,
                        int64_t now, uint64_t stamp);
+/* Drops the user's entry unless it was written after `stamp` (a read
+ * that found the user's record unreadable: nothing may vouch for it). */
+void mcs__revcache_forget(mcs__revcache *c, const uint8_t *tag, uint64_t stamp);
 
 /* A user id: 1..MCS_USER_ID_MAX bytes of UTF-8 without control bytes. */
 bool mcs__user_id_valid(const char *uid);
@@ -289,8 +292,10 @@ bool mcs__user_id_valid(const char *uid);
 void mcs__gen_format(uint64_t gen, char out[17]);
 bool mcs__gen_parse(const char *s, size_t n, uint64_t *gen);
 /* Whether a record bound to a user (rec->user) was revoked since: at most
- * one store read, none when the cache answers. Store errors are returned
- * (the caller cannot tell, so must not serve the session). */
+ * one store read, none when the cache answers. A user record that cannot
+ * be read counts as a revocation (fail closed). Store errors and
+ * MCS_ENOMEM are returned (the caller cannot tell, so must not serve the
+ * session). */
 int mcs__revoke_check(mcs_manager *m, mcs__record *rec, bool *revoked);
 /* True when no store read is needed to know that rec's binding (if any)
  * is still current: the cache answers, and says so. Never does I/O. */
@@ -298,18 +303,47 @@ bool mcs__revoke_known_current(mcs_manager *m, mcs__record *rec);
 /* Works out rec->user_tag if the record is bound and has none yet; the
  * two functions above do so themselves. Call before caching a record. */
 void mcs__revoke_tag(const mcs_manager *m, mcs__record *rec);
-/* The user's current generation, read from the store (cache updated). */
+/* The user's current generation, read from the store (cache updated), for
+ * binding a session at login. A record that cannot be read is replaced by
+ * a new generation (a revocation now: the sessions bound before stay
+ * ended, this one is bound to the new one). */
 int mcs__revoke_current(mcs_manager *m, const char *uid, uint64_t *gen);
 /* Writes a new generation for uid with the given record TTL (one `set`);
  * *gen (may be NULL) gets it. MCS_EINVAL in tornado mode. */
 int mcs__revoke_write(mcs_manager *m, const char *uid, uint32_t ttl,
                       uint64_t *gen);
-/* The record TTL mcs_manager_revoke_user uses (see revoke.c). */
+/* How long a user's revocation record must live to govern every session
+ * of a manager with these timeouts (the rule is explained in revoke.c):
+ * min(idle_timeout + revocation_check_interval, absolute_timeout) + 60,
+ * absolute_timeout 0 meaning none; at most UINT32_MAX. */
+uint32_t mcs__revoke_ttl_for(uint32_t idle_timeout, uint32_t absolute_timeout,
+                             uint32_t revocation_check_interval);
+/* The record TTL mcs_manager_revoke_user uses: the rule above applied to
+ * the manager's own timeouts. */
 uint32_t mcs__revoke_ttl(const mcs_manager *m);
 /* Replaces rec's binding with (a copy of) uid and gen; uid NULL unbinds. */
 int mcs__record_set_user(mcs__record *rec, const char *uid, uint64_t gen);
 
 /* ---- Manager (manager.c) ---- */
+
+/* At most one log message per period for one kind of event, so a burst
+ * (every load of a user whose record is bad, say) logs once, and the next
+ * message says how many were left out. Lock-free and thread-safe; zeroed
+ * memory is a ready limiter. Lives in whatever owns the event (the
+ * manager), never in global state. */
+typedef struct mcs__ratelimit {
+  _Atomic int64_t next;        /* manager clock: when the next may go out */
+  _Atomic uint64_t suppressed; /* messages left out since the last one */
+} mcs__ratelimit;
+/* Seconds between two messages of one kind (mcs__log_burst). */
+#define MCS__LOG_BURST_S 60
+/* True when a message may go out at `now` (then *suppressed gets how many
+ * were left out since the previous one); false when one went out less
+ * than `period` seconds ago. A clock stepped back to before the last
+ * message does not silence the limiter until it catches up. */
+bool mcs__ratelimit_pass(mcs__ratelimit *rl, int64_t now, uint32_t period,
+                         uint64_t *suppressed);
+
 struct mcs_manager {
   mcs_manager_config cfg; /* strings below replace the borrowed ones */
   mcs_keyring *keys;      /* owned copy */
@@ -337,8 +371,9 @@ struct mcs_manager {
   struct {
     _Atomic uint64_t created, loaded, expired, forged, saves, writes_skipped,
         cas_retries, store_errors, corrupt, revoked, revocation_reads,
-        retired;
+        retired, revocation_unreadable;
   } stats;
+  mcs__ratelimit log_unreadable_user; /* revoke.c's warning */
 };
 
 #define MCS__STAT_INC(mgr, field)                                            \
@@ -348,6 +383,15 @@ void mcs__log(const mcs_manager *mgr, mcs_log_level level, const char *fmt,
               ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* mcs__log, at most once per MCS__LOG_BURST_S seconds for `rl` (one
+ * limiter per kind of message); a message after left-out ones ends with
+ * how many. */
+void mcs__log_burst(mcs_manager *mgr, mcs__ratelimit *rl, mcs_log_level level,
+                    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
 #endif
     ;
 

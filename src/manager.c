@@ -49,16 +49,67 @@ void mcs_manager_config_init(mcs_manager_config *cfg) {
   cfg->cookie_cache_entries = DEFAULT_COOKIE_CACHE_ENTRIES;
 }
 
+/* Formats into a fixed buffer (a longer message is cut) with `tail`, if
+ * any, appended. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 0)))
+#endif
+static void
+vlog(const mcs_manager *mgr, mcs_log_level level, const char *tail,
+     const char *fmt, va_list ap) {
+  char msg[256];
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  if (n >= 0 && (size_t)n < sizeof msg && tail)
+    (void)snprintf(msg + n, sizeof msg - (size_t)n, "%s", tail);
+  mgr->cfg.log(mgr->cfg.log_ud, level, msg);
+}
+
 void mcs__log(const mcs_manager *mgr, mcs_log_level level, const char *fmt,
               ...) {
   if (!mgr || !mgr->cfg.log)
     return;
-  char msg[256];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  vlog(mgr, level, NULL, fmt, ap);
   va_end(ap);
-  mgr->cfg.log(mgr->cfg.log_ud, level, msg);
+}
+
+bool mcs__ratelimit_pass(mcs__ratelimit *rl, int64_t now, uint32_t period,
+                         uint64_t *suppressed) {
+  int64_t next = atomic_load_explicit(&rl->next, memory_order_relaxed);
+  /* Differences in uint64_t: any two int64_t clock readings fit. */
+  bool due = now >= next || (uint64_t)next - (uint64_t)now > period;
+  int64_t until =
+      now > INT64_MAX - (int64_t)period ? INT64_MAX : now + (int64_t)period;
+  /* One thread wins the slot; the others count themselves out. */
+  if (!due || !atomic_compare_exchange_strong_explicit(&rl->next, &next, until,
+                                                       memory_order_relaxed,
+                                                       memory_order_relaxed)) {
+    atomic_fetch_add_explicit(&rl->suppressed, 1, memory_order_relaxed);
+    return false;
+  }
+  *suppressed =
+      atomic_exchange_explicit(&rl->suppressed, 0, memory_order_relaxed);
+  return true;
+}
+
+void mcs__log_burst(mcs_manager *mgr, mcs__ratelimit *rl, mcs_log_level level,
+                    const char *fmt, ...) {
+  uint64_t left_out = 0;
+  char tail[64];
+  if (!mgr || !mgr->cfg.log ||
+      !mcs__ratelimit_pass(rl, mcs__now(mgr), MCS__LOG_BURST_S, &left_out))
+    return;
+  if (left_out) {
+    int n = snprintf(tail, sizeof tail, " (and %llu more since the last)",
+                     (unsigned long long)left_out);
+    if (n < 0 || (size_t)n >= sizeof tail)
+      tail[0] = '\0';
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vlog(mgr, level, left_out ? tail : NULL, fmt, ap);
+  va_end(ap);
 }
 
 int64_t mcs__now(const mcs_manager *mgr) {
@@ -305,4 +356,6 @@ void mcs_manager_stats_get(const mcs_manager *mgr, mcs_manager_stats *st) {
   st->revocation_reads =
       atomic_load_explicit(&m->stats.revocation_reads, memory_order_relaxed);
   st->retired = atomic_load_explicit(&m->stats.retired, memory_order_relaxed);
+  st->revocation_unreadable = atomic_load_explicit(
+      &m->stats.revocation_unreadable, memory_order_relaxed);
 }

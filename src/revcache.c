@@ -137,3 +137,14 @@ void mcs__revcache_put(mcs__revcache *c, const uint8_t *tag, uint64_t gen,
   }
   pthread_mutex_unlock(lock);
 }
+
+void mcs__revcache_forget(mcs__revcache *c, const uint8_t *tag,
+                          uint64_t stamp) {
+  size_t set = set_of(c, tag);
+  pthread_mutex_t *lock = &c->locks[set % STRIPES];
+  pthread_mutex_lock(lock);
+  rc_entry *e = find(c, set, tag);
+  if (e && e->seq <= stamp) /* else: written after our read began */
+    e->seq = 0;             /* an empty slot */
+  pthread_mutex_unlock(lock);
+}

@@ -19,14 +19,47 @@
  * survive it. Equality needs no clock. The price is one store read when a
  * user is bound (at login, which already writes twice).
  *
- * Why the record may expire: a session bound before a revocation is
- * either loaded while the record exists (and then found revoked and
- * deleted) or not loaded at all, and then its own record dies of the idle
- * timeout. Every process checks the store at least once per
- * revocation_check_interval, so idle_timeout + interval (+ a margin)
- * outlives every session the record has to stop; so does the absolute
- * timeout. After that, "no record" (generation 0) lets only sessions bound
- * after the revocation through, which is right.
+ * The record is read back only in exactly the shape encode_record writes
+ * (no whitespace, these keys in this order, the generation in 16
+ * lowercase hex digits and not 0, "t" as %lld prints it, at most
+ * RECORD_MAX bytes), by a small parser that allocates nothing
+ * (parse_record), not by jansson: the only writer is this file (the
+ * library and the mcsession tool both call mcs__revoke_write), a fixed
+ * shape needs no general parser, and jansson 2.14 reports some of its
+ * allocation failures as syntax errors. Any change to the bytes written is
+ * a new format version.
+ *
+ * Fails closed: a record that is there but cannot be read (another
+ * version, say from a newer library during a rolling upgrade, uppercase
+ * hex, generation 0, trailing bytes, too long) is a revocation whose
+ * generation nobody here knows: every session bound to that user ends,
+ * and binding a session to the user writes a fresh generation first
+ * (mcs__revoke_current), which also repairs the record. Treating such a
+ * record as "no record" would let whoever (or whatever bug) wrote it
+ * undo a revocation without deleting anything. Lack of memory and store
+ * errors are neither: they fail the request (MCS_ENOMEM, 503), as when the
+ * record cannot be read at all. Each one counts in the stats'
+ * revocation_unreadable and is logged, once a minute at most.
+ *
+ * Why the record may expire, and when (mcs__revoke_ttl_for). It must
+ * outlive every session bound before the revocation, R:
+ *   - idle: such a session passes a load only while some process's cache
+ *     says its generation is current, so until R + interval at the
+ *     latest; each pass slides its record's expiry to idle_timeout, on
+ *     memcached's clock as the record's own TTL. So it is gone by
+ *     R + interval + idle_timeout (or found revoked and deleted first);
+ *   - absolute: whatever its record's TTL (reads slide it to the idle
+ *     timeout uncut, `mcsession touch` can set any), every load drops a
+ *     session whose created time is absolute_timeout old, and created
+ *     <= R: none passes after R + absolute_timeout. That is measured on
+ *     the loading process's clock against the creating process's, while
+ *     the record's TTL runs on memcached's, so it needs the margin too.
+ * Hence min(idle_timeout + interval, absolute_timeout) + TTL_MARGIN.
+ * After that, "no record" (generation 0) lets only sessions bound after
+ * the revocation through, which is right. It assumes every process
+ * sharing the store uses the same or shorter timeouts and interval, and
+ * clocks that agree within TTL_MARGIN; with absolute_timeout 0 a session
+ * given a longer life with `mcsession touch` may outlive the record.
  *
  * Loads consult the manager's cache (revcache.c) first: a fresh entry
  * that matches costs no round trip. A missing or stale entry, or one that
@@ -39,7 +72,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
 #include "session.h"
@@ -48,8 +80,10 @@
 #define RECORD_MAX 256
 #define RECORD_FLAGS 0x5256 /* "RV": tells these records apart */
 #define GEN_HEX 16
-/* Slack over idle_timeout + revocation_check_interval for clock steps of
- * whole seconds and requests that were in flight. */
+/* Slack over the lifetimes the record must cover: clocks in whole
+ * seconds, requests that were in flight, and (for the absolute timeout,
+ * checked against the creating process's clock) clock skew between
+ * processes. */
 #define TTL_MARGIN 60
 
 /* ---- Users: tags and store keys ----------------------------------------- */
@@ -144,30 +178,84 @@ bool mcs__gen_parse(const char *s, size_t n, uint64_t *gen) {
   return v != 0;
 }
 
-/* The generation a stored record holds; a record we cannot read counts
- * as none (whoever can write the store could as well have deleted it).
- * Running out of memory is not "unreadable": MCS_ENOMEM, never a pass. */
-static int decode_gen(mcs_manager *m, const uint8_t *buf, size_t len,
-                      uint64_t *gen) {
-  int rc;
-  json_t *doc = mcs__json_loadb(buf, len, JSON_REJECT_DUPLICATES, &rc, NULL);
-  if (!doc && rc == MCS_ENOMEM)
-    return MCS_ENOMEM; /* never "no record": that would let revoked in */
-  json_t *g = json_object_get(doc, "g");
-  json_t *v = json_object_get(doc, "v");
-  if (!json_is_integer(v) || json_integer_value(v) != RECORD_VERSION ||
-      !json_is_string(g) ||
-      !mcs__gen_parse(json_string_value(g), json_string_length(g), gen)) {
-    MCS__STAT_INC(m, corrupt);
-    mcs__log(m, MCS_LOG_WARN, "mcsession: unreadable revocation record");
-    *gen = 0;
-  }
-  json_decref(doc);
-  return MCS_OK;
+/* ---- Reading a user's record ------------------------------------------ */
+
+typedef struct cursor {
+  const uint8_t *p;
+  size_t n;
+} cursor;
+
+static bool take_lit(cursor *c, const char *lit) {
+  size_t k = strlen(lit);
+  if (c->n < k || memcmp(c->p, lit, k) != 0)
+    return false;
+  c->p += k;
+  c->n -= k;
+  return true;
 }
 
-/* Reads the user's generation from the store (one `get`, no touch). */
-static int read_gen(mcs_manager *m, const user_ref *u, uint64_t *gen) {
+/* 1..max_digits (<= 19) decimal digits as printf writes them: no leading
+ * zero except in "0". */
+static bool take_uint(cursor *c, size_t max_digits, uint64_t *v) {
+  size_t i = 0;
+  uint64_t x = 0;
+  while (i < c->n && i <= max_digits && c->p[i] >= '0' && c->p[i] <= '9')
+    x = x * 10 + (uint64_t)(c->p[i++] - '0');
+  if (i == 0 || i > max_digits || (c->p[0] == '0' && i > 1))
+    return false;
+  c->p += i;
+  c->n -= i;
+  *v = x;
+  return true;
+}
+
+/* "t": an int64_t as %lld prints it. */
+static bool take_time(cursor *c) {
+  uint64_t t;
+  bool neg = take_lit(c, "-");
+  return take_uint(c, 19, &t) && t <= (uint64_t)INT64_MAX + neg &&
+         !(neg && t == 0);
+}
+
+/* The generation in a record of exactly the shape encode_record writes
+ * (see the top of this file). NULL, or why the record cannot be read. */
+static const char *parse_record(const uint8_t *buf, size_t len, uint64_t *gen) {
+  cursor c = {buf, len};
+  uint64_t v;
+  if (!take_lit(&c, "{\"v\":") || !take_uint(&c, 9, &v))
+    return "not a revocation record";
+  if (v != RECORD_VERSION)
+    return "unknown format version";
+  if (!take_lit(&c, ",\"g\":\"") || c.n < GEN_HEX ||
+      !mcs__gen_parse((const char *)c.p, GEN_HEX, gen))
+    return "bad generation";
+  c.p += GEN_HEX;
+  c.n -= GEN_HEX;
+  if (!take_lit(&c, "\",\"t\":") || !take_time(&c) || !take_lit(&c, "}") ||
+      c.n != 0)
+    return "not of the expected shape";
+  return NULL;
+}
+
+/* What the store holds for a user. */
+typedef struct user_state {
+  uint64_t gen;    /* 0: no record */
+  bool unreadable; /* a record this version cannot read: revoked */
+} user_state;
+
+static void set_unreadable(mcs_manager *m, user_state *st, const char *why) {
+  st->gen = 0;
+  st->unreadable = true;
+  MCS__STAT_INC(m, revocation_unreadable);
+  mcs__log_burst(m, &m->log_unreadable_user, MCS_LOG_WARN,
+                 "mcsession: a user's revocation record cannot be read "
+                 "(%s): treated as revoked",
+                 why);
+}
+
+/* Reads the user's record (one `get`, no touch). Lack of memory and
+ * store errors are returned: never "no record", never "revoked". */
+static int read_user(mcs_manager *m, const user_ref *u, user_state *st) {
   mcs_store_value v = {MCS__BUF_INIT, RECORD_MAX};
   uint64_t cas;
   uint32_t flags;
@@ -177,31 +265,38 @@ static int read_gen(mcs_manager *m, const user_ref *u, uint64_t *gen) {
   MCS__STAT_INC(m, revocation_reads);
   int rc = m->store->ops.get(m->store->ud, key, key_len, 0, &v, &cas, &flags,
                              &r);
-  *gen = 0;
+  st->gen = 0;
+  st->unreadable = false;
   if (rc == MCS_ETOOBIG) {
-    rc = MCS_OK; /* not one of ours: as unreadable */
-    MCS__STAT_INC(m, corrupt);
+    rc = MCS_OK; /* there, and not one of ours */
+    set_unreadable(m, st, "longer than 256 bytes");
   } else if (rc && rc != MCS_ENOMEM) {
     MCS__STAT_INC(m, store_errors);
     mcs__log(m, MCS_LOG_WARN, "mcsession: store error reading a user: %s",
              mcs_strerror(rc));
   } else if (rc == MCS_OK && r == MCS_STORE_HIT) {
-    rc = decode_gen(m, v.buf.data ? v.buf.data : (const uint8_t *)"", v.buf.len,
-                    gen);
+    const char *why = parse_record(v.buf.data, v.buf.len, &st->gen);
+    if (why)
+      set_unreadable(m, st, why);
   }
   mcs__buf_free(&v.buf);
   return rc;
 }
 
-/* Reads the generation from the store and remembers it, as of the time
+/* Reads the user's state from the store and remembers it, as of the time
  * the read began (the answer is at least that new), so the documented
- * bound holds however long the read took. */
-static int refresh(mcs_manager *m, const user_ref *u, uint64_t *gen) {
+ * bound holds however long the read took. An unreadable record is not
+ * remembered, and what was remembered before is dropped: until the record
+ * is repaired every check asks the store (each finds the session revoked
+ * and deletes it, so this costs one read per bound session). */
+static int refresh(mcs_manager *m, const user_ref *u, user_state *st) {
   uint64_t stamp = mcs__revcache_stamp(m->revcache);
   int64_t asked_at = mcs__now(m);
-  int rc = read_gen(m, u, gen);
-  if (rc == MCS_OK)
-    mcs__revcache_put(m->revcache, u->mac, *gen, asked_at, stamp);
+  int rc = read_user(m, u, st);
+  if (rc == MCS_OK && st->unreadable)
+    mcs__revcache_forget(m->revcache, u->mac, stamp);
+  else if (rc == MCS_OK)
+    mcs__revcache_put(m->revcache, u->mac, st->gen, asked_at, stamp);
   return rc;
 }
 
@@ -231,31 +326,48 @@ int mcs__revoke_check(mcs_manager *m, mcs__record *rec, bool *revoked) {
   if (!rec->user)
     return MCS_OK;
   user_ref u;
-  uint64_t gen;
+  user_state st;
   user_ref_of_record(m, rec, &u);
   if (cached_current(m, &u, rec))
     return MCS_OK;
-  int rc = refresh(m, &u, &gen);
+  int rc = refresh(m, &u, &st);
   if (rc == MCS_OK)
-    *revoked = !current(gen, rec->user_gen);
+    *revoked = st.unreadable || !current(st.gen, rec->user_gen);
   return rc;
 }
 
 int mcs__revoke_current(mcs_manager *m, const char *uid, uint64_t *gen) {
   user_ref u;
+  user_state st;
   user_ref_of(m, uid, &u);
-  return refresh(m, &u, gen);
+  int rc = refresh(m, &u, &st);
+  if (rc == MCS_OK && st.unreadable)
+    /* Nobody knows the current generation: make one (a revocation now,
+     * so the sessions bound before stay ended). Two logins racing here
+     * each write one; the earlier one's session then ends too: the safe
+     * side, and only while a bad record is being replaced. */
+    return mcs__revoke_write(m, uid, mcs__revoke_ttl(m), gen);
+  if (rc == MCS_OK)
+    *gen = st.gen;
+  return rc;
 }
 
 /* ---- Revoking ----------------------------------------------------------- */
 
+/* The rule and its reasons are at the top of this file. */
+uint32_t mcs__revoke_ttl_for(uint32_t idle_timeout, uint32_t absolute_timeout,
+                             uint32_t revocation_check_interval) {
+  uint64_t live = (uint64_t)idle_timeout + revocation_check_interval;
+  if (absolute_timeout && absolute_timeout < live)
+    live = absolute_timeout;
+  live += TTL_MARGIN;
+  return live > UINT32_MAX ? UINT32_MAX : (uint32_t)live;
+}
+
 uint32_t mcs__revoke_ttl(const mcs_manager *m) {
   const mcs_manager_config *c = &m->cfg;
-  uint64_t ttl =
-      (uint64_t)c->idle_timeout + c->revocation_check_interval + TTL_MARGIN;
-  if (c->absolute_timeout && c->absolute_timeout < ttl)
-    ttl = c->absolute_timeout;
-  return ttl > UINT32_MAX ? UINT32_MAX : (uint32_t)ttl;
+  return mcs__revoke_ttl_for(c->idle_timeout, c->absolute_timeout,
+                             c->revocation_check_interval);
 }
 
 /* The record is a fixed shape of hex digits and a number: formatted
@@ -265,6 +377,8 @@ static int encode_record(uint64_t gen, int64_t now, mcs__buf *out) {
   mcs__gen_format(gen, hex);
   int n = snprintf(text, sizeof text, "{\"v\":%d,\"g\":\"%s\",\"t\":%lld}",
                    RECORD_VERSION, hex, (long long)now);
+  if (n < 0 || (size_t)n >= sizeof text) /* cannot happen: 55 bytes at most */
+    return MCS_EINVAL;
   return mcs__buf_append(out, text, (size_t)n);
 }
 

@@ -20,7 +20,7 @@ mcs_type mcs__value_type(const json_t *v);
 /* New tagged value; NULL on allocation failure. */
 json_t *mcs__bytes_new(const void *data, size_t len);
 /* Walks a value: depth within max_depth, tagged forms well formed, no NaN.
- * MCS_OK or MCS_EINVAL. */
+ * MCS_OK, MCS_EINVAL, or MCS_ENOMEM (checking a $bytes value allocates). */
 int mcs__value_check(const json_t *v, unsigned max_depth);
 /* a + b without overflow: MCS_OK or MCS_ERANGE. */
 int mcs__int_add_checked(int64_t a, int64_t b, int64_t *sum);
@@ -33,6 +33,11 @@ bool mcs__key_valid(const char *key);
  * jansson's error code. */
 json_t *mcs__json_loadb(const void *buf, size_t len, size_t flags, int *rc,
                         enum json_error_code *code);
+/* True when jansson 2.14's json_loadb, with these flags (JSON_DECODE_ANY,
+ * JSON_ALLOW_NUL, JSON_REJECT_DUPLICATES; others: false), must parse the
+ * text or fail only for a duplicate key or a number out of range. Never
+ * allocates (json_check.c). */
+bool mcs__json_valid(const void *buf, size_t len, size_t flags);
 
 /* ---- Change log (changes.c) ----
  * One entry per key this request touched. Sets and deletes are absolute

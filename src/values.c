@@ -146,23 +146,43 @@ int mcs__value_check(const json_t *v, unsigned max_depth) {
   return MCS_OK;
 }
 
-/* jansson 2.14's json_loadb answers NULL without setting the error code
- * when its lexer cannot allocate its buffer (lex_init), so json_error_code
- * would read a byte of whatever the stack held: random, and now and then
- * a parse error's code — turning "no memory" into "corrupt" (found by the
- * pickle decoder's allocation-failure test, 2 runs in 150). The error
- * starts zeroed here: json_error_unknown, which no parse error sets, so
- * it and json_error_out_of_memory both mean no memory. */
+/* Why json_loadb failed, as MCS_ENOMEM or MCS_ECORRUPT. jansson 2.14
+ * does not always say:
+ *   - out of memory for its lexer's buffer (lex_init), or for a value or
+ *     an object member, it answers NULL without setting the error code,
+ *     so json_error_code would read a byte of whatever the stack held
+ *     (found by the pickle decoder's allocation-failure test, 2 runs in
+ *     150). The error starts zeroed (mcs__json_loadb): json_error_unknown,
+ *     which no parse error sets, so it means no memory, as
+ *     json_error_out_of_memory does;
+ *   - out of memory for the copy of a string it has just scanned, it
+ *     reports a syntax error. Only then (a cold path) is the text checked
+ *     with a validator that allocates nothing (json_check.c): if jansson
+ *     had to accept it, the syntax error was an allocation failure.
+ * Duplicate keys, numbers out of range, NUL characters, bad UTF-8 and
+ * nesting too deep have codes of their own: always corrupt. */
+static int load_failure(const void *buf, size_t len, size_t flags,
+                        enum json_error_code c) {
+  switch (c) {
+  case json_error_unknown:
+  case json_error_out_of_memory:
+    return MCS_ENOMEM;
+  case json_error_invalid_syntax:
+  case json_error_premature_end_of_input:
+  case json_error_end_of_input_expected:
+    return mcs__json_valid(buf, len, flags) ? MCS_ENOMEM : MCS_ECORRUPT;
+  default:
+    return MCS_ECORRUPT;
+  }
+}
+
 json_t *mcs__json_loadb(const void *buf, size_t len, size_t flags, int *rc,
                         enum json_error_code *code) {
   json_error_t err;
   memset(&err, 0, sizeof err);
   json_t *v = json_loadb(buf, len, flags, &err);
   enum json_error_code c = json_error_code(&err);
-  *rc = v ? MCS_OK
-          : c == json_error_out_of_memory || c == json_error_unknown
-              ? MCS_ENOMEM
-              : MCS_ECORRUPT;
+  *rc = v ? MCS_OK : load_failure(buf, len, flags, c);
   if (code)
     *code = c;
   return v;

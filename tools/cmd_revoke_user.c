@@ -1,12 +1,26 @@
 /* mcsession revoke-user: logs a user out everywhere (per-user revocation,
  * mcs_manager_revoke_user), from outside the application. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ops_common.h"
 
-/* The library's default absolute timeout: the record must outlive every
- * session bound before it (see docs/configuration.md). */
-#define DEFAULT_TTL_S 86400
+/* The record must outlive every session bound before it, which only the
+ * application's timeouts tell (mcs__revoke_ttl_for, revoke.c). Without
+ * them the tool keeps it 30 days: a longer life costs a few dozen bytes
+ * of memcached per revoked user, a shorter one than the sessions' brings
+ * them back. 30 days is the longest TTL memcached takes as relative. */
+#define UNKNOWN_TIMEOUTS_TTL_S (30u * 86400u)
+/* The library's defaults (mcs_manager_config_init), for the check of a
+ * --ttl given without the application's timeouts. */
+#define LIB_IDLE_TIMEOUT 1800
+#define LIB_ABSOLUTE_TIMEOUT 86400
+#define LIB_CHECK_INTERVAL 5
+
+/* The application's timeouts, as given (NULL: not given). */
+typedef struct timeouts_args {
+  const char *idle, *absolute, *interval;
+} timeouts_args;
 
 static int revoke(ops_ctx *ctx, const char *uid, int64_t ttl) {
   uint64_t gen = 0;
@@ -22,19 +36,74 @@ static int revoke(ops_ctx *ctx, const char *uid, int64_t ttl) {
   return ops_printf(ctx->cmd, "revoked user %s (generation %s)\n", uid, hex);
 }
 
+/* The record's least lifetime by the library's rule, from the timeouts
+ * given (the library's defaults for the others). -1 with *need set, or
+ * the exit status of a bad value. */
+static int least_ttl(const tool_cmd *cmd, const timeouts_args *t,
+                     uint32_t *need) {
+  int64_t idle = LIB_IDLE_TIMEOUT, absolute = LIB_ABSOLUTE_TIMEOUT,
+          interval = LIB_CHECK_INTERVAL;
+  int rc;
+  if (t->idle && (rc = tool_opt_i64(cmd, "--idle-timeout", t->idle, 1,
+                                    UINT32_MAX, &idle)) >= 0)
+    return rc;
+  if (t->absolute && (rc = tool_opt_i64(cmd, "--absolute-timeout", t->absolute,
+                                        0, UINT32_MAX, &absolute)) >= 0)
+    return rc;
+  if (t->interval &&
+      (rc = tool_opt_i64(cmd, "--revocation-check-interval", t->interval, 0,
+                         UINT32_MAX, &interval)) >= 0)
+    return rc;
+  *need = mcs__revoke_ttl_for((uint32_t)idle, (uint32_t)absolute,
+                              (uint32_t)interval);
+  return -1;
+}
+
+/* --ttl if given (never shorter than the rule), else the rule's value
+ * when the timeouts were given, else UNKNOWN_TIMEOUTS_TTL_S. */
+static int choose_ttl(const tool_cmd *cmd, const char *ttl_arg,
+                      const timeouts_args *t, int64_t *ttl) {
+  uint32_t need;
+  int rc = least_ttl(cmd, t, &need);
+  if (rc >= 0)
+    return rc;
+  bool known = t->idle || t->absolute || t->interval;
+  if (!ttl_arg) {
+    *ttl = known ? need : UNKNOWN_TIMEOUTS_TTL_S;
+    return -1;
+  }
+  if ((rc = tool_opt_i64(cmd, "--ttl", ttl_arg, 1, UINT32_MAX, ttl)) >= 0)
+    return rc;
+  if (*ttl >= need)
+    return -1;
+  char why[320];
+  int n = snprintf(why, sizeof why,
+                   "--ttl %lld is shorter than the sessions it ends may live "
+                   "(%lu s: min(idle + interval, absolute) + 60 with %s)",
+                   (long long)*ttl, (unsigned long)need,
+                   known ? "the timeouts given"
+                         : "the library's default timeouts; give the "
+                           "application's --idle-timeout, --absolute-timeout, "
+                           "--revocation-check-interval");
+  return tool_usage_error(cmd, n > 0 ? why : "--ttl is too short", NULL);
+}
+
 static int run_revoke_user(const tool_cmd *cmd, int argc, char **argv) {
   ops_args a;
   ops_opts o;
   char *pos[1];
   const char *ttl_arg = NULL;
-  int64_t ttl = DEFAULT_TTL_S;
+  timeouts_args t = {NULL, NULL, NULL};
+  int64_t ttl;
   ops_opts_init(&o, &a);
   ops_opts_add(&o, "ttl", &ttl_arg);
+  ops_opts_add(&o, "idle-timeout", &t.idle);
+  ops_opts_add(&o, "absolute-timeout", &t.absolute);
+  ops_opts_add(&o, "revocation-check-interval", &t.interval);
   int rc = tool_parse_args(cmd, argc, argv, o.opt, o.n, pos, 1);
   if (rc >= 0)
     return rc;
-  if (ttl_arg &&
-      (rc = tool_opt_i64(cmd, "--ttl", ttl_arg, 1, UINT32_MAX, &ttl)) >= 0)
+  if ((rc = choose_ttl(cmd, ttl_arg, &t, &ttl)) >= 0)
     return rc;
   if (a.mode && strcmp(a.mode, "tornado") == 0)
     return tool_usage_error(cmd,
@@ -57,7 +126,9 @@ static int run_revoke_user(const tool_cmd *cmd, int argc, char **argv) {
 const tool_cmd tool_cmd_revoke_user = {
     "revoke-user",
     "log a user out everywhere (native mode)",
-    "revoke-user --store URL --secret-file F [--ttl S] [OPTIONS] [--] UID",
+    "revoke-user --store URL --secret-file F [--idle-timeout S] "
+    "[--absolute-timeout S] [--revocation-check-interval S] [--ttl S] "
+    "[OPTIONS] [--] UID",
     "Ends every session bound to user UID (with mcs_session_set_user) before\n"
     "now, on every server sharing the store: one write of a new revocation\n"
     "generation for UID. Applications notice within their\n"
@@ -65,11 +136,23 @@ const tool_cmd tool_cmd_revoke_user = {
     "once. Prints 'revoked user UID (generation G)' (--json: {\"user\",\n"
     "\"generation\", \"ttl\"}).\n"
     "\n"
-    "  --ttl S              how long the revocation record lives, 1 to\n"
-    "                       4294967295 s (default 86400). It must outlive\n"
-    "                       the sessions it ends: at least the application's\n"
-    "                       idle timeout + revocation_check_interval + 60,\n"
-    "                       or its absolute timeout if that is shorter (the\n"
-    "                       library's defaults need 1865)\n" OPS_OPTIONS_HELP,
+    "The revocation record must outlive every session it ends, or those\n"
+    "come back when it expires: it lives min(idle timeout +\n"
+    "revocation_check_interval, absolute timeout) + 60 s, by the\n"
+    "application's settings, which the tool takes from these options (the\n"
+    "same rule the library uses for mcs_manager_revoke_user):\n"
+    "  --idle-timeout S     the application's idle_timeout, 1 to 4294967295\n"
+    "                       (library default 1800)\n"
+    "  --absolute-timeout S the application's absolute_timeout, 0 (none) to\n"
+    "                       4294967295 (library default 86400)\n"
+    "  --revocation-check-interval S\n"
+    "                       the application's revocation_check_interval, 0\n"
+    "                       to 4294967295 (library default 5)\n"
+    "  --ttl S              a longer lifetime, 1 to 4294967295 s; one shorter\n"
+    "                       than the rule (with the library's defaults for\n"
+    "                       timeouts not given) is refused\n"
+    "Without any of them the record lives 30 days (2592000 s), enough\n"
+    "unless the application's sessions may live longer.\n"
+    "\n" OPS_OPTIONS_HELP,
     run_revoke_user,
 };

@@ -51,7 +51,7 @@ typedef struct ops_args {
 
 /* The common options plus up to OPS_EXTRA_MAX of the command's own, for
  * tool_parse_args. */
-#define OPS_EXTRA_MAX 2
+#define OPS_EXTRA_MAX 4 /* revoke-user: --ttl and three timeouts */
 typedef struct ops_opts {
   tool_opt opt[7 + OPS_EXTRA_MAX];
   size_t n;

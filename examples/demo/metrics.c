@@ -66,7 +66,10 @@ static void render_sessions(const mcs_manager *mgr, strbuf *out) {
   counter(out, "mcsession_store_errors_total", "Store operations that failed.",
           st.store_errors);
   counter(out, "mcsession_records_corrupt_total",
-          "Stored records that could not be decoded.", st.corrupt);
+          "Stored session records that could not be decoded.", st.corrupt);
+  counter(out, "mcsession_revocation_records_unreadable_total",
+          "Users' revocation records found unreadable (counted as revoked).",
+          st.revocation_unreadable);
 }
 
 static void render_requests(const metrics *m, strbuf *out) {

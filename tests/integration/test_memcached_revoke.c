@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 /* clang-format on */
+#include <sodium.h>
 #include <unistd.h>
 
 #include "mc_testutil.h"
@@ -173,6 +174,56 @@ static void test_cluster_and_a_server_down(void **state) {
   mcs_store_free(st);
 }
 
+/* The user's record key (revoke.c), computed independently. */
+static void user_key(const char *uid, char *key, size_t size) {
+  uint8_t mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state hs;
+  char b64[64];
+  crypto_auth_hmacsha256_init(&hs, (const unsigned char *)mt_secret,
+                              sizeof mt_secret - 1);
+  crypto_auth_hmacsha256_update(&hs, (const unsigned char *)"mcsession user",
+                                15);
+  crypto_auth_hmacsha256_update(&hs, (const unsigned char *)uid, strlen(uid));
+  crypto_auth_hmacsha256_final(&hs, mac);
+  sodium_bin2base64(b64, sizeof b64, mac, sizeof mac,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  snprintf(key, size, "mcs:u:%s", b64);
+}
+
+/* Fails closed over a real server: a user record over 256 bytes (the
+ * store's ETOOBIG, the connection drained and reused) or of a newer
+ * format ends the user's sessions instead of passing them; logging in
+ * again repairs the record. */
+static void test_unreadable_user_record_revokes(void **state) {
+  (void)state;
+  mcs_store *st = mt_store(nodes, 1, PARAMS);
+  mt_mgr m = mt_mgr_new(st, with_clock);
+  char c1[512], c2[512], key[128], big[301];
+  user_key("alice", key, sizeof key);
+  login(&m, "alice", c1, sizeof c1);
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  put(st, key, big, 600);
+  skew += 5; /* the login's cached state is stale */
+  assert_int_equal(outcome(&m, c1), MCS_SESSION_EXPIRED);
+  login(&m, "alice", c2, sizeof c2); /* writes a fresh generation */
+  const char *rec = NULL;
+  assert_int_equal(get(st, key, 0, &rec, NULL), MCS_STORE_HIT);
+  assert_int_equal(strncmp(rec, "{\"v\":1,\"g\":\"", 12), 0);
+  skew += 5;
+  assert_int_equal(outcome(&m, c2), MCS_SESSION_LOADED);
+  put(st, key, "{\"v\":2,\"g\":\"00000000000000ff\",\"t\":1}", 600);
+  skew += 5;
+  assert_int_equal(outcome(&m, c2), MCS_SESSION_EXPIRED);
+  mcs_manager_stats ms = mt_mgr_stats(&m);
+  assert_int_equal(ms.revocation_unreadable, 3); /* 2 loads, 1 login */
+  assert_int_equal(ms.revoked, 2);
+  assert_int_equal(ms.corrupt, 0);
+  assert_int_equal(ms.store_errors, 0);
+  mt_mgr_free(&m);
+  mcs_store_free(st);
+}
+
 /* `mg <key> v c f t` without T: the remaining TTL, and no slide. */
 static void test_peek_reports_ttl_without_sliding(void **state) {
   (void)state;
@@ -242,6 +293,7 @@ int main(void) {
       cmocka_unit_test_setup(test_round_trips_from_server_stats, reset),
       cmocka_unit_test_setup(test_other_process_within_interval, reset),
       cmocka_unit_test_setup(test_cluster_and_a_server_down, reset),
+      cmocka_unit_test_setup(test_unreadable_user_record_revokes, reset),
       cmocka_unit_test_setup(test_peek_reports_ttl_without_sliding, reset),
       cmocka_unit_test_setup(test_peek_with_replicas, reset),
   };

@@ -537,8 +537,9 @@ def test_revoke_user():
     rec = json.loads(mc_get(user_key("alice")))
     if rec["v"] != 1 or not re.fullmatch("[0-9a-f]{16}", rec["g"]):
         raise Failure("revocation record %r" % rec)
-    if not 86390 <= mc_ttl(user_key("alice")) <= 86400:
-        raise Failure("default TTL")
+    # The application's timeouts not given: 30 days, whatever they are.
+    if not 2591990 <= mc_ttl(user_key("alice")) <= 2592000:
+        raise Failure("default TTL %r" % mc_ttl(user_key("alice")))
     doc = show_json(*native(sid))
     if doc["user_revoked"] is not True:
         raise Failure("bound session after revoke: %r" % doc)
@@ -546,6 +547,7 @@ def test_revoke_user():
             ["show", *native(sid)], 0).stdout.decode():
         raise Failure("text show of a revoked user")
     doc = json.loads(expect(["revoke-user", "--json", "--ttl", "600",
+                             "--idle-timeout", "300",
                              *native("bob@example.org")], 0).stdout)
     if doc["user"] != "bob@example.org" or doc["ttl"] != 600 or \
             doc["generation"] != json.loads(
@@ -553,6 +555,49 @@ def test_revoke_user():
         raise Failure("revoke-user json %r" % doc)
     if not 590 <= mc_ttl(user_key("bob@example.org")) <= 600:
         raise Failure("--ttl not applied")
+
+
+def revoked_ttl(uid, *timeouts):
+    """The TTL revoke-user gives uid's record with these options."""
+    doc = json.loads(expect(["revoke-user", "--json", *timeouts,
+                             *native(uid)], 0).stdout)
+    left = mc_ttl(user_key(uid))
+    # Beyond 30 days the TTL goes as a Unix time, so the server's clock
+    # (whole seconds, its own rounding) may add one.
+    if left is None or not doc["ttl"] - 10 <= left <= doc["ttl"] + 1:
+        raise Failure("record TTL %r, said %r" % (left, doc["ttl"]))
+    return doc["ttl"]
+
+
+def test_revoke_user_ttl_outlives_the_sessions():
+    """The record lives min(idle + interval, absolute) + 60 by the
+    application's timeouts: a long idle timeout (beyond memcached's 30
+    days of relative TTLs, too) is outlived; before, 86400 s was."""
+    ttl = revoked_ttl("carol", "--idle-timeout", "3000000",
+                      "--absolute-timeout", "0")
+    if ttl != 3000065:
+        raise Failure("long idle: ttl %d" % ttl)
+    if revoked_ttl("dave", "--idle-timeout", "7200") != 7265:
+        raise Failure("idle 7200")
+    if revoked_ttl("erin", "--idle-timeout", "100000",
+                   "--absolute-timeout", "3600") != 3660:
+        raise Failure("absolute shorter than idle")
+    if revoked_ttl("frank", "--idle-timeout", "600",
+                   "--revocation-check-interval", "30") != 690:
+        raise Failure("interval")
+    if revoked_ttl("gina", "--absolute-timeout", "600") != 660:
+        raise Failure("absolute only")
+    if revoked_ttl("hal", "--idle-timeout", "7200", "--ttl", "9000") != 9000:
+        raise Failure("a longer --ttl")
+    # Shorter than the rule: refused, nothing written.
+    expect(["revoke-user", "--idle-timeout", "7200", "--ttl", "7264",
+            *native("ivan")], 2, "shorter than the sessions")
+    expect(["revoke-user", "--ttl", "1864", *native("ivan")], 2,
+           "--idle-timeout")
+    if mc_get(user_key("ivan")) is not None:
+        raise Failure("a refused revoke wrote a record")
+    if revoked_ttl("ivan", "--ttl", "1865") != 1865:
+        raise Failure("the library defaults' least TTL")
 
 
 def test_revoke_user_errors():
@@ -565,6 +610,10 @@ def test_revoke_user_errors():
     expect(["revoke-user", "--store", url(), "alice"], 2,
            "needs --secret-file")
     expect(["revoke-user", *native()], 2, "missing argument")
+    for opt, bad in (("--idle-timeout", "0"), ("--idle-timeout", "x"),
+                     ("--absolute-timeout", "-1"),
+                     ("--revocation-check-interval", "4294967296")):
+        expect(["revoke-user", opt, bad, *native("alice")], 2, opt)
 
 
 # ---- errors common to every command -------------------------------------

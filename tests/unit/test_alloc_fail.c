@@ -179,6 +179,94 @@ static void test_every_allocation_failure_in_login_and_revoke(void **st) {
   }
 }
 
+/* Loading a session whose user was revoked, with each allocation failing
+ * in turn: the load fails with MCS_ENOMEM or finds the session revoked,
+ * never LOADED. The loading manager is new, so it reads and parses the
+ * user's record (before, jansson's "syntax error" for an allocation that
+ * failed while it copied the generation string made the record
+ * "unreadable", which counted as "no record": not revoked). */
+static void
+test_every_allocation_failure_in_loading_a_revoked_session(void **st) {
+  (void)st;
+  for (long n = 0;; n++) {
+    fixture *f = fixture_new(NULL);
+    char cookie[512];
+    mcs_session *s = load(f, NULL);
+    assert_int_equal(mcs_session_set_user(s, "alice"), MCS_OK);
+    assert_int_equal(mcs_session_save(s), MCS_OK);
+    cookie_header_from(s, cookie, sizeof cookie);
+    mcs_session_free(s);
+    assert_int_equal(mcs_manager_revoke_user(f->mgr, "alice"), MCS_OK);
+    mcs_manager *other = fixture_manager(f, NULL);
+    s = NULL;
+    arm(n);
+    int rc = mcs_session_load(other, cookie, strlen(cookie), &s);
+    disarm();
+    mcs_outcome o = rc == MCS_OK ? mcs_session_outcome(s) : MCS_SESSION_NEW;
+    mcs_session_free(s);
+    mcs_manager_free(other);
+    fixture_free(f);
+    if (rc != MCS_OK && rc != MCS_ENOMEM)
+      fail_msg("allocation %ld failed: got %s, want MCS_ENOMEM", n,
+               mcs_errname(rc));
+    if (rc == MCS_OK && o == MCS_SESSION_LOADED)
+      fail_msg("allocation %ld failed: a revoked session LOADED", n);
+    if (!failed) {
+      assert_int_equal(rc, MCS_OK);
+      assert_int_equal(o, MCS_SESSION_EXPIRED);
+      break;
+    }
+  }
+}
+
+static void no_decode_cache(mcs_manager_config *cfg) {
+  cfg->decode_cache_entries = 0; /* every load decodes the record */
+}
+
+/* Decoding a stored session with each allocation failing in turn: the
+ * load fails with MCS_ENOMEM (503: the user keeps the session) or
+ * succeeds, never "corrupt" (a fresh session: the user logged out).
+ * Before, jansson's "syntax error" for a string copy it could not
+ * allocate, and a $bytes value that could not be checked, read as
+ * corrupt. Every string and number in the record stays under 15 bytes
+ * (quotes included): jansson 2.14 drops a character it cannot append to
+ * its token buffer (16 bytes, then grown), silently, or with an assert
+ * after a number, which no caller can tell apart. */
+static void test_every_allocation_failure_in_decoding_is_enomem(void **st) {
+  (void)st;
+  fixture *f = fixture_new(no_decode_cache);
+  char cookie[512];
+  mcs_session *s = load(f, NULL);
+  static const char json[] = "{\"l\":[1,-2.5,true,null,\"\\u00e9t\\n\"],"
+                             "\"m\":{\"k\":\"v\"}}";
+  assert_int_equal(mcs_session_set_str(s, "name", "bob", 3), MCS_OK);
+  assert_int_equal(mcs_session_set_bytes(s, "b", "abc", 3), MCS_OK);
+  assert_int_equal(mcs_session_set_json(s, "j", json, sizeof json - 1), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  cookie_header_from(s, cookie, sizeof cookie);
+  mcs_session_free(s);
+  for (long n = 0;; n++) {
+    s = NULL;
+    arm(n);
+    int rc = mcs_session_load(f->mgr, cookie, strlen(cookie), &s);
+    disarm();
+    mcs_outcome o = rc == MCS_OK ? mcs_session_outcome(s) : MCS_SESSION_NEW;
+    mcs_session_free(s);
+    if (rc != MCS_OK && rc != MCS_ENOMEM)
+      fail_msg("allocation %ld failed: got %s, want MCS_ENOMEM", n,
+               mcs_errname(rc));
+    if (rc == MCS_OK && o != MCS_SESSION_LOADED)
+      fail_msg("allocation %ld failed: the session came back %s", n,
+               mcs_outcome_name(o));
+    if (!failed)
+      break;
+  }
+  mcs_manager_stats ms;
+  mcs_manager_stats_get(f->mgr, &ms);
+  assert_int_equal(ms.corrupt, 0);
+  fixture_free(f);
+}
+
 /* Leaves a parse error's code in the stack that the next call's frames
  * will occupy: jansson 2.14's json_loadb, out of memory in its lexer,
  * leaves the error code unset, and reading it then read this. */
@@ -223,6 +311,9 @@ int main(void) {
       cmocka_unit_test(test_every_allocation_failure_in_a_regenerate),
       cmocka_unit_test(test_every_allocation_failure_in_login_and_revoke),
       cmocka_unit_test(test_json_loadb_without_memory_is_enomem),
+      cmocka_unit_test(
+          test_every_allocation_failure_in_loading_a_revoked_session),
+      cmocka_unit_test(test_every_allocation_failure_in_decoding_is_enomem),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
