@@ -25,14 +25,7 @@
 #include <string.h>
 
 #include "mcsession.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond))                                                               \
-      abort();                                                                 \
-  } while (0)
+#include "fuzz_check.h"
 
 static int is_wsp(char c) { return c == ' ' || c == '\t'; }
 

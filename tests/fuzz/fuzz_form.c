@@ -20,14 +20,7 @@
 #include <string.h>
 
 #include "form.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond))                                                               \
-      abort();                                                                 \
-  } while (0)
+#include "fuzz_check.h"
 
 static const char *const names[] = {"name", "_xsrf", "a"};
 

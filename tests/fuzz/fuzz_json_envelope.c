@@ -36,14 +36,7 @@
 #include <jansson.h>
 
 #include "session.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond))                                                             \
-      abort();                                                               \
-  } while (0)
+#include "fuzz_check.h"
 
 /* Small enough that the size limit is reached within libFuzzer's default
  * input sizes; the envelope slack (codec_json.c's ENVELOPE_SLACK: the

@@ -20,8 +20,7 @@
 #include <string.h>
 
 #include "mc_internal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
 /* What mcs__mc_check must never accept: a reply whose echo is not the
  * request's opaque. */

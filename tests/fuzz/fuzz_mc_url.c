@@ -12,8 +12,7 @@
 #include <string.h>
 
 #include "mc_internal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
 static void check_ok(const mcs_memcached_config *cfg) {
   if (mcs_memcached_config_check(cfg, NULL, 0) != MCS_OK)

@@ -35,14 +35,7 @@
 
 #include "pickle.h"
 #include "session.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond))                                                               \
-      abort();                                                                 \
-  } while (0)
+#include "fuzz_check.h"
 
 /* Small, so that the size and expansion limits are reached within
  * libFuzzer's usual input sizes. */

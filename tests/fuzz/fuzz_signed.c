@@ -20,17 +20,10 @@
 #include <string.h>
 
 #include "internal.h"
-
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond))                                                             \
-      abort();                                                               \
-  } while (0)
+#include "fuzz_check.h"
 
 #define OUT_MAX MCS_SIGNED_MAX_LEN(MCS_SIGNED_NAME_MAX, MCS_SIGNED_VALUE_MAX)
 #define NOW 1700000000
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char SECRET[] = "fuzzing secret, 32 bytes long...";
 

@@ -431,6 +431,26 @@ static void test_fixated_cookie_gains_nothing_from_the_login(void **st) {
   fixture_free(f);
 }
 
+/* Two requests with one stored session's cookie (into old_cookie): the
+ * first loads, then a login loads; `meanwhile` (may be NULL) runs on the
+ * first; then the login regenerates, sets "role" and saves (its cookie
+ * into new_cookie). Returns the first request's session. */
+static mcs_session *login_beside(fixture *f, char old_cookie[512],
+                                 char new_cookie[512],
+                                 void (*meanwhile)(mcs_session *other)) {
+  make_stored(f, old_cookie, 512);
+  mcs_session *other = load(f, old_cookie);
+  mcs_session *login = load(f, old_cookie);
+  if (meanwhile)
+    meanwhile(other);
+  assert_int_equal(mcs_session_regenerate(login), MCS_OK);
+  assert_int_equal(mcs_session_set_str(login, "role", "user", 4), MCS_OK);
+  assert_int_equal(mcs_session_save(login), MCS_OK);
+  cookie_header_from(login, new_cookie, 512);
+  mcs_session_free(login);
+  return other;
+}
+
 /* A request that loaded the session before a regenerate and saves after
  * it is refused: its change reaches neither the new record nor the
  * snapshot. */
@@ -438,13 +458,7 @@ static void test_inflight_write_after_regenerate_is_refused(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
   char old_cookie[512], new_cookie[512];
-  make_stored(f, old_cookie, sizeof old_cookie);
-  mcs_session *other = load(f, old_cookie);
-  mcs_session *login = load(f, old_cookie);
-  assert_int_equal(mcs_session_regenerate(login), MCS_OK);
-  assert_int_equal(mcs_session_save(login), MCS_OK);
-  cookie_header_from(login, new_cookie, sizeof new_cookie);
-  mcs_session_free(login);
+  mcs_session *other = login_beside(f, old_cookie, new_cookie, NULL);
   assert_int_equal(mcs_session_incr(other, "hits", 1, NULL), MCS_OK);
   assert_int_equal(mcs_session_save(other), MCS_ERETIRED);
   assert_int_equal(mcs_session_set_cookie_count(other), 0);
@@ -484,21 +498,16 @@ static void test_retired_grace_is_capped_at_forward_ttl(void **st) {
   fixture_free(f);
 }
 
+static void add_cart(mcs_session *other) {
+  assert_int_equal(mcs_session_set_str(other, "cart", "3 apples", 8), MCS_OK);
+  assert_int_equal(mcs_session_save(other), MCS_OK);
+}
+
 static void test_inflight_write_before_regenerate_is_merged(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
   char old_cookie[512], new_cookie[512];
-  make_stored(f, old_cookie, sizeof old_cookie);
-  mcs_session *other = load(f, old_cookie);
-  mcs_session *login = load(f, old_cookie);
-  assert_int_equal(mcs_session_set_str(other, "cart", "3 apples", 8), MCS_OK);
-  assert_int_equal(mcs_session_save(other), MCS_OK);
-  assert_int_equal(mcs_session_regenerate(login), MCS_OK);
-  assert_int_equal(mcs_session_set_str(login, "role", "user", 4), MCS_OK);
-  assert_int_equal(mcs_session_save(login), MCS_OK);
-  cookie_header_from(login, new_cookie, sizeof new_cookie);
-  mcs_session_free(login);
-  mcs_session_free(other);
+  mcs_session_free(login_beside(f, old_cookie, new_cookie, add_cart));
   mcs_session *s = load(f, new_cookie);
   assert_true(mcs_session_has(s, "cart"));
   assert_true(mcs_session_has(s, "role"));
