@@ -3,7 +3,7 @@
 #include <sodium.h>
 
 #include "cmd_common.h"
-#include "internal.h"
+#include "session/session_int.h"
 
 /* 256 bits, the HMAC-SHA256 output size: more adds nothing. */
 #define KEYGEN_BYTES 32

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mc_internal.h"
+#include "store/memcached/mc_int.h"
 #include "ops_common.h"
 
 /* Decoding limits: the largest value memcached holds, the library's depth

@@ -9,7 +9,7 @@
 #include <sodium.h>
 
 #include "cmd_common.h"
-#include "internal.h"
+#include "session/session_int.h"
 
 #define DAY_SECONDS 86400
 #define DEFAULT_MAX_AGE_DAYS 31 /* Tornado's max_age_days default */

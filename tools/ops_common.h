@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "cmd_common.h"
-#include "internal.h"
+#include "session/session_int.h"
 
 /* The common options, as given on the command line. */
 typedef struct ops_args {

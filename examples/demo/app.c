@@ -4,10 +4,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "app.h"
-#ifdef MCS_DEMO_HAVE_MEMCACHED
 #include <mcsession/memcached.h>
-#endif
+
+#include "app.h"
 
 static int fail(const char *what, const char *detail) {
   fprintf(stderr, "%s: %s%s%s\n", demo_program, what, detail ? ": " : "",
@@ -89,7 +88,6 @@ static int make_keys(app *a, const demo_flags *f) {
 }
 
 static int make_memcached(app *a, const char *url) {
-#ifdef MCS_DEMO_HAVE_MEMCACHED
   mcs_memcached_config cfg;
   char why[256];
   if (mcs_memcached_url_parse(url, &cfg, why, sizeof why) != MCS_OK) {
@@ -100,14 +98,6 @@ static int make_memcached(app *a, const char *url) {
   return rc == MCS_OK
              ? 0
              : fail("cannot create the memcached store", mcs_strerror(rc));
-#else
-  (void)a;
-  (void)url;
-  fprintf(stderr,
-          "%s: this build has no memcached store (only --store memory)\n",
-          demo_program);
-  return DEMO_EXIT_USAGE;
-#endif
 }
 
 static int make_store(app *a, const demo_flags *f) {
@@ -165,11 +155,9 @@ static int make_manager(app *a, const demo_flags *f) {
    * default before giving up with 503. */
   cfg.max_cas_retries = 32;
   cfg.log = log_line;
-#ifdef MCS_DEMO_HAVE_MEMCACHED
   const char *prefix = mcs_store_memcached_prefix(a->store);
   if (prefix)
     cfg.key_prefix = prefix;
-#endif
   rc = mcs_manager_new(&a->mgr, &cfg);
   memset(session_secret, 0, sizeof session_secret);
   a->bind_users = f->mode == DEMO_MODE_NATIVE;

@@ -34,8 +34,8 @@
  * old values never wins over newer ones. The CAS token of a replicated
  * key is its revision + 1. Values written with replicas=0 read as
  * revision 0 (so 0 -> N works); values written with replicas > 0 carry
- * the header, so going back to 0 needs a flush. src/mc_replica.c has the
- * full reasoning and its limits.
+ * the header, so going back to 0 needs a flush.
+ * src/store/memcached/mc_replica.c has the full reasoning and its limits.
  *
  * Include "mcsession.h" (which includes this header) or this header alone.
  */

@@ -16,9 +16,8 @@
  *   - a pair the formatter accepts comes back unchanged when its output is
  *     parsed; a pair it refuses leaves an empty output.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *          -D_POSIX_C_SOURCE=200809L tests/fuzz/fuzz_cookie.c \
- *          src/cookie_parse.c src/cookie_format.c src/error.c src/alloc.c
+ * Built by the CMake build with -DMCS_FUZZ=ON (tests/fuzz/CMakeLists.txt),
+ * linked with the static library; `make fuzz` runs it longer.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target for the non-allocating JSON validator (src/json_check.c)
+/* libFuzzer target for the non-allocating JSON validator (src/codec/json_check.c)
  * that tells jansson's out-of-memory from bad input in mcs__json_loadb.
  *
  * Input: one byte of flags (bit 0 JSON_DECODE_ANY, bit 1 JSON_ALLOW_NUL,
@@ -19,10 +19,8 @@
  *     puts the NUL back where stream_get reads "nothing buffered"), which
  *     the validator refuses as the grammar does.
  *
- * Build (the CMake build does this with MCS_FUZZ=ON):
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *     tests/fuzz/fuzz_json_check.c src/json_check.c src/values.c ... \
- *     -lsodium -ljansson
+ * Built by the CMake build with -DMCS_FUZZ=ON (tests/fuzz/CMakeLists.txt),
+ * linked with the static library; `make fuzz` runs it longer.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,7 +28,7 @@
 
 #include <jansson.h>
 
-#include "session.h"
+#include "session/session_int.h"
 #include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

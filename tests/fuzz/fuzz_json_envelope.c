@@ -1,4 +1,4 @@
-/* libFuzzer target for the native record decoder (src/codec_json.c), which
+/* libFuzzer target for the native record decoder (src/codec/codec_json.c), which
  * reads bytes from the store and must treat them as hostile.
  *
  * Input: the raw bytes of a stored record. They are copied into a buffer of
@@ -23,11 +23,8 @@
  *   - encoding is a fixed point from there: the second encoding is byte
  *     for byte the first.
  *
- * Build (the CMake build does this with MCS_FUZZ=ON):
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *     -D_POSIX_C_SOURCE=200809L tests/fuzz/fuzz_json_envelope.c \
- *     src/codec_json.c src/values.c src/changes.c src/b64.c src/buf.c \
- *     src/alloc.c src/store.c src/error.c -lsodium -ljansson
+ * Built by the CMake build with -DMCS_FUZZ=ON (tests/fuzz/CMakeLists.txt),
+ * linked with the static library; `make fuzz` runs it longer.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,7 +32,7 @@
 
 #include <jansson.h>
 
-#include "session.h"
+#include "session/session_int.h"
 #include "fuzz_check.h"
 
 /* Small enough that the size limit is reached within libFuzzer's default

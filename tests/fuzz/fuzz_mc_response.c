@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the memcached meta-protocol reply parser (mc_proto.c) fed a
+ * Fuzz target: the memcached meta-protocol reply parser (src/store/memcached/mc_proto.c) fed a
  * hostile byte stream, as a compromised or confused server could send.
  * The first byte picks the caller's value limit; the rest is parsed as a
  * sequence of replies, each checked against every request kind. The
@@ -11,15 +11,14 @@
  * feeds the input as a key to the request formatter, which must either
  * refuse it or produce exactly one line (no command injection).
  *
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *     tests/fuzz/fuzz_mc_response.c src/mc_proto.c src/store.c \
- *     src/alloc.c src/buf.c
+ * Built by the CMake build with -DMCS_FUZZ=ON (tests/fuzz/CMakeLists.txt),
+ * linked with the static library; `make fuzz` runs it longer.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mc_internal.h"
+#include "store/memcached/mc_int.h"
 #include "fuzz_check.h"
 
 /* What mcs__mc_check must never accept: a reply whose echo is not the

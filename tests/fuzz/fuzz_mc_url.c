@@ -1,17 +1,16 @@
 /*
- * Fuzz target: the memcached store URL parser (mc_url.c). Whatever the
+ * Fuzz target: the memcached store URL parser (src/store/memcached/mc_url.c). Whatever the
  * input, it must return MCS_OK with a config that passes
  * mcs_memcached_config_check, or MCS_EINVAL with a one-line reason.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *     tests/fuzz/fuzz_mc_url.c src/mc_url.c src/store.c src/alloc.c \
- *     src/buf.c
+ * Built by the CMake build with -DMCS_FUZZ=ON (tests/fuzz/CMakeLists.txt),
+ * linked with the static library; `make fuzz` runs it longer.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mc_internal.h"
+#include "store/memcached/mc_int.h"
 #include "fuzz_check.h"
 
 static void check_ok(const mcs_memcached_config *cfg) {

@@ -1,4 +1,4 @@
-/* libFuzzer target for the tornado record decoder (src/pickle_decode.c):
+/* libFuzzer target for the tornado record decoder (src/codec/pickle/pickle_decode.c):
  * memcached values are pickles anyone with store access can write, so the
  * decoder must survive any bytes.
  *
@@ -20,12 +20,8 @@
  *     plain session unless they end in a retired snapshot's trailer, and
  *     a snapshot it reads encodes back to bytes that read the same.
  *
- * Build (by hand; the CMake build does it with MCS_FUZZ=ON):
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *     -D_POSIX_C_SOURCE=200809L tests/fuzz/fuzz_pickle.c \
- *     src/pickle_decode.c src/pickle_encode.c src/codec_json.c \
- *     src/values.c src/changes.c src/b64.c src/buf.c src/alloc.c \
- *     src/store.c src/error.c src/random.c -lsodium -ljansson -lm
+ * Built by the CMake build with -DMCS_FUZZ=ON (tests/fuzz/CMakeLists.txt),
+ * linked with the static library; `make fuzz` runs it longer.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,8 +29,8 @@
 
 #include <jansson.h>
 
-#include "pickle.h"
-#include "session.h"
+#include "codec/pickle/pickle_int.h"
+#include "session/session_int.h"
 #include "fuzz_check.h"
 
 /* Small, so that the size and expansion limits are reached within

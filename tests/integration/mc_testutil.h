@@ -13,8 +13,8 @@
 #include <time.h>
 
 #include "mc_harness.h"
-#include "mc_internal.h"
-#include "session.h"
+#include "store/memcached/mc_int.h"
+#include "session/session_int.h"
 
 static const char mt_secret[] = "0123456789abcdef0123456789abcdef";
 
@@ -199,7 +199,7 @@ static inline int64_t mt_read_n(const mt_mgr *m, const char *cookie,
 }
 
 /* The store key of the session a cookie names (for raw access with
- * mc_node_raw); read from the session's internal struct (session.h). */
+ * mc_node_raw); read from the session's internal struct (session/session_int.h). */
 static inline void mt_store_key(const mt_mgr *m, const char *cookie, char *key,
                                 size_t size) {
   mcs_session *s = mt_load(m, cookie);

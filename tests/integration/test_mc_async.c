@@ -1,5 +1,5 @@
 /*
- * The loop's memcached engine (src/mc_async.c, contract in src/loop.h)
+ * The loop's memcached engine (src/store/memcached/mc_async.c, contract in src/loop/loop_int.h)
  * against real memcached servers, driven directly: an epoll fd, submits,
  * then flush / epoll_wait / event until every operation is done. Covers
  * every operation and result, pipelining (one connection, replies in
@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "session/session_int.h"
 #include "mc_testutil.h"
 
 #define NODES 3

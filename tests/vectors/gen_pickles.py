@@ -36,7 +36,7 @@ import sys
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pickles")
 INT64 = (-(2**63), 2**63 - 1)
 
-# Opcodes the decoder refuses (src/pickle_decode.c).
+# Opcodes the decoder refuses (src/codec/pickle/pickle_decode.c).
 REFUSED = {
     "GLOBAL", "STACK_GLOBAL", "REDUCE", "BUILD", "INST", "OBJ", "NEWOBJ",
     "NEWOBJ_EX", "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID",

@@ -1,0 +1,266 @@
+/*
+ * The session wing: the manager (manager.c) and what it is configured
+ * with — how a mode names sessions (scheme_native.c, scheme_tornado.c),
+ * CSRF tokens (csrf.c), per-user revocation (revoke.c) — and a session's
+ * life: load, save, regenerate, destroy (session.c), typed values
+ * (values.c) over a change log (changes.c), and the same on an event loop
+ * (session_async.c).
+ *
+ * May use: every other wing (util, crypto, cookie, codec, cache, store,
+ * loop). Nothing uses it. (docs/design.md, "Wings")
+ */
+#ifndef MCS_SESSION_INT_H
+#define MCS_SESSION_INT_H
+
+#include <jansson.h>
+
+#include "cache/cache_int.h"
+#include "codec/codec_int.h"
+#include "cookie/cookie_int.h"
+#include "crypto/crypto_int.h"
+#include "loop/loop_int.h"
+#include "store/store_int.h"
+
+/* Up to this many Set-Cookie values per response (tornado mode: 2). */
+#define MCS__SET_COOKIE_MAX 2
+#define MCS__SET_COOKIE_LEN 1024
+
+typedef struct mcs__cookie_out {
+  size_t count;
+  char value[MCS__SET_COOKIE_MAX][MCS__SET_COOKIE_LEN];
+} mcs__cookie_out;
+
+/* How a mode names sessions: cookies, ids and store keys. */
+typedef struct mcs__scheme {
+  /* Reads the id named by a Cookie header: MCS_OK (id set), MCS_ENOENT (no
+   * session cookie), MCS_EBADSIG (a cookie that does not verify),
+   * MCS_ELIMIT (header over limits). On MCS_OK, known->key_len > 0 when
+   * the id's store key and CSRF MAC came along (a cookie verified before:
+   * known->key, known->csrf_mac), 0 when the caller must derive them. */
+  int (*read_id)(const mcs_manager *mgr, const char *header, size_t len,
+                 char id[MCS__ID_MAX + 1], size_t *id_len,
+                 int64_t *signed_at, mcs__idcache_entry *known);
+  int (*new_id)(const mcs_manager *mgr, char id[MCS__ID_MAX + 1],
+                size_t *id_len);
+  /* Store key for an id into key[MCS_STORE_KEY_MAX + 1]. */
+  int (*store_key)(const mcs_manager *mgr, const char *id, size_t id_len,
+                   char key[MCS_STORE_KEY_MAX + 1], size_t *key_len);
+  /* Set-Cookie values naming `id`, or expiring the cookies (id NULL). */
+  int (*cookies)(const mcs_manager *mgr, const char *id, size_t id_len,
+                 mcs__cookie_out *out);
+} mcs__scheme;
+
+extern const mcs__scheme mcs__scheme_native;  /* scheme_native.c */
+extern const mcs__scheme mcs__scheme_tornado; /* scheme_tornado.c */
+
+/* HMAC-SHA256(csrf key, "csrf" || id): what a CSRF token masks (csrf.c). */
+void mcs__csrf_mac(const mcs_manager *m, const char *id, size_t id_len,
+                   uint8_t mac[MCS__HMAC_BYTES]);
+
+/* ---- Per-user revocation (revoke.c) ---- */
+/* Whether a record bound to a user (rec->user) was revoked since: at most
+ * one store read, none when the cache answers. A user record that cannot
+ * be read counts as a revocation (fail closed). Store errors and
+ * MCS_ENOMEM are returned (the caller cannot tell, so must not serve the
+ * session). */
+int mcs__revoke_check(mcs_manager *m, mcs__record *rec, bool *revoked);
+/* True when no store read is needed to know that rec's binding (if any)
+ * is still current: the cache answers, and says so. Never does I/O. */
+bool mcs__revoke_known_current(mcs_manager *m, mcs__record *rec);
+/* Works out rec->user_tag if the record is bound and has none yet; the
+ * two functions above do so themselves. Call before caching a record. */
+void mcs__revoke_tag(const mcs_manager *m, mcs__record *rec);
+/* The user's current generation, read from the store (cache updated), for
+ * binding a session at login. A record that cannot be read is replaced by
+ * a new generation (a revocation now: the sessions bound before stay
+ * ended, this one is bound to the new one). */
+int mcs__revoke_current(mcs_manager *m, const char *uid, uint64_t *gen);
+/* Writes a new generation for uid with the given record TTL (one `set`);
+ * *gen (may be NULL) gets it. MCS_EINVAL in tornado mode. */
+int mcs__revoke_write(mcs_manager *m, const char *uid, uint32_t ttl,
+                      uint64_t *gen);
+/* How long a user's revocation record must live to govern every session
+ * of a manager with these timeouts (the rule is explained in revoke.c):
+ * min(idle_timeout + revocation_check_interval, absolute_timeout) + 60,
+ * absolute_timeout 0 meaning none; at most UINT32_MAX. */
+uint32_t mcs__revoke_ttl_for(uint32_t idle_timeout, uint32_t absolute_timeout,
+                             uint32_t revocation_check_interval);
+/* The record TTL mcs_manager_revoke_user uses: the rule above applied to
+ * the manager's own timeouts. */
+uint32_t mcs__revoke_ttl(const mcs_manager *m);
+/* ---- The manager (manager.c) ---- */
+struct mcs_manager {
+  mcs_manager_config cfg; /* strings below replace the borrowed ones */
+  mcs_keyring *keys;      /* owned copy */
+  mcs_store *store;       /* borrowed, or owned when own_store */
+  bool own_store;
+  char *key_prefix;
+  size_t key_prefix_len;
+  char *cookie_name;
+  char *cookie_path;
+  char *cookie_domain;
+  uint8_t store_key_secret[64]; /* HMAC key for native store keys */
+  size_t store_key_secret_len;
+  uint8_t csrf_key[32];   /* derived from the key ring */
+  mcs__hmac store_key_hmac; /* keyed with store_key_secret */
+  mcs__hmac csrf_hmac;      /* keyed with csrf_key */
+  uint8_t *session_secret; /* tornado mode: owned copy */
+  size_t session_secret_len;
+  uint32_t signature_max_age;
+  const mcs__scheme *scheme;
+  const mcs__codec *codec;
+  mcs__limits limits;
+  mcs__revcache *revcache; /* users' generations (revoke.c) */
+  mcs__rcache *rcache;     /* decoded records (rcache.c), or NULL */
+  mcs__idcache *idcache;   /* verified cookies (idcache.c), or NULL */
+  struct {
+    _Atomic uint64_t created, loaded, expired, forged, saves, writes_skipped,
+        cas_retries, store_errors, corrupt, revoked, revocation_reads,
+        retired, revocation_unreadable;
+  } stats;
+  mcs__ratelimit log_unreadable_user; /* revoke.c's warning */
+  mcs__clock clock;   /* cfg.clock */
+  mcs__logger logger; /* cfg.log */
+};
+
+#define MCS__STAT_INC(mgr, field)                                            \
+  atomic_fetch_add_explicit(&(mgr)->stats.field, 1, memory_order_relaxed)
+
+/* A manager's clock and log (util/clock.c, util/log.c). */
+#define mcs__now(m) mcs__clock_now(&(m)->clock)
+#define mcs__log(m, ...) mcs__logf(&(m)->logger, __VA_ARGS__)
+#define mcs__log_burst(m, rl, ...)                                            \
+  mcs__logf_burst(&(m)->logger, (rl), mcs__now(m), __VA_ARGS__)
+
+
+/* ---- Change log (changes.c) ----
+ * One entry per key this request touched. Sets and deletes are absolute
+ * (re-applied as they are); increments are relative (their summed delta is
+ * added to whatever value the store holds when a CAS conflict forces a
+ * re-apply). */
+typedef enum mcs__change_kind {
+  MCS__CHANGE_SET,
+  MCS__CHANGE_DELETE,
+  MCS__CHANGE_INCR
+} mcs__change_kind;
+
+typedef struct mcs__change {
+  char *key;
+  mcs__change_kind kind;
+  json_t *value; /* SET: owned reference */
+  int64_t delta; /* INCR */
+} mcs__change;
+
+typedef struct mcs__changes {
+  mcs__change *items;
+  size_t len, cap;
+} mcs__changes;
+
+/* Records that `key` now holds `value` (a new reference is taken). */
+int mcs__changes_set(mcs__changes *c, const char *key, json_t *value);
+int mcs__changes_delete(mcs__changes *c, const char *key);
+/* Records an increment; an earlier absolute change of the key absorbs it
+ * (the caller passes the key's new value as `now_value`). */
+int mcs__changes_incr(mcs__changes *c, const char *key, int64_t delta,
+                      json_t *now_value);
+/* Applies the log to `data` (a fresher copy of the session's data).
+ * MCS_ETYPE when an increment meets a value that is no longer an integer,
+ * MCS_ERANGE on overflow, MCS_ENOMEM. */
+int mcs__changes_apply(const mcs__changes *c, json_t *data);
+void mcs__changes_clear(mcs__changes *c);
+
+/* ---- The session ---- */
+struct mcs_session {
+  mcs_manager *mgr;
+  mcs_outcome outcome;
+
+  char id[MCS__ID_MAX + 1]; /* the id this session goes by */
+  size_t id_len;
+  char key[MCS_STORE_KEY_MAX + 1]; /* store key of its record */
+  size_t key_len;
+  /* The id of the validly signed cookie this request presented, if any,
+   * even when its record was gone: CSRF tokens bound to it still verify. */
+  char presented_id[MCS__ID_MAX + 1];
+  size_t presented_len;
+  /* mcs__csrf_mac of presented_id, when the scheme handed it over. */
+  uint8_t presented_csrf_mac[MCS__HMAC_BYTES];
+  bool presented_csrf_known;
+  int64_t signed_at; /* timestamp of the presented cookie's signature */
+
+  mcs__record rec;     /* data (always an object), created, rev */
+  uint64_t cas;        /* token of the record we read or wrote */
+  mcs__changes changes;
+
+  bool stored;      /* a record exists under `key` */
+  bool retired;     /* loaded a retired snapshot: read-only, never send
+                       a cookie (session.c, mcs_session_regenerate) */
+  bool regenerated; /* regenerate called; old identity below */
+  char old_key[MCS_STORE_KEY_MAX + 1];
+  size_t old_key_len;
+  uint64_t old_cas;
+  bool destroyed;
+  bool csrf_issued;
+  bool user_pending; /* set_user called: rec.user is to be written */
+
+  /* Set-Cookie values prepared by save; allocated by the first save that
+   * sends a cookie (most requests send none, and without these 2 KiB a
+   * session is small enough for malloc's per-thread cache). */
+  mcs__cookie_out *cookies;
+};
+
+/* MCS_OK when the application may change the session: MCS_ESTATE once
+ * destroyed, MCS_ERETIRED for a retired snapshot. */
+static inline int mcs__session_writable(const mcs_session *s) {
+  if (s->destroyed)
+    return MCS_ESTATE;
+  return s->retired ? MCS_ERETIRED : MCS_OK;
+}
+
+/* ---- Loading and saving in steps (session.c), for session_async.c ----
+ * The blocking functions are these steps run back to back; the event-loop
+ * functions run the one store operation between them without blocking and
+ * hand whatever needs more store operations (MCS__NEED_IO) to the loop's
+ * helper thread. */
+
+/* Positive, internal: this step needs store operations that may block;
+ * nothing was changed, call it again with allow_io (off the loop). */
+#define MCS__NEED_IO 2
+
+struct mcs__aop;
+
+/* An empty buffer for a record as the store returns it, bounded by what
+ * the manager could ever have written (with room for a replica header). */
+mcs_store_value mcs__record_value(const mcs_manager *m);
+
+/* Checks the arguments, makes a session (*out, owned by the caller) and
+ * parses the Cookie header into it. *need_read: its key names the record
+ * to read (mg with the idle timeout); otherwise it is settled (NEW or
+ * FORGED). On error *out is NULL. */
+int mcs__load_begin(mcs_manager *mgr, const char *header, size_t len,
+                    mcs_session **out, bool *need_read);
+/* Takes the answer of that read (rc, r, the value, its CAS token) and
+ * settles the session. *found tells a later mcs__load_settle what the
+ * read found. MCS__NEED_IO when settling needs more operations. */
+int mcs__load_take(mcs_session *s, int rc, mcs_store_result r,
+                   const mcs_store_value *v, uint64_t cas, bool allow_io,
+                   int *found);
+int mcs__load_settle(mcs_session *s, int found, bool allow_io);
+/* The read and the settling, blocking. */
+int mcs__load_read(mcs_session *s);
+
+/* Prepares the one write a save needs into *op (op->kind 0: none, the
+ * save is complete and the result returned), encoding into body, which
+ * must outlive the write. MCS__NEED_IO: take mcs__save_slow instead. */
+int mcs__save_begin(mcs_session *s, mcs__buf *body, struct mcs__aop *op);
+/* Finishes after the store answered op. Blocks (conflict replay, id
+ * collision) exactly when mcs__save_written_needs_io(op). */
+int mcs__save_written(mcs_session *s, mcs__buf *body,
+                      const struct mcs__aop *op);
+bool mcs__save_written_needs_io(const struct mcs__aop *op);
+/* The whole save, blocking, after save_begin said MCS__NEED_IO. */
+int mcs__save_slow(mcs_session *s, mcs__buf *body);
+/* What every save ends with: the change log is cleared on success, the
+ * cookies on failure. Returns rc. */
+int mcs__save_finish(mcs_session *s, int rc);
+
+#endif /* MCS_SESSION_INT_H */
