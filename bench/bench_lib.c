@@ -320,7 +320,7 @@ static int create_session(mcs_manager *mgr, unsigned long n, char *cookie,
   if (rc == MCS_OK)
     rc = mcs_session_save(s);
   if (rc == MCS_OK && cookie) {
-    const char *sc = mcs_session_set_cookie(s, 0);
+    const char *sc = mcs_session_cookie(s, 0);
     size_t len = sc ? strcspn(sc, ";") : 0;
     if (len == 0 || len >= size)
       rc = MCS_ELIMIT;
@@ -502,7 +502,7 @@ static int prepare_workers(const opts *o, mcs_keyring *ring, mcs_store *store,
 
 static uint64_t store_requests(mcs_store *store) {
   mcs_memcached_stats st;
-  return mcs_store_memcached_stats(store, &st) == MCS_OK ? st.requests : 0;
+  return mcs_store_memcached_stats_get(store, &st) == MCS_OK ? st.requests : 0;
 }
 
 /* What every timed command starts from: a random key ring, the store
@@ -677,7 +677,7 @@ static int cmd_inflight(const opts *o, int bare) {
 static int store_bytes(const opts *o, mcs_store *store, uint64_t *bytes) {
   if (!is_memcached(o->store)) {
     mcs_memory_stats st;
-    int rc = mcs_store_memory_stats(store, &st);
+    int rc = mcs_store_memory_stats_get(store, &st);
     *bytes = st.bytes;
     return rc;
   }

@@ -151,7 +151,7 @@ def memory_section(r):
            "%d-byte keys)" % (r["memory"][0]["sessions"],
                               r["memory"][0]["record"], r["memory"][0]["key"]),
            "", "| store | bytes per session | measured as |", "|---|--:|---|"]
-    how = {"memory": "mcs_store_memory_stats bytes, after − before",
+    how = {"memory": "mcs_store_memory_stats_get bytes, after − before",
            "memcached": "memcached `stats` bytes, after − before"}
     for l in r["memory"]:
         out.append("| %s | %s | %s |" % (l["store"], num(l["bytes"]),

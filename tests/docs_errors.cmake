@@ -1,10 +1,10 @@
 # Fails if docs/errors.md does not name every code of MCS_ERRNO_MAP.
-file(READ "${SOURCE}/include/mcsession.h" header)
+file(READ "${SOURCE}/include/mcsession/base.h" header)
 file(READ "${SOURCE}/docs/errors.md" doc)
 string(REGEX MATCHALL "X\\(E[A-Z]+," codes "${header}")
 list(LENGTH codes n)
 if(n LESS 10)
-  message(FATAL_ERROR "could not read MCS_ERRNO_MAP from mcsession.h")
+  message(FATAL_ERROR "could not read MCS_ERRNO_MAP from mcsession/base.h")
 endif()
 foreach(c ${codes})
   string(REGEX REPLACE "X\\((E[A-Z]+)," "MCS_\\1" name "${c}")

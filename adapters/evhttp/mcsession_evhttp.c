@@ -48,9 +48,9 @@ int mcs_evhttp_add_set_cookies(const mcs_session *s,
    * which may not be malloc). */
   struct evkeyvalq built;
   TAILQ_INIT(&built);
-  size_t n = mcs_session_set_cookie_count(s);
+  size_t n = mcs_session_cookie_count(s);
   for (size_t i = 0; i < n; i++) {
-    const char *value = mcs_session_set_cookie(s, i);
+    const char *value = mcs_session_cookie(s, i);
     if (!value || evhttp_add_header(&built, "Set-Cookie", value) != 0) {
       evhttp_clear_headers(&built);
       return MCS_ENOMEM;

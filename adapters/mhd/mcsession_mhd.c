@@ -30,18 +30,12 @@ int mcs_mhd_add_set_cookies(const mcs_session *s,
                             struct MHD_Response *response) {
   if (!s || !response)
     return MCS_EINVAL;
-  size_t n = mcs_session_set_cookie_count(s);
+  size_t n = mcs_session_cookie_count(s);
   for (size_t i = 0; i < n; i++) {
-    const char *value = mcs_session_set_cookie(s, i);
+    const char *value = mcs_session_cookie(s, i);
     if (!value || MHD_add_response_header(response, MHD_HTTP_HEADER_SET_COOKIE,
                                           value) != MHD_YES)
       return MCS_ENOMEM;
   }
   return MCS_OK;
-}
-
-/* Kept for source compatibility: the mapping lives in the core, shared
- * with every adapter. */
-unsigned mcs_mhd_status_for_error(int err) {
-  return mcs_http_status_for_error(err);
 }

@@ -80,7 +80,7 @@
 #ifndef MCSESSION_EVHTTP_H
 #define MCSESSION_EVHTTP_H
 
-#include "mcsession.h"
+#include "mcsession/session.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -37,7 +37,8 @@
  * the header, so going back to 0 needs a flush.
  * src/store/memcached/mc_replica.c has the full reasoning and its limits.
  *
- * Include "mcsession.h" (which includes this header) or this header alone.
+ * Include "mcsession.h" (which includes this header) or this header alone;
+ * it includes "mcsession/store.h" and nothing that includes it back.
  */
 #ifndef MCSESSION_MEMCACHED_H
 #define MCSESSION_MEMCACHED_H
@@ -45,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mcsession.h"
+#include "mcsession/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -135,6 +136,9 @@ typedef struct mcs_memcached_config {
   /* How keys are spread over the servers; default
    * MCS_MEMCACHED_HASH_KETAMA. See mcs_memcached_hash. */
   mcs_memcached_hash hash;
+  /* Room for fields of later releases (mcsession.h, "Structs grow"):
+   * zero. */
+  uint64_t reserved[8];
 } mcs_memcached_config;
 
 /* Defaults, no servers. NULL is ignored. Any thread. */
@@ -195,11 +199,14 @@ typedef struct mcs_memcached_stats {
   uint64_t timeouts;         /* requests that timed out */
   uint64_t protocol_errors;  /* malformed or unexpected replies */
   uint64_t retries;          /* requests repeated on a fresh connection */
+  /* Room for fields of later releases (mcsession.h, "Structs grow"):
+   * zero. */
+  uint64_t reserved[8];
 } mcs_memcached_stats;
 
 /* Fills *stats; MCS_EINVAL if `store` is not a memcached store. */
-MCS_EXPORT int mcs_store_memcached_stats(const mcs_store *store,
-                                         mcs_memcached_stats *stats);
+MCS_EXPORT int mcs_store_memcached_stats_get(const mcs_store *store,
+                                             mcs_memcached_stats *stats);
 
 #ifdef __cplusplus
 }

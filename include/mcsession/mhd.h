@@ -1,13 +1,15 @@
 /*
  * mcsession — the libmicrohttpd adapter (libmcsession-mhd).
  *
- * Three functions connect mcsession's framework-neutral core (the Cookie
+ * Two functions connect mcsession's framework-neutral core (the Cookie
  * header in, Set-Cookie header values out) to libmicrohttpd 0.9.75 or later:
  *
  *   mcs_mhd_session_load      the session named by a request's Cookie header
  *   mcs_mhd_add_set_cookies   the session's Set-Cookie values onto a response
- *   mcs_mhd_status_for_error  the HTTP status to answer for an mcs error code
- *                             (the core's mcs_http_status_for_error)
+ *
+ * The HTTP status to answer for an error code is the core's
+ * mcs_http_status_for_error (mcsession/base.h), the one mapping every
+ * adapter shares.
  *
  * Typical access handler (second call, when the request is complete):
  *
@@ -41,7 +43,7 @@
 #ifndef MCSESSION_MHD_H
 #define MCSESSION_MHD_H
 
-#include "mcsession.h"
+#include "mcsession/session.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,12 +72,6 @@ MCS_EXPORT int mcs_mhd_session_load(mcs_manager *mgr,
  * refuses a header (it does so only when it cannot allocate). */
 MCS_EXPORT int mcs_mhd_add_set_cookies(const mcs_session *s,
                                        struct MHD_Response *response);
-
-/* The HTTP status code to answer when a session call failed with `err`:
- * the same as mcs_http_status_for_error (mcsession.h), which holds the one
- * mapping every adapter shares (MCS_ELIMIT 431, MCS_ESTORE 503, ...).
- * Kept so existing MHD code builds unchanged. Never fails; thread-safe. */
-MCS_EXPORT unsigned mcs_mhd_status_for_error(int err);
 
 #ifdef __cplusplus
 }

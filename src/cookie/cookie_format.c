@@ -31,6 +31,7 @@
 void mcs_cookie_attrs_init(mcs_cookie_attrs *attrs) {
   if (!attrs)
     return;
+  memset(attrs, 0, sizeof *attrs);
   attrs->path = "/";
   attrs->domain = NULL;
   attrs->max_age = -1;
@@ -147,7 +148,8 @@ static bool prefix_rules_hold(const char *name, const mcs_cookie_attrs *a) {
 }
 
 int mcs_cookie_attrs_check(const char *name, const mcs_cookie_attrs *attrs) {
-  if (!attrs || !name_valid(name))
+  if (!attrs || !name_valid(name) ||
+      !mcs__all_zero(attrs->reserved, sizeof attrs->reserved))
     return MCS_EINVAL;
   if (attrs->same_site != MCS_SAMESITE_LAX &&
       attrs->same_site != MCS_SAMESITE_STRICT &&

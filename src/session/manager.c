@@ -79,6 +79,11 @@ static int check_tornado(const mcs_manager_config *cfg) {
 
 static int check_config(const mcs_manager_config *cfg) {
   unsigned v;
+  if (!mcs__all_zero(cfg->reserved, sizeof cfg->reserved) ||
+      !mcs__all_zero(cfg->cookie.reserved, sizeof cfg->cookie.reserved))
+    return refuse(cfg, "mcsession: the config sets a field this library "
+                       "does not know (built against a newer mcsession.h, "
+                       "or not filled by mcs_manager_config_init)");
   if (cfg->mode != MCS_MODE_NATIVE && cfg->mode != MCS_MODE_TORNADO)
     return refuse(cfg, "mcsession: unknown mode");
   if (cfg->mode == MCS_MODE_TORNADO && check_tornado(cfg) != MCS_OK)

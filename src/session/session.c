@@ -784,11 +784,11 @@ int mcs_session_dirty(const mcs_session *s) {
                s->user_pending);
 }
 
-size_t mcs_session_set_cookie_count(const mcs_session *s) {
+size_t mcs_session_cookie_count(const mcs_session *s) {
   return s && s->cookies ? s->cookies->count : 0;
 }
 
-const char *mcs_session_set_cookie(const mcs_session *s, size_t i) {
+const char *mcs_session_cookie(const mcs_session *s, size_t i) {
   return (s && s->cookies && i < s->cookies->count) ? s->cookies->value[i]
                                                     : NULL;
 }

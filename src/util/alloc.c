@@ -68,3 +68,11 @@ char *mcs__strndup(const char *s, size_t len) {
 }
 
 char *mcs__strdup(const char *s) { return mcs__strndup(s, strlen(s)); }
+
+bool mcs__all_zero(const void *p, size_t n) {
+  const uint8_t *b = p;
+  uint8_t any = 0;
+  for (size_t i = 0; i < n; i++)
+    any |= b[i];
+  return any == 0;
+}

@@ -66,6 +66,13 @@ bool mcs__b64_shape_ok(const char *in, size_t n);
 int mcs__b64_decode(const char *in, size_t n, void *out, size_t out_size,
                     size_t *out_len);
 
+/* ---- Public structs (alloc.c) ---- */
+/* True when the n bytes at p are all zero: a public struct's `reserved`
+ * space, which a field of a later release would occupy (mcsession.h,
+ * "Structs grow"). A config with something there is refused (MCS_EINVAL)
+ * rather than read without the setting the caller meant. */
+bool mcs__all_zero(const void *p, size_t n);
+
 /* ---- Text (utf8.c) ---- */
 /* Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
  * above U+10FFFF. */

@@ -9,7 +9,7 @@ int main(void) {
   int mhd = mcs_mhd_add_set_cookies(NULL, NULL);
   int ev = mcs_evhttp_add_set_cookies(NULL, NULL);
   int ok = mhd == MCS_EINVAL && ev == MCS_EINVAL &&
-           mcs_mhd_status_for_error(MCS_ELIMIT) == 431;
+           mcs_http_status_for_error(MCS_ELIMIT) == 431;
   printf("adapters: %s\n", ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }

@@ -50,7 +50,7 @@ static inline mcs_store *open_store(uint16_t port, const char *params) {
 
 static inline mcs_memcached_stats stats_of(mcs_store *s) {
   mcs_memcached_stats st;
-  assert_int_equal(mcs_store_memcached_stats(s, &st), MCS_OK);
+  assert_int_equal(mcs_store_memcached_stats_get(s, &st), MCS_OK);
   return st;
 }
 
@@ -158,8 +158,8 @@ static inline mcs_session *mt_load(const mt_mgr *m, const char *cookie) {
 
 /* The Cookie header naming a saved session ("name=value"). */
 static inline void mt_cookie(const mcs_session *s, char *out, size_t size) {
-  assert_true(mcs_session_set_cookie_count(s) >= 1);
-  const char *sc = mcs_session_set_cookie(s, 0);
+  assert_true(mcs_session_cookie_count(s) >= 1);
+  const char *sc = mcs_session_cookie(s, 0);
   size_t n = strcspn(sc, ";");
   assert_true(n < size);
   memcpy(out, sc, n);

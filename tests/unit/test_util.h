@@ -196,8 +196,8 @@ static inline void fixture_free(fixture *f) {
 /* Turns the first Set-Cookie value into a Cookie header ("name=value"). */
 static inline void cookie_header_from(const mcs_session *s, char *out,
                                       size_t out_size) {
-  assert_true(mcs_session_set_cookie_count(s) >= 1);
-  const char *sc = mcs_session_set_cookie(s, 0);
+  assert_true(mcs_session_cookie_count(s) >= 1);
+  const char *sc = mcs_session_cookie(s, 0);
   size_t n = strcspn(sc, ";");
   assert_true(n < out_size);
   memcpy(out, sc, n);

@@ -233,7 +233,7 @@ const char *mcs_store_memcached_prefix(const mcs_store *store) {
   return st ? st->cfg.prefix : NULL;
 }
 
-int mcs_store_memcached_stats(const mcs_store *store,
+int mcs_store_memcached_stats_get(const mcs_store *store,
                               mcs_memcached_stats *stats) {
   mc_store *st = ours(store);
   if (!st || !stats)

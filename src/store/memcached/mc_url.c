@@ -426,6 +426,9 @@ int mcs_memcached_config_check(const mcs_memcached_config *cfg, char *err,
                                size_t err_size) {
   if (!cfg)
     return fail(err, err_size, "no config");
+  if (!mcs__all_zero(cfg->reserved, sizeof cfg->reserved))
+    return fail(err, err_size, "the config sets a field this library does "
+                               "not know (built against a newer header?)");
   int rc = check_servers(cfg, err, err_size);
   if (!rc)
     rc = check_ranges(cfg, err, err_size);

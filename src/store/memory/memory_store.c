@@ -356,7 +356,8 @@ void mcs_memory_config_init(mcs_memory_config *cfg) {
 
 /* The rules are listed with MEM_MIN_BYTES above. */
 static bool config_valid(const mcs_memory_config *cfg) {
-  if (cfg->max_bytes < MEM_MIN_BYTES)
+  if (cfg->max_bytes < MEM_MIN_BYTES ||
+      !mcs__all_zero(cfg->reserved, sizeof cfg->reserved))
     return false;
   if (cfg->shards == 0 || cfg->shards > MEM_MAX_SHARDS ||
       (cfg->shards & (cfg->shards - 1)) != 0)
@@ -424,7 +425,8 @@ bool mcs__store_is_memory(const mcs_store *store) {
 
 /* Sums the shards' figures, locking one shard at a time: each shard's
  * figures are consistent, the total is not a snapshot across shards. */
-int mcs_store_memory_stats(mcs_store *store, mcs_memory_stats *stats) {
+int mcs_store_memory_stats_get(const mcs_store *store,
+                               mcs_memory_stats *stats) {
   if (!mcs__store_is_memory(store) || !stats)
     return MCS_EINVAL;
   const mem_store *ms = store->ud;

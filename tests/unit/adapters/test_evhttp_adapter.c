@@ -204,7 +204,7 @@ static void test_set_cookies_are_appended(void **state) {
   struct evkeyval *first = TAILQ_FIRST(out);
   assert_string_equal(first->value, "theme=dark");
   assert_string_equal(TAILQ_NEXT(first, next)->value,
-                      mcs_session_set_cookie(s, 0));
+                      mcs_session_cookie(s, 0));
   mcs_session_free(s);
   evhttp_request_free(req);
 }

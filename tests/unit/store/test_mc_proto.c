@@ -458,13 +458,13 @@ static void test_store_accepts_replicas_and_exposes_prefix(void **state) {
       MCS_OK);
   assert_string_equal(mcs_store_memcached_prefix(s), "x:");
   mcs_memcached_stats st;
-  assert_int_equal(mcs_store_memcached_stats(s, &st), MCS_OK);
+  assert_int_equal(mcs_store_memcached_stats_get(s, &st), MCS_OK);
   assert_int_equal(st.requests, 0); /* nothing connects before a request */
   mcs_store_free(s);
   mcs_store *mem = NULL;
   assert_int_equal(mcs_store_memory_new(&mem, NULL), MCS_OK);
   assert_null(mcs_store_memcached_prefix(mem));
-  assert_int_equal(mcs_store_memcached_stats(mem, &st), MCS_EINVAL);
+  assert_int_equal(mcs_store_memcached_stats_get(mem, &st), MCS_EINVAL);
   mcs_store_free(mem);
 }
 

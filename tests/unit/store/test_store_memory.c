@@ -88,7 +88,7 @@ static mcs_store *small_store(int64_t *now, size_t max_item) {
 
 static mcs_memory_stats stats_of(mcs_store *s) {
   mcs_memory_stats st;
-  assert_int_equal(mcs_store_memory_stats(s, &st), MCS_OK);
+  assert_int_equal(mcs_store_memory_stats_get(s, &st), MCS_OK);
   return st;
 }
 
@@ -925,9 +925,9 @@ static void test_memory_stats_reject_other_stores(void **st) {
   mcs_store *other = NULL;
   assert_int_equal(mcs_store_new(&other, &ops, NULL), MCS_OK);
   mcs_memory_stats m;
-  assert_int_equal(mcs_store_memory_stats(other, &m), MCS_EINVAL);
-  assert_int_equal(mcs_store_memory_stats(NULL, &m), MCS_EINVAL);
-  assert_int_equal(mcs_store_memory_stats(mem, NULL), MCS_EINVAL);
+  assert_int_equal(mcs_store_memory_stats_get(other, &m), MCS_EINVAL);
+  assert_int_equal(mcs_store_memory_stats_get(NULL, &m), MCS_EINVAL);
+  assert_int_equal(mcs_store_memory_stats_get(mem, NULL), MCS_EINVAL);
   mcs_store_free(other);
   mcs_store_free(mem);
 }

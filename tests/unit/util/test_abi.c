@@ -1,0 +1,146 @@
+/* The public structs' layout, held still (mcsession.h, "Structs grow"):
+ * a program built against an older header must keep working with a newer
+ * library of the same major version. So a struct never changes size, no
+ * field moves, and new fields come out of the `reserved` space at the end,
+ * which the _init functions (and the stats getters) zero.
+ *
+ * Adding a field: take its bytes from `reserved` (shrinking the array),
+ * make zero mean "the default", and add its offset here. The sizes and the
+ * offsets below then stay as they are; if one has to change, the major
+ * version (SOVERSION) has to change with it. The figures are those of
+ * x86_64 Linux (LP64), the platform the library supports. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mcsession.h"
+
+#define END_OF(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* `reserved` is the last member, and it is all zeros in `s`. */
+#define CHECK_RESERVED(type, s)                                               \
+  do {                                                                        \
+    assert_int_equal(END_OF(type, reserved), sizeof(type));                   \
+    static const uint8_t zero[sizeof((s).reserved)];                          \
+    assert_memory_equal((s).reserved, zero, sizeof zero);                     \
+  } while (0)
+
+static void test_layout_is_frozen(void **state) {
+  (void)state;
+#if defined(__x86_64__) && defined(__LP64__)
+  assert_int_equal(sizeof(mcs_manager_config), 368);
+  assert_int_equal(offsetof(mcs_manager_config, cookie_cache_entries), 232);
+  assert_int_equal(offsetof(mcs_manager_config, reserved), 240);
+  assert_int_equal(sizeof(mcs_manager_stats), 232);
+  assert_int_equal(offsetof(mcs_manager_stats, revocation_unreadable), 96);
+  assert_int_equal(offsetof(mcs_manager_stats, reserved), 104);
+  assert_int_equal(sizeof(mcs_memory_config), 104);
+  assert_int_equal(offsetof(mcs_memory_config, reserved), 40);
+  assert_int_equal(sizeof(mcs_memory_stats), 96);
+  assert_int_equal(offsetof(mcs_memory_stats, reserved), 32);
+  assert_int_equal(sizeof(mcs_cookie_attrs), 72);
+  assert_int_equal(offsetof(mcs_cookie_attrs, reserved), 40);
+  assert_int_equal(sizeof(mcs_memcached_config), 16680);
+  assert_int_equal(offsetof(mcs_memcached_config, reserved), 16616);
+  assert_int_equal(sizeof(mcs_memcached_stats), 120);
+  assert_int_equal(offsetof(mcs_memcached_stats, reserved), 56);
+#else
+  skip();
+#endif
+}
+
+/* The _init functions zero the reserved space whatever was there. */
+static void test_init_zeroes_reserved_space(void **state) {
+  (void)state;
+  mcs_manager_config mc;
+  memset(&mc, 0xa5, sizeof mc);
+  mcs_manager_config_init(&mc);
+  CHECK_RESERVED(mcs_manager_config, mc);
+  CHECK_RESERVED(mcs_cookie_attrs, mc.cookie);
+  mcs_memory_config mem;
+  memset(&mem, 0xa5, sizeof mem);
+  mcs_memory_config_init(&mem);
+  CHECK_RESERVED(mcs_memory_config, mem);
+  mcs_cookie_attrs ca;
+  memset(&ca, 0xa5, sizeof ca);
+  mcs_cookie_attrs_init(&ca);
+  CHECK_RESERVED(mcs_cookie_attrs, ca);
+  mcs_memcached_config mcd;
+  memset(&mcd, 0xa5, sizeof mcd);
+  mcs_memcached_config_init(&mcd);
+  CHECK_RESERVED(mcs_memcached_config, mcd);
+  memset(&mcd, 0xa5, sizeof mcd);
+  char why[128];
+  assert_int_equal(mcs_memcached_url_parse("memcached://127.0.0.1:1", &mcd,
+                                           why, sizeof why),
+                   MCS_OK);
+  CHECK_RESERVED(mcs_memcached_config, mcd);
+}
+
+/* So do the stats getters. */
+static void test_stats_zero_reserved_space(void **state) {
+  (void)state;
+  mcs_store *mem = NULL;
+  assert_int_equal(mcs_store_memory_new(&mem, NULL), MCS_OK);
+  mcs_memory_stats ms;
+  memset(&ms, 0xa5, sizeof ms);
+  assert_int_equal(mcs_store_memory_stats_get(mem, &ms), MCS_OK);
+  CHECK_RESERVED(mcs_memory_stats, ms);
+  mcs_store_free(mem);
+  mcs_manager_stats st;
+  memset(&st, 0xa5, sizeof st);
+  mcs_manager_stats_get(NULL, &st);
+  CHECK_RESERVED(mcs_manager_stats, st);
+}
+
+/* A config with something in its reserved space (a field of a later
+ * release, set by a program built against a newer header) is refused,
+ * not read without the setting its caller meant. */
+static void test_unknown_fields_are_refused(void **state) {
+  (void)state;
+  mcs_keyring *keys = NULL;
+  assert_int_equal(mcs_keyring_new(&keys), MCS_OK);
+  assert_int_equal(mcs_keyring_add(keys, 0, "0123456789abcdef", 16), MCS_OK);
+  mcs_manager_config mc;
+  mcs_manager_config_init(&mc);
+  mc.keys = keys;
+  mcs_manager *m = NULL;
+  assert_int_equal(mcs_manager_new(&m, &mc), MCS_OK);
+  mcs_manager_free(m);
+  mc.reserved[3] = 1;
+  assert_int_equal(mcs_manager_new(&m, &mc), MCS_EINVAL);
+  mc.reserved[3] = 0;
+  mc.cookie.reserved[0] = 1;
+  assert_int_equal(mcs_manager_new(&m, &mc), MCS_EINVAL);
+  assert_null(m);
+  assert_int_equal(mcs_cookie_attrs_check("session", &mc.cookie),
+                   MCS_EINVAL);
+  mcs_keyring_free(keys);
+  mcs_memory_config mem;
+  mcs_memory_config_init(&mem);
+  mem.reserved[7] = 1;
+  mcs_store *st = NULL;
+  assert_int_equal(mcs_store_memory_new(&st, &mem), MCS_EINVAL);
+  mcs_memcached_config mcd;
+  char why[128];
+  assert_int_equal(mcs_memcached_url_parse("memcached://127.0.0.1:1", &mcd,
+                                           why, sizeof why),
+                   MCS_OK);
+  mcd.reserved[0] = 1;
+  assert_int_equal(mcs_memcached_config_check(&mcd, why, sizeof why),
+                   MCS_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_layout_is_frozen),
+      cmocka_unit_test(test_init_zeroes_reserved_space),
+      cmocka_unit_test(test_stats_zero_reserved_space),
+      cmocka_unit_test(test_unknown_fields_are_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
