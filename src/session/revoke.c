@@ -1,5 +1,6 @@
 /*
- * Per-user revocation ("log this user out everywhere", DESIGN section 3.6).
+ * Per-user revocation ("log this user out everywhere"; docs/design.md,
+ * "Revocation").
  *
  * Each user may have one small record in the store, under
  *

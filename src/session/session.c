@@ -1,6 +1,6 @@
 /*
- * The session life cycle (DESIGN section 3): load, save, regenerate,
- * destroy. The rules this file keeps:
+ * The session life cycle (docs/design.md, "Session life cycle"): load,
+ * save, regenerate, destroy. The rules this file keeps:
  *
  *   - A store error is reported, never turned into an empty session that a
  *     later save would write over real data.
