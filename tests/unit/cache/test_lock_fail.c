@@ -34,13 +34,15 @@ static long live_allocs; /* allocations through the library's hook */
 
 static int should_fail(void) { return ++inits == fail_at; }
 
-int __wrap_pthread_mutex_init(pthread_mutex_t *m,
-                              const pthread_mutexattr_t *attr) {
-  if (should_fail())
-    return EAGAIN;
-  int rc = __real_pthread_mutex_init(m, attr);
+/* Counts a lock that an init made. */
+static int made(int rc) {
   live_locks += rc == 0;
   return rc;
+}
+
+int __wrap_pthread_mutex_init(pthread_mutex_t *m,
+                              const pthread_mutexattr_t *attr) {
+  return should_fail() ? EAGAIN : made(__real_pthread_mutex_init(m, attr));
 }
 
 int __wrap_pthread_mutex_destroy(pthread_mutex_t *m) {
@@ -50,11 +52,7 @@ int __wrap_pthread_mutex_destroy(pthread_mutex_t *m) {
 
 int __wrap_pthread_cond_init(pthread_cond_t *cv,
                              const pthread_condattr_t *attr) {
-  if (should_fail())
-    return ENOMEM;
-  int rc = __real_pthread_cond_init(cv, attr);
-  live_locks += rc == 0;
-  return rc;
+  return should_fail() ? ENOMEM : made(__real_pthread_cond_init(cv, attr));
 }
 
 int __wrap_pthread_cond_destroy(pthread_cond_t *cv) {

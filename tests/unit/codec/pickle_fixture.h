@@ -300,4 +300,19 @@ static inline void add_repeat(bytes *b, const char *s, size_t times) {
     add_str(b, s);
 }
 
+/* What each main() does first: finds the vectors and points the library's
+ * and jansson's allocations at the counting hooks (-1: they refused). */
+static inline int pickle_tests_init(void) {
+  find_vectors();
+  json_set_alloc_funcs(count_malloc, count_free);
+  return mcs_replace_allocator(count_malloc, count_realloc, count_calloc,
+                               count_free) == MCS_OK
+             ? 0
+             : -1;
+}
+
+/* A test run between the leak check's setup and teardown. */
+#define LEAK_CHECKED(f)                                                        \
+  cmocka_unit_test_setup_teardown(f, leak_check_setup, leak_check_teardown)
+
 #endif /* PICKLE_FIXTURE_H */

@@ -395,13 +395,9 @@ static void test_codec_entry(void **state) {
 }
 
 int main(void) {
-  find_vectors();
-  json_set_alloc_funcs(count_malloc, count_free);
-  if (mcs_replace_allocator(count_malloc, count_realloc, count_calloc,
-                            count_free) != MCS_OK)
+  if (pickle_tests_init())
     return 1;
-#define T(f)                                                                   \
-  cmocka_unit_test_setup_teardown(f, leak_check_setup, leak_check_teardown)
+#define T(f) LEAK_CHECKED(f)
   const struct CMUnitTest tests[] = {
       T(test_cpython_pickles_decode_to_expected_values),
       T(test_top_level_not_a_dict_is_an_empty_session),

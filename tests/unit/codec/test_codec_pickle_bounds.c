@@ -257,13 +257,9 @@ static void test_allocation_failures_are_clean(void **state) {
 }
 
 int main(void) {
-  find_vectors();
-  json_set_alloc_funcs(count_malloc, count_free);
-  if (mcs_replace_allocator(count_malloc, count_realloc, count_calloc,
-                            count_free) != MCS_OK)
+  if (pickle_tests_init())
     return 1;
-#define T(f)                                                                   \
-  cmocka_unit_test_setup_teardown(f, leak_check_setup, leak_check_teardown)
+#define T(f) LEAK_CHECKED(f)
   const struct CMUnitTest tests[] = {
       T(test_input_over_the_size_limit_is_toobig),
       T(test_shared_string_bomb_is_toobig),
