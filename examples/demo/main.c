@@ -1,5 +1,5 @@
-/* mcsession-demo: the Tornado session recipe's login app (DESIGN
- * section 1) in C, with mcsession and libmicrohttpd. See --help. The
+/* mcsession-demo: the Tornado session recipe's login app (docs/design.md,
+ * "Tornado mode") in C, with mcsession and libmicrohttpd. See --help. The
  * program around the server is shared with the libevent example
  * (run.c); this file only names the server and its start and stop:
  * event-loop threads that never wait for the store (evloop.c). */

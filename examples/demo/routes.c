@@ -1,8 +1,9 @@
-/* The recipe's app (DESIGN section 1) plus health, metrics and a
- * session-free /ping, each route split into the phases of route_def.h so
- * that the blocking driver (route_sync.c) and the event-loop driver
- * (route_async.c) run the same code. Independent of the HTTP library:
- * the drivers load and save the session, the server sends the reply. */
+/* The recipe's app (docs/design.md, "Tornado mode") plus health, metrics
+ * and a session-free /ping, each route split into the phases of
+ * route_def.h so that the blocking driver (route_sync.c) and the
+ * event-loop driver (route_async.c) run the same code. Independent of
+ * the HTTP library: the drivers load and save the session, the server
+ * sends the reply. */
 #include <string.h>
 #include <strings.h>
 

@@ -31,7 +31,6 @@
 #include "cache/ways.h"
 
 #define IDCACHE_VALUE_MAX 256
-#define IDCACHE_LOCKS 64
 
 typedef struct slot {
   uint64_t hash;    /* keyed hash of the value */
@@ -41,32 +40,23 @@ typedef struct slot {
 } slot;
 
 struct mcs__idcache {
-  size_t entries; /* slots: a power of two, at least MCS__WAYS */
-  slot *slots;
-  mcs__ways_rank *recent; /* per bucket */
+  mcs__ways_table t; /* t.mem holds the slots */
+  slot *slots;       /* t.mem */
   uint8_t hash_key[crypto_shorthash_KEYBYTES];
-  pthread_mutex_t locks[IDCACHE_LOCKS];
 };
 
 int mcs__idcache_new(size_t entries, mcs__idcache **out) {
   *out = NULL;
   if (entries == 0)
     return MCS_OK;
-  size_t n = mcs__ways_slots(entries);
   mcs__idcache *c = mcs__calloc(1, sizeof *c);
-  if (!c || !(c->slots = mcs__calloc(n, sizeof *c->slots)) ||
-      !(c->recent = mcs__calloc(n / MCS__WAYS, sizeof *c->recent))) {
-    if (c)
-      mcs__free(c->slots);
+  int rc = c ? mcs__ways_table_init(&c->t, entries, sizeof(slot)) : MCS_ENOMEM;
+  if (rc != MCS_OK) {
     mcs__free(c);
-    return MCS_ENOMEM;
+    return rc;
   }
-  c->entries = n;
-  for (size_t b = 0; b < n / MCS__WAYS; b++)
-    mcs__ways_rank_init(&c->recent[b]);
+  c->slots = c->t.mem;
   randombytes_buf(c->hash_key, sizeof c->hash_key);
-  for (size_t i = 0; i < IDCACHE_LOCKS; i++)
-    pthread_mutex_init(&c->locks[i], NULL);
   *out = c;
   return MCS_OK;
 }
@@ -74,11 +64,7 @@ int mcs__idcache_new(size_t entries, mcs__idcache **out) {
 void mcs__idcache_free(mcs__idcache *c) {
   if (!c)
     return;
-  for (size_t i = 0; i < IDCACHE_LOCKS; i++)
-    pthread_mutex_destroy(&c->locks[i]);
-  sodium_memzero(c->slots, c->entries * sizeof *c->slots);
-  mcs__free(c->slots);
-  mcs__free(c->recent);
+  mcs__ways_table_fini(&c->t); /* wipes the slots */
   sodium_memzero(c->hash_key, sizeof c->hash_key);
   mcs__free(c);
 }
@@ -93,7 +79,7 @@ static uint64_t hash_of(const mcs__idcache *c, const char *value, size_t len) {
 }
 
 static pthread_mutex_t *lock_of(mcs__idcache *c, size_t b) {
-  return &c->locks[b % IDCACHE_LOCKS];
+  return mcs__ways_lock(&c->t, b);
 }
 
 /* Which ways of bucket b hold `value` (whose hash is h). Only ways with
@@ -116,14 +102,14 @@ bool mcs__idcache_get(mcs__idcache *c, const char *value, size_t len,
   if (!c || len == 0 || len > IDCACHE_VALUE_MAX)
     return false;
   uint64_t h = hash_of(c, value, len);
-  size_t b = mcs__ways_bucket((size_t)h, c->entries);
+  size_t b = mcs__ways_bucket((size_t)h, c->t.slots);
   bool holds[MCS__WAYS], hit = false;
   pthread_mutex_lock(lock_of(c, b));
   match(c, b, h, value, len, holds);
   for (unsigned w = 0; w < MCS__WAYS; w++) {
     if (holds[w]) {
       *out = c->slots[MCS__WAYS * b + w].e;
-      mcs__ways_touch(&c->recent[b], w);
+      mcs__ways_touch(&c->t.recent[b], w);
       hit = true;
       break;
     }
@@ -137,19 +123,19 @@ void mcs__idcache_put(mcs__idcache *c, const char *value, size_t len,
   if (!c || len == 0 || len > IDCACHE_VALUE_MAX)
     return;
   uint64_t h = hash_of(c, value, len);
-  size_t b = mcs__ways_bucket((size_t)h, c->entries);
+  size_t b = mcs__ways_bucket((size_t)h, c->t.slots);
   bool holds[MCS__WAYS], empty[MCS__WAYS];
   pthread_mutex_lock(lock_of(c, b));
   match(c, b, h, value, len, holds);
   for (unsigned w = 0; w < MCS__WAYS; w++)
     empty[w] = c->slots[MCS__WAYS * b + w].value_len == 0;
-  unsigned w = mcs__ways_pick(holds, empty, &c->recent[b]);
+  unsigned w = mcs__ways_pick(holds, empty, &c->t.recent[b]);
   slot *sl = &c->slots[MCS__WAYS * b + w];
   memcpy(sl->value, value, len);
   sl->value_len = len;
   sl->hash = h;
   sl->e = *e;
-  mcs__ways_touch(&c->recent[b], w);
+  mcs__ways_touch(&c->t.recent[b], w);
   pthread_mutex_unlock(lock_of(c, b));
 }
 
@@ -157,7 +143,7 @@ void mcs__idcache_drop(mcs__idcache *c, const char *value, size_t len) {
   if (!c || len == 0 || len > IDCACHE_VALUE_MAX)
     return;
   uint64_t h = hash_of(c, value, len);
-  size_t b = mcs__ways_bucket((size_t)h, c->entries);
+  size_t b = mcs__ways_bucket((size_t)h, c->t.slots);
   bool holds[MCS__WAYS];
   pthread_mutex_lock(lock_of(c, b));
   match(c, b, h, value, len, holds);

@@ -29,7 +29,6 @@
 #include "cache/ways.h"
 
 #define RCACHE_RECORD_MAX 4096
-#define RCACHE_LOCKS 64
 
 typedef struct slot {
   uint64_t key_hash; /* of the store key the raw bytes were read from */
@@ -45,30 +44,21 @@ typedef struct slot {
 } slot;
 
 struct mcs__rcache {
-  size_t entries; /* slots: a power of two, at least MCS__WAYS */
-  slot *slots;
-  mcs__ways_rank *recent; /* per bucket */
-  pthread_mutex_t locks[RCACHE_LOCKS];
+  mcs__ways_table t; /* t.mem holds the slots */
+  slot *slots;       /* t.mem */
 };
 
 int mcs__rcache_new(size_t entries, mcs__rcache **out) {
   *out = NULL;
   if (entries == 0)
     return MCS_OK;
-  size_t n = mcs__ways_slots(entries);
   mcs__rcache *c = mcs__calloc(1, sizeof *c);
-  if (!c || !(c->slots = mcs__calloc(n, sizeof *c->slots)) ||
-      !(c->recent = mcs__calloc(n / MCS__WAYS, sizeof *c->recent))) {
-    if (c)
-      mcs__free(c->slots);
+  int rc = c ? mcs__ways_table_init(&c->t, entries, sizeof(slot)) : MCS_ENOMEM;
+  if (rc != MCS_OK) {
     mcs__free(c);
-    return MCS_ENOMEM;
+    return rc;
   }
-  c->entries = n;
-  for (size_t b = 0; b < n / MCS__WAYS; b++)
-    mcs__ways_rank_init(&c->recent[b]);
-  for (size_t i = 0; i < RCACHE_LOCKS; i++)
-    pthread_mutex_init(&c->locks[i], NULL);
+  c->slots = c->t.mem;
   *out = c;
   return MCS_OK;
 }
@@ -83,12 +73,9 @@ static void slot_clear(slot *sl) {
 void mcs__rcache_free(mcs__rcache *c) {
   if (!c)
     return;
-  for (size_t i = 0; i < c->entries; i++)
+  for (size_t i = 0; i < c->t.slots; i++)
     slot_clear(&c->slots[i]);
-  for (size_t i = 0; i < RCACHE_LOCKS; i++)
-    pthread_mutex_destroy(&c->locks[i]);
-  mcs__free(c->slots);
-  mcs__free(c->recent);
+  mcs__ways_table_fini(&c->t);
   mcs__free(c);
 }
 
@@ -101,7 +88,7 @@ static uint64_t hash_of(const char *key, size_t len) {
 }
 
 static pthread_mutex_t *lock_of(mcs__rcache *c, size_t b) {
-  return &c->locks[b % RCACHE_LOCKS];
+  return mcs__ways_lock(&c->t, b);
 }
 
 /* A new top-level object holding references to src's members. Not
@@ -147,7 +134,7 @@ int mcs__rcache_get(mcs__rcache *c, const char *key, size_t key_len,
   if (!c || len > RCACHE_RECORD_MAX)
     return MCS_OK;
   uint64_t h = hash_of(key, key_len);
-  size_t b = mcs__ways_bucket((size_t)h, c->entries);
+  size_t b = mcs__ways_bucket((size_t)h, c->t.slots);
   int rc = MCS_OK;
   pthread_mutex_lock(lock_of(c, b));
   for (unsigned w = 0; w < MCS__WAYS; w++) {
@@ -156,7 +143,7 @@ int mcs__rcache_get(mcs__rcache *c, const char *key, size_t key_len,
         memcmp(sl->raw, raw, len) == 0) {
       rc = copy_out(sl, rec);
       *hit = rc == MCS_OK;
-      mcs__ways_touch(&c->recent[b], w);
+      mcs__ways_touch(&c->t.recent[b], w);
       break;
     }
   }
@@ -191,7 +178,7 @@ void mcs__rcache_put(mcs__rcache *c, const char *key, size_t key_len,
   if (!fill(&fresh, raw, len, rec))
     return; /* a cache: out of memory just means no entry */
   uint64_t h = hash_of(key, key_len);
-  size_t b = mcs__ways_bucket((size_t)h, c->entries);
+  size_t b = mcs__ways_bucket((size_t)h, c->t.slots);
   fresh.key_hash = h;
   bool holds[MCS__WAYS], empty[MCS__WAYS];
   pthread_mutex_lock(lock_of(c, b));
@@ -200,10 +187,10 @@ void mcs__rcache_put(mcs__rcache *c, const char *key, size_t key_len,
     empty[w] = sl->raw == NULL;
     holds[w] = !empty[w] && sl->key_hash == h;
   }
-  unsigned w = mcs__ways_pick(holds, empty, &c->recent[b]);
+  unsigned w = mcs__ways_pick(holds, empty, &c->t.recent[b]);
   old = c->slots[MCS__WAYS * b + w];
   c->slots[MCS__WAYS * b + w] = fresh;
-  mcs__ways_touch(&c->recent[b], w);
+  mcs__ways_touch(&c->t.recent[b], w);
   pthread_mutex_unlock(lock_of(c, b));
   slot_clear(&old);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cache/cache_int.h"
+#include "cache/ways.h" /* its locks */
 
 #define WAYS 4
 #define STRIPES 64
@@ -50,12 +51,12 @@ int mcs__revcache_new(size_t entries, mcs__revcache **out) {
     return MCS_ENOMEM;
   c->sets = round_up_pow2((entries + WAYS - 1) / WAYS);
   c->entries = mcs__calloc(c->sets * WAYS, sizeof *c->entries);
-  if (!c->entries) {
+  int rc = c->entries ? mcs__locks_init(c->locks, STRIPES) : MCS_ENOMEM;
+  if (rc != MCS_OK) {
+    mcs__free(c->entries);
     mcs__free(c);
-    return MCS_ENOMEM;
+    return rc;
   }
-  for (size_t i = 0; i < STRIPES; i++)
-    pthread_mutex_init(&c->locks[i], NULL); /* cannot fail on Linux */
   atomic_init(&c->seq, 0);
   *out = c;
   return MCS_OK;
@@ -64,8 +65,7 @@ int mcs__revcache_new(size_t entries, mcs__revcache **out) {
 void mcs__revcache_free(mcs__revcache *c) {
   if (!c)
     return;
-  for (size_t i = 0; i < STRIPES; i++)
-    pthread_mutex_destroy(&c->locks[i]);
+  mcs__locks_destroy(c->locks, STRIPES);
   mcs__free(c->entries);
   mcs__free(c);
 }

@@ -12,15 +12,21 @@
  * A new entry goes, in order, to the way already holding its key, to an
  * empty way, to the way used least recently. Each bucket keeps its ways'
  * recency ranks (0: used last); the caller holds the bucket's lock.
+ *
+ * Both caches make and unmake their tables the same way (ways.c): the
+ * slots, the ranks and a fixed set of mutexes, one per group of buckets.
  */
 #ifndef MCS_WAYS_H
 #define MCS_WAYS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define MCS__WAYS 4
+/* Mutexes per table: bucket b takes lock b % MCS__WAYS_LOCKS. */
+#define MCS__WAYS_LOCKS 64
 
 typedef struct mcs__ways_rank {
   uint8_t of[MCS__WAYS]; /* a permutation of 0 .. MCS__WAYS - 1 */
@@ -70,6 +76,35 @@ static inline unsigned mcs__ways_pick(const bool holds[MCS__WAYS],
     if (r->of[w] > r->of[oldest])
       oldest = w;
   return oldest;
+}
+
+/* ---- Locks (ways.c) ---- */
+
+/* Initialises n mutexes, all or none: when one fails, those made before
+ * it are destroyed. MCS_OK, or MCS_ENOMEM (the system lacked the
+ * resources; glibc never fails, other libcs may). */
+int mcs__locks_init(pthread_mutex_t *locks, size_t n);
+void mcs__locks_destroy(pthread_mutex_t *locks, size_t n);
+
+/* ---- A cache's table (ways.c) ---- */
+
+typedef struct mcs__ways_table {
+  size_t slots;           /* a power of two, at least MCS__WAYS */
+  size_t slot_size;       /* bytes of one slot */
+  void *mem;              /* slots * slot_size bytes, zeroed at first */
+  mcs__ways_rank *recent; /* per bucket */
+  pthread_mutex_t locks[MCS__WAYS_LOCKS];
+} mcs__ways_table;
+
+/* Sets up t for at least `entries` slots of slot_size bytes. MCS_OK, or
+ * MCS_ENOMEM with nothing left to free. */
+int mcs__ways_table_init(mcs__ways_table *t, size_t entries, size_t slot_size);
+/* Destroys the locks, wipes and frees the slots (whatever they point to
+ * is the caller's to release first) and the ranks. */
+void mcs__ways_table_fini(mcs__ways_table *t);
+
+static inline pthread_mutex_t *mcs__ways_lock(mcs__ways_table *t, size_t b) {
+  return &t->locks[b % MCS__WAYS_LOCKS];
 }
 
 #endif

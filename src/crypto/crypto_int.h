@@ -21,6 +21,10 @@ typedef struct mcs__hmac {
 void mcs__hmac_key(mcs__hmac *h, const void *key, size_t len);
 void mcs__hmac_mac(const mcs__hmac *h, const void *msg, size_t len,
                    uint8_t mac[MCS__HMAC_BYTES]);
+/* The MAC of the message a || b (a label and an id, say): no copy of the
+ * two parts needed. */
+void mcs__hmac_mac2(const mcs__hmac *h, const void *a, size_t a_len,
+                    const void *b, size_t b_len, uint8_t mac[MCS__HMAC_BYTES]);
 void mcs__hmac_wipe(mcs__hmac *h);
 /* Whether a and b (len bytes each; len is public, the contents secret) are
  * equal, in time that depends on len only. */

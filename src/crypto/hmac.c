@@ -13,8 +13,18 @@ void mcs__hmac_key(mcs__hmac *h, const void *key, size_t len) {
 
 void mcs__hmac_mac(const mcs__hmac *h, const void *msg, size_t len,
                uint8_t mac[MCS__HMAC_BYTES]) {
+  mcs__hmac_mac2(h, msg, len, NULL, 0, mac);
+}
+
+/* The copy of the keyed state is wiped: it is as good as the key for
+ * making MACs. */
+void mcs__hmac_mac2(const mcs__hmac *h, const void *a, size_t a_len,
+                    const void *b, size_t b_len,
+                    uint8_t mac[MCS__HMAC_BYTES]) {
   crypto_auth_hmacsha256_state st = h->state;
-  crypto_auth_hmacsha256_update(&st, msg, len);
+  crypto_auth_hmacsha256_update(&st, a, a_len);
+  if (b_len)
+    crypto_auth_hmacsha256_update(&st, b, b_len);
   crypto_auth_hmacsha256_final(&st, mac);
   sodium_memzero(&st, sizeof st);
 }

@@ -22,11 +22,7 @@
 
 void mcs__csrf_mac(const mcs_manager *m, const char *id, size_t id_len,
                    uint8_t mac[MAC_BYTES]) {
-  crypto_auth_hmacsha256_state st = m->csrf_hmac.state;
-  crypto_auth_hmacsha256_update(&st, (const unsigned char *)"csrf", 4);
-  crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, id_len);
-  crypto_auth_hmacsha256_final(&st, mac);
-  sodium_memzero(&st, sizeof st);
+  mcs__hmac_mac2(&m->csrf_hmac, "csrf", 4, id, id_len, mac);
 }
 
 /* The MAC for `id`: the one the verified-cookie cache handed over when id

@@ -1,5 +1,6 @@
 /*
- * Per-user revocation ("log this user out everywhere", DESIGN section 3.6).
+ * Per-user revocation ("log this user out everywhere"; docs/design.md,
+ * "Revocation").
  *
  * Each user may have one small record in the store, under
  *
@@ -88,18 +89,15 @@
 /* ---- Users: tags and store keys ----------------------------------------- */
 
 
-/* HMAC-SHA256 of the uid under the store-key secret; the label keeps
- * these inputs apart from session ids (which never contain a NUL). */
+/* HMAC-SHA256 of the uid under the store-key secret, through the
+ * manager's keyed state (store_key_hmac: keyed once, with that secret);
+ * the label keeps these inputs apart from session ids (which never
+ * contain a NUL). */
 static void user_mac(const mcs_manager *m, const char *uid,
                      uint8_t mac[crypto_auth_hmacsha256_BYTES]) {
   static const char label[] = "mcsession user"; /* sizeof: NUL included */
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, m->store_key_secret,
-                              m->store_key_secret_len);
-  crypto_auth_hmacsha256_update(&st, (const unsigned char *)label,
-                                sizeof label);
-  crypto_auth_hmacsha256_update(&st, (const unsigned char *)uid, strlen(uid));
-  crypto_auth_hmacsha256_final(&st, mac);
+  mcs__hmac_mac2(&m->store_key_hmac, label, sizeof label, uid, strlen(uid),
+                 mac);
 }
 
 typedef struct user_ref {

@@ -1,6 +1,6 @@
 /*
  * Tornado mode's naming, byte-compatible with the tornado-memcached-sessions
- * recipe (DESIGN section 1):
+ * recipe (docs/design.md, "Tornado mode"):
  *
  *   session_id   = hex(sha256(session_secret + str(uuid4())))
  *   verification = hex(hmac_sha256(key=session_id, msg=session_secret))

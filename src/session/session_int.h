@@ -2,9 +2,9 @@
  * The session wing: the manager (manager.c) and what it is configured
  * with — how a mode names sessions (scheme_native.c, scheme_tornado.c),
  * CSRF tokens (csrf.c), per-user revocation (revoke.c) — and a session's
- * life: load, save, regenerate, destroy (session.c), typed values
- * (values.c) over a change log (changes.c), and the same on an event loop
- * (session_async.c).
+ * life: load (load.c), save (save.c), regenerate (retire.c), destroy and
+ * what those share (session.c), typed values (values.c) over a change log
+ * (changes.c), and the same on an event loop (session_async.c).
  *
  * May use: every other wing (util, crypto, cookie, codec, cache, store,
  * loop). Nothing uses it. (docs/design.md, "Wings")
@@ -193,7 +193,7 @@ struct mcs_session {
 
   bool stored;      /* a record exists under `key` */
   bool retired;     /* loaded a retired snapshot: read-only, never send
-                       a cookie (session.c, mcs_session_regenerate) */
+                       a cookie (retire.c, mcs_session_regenerate) */
   bool regenerated; /* regenerate called; old identity below */
   char old_key[MCS_STORE_KEY_MAX + 1];
   size_t old_key_len;
@@ -216,7 +216,43 @@ static inline int mcs__session_writable(const mcs_session *s) {
   return s->retired ? MCS_ERETIRED : MCS_OK;
 }
 
-/* ---- Loading and saving in steps (session.c), for session_async.c ----
+/* ---- What load.c, save.c and retire.c share (session.c) ---- */
+
+/* What a read of a record came to: a record to use, or none (missing,
+ * or undecodable: counted as corrupt). */
+typedef enum mcs__fetch_result {
+  MCS__FETCH_FOUND,
+  MCS__FETCH_GONE
+} mcs__fetch_result;
+
+/* Counts and logs a store error. */
+void mcs__session_store_error(mcs_session *s, int rc);
+/* Decodes what a read of `key` answered (rc, r, the value in v) into rec,
+ * through the manager's decoded-record cache. */
+int mcs__session_take_record(mcs_session *s, const char *key, size_t key_len,
+                             int rc, mcs_store_result r,
+                             const mcs_store_value *v, mcs__record *rec,
+                             mcs__fetch_result *res);
+/* Reads (sliding the expiry to touch_ttl, 0: not) and decodes one record. */
+int mcs__session_read_record(mcs_session *s, const char *key, size_t key_len,
+                             uint32_t touch_ttl, mcs__record *rec,
+                             uint64_t *cas, mcs__fetch_result *res);
+/* s->key for s->id, as the mode's scheme names it. */
+int mcs__session_set_key(mcs_session *s);
+/* The TTL of a write of the session's record. */
+uint32_t mcs__session_write_ttl(const mcs_session *s);
+/* The record in the manager's codec into out. */
+int mcs__session_encode(const mcs_session *s, const mcs__record *rec,
+                        mcs__buf *out);
+/* Passes a store call's rc on, counting it when it is a store error. */
+int mcs__session_store_rc(mcs_session *s, int rc);
+
+/* Retires the old record of a regenerated session (s->old_key) once its
+ * new record is written, carrying into the new one what other requests
+ * wrote to the old one meanwhile (retire.c, for save.c). */
+int mcs__retire_old_record(mcs_session *s, mcs__buf *body);
+
+/* ---- Loading and saving in steps (load.c, save.c), for session_async.c ----
  * The blocking functions are these steps run back to back; the event-loop
  * functions run the one store operation between them without blocking and
  * hand whatever needs more store operations (MCS__NEED_IO) to the loop's

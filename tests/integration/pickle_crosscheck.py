@@ -2,7 +2,7 @@
 """Checks that CPython's pickle.loads reads what mcsession's pickle encoder
 writes, and gets equal values.
 
-tests/unit/test_codec_pickle.c leaves, in $MCS_BUILD/pickle_out/, pairs
+tests/unit/codec/test_codec_pickle.c leaves, in $MCS_BUILD/pickle_out/, pairs
 <name>.pkl (our encoder's output) and <name>.json (the value it encoded,
 in the session value model: bytes as {"$bytes": base64}, big integers as
 {"$int": digits}). For each pair this script checks, in CPython:

@@ -1,5 +1,6 @@
 /*
- * Sessions through the manager over a real memcached (DESIGN section 3):
+ * Sessions through the manager over a real memcached (docs/design.md,
+ * "Session life cycle"):
  * the life cycle, idle expiry and its sliding on reads, round trips as
  * the server itself counts them, the URL prefix as the key prefix, a
  * garbage record, the size limits, a store that cannot answer, and

@@ -1,7 +1,7 @@
 """The tornado-memcached-sessions recipe's session module, ported to
 Python 3 for mcsession's compatibility tests.
 
-Ported faithfully, weaknesses included (DESIGN.md section 1): a new
+Ported faithfully, weaknesses included (docs/design.md, "Tornado mode"): a new
 memcached client per call, get + replace (two round trips) to slide the
 expiry, pickle.loads of whatever the store returns, '!=' to compare the
 verification, an I/O error read as an empty session, and set() on every

@@ -5,7 +5,7 @@ CPython itself. Run with Debian's Python (the files are checked in):
     /usr/bin/python3 tests/vectors/gen_pickles.py
 
 Kinds of vectors, listed in pickles/MANIFEST (read by
-tests/unit/test_codec_pickle.c), one per line:
+tests/unit/codec/pickle_fixture.h), one per line:
 
   ok <name>.pkl <name>.json    decodes to the JSON (our value model:
                                bytes as {"$bytes": base64}, ints beyond

@@ -10,7 +10,7 @@ The output is deterministic (fixed seed), so regenerating it with the same
 Tornado gives the same file. Every vector is decoded back with Tornado's
 decode_signed_value before it is written.
 
-Line format (parsed by tests/unit/test_signer.c without a library): one
+Line format (parsed by tests/unit/crypto/signer_fixture.h without a library): one
 case per line, six fields separated by single spaces,
 
     key_version timestamp secret_hex name value_hex signed_value

@@ -5,11 +5,11 @@
  * value model (mcsession.h, "Values") and writes records that CPython's
  * pickle.loads turns back into equal values.
  *
- * Decoding (pickle_decode.c) treats the bytes as hostile. It runs no code:
- * it understands only the opcodes that build None, bool, int, float, str,
- * bytes, list, tuple (read as a list) and dict, and refuses every opcode
- * that could import or call anything (GLOBAL, REDUCE, BUILD, ...) with
- * MCS_ECORRUPT. Limits: the input and the fully expanded data are bounded
+ * Decoding (pickle_decode.c, over pickle_machine.c) treats the bytes as
+ * hostile. It runs no code: it understands only the opcodes that build
+ * None, bool, int, float, str, bytes, list, tuple (read as a list) and
+ * dict, and refuses every opcode that could import or call anything
+ * (GLOBAL, REDUCE, BUILD, ...) with MCS_ECORRUPT. Limits: the input and the fully expanded data are bounded
  * by the size limit (MCS_ETOOBIG), nesting by the depth limit, the stack,
  * the marks and the memo by the constants below (MCS_ECORRUPT).
  *

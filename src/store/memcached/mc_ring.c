@@ -7,9 +7,9 @@
  *
  * The hash is BLAKE2b (libsodium crypto_generichash) rather than ketama's
  * MD5, so placements differ from libmemcached's: a mixed deployment of
- * both clients would not agree on key owners (DESIGN section 6 has this
- * client as the only writer). The ring is immutable once built, so
- * lookups need no lock.
+ * both clients would not agree on key owners (docs/design.md, "The
+ * memcached client", has this client as the only writer). The ring is
+ * immutable once built, so lookups need no lock.
  *
  * A ring built by mcs__mc_ring_new_modulo has no points: it picks servers
  * as python-memcached does (hash=python-memcache; see mcs_memcached_hash

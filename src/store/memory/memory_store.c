@@ -221,6 +221,31 @@ static int mem_write(mem_store *ms, const char *key, size_t key_len,
 
 /* ---- Operations ------------------------------------------------------- */
 
+/* A key's live item, looked up under its shard's lock: what get, delete
+ * and touch share. found_enter hashes the key, takes the lock and looks;
+ * found_leave releases the lock, then frees whatever the lookup reclaimed.
+ * f->it (NULL: no live item) may be dereferenced only in between. */
+typedef struct mem_found {
+  mcs__mem_shard *sh;
+  mcs__mem_op op;
+  int64_t now;
+  mcs__mem_item *it;
+} mem_found;
+
+static int found_enter(mem_store *ms, const char *key, size_t key_len,
+                       mem_found *f) {
+  mcs__mem_key k;
+  f->now = mem_now(ms);
+  int rc = key_prepare(ms, key, key_len, &k, &f->sh);
+  if (rc != MCS_OK)
+    return rc;
+  mcs__mem_shard_enter(f->sh, &f->op);
+  f->it = mcs__mem_shard_lookup(f->sh, &k, f->now, &f->op);
+  return MCS_OK;
+}
+
+static void found_leave(mem_found *f) { mcs__mem_shard_leave(f->sh, &f->op); }
+
 /* Copies the value out first so that a failed copy changes nothing (no
  * touch, no LRU bump); the copy runs under the lock because another
  * thread may unlink and free the item as soon as it is released. */
@@ -244,21 +269,15 @@ static int memory_get(void *ud, const char *key, size_t key_len,
                       uint32_t touch_ttl, mcs_store_value *value,
                       uint64_t *cas, uint32_t *flags,
                       mcs_store_result *result) {
-  mem_store *ms = ud;
-  mcs__mem_key k;
-  mcs__mem_shard *sh;
-  mcs__mem_op op;
-  int64_t now = mem_now(ms);
-  int rc = key_prepare(ms, key, key_len, &k, &sh);
+  mem_found f;
+  int rc = found_enter(ud, key, key_len, &f);
   if (rc != MCS_OK)
     return rc;
-  mcs__mem_shard_enter(sh, &op);
-  mcs__mem_item *it = mcs__mem_shard_lookup(sh, &k, now, &op);
-  if (it)
-    rc = item_read(sh, it, now, touch_ttl, value, cas, flags);
-  mcs__mem_shard_leave(sh, &op);
+  if (f.it)
+    rc = item_read(f.sh, f.it, f.now, touch_ttl, value, cas, flags);
+  found_leave(&f);
   if (rc == MCS_OK)
-    *result = it ? MCS_STORE_HIT : MCS_STORE_MISS;
+    *result = f.it ? MCS_STORE_HIT : MCS_STORE_MISS;
   return rc;
 }
 
@@ -286,42 +305,30 @@ static int memory_set(void *ud, const char *key, size_t key_len,
 
 static int memory_del(void *ud, const char *key, size_t key_len,
                       mcs_store_result *result) {
-  mem_store *ms = ud;
-  mcs__mem_key k;
-  mcs__mem_shard *sh;
-  mcs__mem_op op;
-  int64_t now = mem_now(ms);
-  int rc = key_prepare(ms, key, key_len, &k, &sh);
+  mem_found f;
+  int rc = found_enter(ud, key, key_len, &f);
   if (rc != MCS_OK)
     return rc;
-  mcs__mem_shard_enter(sh, &op);
-  mcs__mem_item *it = mcs__mem_shard_lookup(sh, &k, now, &op);
-  if (it)
-    mcs__mem_shard_unlink(sh, it, &op);
-  mcs__mem_shard_leave(sh, &op);
-  *result = it ? MCS_STORE_DELETED : MCS_STORE_MISS;
+  if (f.it)
+    mcs__mem_shard_unlink(f.sh, f.it, &f.op);
+  found_leave(&f);
+  *result = f.it ? MCS_STORE_DELETED : MCS_STORE_MISS;
   return MCS_OK;
 }
 
 /* Like memcached's touch: new expiry, LRU bump, same CAS token. */
 static int memory_touch(void *ud, const char *key, size_t key_len,
                         uint32_t ttl, mcs_store_result *result) {
-  mem_store *ms = ud;
-  mcs__mem_key k;
-  mcs__mem_shard *sh;
-  mcs__mem_op op;
-  int64_t now = mem_now(ms);
-  int rc = key_prepare(ms, key, key_len, &k, &sh);
+  mem_found f;
+  int rc = found_enter(ud, key, key_len, &f);
   if (rc != MCS_OK)
     return rc;
-  mcs__mem_shard_enter(sh, &op);
-  mcs__mem_item *it = mcs__mem_shard_lookup(sh, &k, now, &op);
-  if (it) {
-    it->expiry = expiry_at(now, ttl);
-    mcs__mem_shard_bump(sh, it);
+  if (f.it) {
+    f.it->expiry = expiry_at(f.now, ttl);
+    mcs__mem_shard_bump(f.sh, f.it);
   }
-  mcs__mem_shard_leave(sh, &op);
-  *result = it ? MCS_STORE_TOUCHED : MCS_STORE_MISS;
+  found_leave(&f);
+  *result = f.it ? MCS_STORE_TOUCHED : MCS_STORE_MISS;
   return MCS_OK;
 }
 
