@@ -3,8 +3,8 @@
  * daemon without a thread of its own and one mcs_loop; this file is the
  * daemon's access handler.
  *
- * MHD calls the handler several times per request (docs/design.md, "A
- * request's path"):
+ * MHD calls the handler several times per request (docs/design.md, "HTTP
+ * servers, measured"):
  *   1. headers parsed: we allocate per-request state in *req_cls and
  *      return MHD_YES without answering (answering here would make MHD
  *      close the connection, losing keep-alive);
