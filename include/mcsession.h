@@ -62,5 +62,6 @@
 #include "mcsession/manager.h"   /* the session manager */
 #include "mcsession/session.h"   /* sessions, values, users, CSRF */
 #include "mcsession/loop.h"      /* event loops */
+#include "mcsession/admin.h"     /* operators: inspect, touch, end, revoke */
 
 #endif /* MCSESSION_H */
