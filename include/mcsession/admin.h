@@ -8,16 +8,19 @@
  * Every call takes a manager configured as the application's is — the
  * same mode, key ring (or, in tornado mode, cookie_secret), store-key
  * secret, key prefix and store — so that ids, store keys and user records
- * are named exactly as the application names them. A manager made only
- * for these calls loads no sessions, so its caches stay empty; its
- * timeouts matter only to mcs_admin_user_revoke with ttl 0.
+ * are named exactly as the application names them. (An application's
+ * own manager serves as well.) Its timeouts matter only to
+ * mcs_admin_user_revoke with ttl 0; its caches are neither consulted nor
+ * filled, except that what is read of a user's revocation record
+ * refreshes the revocation cache, as any read of it does.
  *
  * Threads: like mcs_manager_revoke_user, every call may run on any
  * thread while others use the same manager (sessions loading, other
  * admin calls). The calls that reach the store block for at most its
- * timeouts. None of them touches the manager's counters, except the
- * reads of users' revocation records (revocation_reads, and
- * revocation_unreadable for a record that cannot be read).
+ * timeouts. The manager's counters count only what concerns users'
+ * revocation records: their reads (revocation_reads, and
+ * revocation_unreadable for one that cannot be read) and the store
+ * errors of those reads and of revocations (store_errors).
  *
  * A signed value's fields can be read without the key with
  * mcs_signed_inspect (mcsession/signer.h), which proves nothing.
