@@ -150,8 +150,9 @@ static int manager_config(ops_ctx *ctx, mcs_manager_config *cfg,
  * a cookie names the key version it was signed with, and with one
  * secret the tool is Tornado with a plain cookie_secret, which verifies
  * any version. (The store-key secret, unless given, is the ring's lowest
- * version's: the same secret, whatever the version.) */
-int ops_manager(ops_ctx *ctx, unsigned version) {
+ * version's: the same secret, whatever the version.) -1, or the exit
+ * status after printing why. */
+static int ops_manager(ops_ctx *ctx, unsigned version) {
   if (ctx->mgr && ctx->ring_version == version)
     return -1;
   mcs_manager_free(ctx->mgr);

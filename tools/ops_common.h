@@ -84,10 +84,6 @@ int ops_open(ops_ctx *ctx, const tool_cmd *cmd, const ops_args *args,
              bool need_keys);
 void ops_close(ops_ctx *ctx);
 
-/* Makes ctx->mgr's ring hold the secret at key `version` (a new manager
- * when it held another). -1, or the exit status after printing why. */
-int ops_manager(ops_ctx *ctx, unsigned version);
-
 /* The whole run of a subcommand that takes the common options and one
  * COOKIE-OR-ID ("-": read from standard input): parse, open the store,
  * fn(ctx, cookie_or_id), close. Returns the exit status. */

@@ -13,7 +13,7 @@
 _Static_assert(MCS_SESSION_ID_MAX == MCS__ID_MAX,
                "the public id bound is the library's");
 
-#define TORNADO_ID_COOKIE "session_id"
+#define TORNADO_ID_COOKIE "session_id" /* the recipe's, scheme_tornado.c */
 /* The largest record an operator may read: memcached's item size, the
  * most any application sharing the store can have written (its
  * max_data_bytes may be larger than this manager's). */
