@@ -87,7 +87,7 @@ bench:
 	@test bench/node/node_modules/.installed -nt bench/node/package-lock.json \
 	  || (cd bench/node && npm ci --no-audit --no-fund && touch node_modules/.installed)
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release
-	cmake --build $(BENCH_BUILD) -j $(JOBS) --target mcsession-demo mcsession_static
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target mcsession-demo mcsession
 	cmake -S bench -B $(BENCH_BUILD)/bench -DMCS_BUILD_DIR=$(abspath $(BENCH_BUILD))
 	cmake --build $(BENCH_BUILD)/bench
 	/usr/bin/python3 bench/run.py --demo $(BENCH_BUILD)/mcsession-demo \

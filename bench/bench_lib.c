@@ -200,7 +200,7 @@ static int tap_touch(void *ud, const char *key, size_t key_len, uint32_t ttl,
 
 static const mcs_store_ops TAP_OPS = {MCS_STORE_OPS_VERSION, tap_get, tap_add,
                                       tap_cas, tap_set, tap_del, tap_touch,
-                                      NULL};
+                                      NULL, NULL};
 
 /* The fill's store: a new session's add becomes a quiet pipelined ms. */
 static int pipe_add(void *ud, const char *key, size_t key_len,
@@ -253,7 +253,7 @@ static int pipe_touch(void *ud, const char *key, size_t key_len, uint32_t ttl,
 
 static const mcs_store_ops PIPE_OPS = {MCS_STORE_OPS_VERSION, pipe_get,
                                        pipe_add, pipe_cas, pipe_set, pipe_del,
-                                       pipe_touch, NULL};
+                                       pipe_touch, NULL, NULL};
 
 /* ------------------------------------------------------------------------ */
 /* Managers and sessions                                                    */

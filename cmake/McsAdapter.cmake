@@ -17,7 +17,20 @@ function(mcs_adapter name source pkgvar pkgspec description)
   set(static mcsession_${name}_static)
   add_library(${shared} SHARED ${source})
   add_library(${static} STATIC ${source})
+  # The public API is the only door: an adapter sees include/ alone
+  # (mcsession's usage requirements). The shared adapter links the shared
+  # core, which exports only MCS_EXPORT functions, and --no-undefined makes
+  # a call to any other name fail its link instead of its first load.
+  # (The sanitizers' runtimes are not linked into shared libraries, so
+  # their builds leave that flag out.) The static adapter is the same
+  # source for fully static programs: it links the static core, since a
+  # static adapter over the shared core would force the .so on them, and
+  # two copies of the core in one program would each keep their own
+  # state. Whatever the shared build refuses, this one never sees.
   target_link_libraries(${shared} PUBLIC mcsession PkgConfig::${pkgvar})
+  if(NOT MCS_SANITIZE AND NOT MCS_TSAN)
+    target_link_options(${shared} PRIVATE LINKER:--no-undefined)
+  endif()
   target_link_libraries(${static} PUBLIC mcsession_static PkgConfig::${pkgvar})
   # INSTALL_RPATH $ORIGIN: installed anywhere, the adapter finds the core
   # library installed beside it.

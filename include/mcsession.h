@@ -23,10 +23,11 @@
  *     lock internally). A session belongs to one request and one thread at
  *     a time.
  *     Functions that take no such object (mcs_version, mcs_strerror,
- *     mcs_sign / mcs_verify on a built ring, the mcs_cookie_* functions,
- *     mcs_random_bytes, mcs_memcached_url_parse, ...) keep no state and
- *     may be called from any thread. Functions that take a session may be
- *     called only by the thread that currently owns it.
+ *     mcs_sign / mcs_verify on a built ring, mcs_signed_inspect, the
+ *     mcs_cookie_* functions, mcs_random_bytes, mcs_memcached_url_parse,
+ *     ...) keep no state and may be called from any thread. Functions
+ *     that take a session may be called only by the thread that currently
+ *     owns it.
  *   - Functions that cannot fail return no code; they treat NULL objects
  *     as empty (a getter on NULL returns 0 or NULL).
  *   - Process-wide state, all of it: the allocator hook
@@ -62,5 +63,6 @@
 #include "mcsession/manager.h"   /* the session manager */
 #include "mcsession/session.h"   /* sessions, values, users, CSRF */
 #include "mcsession/loop.h"      /* event loops */
+#include "mcsession/admin.h"     /* operators: inspect, touch, end, revoke */
 
 #endif /* MCSESSION_H */

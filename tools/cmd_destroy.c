@@ -3,14 +3,14 @@
 #include "ops_common.h"
 
 static int destroy(ops_ctx *ctx, const char *arg) {
-  ops_target t;
-  mcs_store_result r;
+  mcs_admin_ref t;
+  int found = 0;
   int rc = ops_resolve(ctx, arg, &t);
   if (rc >= 0)
     return rc;
-  if ((rc = mcs_store_delete(ctx->store, t.key, t.key_len, &r)))
+  if ((rc = mcs_admin_session_destroy(ctx->mgr, t.id, &found)))
     return ops_store_error(ctx, rc);
-  if (r == MCS_STORE_MISS)
+  if (!found)
     return tool_fail(ctx->cmd, TOOL_EXIT_INVALID, "no such session", t.key);
   if (ctx->args->json)
     return ops_print_json(ctx->cmd, json_pack("{s:s, s:s, s:b}", "id", t.id,

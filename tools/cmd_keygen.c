@@ -2,8 +2,9 @@
  * cookie_secret. */
 #include <sodium.h>
 
+#include <string.h>
+
 #include "cmd_common.h"
-#include "session/session_int.h"
 
 /* 256 bits, the HMAC-SHA256 output size: more adds nothing. */
 #define KEYGEN_BYTES 32
@@ -19,8 +20,9 @@ static int run_keygen(const tool_cmd *cmd, int argc, char **argv) {
   if (rc != MCS_OK)
     return tool_fail(cmd, TOOL_EXIT_ERROR, "no random bytes",
                      mcs_strerror(rc));
-  size_t n = mcs__b64url_encode(key, sizeof key, text);
-  rc = tool_print_line(cmd, text, n);
+  sodium_bin2base64(text, sizeof text, key, sizeof key,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  rc = tool_print_line(cmd, text, strlen(text));
   sodium_memzero(key, sizeof key);
   sodium_memzero(text, sizeof text);
   return rc;

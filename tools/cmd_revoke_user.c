@@ -1,12 +1,13 @@
 /* mcsession revoke-user: logs a user out everywhere (per-user revocation,
  * mcs_manager_revoke_user), from outside the application. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ops_common.h"
 
 /* The record must outlive every session bound before it, which only the
- * application's timeouts tell (mcs__revoke_ttl_for, revoke.c). Without
+ * application's timeouts tell (mcs_revocation_ttl). Without
  * them the tool keeps it 30 days: a longer life costs a few dozen bytes
  * of memcached per revoked user, a shorter one than the sessions' brings
  * them back. 30 days is the longest TTL memcached takes as relative. */
@@ -24,11 +25,11 @@ typedef struct timeouts_args {
 
 static int revoke(ops_ctx *ctx, const char *uid, int64_t ttl) {
   uint64_t gen = 0;
-  int rc = mcs__revoke_write(ctx->mgr, uid, (uint32_t)ttl, &gen);
+  int rc = mcs_admin_user_revoke(ctx->mgr, uid, (uint32_t)ttl, &gen);
   if (rc)
     return ops_store_error(ctx, rc);
-  char hex[17];
-  mcs__gen_format(gen, hex);
+  char hex[17]; /* as the record writes it: 16 lowercase hex digits */
+  snprintf(hex, sizeof hex, "%016" PRIx64, gen);
   if (ctx->args->json)
     return ops_print_json(ctx->cmd,
                           json_pack("{s:s, s:s, s:I}", "user", uid,
@@ -54,8 +55,8 @@ static int least_ttl(const tool_cmd *cmd, const timeouts_args *t,
       (rc = tool_opt_i64(cmd, "--revocation-check-interval", t->interval, 0,
                          UINT32_MAX, &interval)) >= 0)
     return rc;
-  *need = mcs__revoke_ttl_for((uint32_t)idle, (uint32_t)absolute,
-                              (uint32_t)interval);
+  *need = mcs_revocation_ttl((uint32_t)idle, (uint32_t)absolute,
+                             (uint32_t)interval);
   return -1;
 }
 
@@ -110,7 +111,7 @@ static int run_revoke_user(const tool_cmd *cmd, int argc, char **argv) {
                             "revoke-user works in native mode only "
                             "(tornado sessions cannot be bound to users)",
                             NULL);
-  if (!mcs__user_id_valid(pos[0]))
+  if (!mcs_user_id_valid(pos[0]))
     return tool_usage_error(cmd,
                             "UID must be 1 to 256 bytes of UTF-8 "
                             "without control characters",

@@ -6,60 +6,33 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/memcached/mc_int.h"
 #include "ops_common.h"
 
-/* Decoding limits: the largest value memcached holds, the library's depth
- * limit (the application's own max_data_bytes is not known here). */
-static const mcs__limits show_limits = {MCS_MEMCACHED_ITEM_MAX,
-                                        MCS_JSON_DEPTH_MAX};
-
 typedef struct shown {
-  ops_target t;
-  mcs__record rec;
-  int64_t ttl; /* -1: no expiry */
-  int revoked; /* -1: not bound to a user */
+  mcs_admin_ref t;
+  mcs_admin_view v;
+  json_t *data; /* v.data parsed, for the JSON output */
 } shown;
 
-/* Reads the record without touching it. -1 when found, else the exit
- * status (1: no such session). */
+/* Reads the session without touching it (mcs_admin_session_read: the
+ * user's binding checked with a fresh read of the user's record). -1
+ * when found, else the exit status (1: no such session). */
 static int read_session(ops_ctx *ctx, shown *s) {
-  mcs_store_value v = {MCS__BUF_INIT, MCS_MEMCACHED_ITEM_MAX};
-  uint32_t flags;
-  mcs_store_result r;
-  int rc =
-      mcs__mc_peek(ctx->store, s->t.key, s->t.key_len, &v, &flags, &s->ttl, &r);
-  if (rc == MCS_OK && r == MCS_STORE_MISS)
-    rc = tool_fail(ctx->cmd, TOOL_EXIT_INVALID, "no such session", s->t.key);
-  else if (rc)
-    rc = ops_store_error(ctx, rc);
-  else {
-    const mcs__codec *codec =
-        ctx->tornado ? &mcs__codec_tornado : &mcs__codec_json;
-    rc = codec->decode(v.buf.data ? v.buf.data : (const uint8_t *)"", v.buf.len,
-                       &show_limits, &s->rec);
-    rc = rc ? tool_fail(ctx->cmd, TOOL_EXIT_ERROR,
-                        "the stored record "
-                        "cannot be decoded",
-                        mcs_strerror(rc))
-            : -1;
-  }
-  mcs__buf_free(&v.buf);
-  return rc;
-}
-
-/* Native sessions bound to a user: is that user's binding still current?
- * (A fresh read of the user's record: the tool keeps no cache.) */
-static int check_user(ops_ctx *ctx, shown *s) {
-  bool revoked = false;
-  s->revoked = -1;
-  if (ctx->tornado || !s->rec.user)
-    return -1;
-  int rc = mcs__revoke_check(ctx->mgr, &s->rec, &revoked);
+  int found = 0;
+  int rc = mcs_admin_session_read(ctx->mgr, s->t.id, &s->v, &found);
+  if (rc == MCS_OK && !found)
+    return tool_fail(ctx->cmd, TOOL_EXIT_INVALID, "no such session", s->t.key);
+  if (found && (rc == MCS_ECORRUPT || rc == MCS_ETOOBIG))
+    return tool_fail(ctx->cmd, TOOL_EXIT_ERROR,
+                     "the stored record "
+                     "cannot be decoded",
+                     mcs_strerror(rc));
   if (rc)
     return ops_store_error(ctx, rc);
-  s->revoked = revoked;
-  return -1;
+  /* The library's own compact JSON text: only lack of memory fails. */
+  s->data = json_loadb(s->v.data, s->v.data_len, JSON_ALLOW_NUL, NULL);
+  return s->data ? -1
+                 : tool_fail(ctx->cmd, TOOL_EXIT_ERROR, "out of memory", NULL);
 }
 
 static json_t *or_null(bool has, json_t *v) {
@@ -70,13 +43,13 @@ static json_t *or_null(bool has, json_t *v) {
 }
 
 static json_t *describe(const ops_ctx *ctx, const shown *s) {
-  const mcs__record *r = &s->rec;
+  const mcs_admin_view *r = &s->v;
   json_t *doc = json_object();
   json_object_set_new(doc, "mode",
                       json_string(ctx->tornado ? "tornado" : "native"));
   json_object_set_new(doc, "id", json_string(s->t.id));
   json_object_set_new(doc, "key", json_string(s->t.key));
-  json_object_set_new(doc, "ttl", or_null(s->ttl >= 0, json_integer(s->ttl)));
+  json_object_set_new(doc, "ttl", or_null(r->ttl >= 0, json_integer(r->ttl)));
   if (s->t.signed_at)
     json_object_set_new(doc, "signed_at", json_integer(s->t.signed_at));
   if (r->retired_until)
@@ -84,14 +57,15 @@ static json_t *describe(const ops_ctx *ctx, const shown *s) {
   /* The recipe's pickles carry no creation time or revision. */
   json_object_set_new(doc, "created",
                       or_null(!ctx->tornado, json_integer(r->created)));
-  json_object_set_new(doc, "revision",
-                      or_null(!ctx->tornado, json_integer((json_int_t)r->rev)));
+  json_object_set_new(
+      doc, "revision",
+      or_null(!ctx->tornado, json_integer((json_int_t)r->revision)));
   json_object_set_new(
       doc, "user",
       or_null(r->user != NULL, json_string(r->user ? r->user : "")));
-  if (s->revoked >= 0)
-    json_object_set_new(doc, "user_revoked", json_boolean(s->revoked));
-  json_object_set(doc, "data", r->data);
+  if (r->user_revoked >= 0)
+    json_object_set_new(doc, "user_revoked", json_boolean(r->user_revoked));
+  json_object_set(doc, "data", s->data);
   return doc;
 }
 
@@ -106,12 +80,12 @@ static void when(int64_t t, char *out, size_t size) {
 }
 
 static int print_text(const ops_ctx *ctx, const shown *s) {
-  const mcs__record *r = &s->rec;
+  const mcs_admin_view *r = &s->v;
   char t1[64], t2[64];
   int rc =
       ops_printf(ctx->cmd, "key:       %s\nid:        %s\n", s->t.key, s->t.id);
-  if (rc == TOOL_EXIT_OK && s->ttl >= 0)
-    rc = ops_printf(ctx->cmd, "ttl:       %lld s\n", (long long)s->ttl);
+  if (rc == TOOL_EXIT_OK && r->ttl >= 0)
+    rc = ops_printf(ctx->cmd, "ttl:       %lld s\n", (long long)r->ttl);
   else if (rc == TOOL_EXIT_OK)
     rc = ops_printf(ctx->cmd, "ttl:       never expires\n");
   if (rc == TOOL_EXIT_OK && r->retired_until) {
@@ -122,12 +96,12 @@ static int print_text(const ops_ctx *ctx, const shown *s) {
   if (rc == TOOL_EXIT_OK && !ctx->tornado) {
     when(r->created, t2, sizeof t2);
     rc = ops_printf(ctx->cmd, "created:   %s\nrevision:  %llu\n", t2,
-                    (unsigned long long)r->rev);
+                    (unsigned long long)r->revision);
   }
   if (rc == TOOL_EXIT_OK && r->user)
     rc = ops_printf(ctx->cmd, "user:      %s (%s)\n", r->user,
-                    s->revoked ? "revoked" : "current");
-  char *data = json_dumps(r->data, JSON_INDENT(2) | JSON_SORT_KEYS);
+                    r->user_revoked > 0 ? "revoked" : "current");
+  char *data = json_dumps(s->data, JSON_INDENT(2) | JSON_SORT_KEYS);
   if (rc == TOOL_EXIT_OK)
     rc = data ? ops_printf(ctx->cmd, "data:\n%s\n", data)
               : tool_fail(ctx->cmd, TOOL_EXIT_ERROR, "out of memory", NULL);
@@ -142,11 +116,10 @@ static int show(ops_ctx *ctx, const char *arg) {
   if (rc < 0)
     rc = read_session(ctx, &s);
   if (rc < 0)
-    rc = check_user(ctx, &s);
-  if (rc < 0)
     rc = ctx->args->json ? ops_print_json(ctx->cmd, describe(ctx, &s))
                          : print_text(ctx, &s);
-  mcs__record_clear(&s.rec);
+  json_decref(s.data);
+  mcs_admin_view_clear(&s.v);
   return rc;
 }
 

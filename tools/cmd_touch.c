@@ -6,15 +6,14 @@
 #define TOUCH_MAX_S 2147483647
 
 static int touch(ops_ctx *ctx, const char *arg, int64_t seconds) {
-  ops_target t;
-  mcs_store_result r;
+  mcs_admin_ref t;
+  int found = 0;
   int rc = ops_resolve(ctx, arg, &t);
   if (rc >= 0)
     return rc;
-  if ((rc = mcs_store_touch(ctx->store, t.key, t.key_len, (uint32_t)seconds,
-                            &r)))
+  if ((rc = mcs_admin_session_touch(ctx->mgr, t.id, (uint32_t)seconds, &found)))
     return ops_store_error(ctx, rc);
-  if (r == MCS_STORE_MISS)
+  if (!found)
     return tool_fail(ctx->cmd, TOOL_EXIT_INVALID, "no such session", t.key);
   if (ctx->args->json)
     return ops_print_json(ctx->cmd,

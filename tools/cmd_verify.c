@@ -9,7 +9,6 @@
 #include <sodium.h>
 
 #include "cmd_common.h"
-#include "session/session_int.h"
 
 #define DAY_SECONDS 86400
 #define DEFAULT_MAX_AGE_DAYS 31 /* Tornado's max_age_days default */
@@ -45,11 +44,9 @@ static int invalid(const tool_cmd *cmd, const char *why) {
  * so it may say which check failed: it verifies again under the name the
  * value carries and without the age limit. */
 static int explain(const tool_cmd *cmd, const mcs_keyring *ring,
-                   const mcs__signed_parts *p, const char *sv, size_t len,
+                   const mcs_signed_info *p, const char *sv, size_t len,
                    const char *name) {
-  char signed_name[MCS_SIGNED_NAME_MAX + 1];
-  memcpy(signed_name, p->name, p->name_len);
-  signed_name[p->name_len] = '\0';
+  const char *signed_name = p->name;
   size_t vlen = 0;
   int rc = mcs_verify(ring, signed_name, sv, len, 0, -1, NULL, 0, &vlen);
   if (rc != MCS_OK && rc != MCS_ELIMIT) /* ELIMIT: verified, no buffer */
@@ -70,16 +67,20 @@ static int verify_and_print(const tool_cmd *cmd, const tool_secret *secret,
                             const char *name, const char *sv, int64_t now,
                             int64_t max_age_s) {
   size_t len = strlen(sv);
-  mcs__signed_parts p;
-  if (mcs__signed_parse(sv, len, &p) != MCS_OK)
+  mcs_signed_info p;
+  size_t carried = 0;
+  /* Its fields, unverified: which key version to load, and what to say
+   * when it does not verify. */
+  int rc = mcs_signed_inspect(sv, len, &p, NULL, 0, &carried);
+  if (rc != MCS_OK && rc != MCS_ELIMIT) /* ELIMIT: well formed, no buffer */
     return invalid(cmd, "malformed (not a version 2 signed value)");
   mcs_keyring *ring = tool_ring(cmd, p.key_version, secret);
   if (!ring)
     return TOOL_EXIT_ERROR;
   uint8_t value[MCS_SIGNED_VALUE_MAX];
   size_t vlen = 0;
-  int rc = mcs_verify(ring, name, sv, len, now, max_age_s, value,
-                      sizeof value, &vlen);
+  rc = mcs_verify(ring, name, sv, len, now, max_age_s, value, sizeof value,
+                  &vlen);
   if (rc == MCS_OK)
     rc = tool_print_line(cmd, value, vlen);
   else if (rc == MCS_EBADSIG)

@@ -4,14 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <sodium.h>
 
 #include "ops_common.h"
 
 #define TORNADO_ID_COOKIE "session_id"
-#define TORNADO_ID_LEN 64
 
 /* ---- Options ------------------------------------------------------------ */
 
@@ -80,23 +76,25 @@ static int open_store(ops_ctx *ctx) {
 
 /* The recipe's session_secret may be any non-empty string, even one
  * shorter than a key ring accepts: read it by the manager's rules. */
-static int check_session_secret(const tool_cmd *cmd, const char *path) {
+static int read_session_secret(const tool_cmd *cmd, const char *path,
+                               tool_secret *out) {
   FILE *f = fopen(path, "rb");
   if (!f)
     return tool_fail(cmd, TOOL_EXIT_ERROR, "cannot read secret file",
                      strerror(errno));
   tool_check_secret_mode(cmd, path, f);
-  char buf[MCS_SECRET_MAX_BYTES + 2];
-  size_t n = fread(buf, 1, sizeof buf, f);
+  size_t n = fread(out->bytes, 1, sizeof out->bytes, f);
   fclose(f);
-  if (n > 0 && buf[n - 1] == '\n')
+  if (n > 0 && out->bytes[n - 1] == '\n')
     n--;
-  sodium_memzero(buf, sizeof buf);
-  if (n == 0 || n > MCS_SECRET_MAX_BYTES)
+  out->len = n;
+  if (n == 0 || n > MCS_SECRET_MAX_BYTES) {
+    tool_secret_wipe(out);
     return tool_fail(cmd, TOOL_EXIT_ERROR,
                      "the session secret must be 1 to "
                      "1024 bytes",
                      path);
+  }
   return -1;
 }
 
@@ -109,31 +107,78 @@ static void log_to_stderr(void *ud, mcs_log_level level, const char *msg) {
   fprintf(stderr, "mcsession %s: %s\n", ((const tool_cmd *)ud)->name, msg);
 }
 
-/* Native mode: a manager over the store, so keys are derived exactly as
- * the application derives them. */
-static int open_manager(ops_ctx *ctx, const tool_secret *store_key) {
-  const tool_secret *ring_key =
-      ctx->cookie_key.len ? &ctx->cookie_key : store_key;
-  if (!(ctx->ring = tool_ring(ctx->cmd, 0, ring_key)))
-    return TOOL_EXIT_ERROR;
-  mcs_manager_config cfg;
-  mcs_manager_config_init(&cfg);
-  cfg.keys = ctx->ring;
-  cfg.store = ctx->store;
-  cfg.revocation_check_interval = 0; /* always ask the store */
-  cfg.log = log_to_stderr;
-  cfg.log_ud = (void *)(uintptr_t)ctx->cmd;
-  if (store_key->len) {
-    cfg.store_key_secret = store_key->bytes;
-    cfg.store_key_secret_len = store_key->len;
+/* Tornado mode names sessions by raw ids and verifies session_id cookies
+ * with the cookie secret; its manager still wants a cookie secret and a
+ * session secret. A secret nobody knows stands in for one not given: the
+ * tool refuses cookies before it would need the real one, and the
+ * session secret only makes new ids, which the tool never does. */
+static int stand_in(const tool_cmd *cmd, tool_secret *s) {
+  s->len = 32;
+  int rc = mcs_random_bytes(s->bytes, s->len);
+  return rc ? tool_fail(cmd, TOOL_EXIT_ERROR, "no random bytes",
+                        mcs_strerror(rc))
+            : -1;
+}
+
+/* The manager's config for the mode, over ctx's store and ring. */
+static int manager_config(ops_ctx *ctx, mcs_manager_config *cfg,
+                          tool_secret *stand_in_secret) {
+  mcs_manager_config_init(cfg);
+  cfg->keys = ctx->ring;
+  cfg->store = ctx->store;
+  cfg->log = log_to_stderr;
+  cfg->log_ud = (void *)(uintptr_t)ctx->cmd;
+  if (ctx->tornado) {
+    cfg->mode = MCS_MODE_TORNADO;
+    const tool_secret *ss = &ctx->session_key;
+    if (!ss->len) {
+      int rc = stand_in(ctx->cmd, stand_in_secret);
+      if (rc >= 0)
+        return rc;
+      ss = stand_in_secret;
+    }
+    cfg->session_secret = ss->bytes;
+    cfg->session_secret_len = ss->len;
+  } else if (ctx->store_key.len) {
+    cfg->store_key_secret = ctx->store_key.bytes;
+    cfg->store_key_secret_len = ctx->store_key.len;
   }
-  int rc = mcs_manager_new(&ctx->mgr, &cfg);
-  return rc ? TOOL_EXIT_ERROR : -1; /* the log callback said why */
+  return -1;
+}
+
+/* (Re)opens the manager with a ring holding the secret at `version`:
+ * a cookie names the key version it was signed with, and with one
+ * secret the tool is Tornado with a plain cookie_secret, which verifies
+ * any version. (The store-key secret, unless given, is the ring's lowest
+ * version's: the same secret, whatever the version.) -1, or the exit
+ * status after printing why. */
+static int ops_manager(ops_ctx *ctx, unsigned version) {
+  if (ctx->mgr && ctx->ring_version == version)
+    return -1;
+  mcs_manager_free(ctx->mgr);
+  mcs_keyring_free(ctx->ring);
+  ctx->mgr = NULL;
+  tool_secret spare = {.len = 0};
+  const tool_secret *ring_key =
+      ctx->cookie_key.len ? &ctx->cookie_key : &ctx->store_key;
+  int rc = -1;
+  if (!ring_key->len) /* tornado without --cookie-secret-file */
+    rc = stand_in(ctx->cmd, &spare);
+  if (rc < 0 && !(ctx->ring = tool_ring(ctx->cmd, version,
+                                        ring_key->len ? ring_key : &spare)))
+    rc = TOOL_EXIT_ERROR;
+  ctx->ring_version = version;
+  mcs_manager_config cfg;
+  if (rc < 0)
+    rc = manager_config(ctx, &cfg, &spare);
+  if (rc < 0 && mcs_manager_new(&ctx->mgr, &cfg) != MCS_OK)
+    rc = TOOL_EXIT_ERROR; /* the log callback said why */
+  tool_secret_wipe(&spare);
+  return rc;
 }
 
 static int read_native_keys(ops_ctx *ctx) {
   const ops_args *a = ctx->args;
-  tool_secret store_key = {.len = 0};
   int rc = -1;
   if (!a->secret_file && !a->store_key_secret_file)
     return tool_usage_error(ctx->cmd,
@@ -143,10 +188,7 @@ static int read_native_keys(ops_ctx *ctx) {
   if (a->secret_file)
     rc = tool_read_secret(ctx->cmd, a->secret_file, &ctx->cookie_key);
   if (rc < 0 && a->store_key_secret_file)
-    rc = tool_read_secret(ctx->cmd, a->store_key_secret_file, &store_key);
-  if (rc < 0)
-    rc = open_manager(ctx, &store_key);
-  tool_secret_wipe(&store_key);
+    rc = tool_read_secret(ctx->cmd, a->store_key_secret_file, &ctx->store_key);
   return rc;
 }
 
@@ -156,7 +198,8 @@ static int read_tornado_keys(ops_ctx *ctx) {
   if (a->cookie_secret_file)
     rc = tool_read_secret(ctx->cmd, a->cookie_secret_file, &ctx->cookie_key);
   if (rc < 0 && a->session_secret_file)
-    rc = check_session_secret(ctx->cmd, a->session_secret_file);
+    rc = read_session_secret(ctx->cmd, a->session_secret_file,
+                             &ctx->session_key);
   return rc;
 }
 
@@ -170,6 +213,8 @@ int ops_open(ops_ctx *ctx, const tool_cmd *cmd, const ops_args *args,
     rc = open_store(ctx);
   if (rc < 0 && need_keys)
     rc = ctx->tornado ? read_tornado_keys(ctx) : read_native_keys(ctx);
+  if (rc < 0 && need_keys)
+    rc = ops_manager(ctx, 0);
   if (rc >= 0)
     ops_close(ctx);
   return rc;
@@ -180,47 +225,14 @@ void ops_close(ops_ctx *ctx) {
   mcs_keyring_free(ctx->ring);
   mcs_store_free(ctx->store);
   tool_secret_wipe(&ctx->cookie_key);
+  tool_secret_wipe(&ctx->store_key);
+  tool_secret_wipe(&ctx->session_key);
   ctx->mgr = NULL;
   ctx->ring = NULL;
   ctx->store = NULL;
 }
 
 /* ---- Naming a session --------------------------------------------------- */
-
-static bool b64url_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-static bool hex_char(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-/* A session id of the mode's shape: native 43 base64url characters,
- * tornado 64 lowercase hex digits. */
-static bool id_ok(const ops_ctx *ctx, const char *s, size_t n) {
-  if (n != (ctx->tornado ? TORNADO_ID_LEN : MCS_ID_LEN))
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if (ctx->tornado ? !hex_char(s[i]) : !b64url_char(s[i]))
-      return false;
-  return true;
-}
-
-static int store_key(ops_ctx *ctx, ops_target *t) {
-  size_t n = strlen(t->id);
-  if (ctx->tornado) { /* the recipe keys memcached by the raw id */
-    memcpy(t->key, t->id, n + 1);
-    t->key_len = n;
-    return -1;
-  }
-  int rc = ctx->mgr->scheme->store_key(ctx->mgr, t->id, n, t->key, &t->key_len);
-  return rc ? tool_fail(ctx->cmd, TOOL_EXIT_ERROR,
-                        "cannot derive the store "
-                        "key",
-                        mcs_strerror(rc))
-            : -1;
-}
 
 /* Splits "name=value" (a Cookie or Set-Cookie header's pair; attributes
  * after ';' dropped) and unquotes the value. A signed value itself may
@@ -253,54 +265,46 @@ static int invalid(const ops_ctx *ctx, const char *why) {
   return tool_fail(ctx->cmd, TOOL_EXIT_INVALID, "invalid cookie", why);
 }
 
-/* Checks the signature with the cookie secret (any key version, as
- * Tornado with a plain secret does; no age limit) and extracts the id. */
-static int verify_cookie(ops_ctx *ctx, const cookie_text *c,
-                         const mcs__signed_parts *p, ops_target *t) {
-  char name[MCS_SIGNED_NAME_MAX + 1];
-  memcpy(name, p->name, p->name_len);
-  name[p->name_len] = '\0';
-  if (ctx->tornado && strcmp(name, TORNADO_ID_COOKIE) != 0)
-    return invalid(ctx, "not a session_id cookie");
-  if (c->name && (c->name_len != p->name_len ||
-                  memcmp(c->name, p->name, p->name_len) != 0))
-    return invalid(ctx, "the cookie's name is not the one it was signed for");
-  mcs_keyring *ring = tool_ring(ctx->cmd, p->key_version, &ctx->cookie_key);
-  if (!ring)
-    return TOOL_EXIT_ERROR;
-  size_t n = 0;
-  int rc =
-      mcs__verify_at(ring, name, c->value, c->value_len, (int64_t)time(NULL),
-                     -1, t->id, MCS__ID_MAX, &n, &t->signed_at);
-  mcs_keyring_free(ring);
-  if (rc == MCS_ELIMIT || (rc == MCS_OK && !id_ok(ctx, t->id, n)))
-    return invalid(ctx, "it does not carry a session id of this mode");
-  if (rc)
-    return invalid(ctx, "signature does not match (wrong secret, or the "
-                        "value was altered)");
-  t->id[n] = '\0';
-  return -1;
-}
-
-int ops_resolve(ops_ctx *ctx, const char *arg, ops_target *t) {
-  memset(t, 0, sizeof *t);
-  size_t n = strlen(arg);
-  if (id_ok(ctx, arg, n)) {
-    memcpy(t->id, arg, n + 1);
-    return store_key(ctx, t);
-  }
-  cookie_text c;
-  mcs__signed_parts p;
-  split_cookie(arg, &c);
-  if (mcs__signed_parse(c.value, c.value_len, &p) != MCS_OK)
-    return invalid(ctx, "neither a session id nor a signed cookie value");
+/* A signed cookie value: the checks the tool can say more about first
+ * (mcs_signed_inspect reads the name and key version, proving nothing),
+ * then the library verifies it (any key version, as Tornado with a plain
+ * secret does; no age limit) and names the session. */
+static int resolve_cookie(ops_ctx *ctx, const cookie_text *c,
+                          const mcs_signed_info *info, mcs_admin_ref *t) {
   if (ctx->cookie_key.len == 0)
     return tool_usage_error(ctx->cmd,
                             ctx->tornado ? "a cookie needs --cookie-secret-file"
                                          : "a cookie needs --secret-file",
                             NULL);
-  int rc = verify_cookie(ctx, &c, &p, t);
-  return rc >= 0 ? rc : store_key(ctx, t);
+  if (ctx->tornado && strcmp(info->name, TORNADO_ID_COOKIE) != 0)
+    return invalid(ctx, "not a session_id cookie");
+  if (c->name && (c->name_len != strlen(info->name) ||
+                  memcmp(c->name, info->name, c->name_len) != 0))
+    return invalid(ctx, "the cookie's name is not the one it was signed for");
+  int rc = ops_manager(ctx, info->key_version);
+  if (rc >= 0)
+    return rc;
+  rc = mcs_admin_session_resolve(ctx->mgr, c->value, c->value_len, info->name,
+                                 t);
+  if (rc == MCS_EINVAL)
+    return invalid(ctx, "it does not carry a session id of this mode");
+  if (rc)
+    return invalid(ctx, "signature does not match (wrong secret, or the "
+                        "value was altered)");
+  return -1;
+}
+
+int ops_resolve(ops_ctx *ctx, const char *arg, mcs_admin_ref *t) {
+  cookie_text c;
+  mcs_signed_info info;
+  size_t value_len = 0;
+  split_cookie(arg, &c);
+  int rc = mcs_signed_inspect(c.value, c.value_len, &info, NULL, 0, &value_len);
+  if (rc == MCS_OK || rc == MCS_ELIMIT) /* well formed (ELIMIT: no buffer) */
+    return resolve_cookie(ctx, &c, &info, t);
+  if (mcs_admin_session_resolve(ctx->mgr, arg, strlen(arg), NULL, t) != MCS_OK)
+    return invalid(ctx, "neither a session id nor a signed cookie value");
+  return -1;
 }
 
 /* ---- Output ------------------------------------------------------------- */

@@ -10,7 +10,6 @@
 #include <jansson.h>
 
 #include "cmd_common.h"
-#include "session/session_int.h"
 
 /* The common options, as given on the command line. */
 typedef struct ops_args {
@@ -59,20 +58,27 @@ typedef struct ops_opts {
 void ops_opts_init(ops_opts *o, ops_args *a);
 void ops_opts_add(ops_opts *o, const char *name, const char **value);
 
-/* An open store (and, in native mode, a manager for naming keys). */
+/* An open store and, for the commands that name sessions or users, a
+ * manager configured as the application's (mode, secrets, key prefix,
+ * store), through which the operator API (mcsession/admin.h) names keys
+ * exactly as the application does. */
 typedef struct ops_ctx {
   const tool_cmd *cmd;
   const ops_args *args;
   bool tornado;
   mcs_memcached_config mc;
   mcs_store *store;
-  mcs_keyring *ring;      /* native: what the manager was given */
-  mcs_manager *mgr;       /* native only */
-  tool_secret cookie_key; /* verifies cookies (len 0: none given) */
+  mcs_keyring *ring;       /* what the manager was given */
+  unsigned ring_version;   /* the key version `ring` holds its secret at */
+  mcs_manager *mgr;        /* NULL for stats */
+  tool_secret cookie_key;  /* verifies cookies (len 0: none given) */
+  tool_secret store_key;   /* native: --store-key-secret-file (len 0) */
+  tool_secret session_key; /* tornado: --session-secret-file (len 0) */
 } ops_ctx;
 
 /* Checks --store and --mode, reads the secrets the command needs
- * (need_keys: naming sessions or users) and opens the store and manager.
+ * (need_keys: naming sessions or users) and opens the store and (with
+ * need_keys) the manager, its ring holding the secret at key version 0.
  * Returns -1 on success, else the exit status (after printing why). */
 int ops_open(ops_ctx *ctx, const tool_cmd *cmd, const ops_args *args,
              bool need_keys);
@@ -84,21 +90,14 @@ void ops_close(ops_ctx *ctx);
 int ops_run_one(const tool_cmd *cmd, int argc, char **argv,
                 int (*fn)(ops_ctx *ctx, const char *cookie_or_id));
 
-/* A session named on the command line. */
-typedef struct ops_target {
-  char id[MCS__ID_MAX + 1];
-  char key[MCS_STORE_KEY_MAX + 1];
-  size_t key_len;
-  int64_t signed_at; /* 0 when a raw id was given */
-} ops_target;
-
 /* COOKIE-OR-ID: a signed cookie value (quoted or not, alone or as
- * name=value) verified with the cookie secret (its age is not checked:
- * an operator may inspect old cookies), or a raw session id. Returns -1
- * with *t filled, TOOL_EXIT_INVALID for a cookie that does not verify or
- * an argument that is neither, TOOL_EXIT_USAGE when a needed secret was
- * not given. */
-int ops_resolve(ops_ctx *ctx, const char *arg, ops_target *t);
+ * name=value) verified with the cookie secret at whatever key version it
+ * names, as Tornado with a plain secret does (its age is not checked: an
+ * operator may inspect old cookies), or a raw session id. Returns -1
+ * with *t filled (mcs_admin_session_resolve), TOOL_EXIT_INVALID for a
+ * cookie that does not verify or an argument that is neither,
+ * TOOL_EXIT_USAGE when a needed secret was not given. */
+int ops_resolve(ops_ctx *ctx, const char *arg, mcs_admin_ref *t);
 
 /* Prints a store error ("cannot reach the store: ...") and returns
  * TOOL_EXIT_ERROR. */

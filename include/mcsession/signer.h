@@ -91,6 +91,39 @@ MCS_NODISCARD MCS_EXPORT int mcs_verify(const mcs_keyring *ring, const char *nam
                           int64_t now, int64_t max_age_s, void *value_out,
                           size_t value_size, size_t *value_len);
 
+/* What a signed value says about itself, read without a key. */
+typedef struct mcs_signed_info {
+  char name[MCS_SIGNED_NAME_MAX + 1]; /* NUL-terminated */
+  unsigned key_version;
+  int64_t timestamp; /* Unix seconds, as written by the signer */
+  /* Room for fields of later releases (mcsession.h, "Structs grow"):
+   * zeroed by mcs_signed_inspect. */
+  uint64_t reserved[4];
+} mcs_signed_info;
+
+/* Reads a signed value's fields WITHOUT verifying it: the name, key
+ * version and timestamp into *info and the value it carries into
+ * value_out (up to value_size bytes, not NUL-terminated; may be NULL when
+ * value_size is 0), its length into *value_len. For operators and
+ * diagnostics (which key version to load, when a cookie was issued, why
+ * mcs_verify refused it): it PROVES NOTHING. Anybody can write a value of
+ * this shape with any name, version, time and value; only mcs_verify
+ * with the key says the value is authentic. Never trust what it returns.
+ * The format is checked as strictly as mcs_verify checks it (canonical
+ * numbers, a name by mcs_sign's rules, base64 of the standard alphabet
+ * and padding, a signature of 64 lowercase hex digits, but not whether
+ * it matches), with one exception: the value is decoded as Tornado
+ * decodes it, ignoring the unused bits of the base64's last character,
+ * which mcs_verify refuses when they are not zero.
+ * Returns MCS_OK, MCS_EBADSIG (not a well-formed version 2 signed value;
+ * *info is then zeroed), MCS_EINVAL (NULL signed_value, info or
+ * value_len, or NULL value_out with value_size > 0), or MCS_ELIMIT
+ * (value_size too small: *info is filled and *value_len holds the size
+ * needed). Never allocates; keeps no state, so any thread may call it. */
+MCS_EXPORT int mcs_signed_inspect(const char *signed_value, size_t signed_len,
+                                  mcs_signed_info *info, void *value_out,
+                                  size_t value_size, size_t *value_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -52,7 +52,15 @@ typedef struct mcs_store_value mcs_store_value;
 MCS_EXPORT int mcs_store_value_set(mcs_store_value *dst, const void *data,
                                    size_t len);
 
-#define MCS_STORE_OPS_VERSION 1
+/* 2: the table ends in `peek`. A table of version 1 (a store built
+ * against an older header, without that member) is still accepted: its
+ * peek counts as NULL. */
+#define MCS_STORE_OPS_VERSION 2
+
+/* What a peek reports as the seconds a key has left when it has no
+ * expiry, and when the store cannot tell. */
+#define MCS_STORE_TTL_NEVER (-1)
+#define MCS_STORE_TTL_UNKNOWN (-2)
 
 typedef struct mcs_store_ops {
   unsigned version; /* MCS_STORE_OPS_VERSION */
@@ -86,14 +94,26 @@ typedef struct mcs_store_ops {
                mcs_store_result *result);
   /* Called by mcs_store_free. May be NULL. */
   void (*destroy)(void *ud);
+
+  /* ---- Optional: may be NULL (version 2 on) ----
+   * Read `key` without touching it, for operators (mcsession/admin.h):
+   * neither its expiry nor anything else of it changes. As get with
+   * touch_ttl 0, and on MCS_STORE_HIT *ttl gets the whole seconds it has
+   * left (>= 0), MCS_STORE_TTL_NEVER when it has no expiry, or
+   * MCS_STORE_TTL_UNKNOWN when the store cannot tell. A store without it
+   * is read with get (touch_ttl 0) instead, its TTL unknown. */
+  int (*peek)(void *ud, const char *key, size_t key_len, mcs_store_value *value,
+              uint64_t *cas, uint32_t *flags, int64_t *ttl,
+              mcs_store_result *result);
 } mcs_store_ops;
 
 typedef struct mcs_store mcs_store;
 
-/* Wraps user operations into a store. `ops` is copied; `ud` is BORROWED
- * (passed to every operation, and to ops->destroy when the store is freed,
- * which may release it). MCS_EINVAL (NULL out or ops, another
- * ops->version, a missing operation), MCS_ENOMEM. */
+/* Wraps user operations into a store. `ops` is copied (of a version 1
+ * table, the members before peek); `ud` is BORROWED (passed to every
+ * operation, and to ops->destroy when the store is freed, which may
+ * release it). MCS_EINVAL (NULL out or ops, an ops->version other than 1
+ * or 2, a missing operation other than destroy and peek), MCS_ENOMEM. */
 MCS_EXPORT int mcs_store_new(mcs_store **out, const mcs_store_ops *ops,
                              void *ud);
 /* Frees the store (calling ops->destroy). Free it only after every manager
@@ -128,6 +148,16 @@ MCS_EXPORT int mcs_store_delete(mcs_store *store, const char *key,
 MCS_EXPORT int mcs_store_touch(mcs_store *store, const char *key,
                                size_t key_len, uint32_t ttl,
                                mcs_store_result *result);
+/* Reads `key` without touching it (ops->peek, or get with touch_ttl 0
+ * when the store has none): like mcs_store_get with touch_ttl 0, and on
+ * a hit *ttl (may be NULL) gets the seconds the key has left,
+ * MCS_STORE_TTL_NEVER or MCS_STORE_TTL_UNKNOWN (see mcs_store_ops.peek).
+ * cas and flags may be NULL. The value is OWNED by the caller (mcs_free);
+ * NULL on a miss. */
+MCS_EXPORT int mcs_store_peek(mcs_store *store, const char *key, size_t key_len,
+                              size_t max_len, void **data, size_t *len,
+                              uint64_t *cas, uint32_t *flags, int64_t *ttl,
+                              mcs_store_result *result);
 
 /* --- The memory store ----------------------------------------------------
  * In-process, thread-safe (one lock per shard), TTL-aware, bounded by bytes

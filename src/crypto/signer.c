@@ -225,6 +225,51 @@ int mcs_verify(const mcs_keyring *ring, const char *name,
                         value_out, value_size, value_len, NULL);
 }
 
+/* ---- Inspecting --------------------------------------------------------- */
+
+static const char B64_ALPHABET[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Decodes the value as Tornado reads it: Python's b64decode ignores the
+ * unused bits of the last character before the padding, which libsodium
+ * (and so mcs_verify) refuses when they are not zero. They are cleared in
+ * a copy first. */
+static int decode_as_tornado(const mcs__signed_parts *p, void *out, size_t size,
+                             size_t *len) {
+  char b64[B64_FIELD_MAX];
+  size_t n = p->b64_len; /* <= B64_FIELD_MAX, a multiple of 4 (parse) */
+  memcpy(b64, p->b64, n);
+  size_t pad = (n >= 1 && b64[n - 1] == '=') + (n >= 2 && b64[n - 2] == '=');
+  if (pad) {
+    /* The last data character carries 2 (one '=') or 4 (two) unused bits. */
+    char *last = &b64[n - pad - 1];
+    unsigned bits = (unsigned)(strchr(B64_ALPHABET, *last) - B64_ALPHABET);
+    *last = B64_ALPHABET[bits & ~((1u << (2 * pad)) - 1u)];
+  }
+  mcs__signed_parts q = *p;
+  q.b64 = b64;
+  return decode_value(&q, out, size, len);
+}
+
+int mcs_signed_inspect(const char *signed_value, size_t signed_len,
+                       mcs_signed_info *info, void *value_out,
+                       size_t value_size, size_t *value_len) {
+  if (!signed_value || !info || !value_len || (!value_out && value_size))
+    return MCS_EINVAL;
+  memset(info, 0, sizeof *info);
+  *value_len = 0;
+  mcs__signed_parts p;
+  if (mcs__signed_parse(signed_value, signed_len, &p) != MCS_OK)
+    return MCS_EBADSIG;
+  int rc = decode_as_tornado(&p, value_out, value_size, value_len);
+  if (rc != MCS_OK && rc != MCS_ELIMIT)
+    return rc; /* cannot happen: parse checked the shape */
+  memcpy(info->name, p.name, p.name_len); /* name_ok: <= NAME_MAX bytes */
+  info->key_version = p.key_version;
+  info->timestamp = p.timestamp;
+  return rc;
+}
+
 /* ---- Signing ------------------------------------------------------------ */
 
 static size_t dec_len(uint64_t v) {

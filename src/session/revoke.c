@@ -25,7 +25,8 @@
  * lowercase hex digits and not 0, "t" as %lld prints it, at most
  * RECORD_MAX bytes), by a small parser that allocates nothing
  * (parse_record), not by jansson: the only writer is this file (the
- * library and the mcsession tool both call mcs__revoke_write), a fixed
+ * library's mcs_manager_revoke_user and mcs_admin_user_revoke, which the
+ * mcsession tool calls, both go through mcs__revoke_write), a fixed
  * shape needs no general parser, and jansson 2.14 reports some of its
  * allocation failures as syntax errors. Any change to the bytes written is
  * a new format version.
@@ -42,7 +43,7 @@
  * record cannot be read at all. Each one counts in the stats'
  * revocation_unreadable and is logged, once a minute at most.
  *
- * Why the record may expire, and when (mcs__revoke_ttl_for). It must
+ * Why the record may expire, and when (mcs_revocation_ttl). It must
  * outlive every session bound before the revocation, R:
  *   - idle: such a session passes a load only while some process's cache
  *     says its generation is current, so until R + interval at the
@@ -172,16 +173,21 @@ static bool take_uint(cursor *c, size_t max_digits, uint64_t *v) {
 }
 
 /* "t": an int64_t as %lld prints it. */
-static bool take_time(cursor *c) {
+static bool take_time(cursor *c, int64_t *out) {
   uint64_t t;
   bool neg = take_lit(c, "-");
-  return take_uint(c, 19, &t) && t <= (uint64_t)INT64_MAX + neg &&
-         !(neg && t == 0);
+  if (!take_uint(c, 19, &t) || t > (uint64_t)INT64_MAX + neg || (neg && !t))
+    return false;
+  /* -t computed in unsigned arithmetic: INT64_MIN has no positive twin. */
+  *out = neg ? (int64_t)(0 - t) : (int64_t)t;
+  return true;
 }
 
-/* The generation in a record of exactly the shape encode_record writes
- * (see the top of this file). NULL, or why the record cannot be read. */
-static const char *parse_record(const uint8_t *buf, size_t len, uint64_t *gen) {
+/* The generation and write time in a record of exactly the shape
+ * encode_record writes (see the top of this file). NULL, or why the
+ * record cannot be read. */
+static const char *parse_record(const uint8_t *buf, size_t len, uint64_t *gen,
+                                int64_t *written_at) {
   cursor c = {buf, len};
   uint64_t v;
   if (!take_lit(&c, "{\"v\":") || !take_uint(&c, 9, &v))
@@ -193,20 +199,22 @@ static const char *parse_record(const uint8_t *buf, size_t len, uint64_t *gen) {
     return "bad generation";
   c.p += MCS__GEN_HEX;
   c.n -= MCS__GEN_HEX;
-  if (!take_lit(&c, "\",\"t\":") || !take_time(&c) || !take_lit(&c, "}") ||
-      c.n != 0)
+  if (!take_lit(&c, "\",\"t\":") || !take_time(&c, written_at) ||
+      !take_lit(&c, "}") || c.n != 0)
     return "not of the expected shape";
   return NULL;
 }
 
 /* What the store holds for a user. */
 typedef struct user_state {
-  uint64_t gen;    /* 0: no record */
-  bool unreadable; /* a record this version cannot read: revoked */
+  uint64_t gen;       /* 0: no record */
+  int64_t written_at; /* the record's "t" (0: no record) */
+  bool unreadable;    /* a record this version cannot read: revoked */
 } user_state;
 
 static void set_unreadable(mcs_manager *m, user_state *st, const char *why) {
   st->gen = 0;
+  st->written_at = 0;
   st->unreadable = true;
   MCS__STAT_INC(m, revocation_unreadable);
   mcs__log_burst(m, &m->log_unreadable_user, MCS_LOG_WARN,
@@ -228,6 +236,7 @@ static int read_user(mcs_manager *m, const user_ref *u, user_state *st) {
   int rc = m->store->ops.get(m->store->ud, key, key_len, 0, &v, &cas, &flags,
                              &r);
   st->gen = 0;
+  st->written_at = 0;
   st->unreadable = false;
   if (rc == MCS_ETOOBIG) {
     rc = MCS_OK; /* there, and not one of ours */
@@ -237,7 +246,8 @@ static int read_user(mcs_manager *m, const user_ref *u, user_state *st) {
     mcs__log(m, MCS_LOG_WARN, "mcsession: store error reading a user: %s",
              mcs_strerror(rc));
   } else if (rc == MCS_OK && r == MCS_STORE_HIT) {
-    const char *why = parse_record(v.buf.data, v.buf.len, &st->gen);
+    const char *why =
+        parse_record(v.buf.data, v.buf.len, &st->gen, &st->written_at);
     if (why)
       set_unreadable(m, st, why);
   }
@@ -298,6 +308,33 @@ int mcs__revoke_check(mcs_manager *m, mcs__record *rec, bool *revoked) {
   return rc;
 }
 
+int mcs__revoke_check_fresh(mcs_manager *m, mcs__record *rec, bool *revoked) {
+  *revoked = false;
+  if (!rec->user)
+    return MCS_OK;
+  user_ref u;
+  user_state st;
+  user_ref_of_record(m, rec, &u);
+  int rc = refresh(m, &u, &st);
+  if (rc == MCS_OK)
+    *revoked = st.unreadable || !current(st.gen, rec->user_gen);
+  return rc;
+}
+
+int mcs__revoke_state(mcs_manager *m, const char *uid, uint64_t *gen,
+                      int64_t *written_at, bool *unreadable) {
+  user_ref u;
+  user_state st;
+  user_ref_of(m, uid, &u);
+  int rc = refresh(m, &u, &st);
+  if (rc == MCS_OK) {
+    *gen = st.gen;
+    *written_at = st.written_at;
+    *unreadable = st.unreadable;
+  }
+  return rc;
+}
+
 int mcs__revoke_current(mcs_manager *m, const char *uid, uint64_t *gen) {
   user_ref u;
   user_state st;
@@ -317,8 +354,8 @@ int mcs__revoke_current(mcs_manager *m, const char *uid, uint64_t *gen) {
 /* ---- Revoking ----------------------------------------------------------- */
 
 /* The rule and its reasons are at the top of this file. */
-uint32_t mcs__revoke_ttl_for(uint32_t idle_timeout, uint32_t absolute_timeout,
-                             uint32_t revocation_check_interval) {
+uint32_t mcs_revocation_ttl(uint32_t idle_timeout, uint32_t absolute_timeout,
+                            uint32_t revocation_check_interval) {
   uint64_t live = (uint64_t)idle_timeout + revocation_check_interval;
   if (absolute_timeout && absolute_timeout < live)
     live = absolute_timeout;
@@ -328,8 +365,8 @@ uint32_t mcs__revoke_ttl_for(uint32_t idle_timeout, uint32_t absolute_timeout,
 
 uint32_t mcs__revoke_ttl(const mcs_manager *m) {
   const mcs_manager_config *c = &m->cfg;
-  return mcs__revoke_ttl_for(c->idle_timeout, c->absolute_timeout,
-                             c->revocation_check_interval);
+  return mcs_revocation_ttl(c->idle_timeout, c->absolute_timeout,
+                            c->revocation_check_interval);
 }
 
 /* The record is a fixed shape of hex digits and a number: formatted

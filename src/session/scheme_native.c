@@ -133,6 +133,7 @@ static int native_cookies(const mcs_manager *mgr, const char *id,
 const mcs__scheme mcs__scheme_native = {
     .read_id = native_read_id,
     .new_id = native_new_id,
+    .id_valid = id_well_formed,
     .store_key = native_store_key,
     .cookies = native_cookies,
 };

@@ -169,6 +169,7 @@ static int tornado_cookies(const mcs_manager *mgr, const char *id,
 const mcs__scheme mcs__scheme_tornado = {
     .read_id = tornado_read_id,
     .new_id = tornado_new_id,
+    .id_valid = hex_id_well_formed,
     .store_key = tornado_store_key,
     .cookies = tornado_cookies,
 };

@@ -42,6 +42,8 @@ typedef struct mcs__scheme {
                  int64_t *signed_at, mcs__idcache_entry *known);
   int (*new_id)(const mcs_manager *mgr, char id[MCS__ID_MAX + 1],
                 size_t *id_len);
+  /* True when id[0..len) has the shape of this mode's ids. */
+  bool (*id_valid)(const char *id, size_t len);
   /* Store key for an id into key[MCS_STORE_KEY_MAX + 1]. */
   int (*store_key)(const mcs_manager *mgr, const char *id, size_t id_len,
                    char key[MCS_STORE_KEY_MAX + 1], size_t *key_len);
@@ -79,14 +81,16 @@ int mcs__revoke_current(mcs_manager *m, const char *uid, uint64_t *gen);
  * *gen (may be NULL) gets it. MCS_EINVAL in tornado mode. */
 int mcs__revoke_write(mcs_manager *m, const char *uid, uint32_t ttl,
                       uint64_t *gen);
-/* How long a user's revocation record must live to govern every session
- * of a manager with these timeouts (the rule is explained in revoke.c):
- * min(idle_timeout + revocation_check_interval, absolute_timeout) + 60,
- * absolute_timeout 0 meaning none; at most UINT32_MAX. */
-uint32_t mcs__revoke_ttl_for(uint32_t idle_timeout, uint32_t absolute_timeout,
-                             uint32_t revocation_check_interval);
-/* The record TTL mcs_manager_revoke_user uses: the rule above applied to
- * the manager's own timeouts. */
+/* mcs__revoke_check without the cache: always one store read (cache
+ * updated), for an operator asking what is true now (admin.c). */
+int mcs__revoke_check_fresh(mcs_manager *m, mcs__record *rec, bool *revoked);
+/* What the store holds for uid, read now (cache updated): the generation
+ * (0: no record), its record's write time, and whether a record is there
+ * that cannot be read (then gen and written_at are 0). */
+int mcs__revoke_state(mcs_manager *m, const char *uid, uint64_t *gen,
+                      int64_t *written_at, bool *unreadable);
+/* The record TTL mcs_manager_revoke_user uses: mcs_revocation_ttl (the
+ * rule, explained in revoke.c) applied to the manager's own timeouts. */
 uint32_t mcs__revoke_ttl(const mcs_manager *m);
 /* ---- The manager (manager.c) ---- */
 struct mcs_manager {

@@ -1,5 +1,6 @@
 /* The store wrapper: a table of operations plus user data. Checks arguments
  * once here so every store implementation can rely on them. */
+#include <stddef.h>
 #include <string.h>
 
 #include "store/store_int.h"
@@ -28,13 +29,17 @@ int mcs_store_new(mcs_store **out, const mcs_store_ops *ops, void *ud) {
   if (!out)
     return MCS_EINVAL;
   *out = NULL;
-  if (!ops || ops->version != MCS_STORE_OPS_VERSION || !ops->get ||
-      !ops->add || !ops->cas || !ops->set || !ops->del || !ops->touch)
+  if (!ops || (ops->version != 1 && ops->version != MCS_STORE_OPS_VERSION) ||
+      !ops->get || !ops->add || !ops->cas || !ops->set || !ops->del ||
+      !ops->touch)
     return MCS_EINVAL;
   mcs_store *s = mcs__calloc(1, sizeof *s);
   if (!s)
     return MCS_ENOMEM;
-  s->ops = *ops;
+  /* A version 1 table was built against a header without `peek`: it is
+   * shorter, so only the members it has are read (calloc left peek NULL). */
+  memcpy(&s->ops, ops,
+         ops->version == 1 ? offsetof(mcs_store_ops, peek) : sizeof *ops);
   s->ud = ud;
   *out = s;
   return MCS_OK;
@@ -128,6 +133,46 @@ int mcs_store_touch(mcs_store *store, const char *key, size_t key_len,
   if (ttl == 0)
     return MCS_EINVAL;
   return store->ops.touch(store->ud, key, key_len, ttl, result);
+}
+
+int mcs__store_peek(mcs_store *store, const char *key, size_t key_len,
+                    mcs_store_value *value, uint64_t *cas, uint32_t *flags,
+                    int64_t *ttl, mcs_store_result *result) {
+  if (store->ops.peek)
+    return store->ops.peek(store->ud, key, key_len, value, cas, flags, ttl,
+                           result);
+  *ttl = MCS_STORE_TTL_UNKNOWN;
+  return store->ops.get(store->ud, key, key_len, 0, value, cas, flags, result);
+}
+
+int mcs_store_peek(mcs_store *store, const char *key, size_t key_len,
+                   size_t max_len, void **data, size_t *len, uint64_t *cas,
+                   uint32_t *flags, int64_t *ttl, mcs_store_result *result) {
+  MCS__CHECK_KEY(store, key, key_len, result);
+  if (!data || !len)
+    return MCS_EINVAL;
+  *data = NULL;
+  *len = 0;
+  mcs_store_value v = {MCS__BUF_INIT, max_len};
+  uint64_t c = 0;
+  uint32_t f = 0;
+  int64_t t = MCS_STORE_TTL_UNKNOWN;
+  int rc = mcs__store_peek(store, key, key_len, &v, &c, &f, &t, result);
+  if (rc == MCS_OK && *result == MCS_STORE_HIT) {
+    if (!v.buf.data && !(v.buf.data = mcs__malloc(1)))
+      return MCS_ENOMEM;
+    *data = v.buf.data;
+    *len = v.buf.len;
+    if (cas)
+      *cas = c;
+    if (flags)
+      *flags = f;
+    if (ttl)
+      *ttl = t;
+    return MCS_OK;
+  }
+  mcs__buf_free(&v.buf);
+  return rc;
 }
 
 void mcs__aop_run(mcs_store *store, mcs__aop *op) {

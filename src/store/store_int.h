@@ -26,6 +26,12 @@ struct mcs_store {
 /* True when `key` can go to a store: 1..MCS_STORE_KEY_MAX bytes, none of
  * them a space, a control byte or DEL. */
 bool mcs__store_key_valid(const char *key, size_t len);
+/* Reads `key` without touching it: the store's peek, or its get with
+ * touch_ttl 0 (and *ttl MCS_STORE_TTL_UNKNOWN) when it has none. The
+ * arguments are the caller's to check (mcs_store_peek does). */
+int mcs__store_peek(mcs_store *store, const char *key, size_t key_len,
+                    mcs_store_value *value, uint64_t *cas, uint32_t *flags,
+                    int64_t *ttl, mcs_store_result *result);
 /* True when `store` is the memory store (memory/memory_store.c). */
 bool mcs__store_is_memory(const mcs_store *store);
 

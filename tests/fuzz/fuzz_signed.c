@@ -1,5 +1,5 @@
-/* libFuzzer target for signed values: mcs_verify, mcs__signed_parse and
- * mcs_sign on arbitrary bytes.
+/* libFuzzer target for signed values: mcs_verify, mcs__signed_parse,
+ * mcs_signed_inspect and mcs_sign on arbitrary bytes.
  *
  * The first input byte picks a mode; the rest is the payload:
  *   0  payload is a signed value, verified under the name "session";
@@ -10,6 +10,8 @@
  * Invariants (abort on violation):
  *   - mcs_verify returns MCS_OK, MCS_EBADSIG or MCS_ELIMIT, and MCS_EBADSIG
  *     whenever mcs__signed_parse rejects the input;
+ *   - mcs_signed_inspect accepts exactly what mcs__signed_parse accepts,
+ *     with its fields, and a value that verifies is the value it reads;
  *   - whatever parses and carries valid base64 is canonical: re-signing
  *     its fields reproduces every byte before the signature;
  *   - whatever verifies is reproduced byte for byte by mcs_sign with the
@@ -89,6 +91,26 @@ static void check_resign(const mcs_keyring *ring, const char *name,
   CHECK(n == len && memcmp(out, in, len) == 0);
 }
 
+/* mcs_signed_inspect agrees with the parser (and, when the value
+ * verified, with mcs_verify's value). */
+static void check_inspect(const char *in, size_t len, int parsed,
+                          const mcs__signed_parts *p, int verified,
+                          const uint8_t *value, size_t value_len) {
+  mcs_signed_info info;
+  uint8_t seen[MCS_SIGNED_VALUE_MAX];
+  size_t seen_len = 0;
+  int rc = mcs_signed_inspect(in, len, &info, seen, sizeof seen, &seen_len);
+  CHECK(rc == (parsed == MCS_OK ? MCS_OK : MCS_EBADSIG));
+  if (rc != MCS_OK)
+    return;
+  CHECK(info.key_version == p->key_version && info.timestamp == p->timestamp);
+  CHECK(strlen(info.name) == p->name_len &&
+        memcmp(info.name, p->name, p->name_len) == 0);
+  if (verified == MCS_OK)
+    CHECK(seen_len == value_len &&
+          (value_len == 0 || memcmp(seen, value, value_len) == 0));
+}
+
 static void verify_one(const char *name, const char *in, size_t len,
                        int64_t now, int64_t max_age) {
   const mcs_keyring *ring = fixed_ring();
@@ -100,6 +122,7 @@ static void verify_one(const char *name, const char *in, size_t len,
   int rc = mcs_verify(ring, name, in, len, now, max_age, value, sizeof value,
                       &value_len);
   CHECK(rc == MCS_OK || rc == MCS_EBADSIG);
+  check_inspect(in, len, parsed, &p, rc, value, value_len);
   if (parsed != MCS_OK) {
     CHECK(rc == MCS_EBADSIG);
     return;

@@ -17,6 +17,13 @@ int main(void) {
   size_t len;
   int rc = mcs_verify(keys, "session", out, n, 1700000000, 60, value,
                       sizeof value, &len);
+  /* The operator's API (mcsession/admin.h) is installed and exported. */
+  mcs_signed_info info;
+  size_t seen = 0;
+  if (rc == MCS_OK &&
+      (mcs_signed_inspect(out, n, &info, NULL, 0, &seen) != MCS_ELIMIT ||
+       seen != 2 || !mcs_user_id_valid("alice")))
+    rc = MCS_EINVAL;
   mcs_keyring_free(keys);
   printf("mcsession %s: %s\n", mcs_version_string(),
          rc == MCS_OK && len == 2 && memcmp(value, "id", 2) == 0 ? "ok"

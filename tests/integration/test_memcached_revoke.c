@@ -3,8 +3,9 @@
  * counted by the server itself (`stats`: every request we send moves
  * exactly one of cmd_get, cmd_set, cmd_touch, delete_hits, delete_misses):
  * a cached check costs nothing, an expired cache one read, revoking one
- * write; two stores play two processes. Also the store's inspection read
- * (mcs__mc_peek, the tool's `show`): remaining TTL, no slide, replicas.
+ * write; two stores play two processes. Also the store's read without
+ * touching (mcs_store_peek, the tool's `show`): remaining TTL, no slide,
+ * replicas.
  */
 /* cmocka.h needs these first (and in this order, so no sorting). */
 /* clang-format off */
@@ -224,61 +225,86 @@ static void test_unreadable_user_record_revokes(void **state) {
   mcs_store_free(st);
 }
 
-/* `mg <key> v c f t` without T: the remaining TTL, and no slide. */
+/* mcs_store_peek (mcs_store_ops.peek): `mg <key> v c f t` without T,
+ * the remaining TTL, the CAS token get gives, and no slide. */
 static void test_peek_reports_ttl_without_sliding(void **state) {
   (void)state;
   mcs_store *st = mt_store(nodes, 1, PARAMS);
   put(st, "peek:a", "hello", 100);
-  mcs_store_value v = {MCS__BUF_INIT, 1024};
+  void *data = NULL;
+  size_t len = 0;
   uint32_t flags = 1;
   int64_t ttl = 0;
+  uint64_t cas = 0, get_cas = 0;
   mcs_store_result r;
   uint64_t t0;
   assert_int_equal(mc_node_stat(&node, "cmd_touch", &t0), 0);
-  assert_int_equal(mcs__mc_peek(st, "peek:a", 6, &v, &flags, &ttl, &r), MCS_OK);
+  assert_int_equal(mcs_store_peek(st, "peek:a", 6, 1024, &data, &len, &cas,
+                                  &flags, &ttl, &r),
+                   MCS_OK);
   assert_int_equal(r, MCS_STORE_HIT);
   assert_true(ttl >= 98 && ttl <= 100);
   assert_int_equal(flags, 0);
-  assert_int_equal(v.buf.len, 5);
-  assert_memory_equal(v.buf.data, "hello", 5);
+  assert_int_equal(len, 5);
+  assert_memory_equal(data, "hello", 5);
+  mcs_free(data);
   uint64_t t1;
   assert_int_equal(mc_node_stat(&node, "cmd_touch", &t1), 0);
   assert_int_equal(t1, t0);
+  assert_int_equal(
+      mcs_store_get(st, "peek:a", 6, 0, 1024, &data, &len, &get_cas, NULL, &r),
+      MCS_OK);
+  mcs_free(data);
+  assert_int_equal(cas, get_cas);
   sleep(2); /* still counting down: nothing slid it */
-  assert_int_equal(mcs__mc_peek(st, "peek:a", 6, &v, &flags, &ttl, &r), MCS_OK);
+  assert_int_equal(
+      mcs_store_peek(st, "peek:a", 6, 1024, &data, &len, NULL, NULL, &ttl, &r),
+      MCS_OK);
+  mcs_free(data);
   assert_true(ttl >= 96 && ttl <= 98);
-  assert_int_equal(mcs__mc_peek(st, "peek:none", 9, &v, &flags, &ttl, &r),
+  assert_int_equal(mcs_store_peek(st, "peek:none", 9, 1024, &data, &len, NULL,
+                                  NULL, &ttl, &r),
                    MCS_OK);
   assert_int_equal(r, MCS_STORE_MISS);
-  mcs__buf_free(&v.buf);
-  /* Not a memcached store: refused. */
-  mcs_store *mem = NULL;
-  assert_int_equal(mcs_store_memory_new(&mem, NULL), MCS_OK);
-  assert_int_equal(mcs__mc_peek(mem, "k", 1, &v, &flags, &ttl, &r), MCS_EINVAL);
-  mcs_store_free(mem);
+  assert_null(data);
+  /* The reader's limit holds. */
+  assert_int_equal(
+      mcs_store_peek(st, "peek:a", 6, 4, &data, &len, NULL, NULL, &ttl, &r),
+      MCS_ETOOBIG);
   mcs_store_free(st);
 }
 
-/* With replicas the newest copy wins and its header is removed; a
- * deleted key (tombstones) reads as absent. */
+/* With replicas the newest copy wins and its header is removed, with the
+ * CAS token get gives; a deleted key (tombstones) reads as absent. */
 static void test_peek_with_replicas(void **state) {
   (void)state;
   mcs_store *st = mt_store(nodes, 2, PARAMS "&replicas=1");
   put(st, "peek:r", "first", 100);
   put(st, "peek:r", "second", 50);
-  mcs_store_value v = {MCS__BUF_INIT, 1024};
+  void *data = NULL;
+  size_t len = 0;
   uint32_t flags;
   int64_t ttl;
+  uint64_t cas = 0, get_cas = 0;
   mcs_store_result r;
-  assert_int_equal(mcs__mc_peek(st, "peek:r", 6, &v, &flags, &ttl, &r), MCS_OK);
+  assert_int_equal(mcs_store_peek(st, "peek:r", 6, 1024, &data, &len, &cas,
+                                  &flags, &ttl, &r),
+                   MCS_OK);
   assert_int_equal(r, MCS_STORE_HIT);
-  assert_int_equal(v.buf.len, 6);
-  assert_memory_equal(v.buf.data, "second", 6);
+  assert_int_equal(len, 6);
+  assert_memory_equal(data, "second", 6);
+  mcs_free(data);
   assert_true(ttl >= 48 && ttl <= 50);
+  assert_int_equal(
+      mcs_store_get(st, "peek:r", 6, 0, 1024, &data, &len, &get_cas, NULL, &r),
+      MCS_OK);
+  mcs_free(data);
+  assert_int_equal(cas, get_cas);
   assert_int_equal(mcs_store_delete(st, "peek:r", 6, &r), MCS_OK);
-  assert_int_equal(mcs__mc_peek(st, "peek:r", 6, &v, &flags, &ttl, &r), MCS_OK);
+  assert_int_equal(
+      mcs_store_peek(st, "peek:r", 6, 1024, &data, &len, NULL, NULL, &ttl, &r),
+      MCS_OK);
   assert_int_equal(r, MCS_STORE_MISS);
-  mcs__buf_free(&v.buf);
   mcs_store_free(st);
 }
 

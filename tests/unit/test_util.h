@@ -43,6 +43,8 @@ typedef struct spy {
   _Atomic unsigned get_touch_ttl; /* touch_ttl of the last get */
   _Atomic unsigned touch_ttl;     /* ttl of the last touch */
   char last_key[MCS_STORE_KEY_MAX + 1]; /* key of the last add */
+  char last_set_key[MCS_STORE_KEY_MAX + 1]; /* key of the last set */
+  _Atomic unsigned set_ttl;                 /* ttl of the last set */
 } spy;
 
 static inline int spy_get(void *ud, const char *key, size_t key_len,
@@ -100,6 +102,9 @@ static inline int spy_set(void *ud, const char *key, size_t key_len,
                           uint32_t ttl, mcs_store_result *result) {
   spy *s = ud;
   s->sets++;
+  memcpy(s->last_set_key, key, key_len);
+  s->last_set_key[key_len] = '\0';
+  s->set_ttl = ttl;
   if (s->fail_all)
     return s->fail_all;
   return mcs_store_set(s->inner, key, key_len, data, len, flags, ttl, result);
@@ -132,9 +137,10 @@ static inline void spy_reset_counts(spy *s) {
   s->gets = s->adds = s->cases = s->sets = s->dels = s->touches = 0;
 }
 
+/* No peek: readers without touching fall back on get (mcs_store_peek). */
 static const mcs_store_ops spy_ops = {
     MCS_STORE_OPS_VERSION, spy_get, spy_add, spy_cas, spy_set, spy_del,
-    spy_touch, NULL};
+    spy_touch, NULL, NULL};
 
 /* ---- A manager over a spied memory store -------------------------------- */
 

@@ -307,15 +307,6 @@ void mcs__mc_exec(mcs__mc_store *st, mcs__mc_op *ops, size_t n);
 int mcs__mc_roundtrip(mcs__mc_store *st, const mcs__mc_req *req,
                       mcs_store_value *value, mcs__mc_resp *resp);
 
-/* Reads `key` without sliding its expiry, for inspection (the mcsession
- * tool's `show`): `mg <key> v c f t` to every copy at once; the newest
- * copy's value (header removed), flags and remaining TTL in seconds (*ttl
- * -1: no expiry). MCS_EINVAL when `store` is not a memcached store; other
- * results as mcs_store_ops.get. */
-int mcs__mc_peek(const mcs_store *store, const char *key, size_t key_len,
-                 mcs_store_value *value, uint32_t *flags, int64_t *ttl,
-                 mcs_store_result *result);
-
 /* ---- Replicas (mc_replica.c): the store operations when replicas > 0;
  * same contracts as mcs_store_ops (ud is the mcs__mc_store). ---- */
 int mcs__mc_r_get(void *ud, const char *key, size_t key_len,

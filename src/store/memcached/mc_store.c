@@ -38,6 +38,9 @@
 typedef mcs__mc_store mc_store;
 
 static void mc_destroy(void *ud);
+static int mc_peek(void *ud, const char *key, size_t key_len,
+                   mcs_store_value *value, uint64_t *cas, uint32_t *flags,
+                   int64_t *ttl, mcs_store_result *result);
 
 /* ------------------------------------------------------------------------ */
 /* Operations                                                               */
@@ -137,13 +140,13 @@ static int mc_touch(void *ud, const char *key, size_t key_len, uint32_t ttl,
 /* replicas=0: one request to one server per operation, values as given. */
 static const mcs_store_ops mc_ops = {
     MCS_STORE_OPS_VERSION, mc_get, mc_add, mc_cas, mc_set, mc_del, mc_touch,
-    mc_destroy};
+    mc_destroy, mc_peek};
 
 /* replicas>0: every key on replicas + 1 servers, values carrying a
  * revision header (mc_replica.c). */
 static const mcs_store_ops mc_replica_ops = {
     MCS_STORE_OPS_VERSION, mcs__mc_r_get, mcs__mc_r_add, mcs__mc_r_cas,
-    mcs__mc_r_set, mcs__mc_r_del, mcs__mc_r_touch, mc_destroy};
+    mcs__mc_r_set, mcs__mc_r_del, mcs__mc_r_touch, mc_destroy, mc_peek};
 
 /* ------------------------------------------------------------------------ */
 /* Life cycle                                                               */
@@ -254,7 +257,7 @@ int mcs_store_memcached_stats_get(const mcs_store *store,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Inspection (the mcsession tool)                                          */
+/* Peek: reading without touching (mcs_store_ops.peek)                      */
 /* ------------------------------------------------------------------------ */
 
 /* The copy to report among those read: the highest revision, tombstones
@@ -276,10 +279,13 @@ static int peek_winner(const mcs__mc_op *ops, mcs_store_value *copies,
   return w;
 }
 
+/* The answer from the copies read: an error only when no copy answered.
+ * The CAS token is what get would give: the server's own with replicas=0,
+ * else the revision + 1 (mc_replica.c, token_of). */
 static int peek_result(mc_store *st, const mcs__mc_op *ops,
                        mcs_store_value *copies, size_t n,
-                       mcs_store_value *value, uint32_t *flags, int64_t *ttl,
-                       mcs_store_result *result) {
+                       mcs_store_value *value, uint64_t *cas, uint32_t *flags,
+                       int64_t *ttl, mcs_store_result *result) {
   mcs__mc_hdr hdr = {false, 0};
   size_t off = 0;
   int w = peek_winner(ops, copies, n, &hdr, &off);
@@ -295,19 +301,21 @@ static int peek_result(mc_store *st, const mcs__mc_op *ops,
   if (rc || w < 0 || hdr.tomb)
     return rc;
   *result = MCS_STORE_HIT;
+  *cas = st->cfg.replicas == 0 ? ops[w].resp.cas : hdr.rev + 1;
   *flags = ops[w].resp.flags;
-  *ttl = ops[w].resp.has_ttl ? ops[w].resp.ttl : -1;
+  /* `t` is -1 for an item without expiry, as MCS_STORE_TTL_NEVER. */
+  *ttl = ops[w].resp.has_ttl ? ops[w].resp.ttl : MCS_STORE_TTL_UNKNOWN;
   return mcs_store_value_set(value, copies[w].buf.data + off,
                              copies[w].buf.len - off);
 }
 
-int mcs__mc_peek(const mcs_store *store, const char *key, size_t key_len,
-                 mcs_store_value *value, uint32_t *flags, int64_t *ttl,
-                 mcs_store_result *result) {
-  mc_store *st = ours(store);
-  if (!st || !value || !flags || !ttl || !result ||
-      !mcs__store_key_valid(key, key_len))
-    return MCS_EINVAL;
+/* `mg <key> v c f t` (no T: no slide) to every copy at once; the newest
+ * copy's value (header removed), flags and remaining TTL. No read
+ * repair: a look changes nothing. */
+static int mc_peek(void *ud, const char *key, size_t key_len,
+                   mcs_store_value *value, uint64_t *cas, uint32_t *flags,
+                   int64_t *ttl, mcs_store_result *result) {
+  mc_store *st = ud;
   size_t server[MCS_MEMCACHED_REPLICAS_MAX + 1];
   mcs__mc_op ops[MCS_MEMCACHED_REPLICAS_MAX + 1];
   mcs_store_value copies[MCS_MEMCACHED_REPLICAS_MAX + 1];
@@ -317,12 +325,12 @@ int mcs__mc_peek(const mcs_store *store, const char *key, size_t key_len,
     copies[i] = (mcs_store_value){MCS__BUF_INIT,
                                   mcs__mc_value_limit(value) + MCS__MC_HDR_LEN};
     ops[i].server = server[i];
-    ops[i].req = make_req(MCS__MC_GET, key, key_len); /* no T: no slide */
+    ops[i].req = make_req(MCS__MC_GET, key, key_len);
     ops[i].req.want_ttl = true;
     ops[i].value = &copies[i];
   }
   mcs__mc_exec(st, ops, n);
-  int rc = peek_result(st, ops, copies, n, value, flags, ttl, result);
+  int rc = peek_result(st, ops, copies, n, value, cas, flags, ttl, result);
   for (size_t i = 0; i < n; i++)
     mcs__buf_free(&copies[i].buf);
   return rc;

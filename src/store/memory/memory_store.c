@@ -332,6 +332,34 @@ static int memory_touch(void *ud, const char *key, size_t key_len,
   return MCS_OK;
 }
 
+/* Reads without touching: no new expiry and no LRU bump either, so an
+ * operator's look does not keep an idle session from being evicted. The
+ * time left is counted on the store's clock; every item here expires. */
+static int memory_peek(void *ud, const char *key, size_t key_len,
+                       mcs_store_value *value, uint64_t *cas, uint32_t *flags,
+                       int64_t *ttl, mcs_store_result *result) {
+  mem_store *ms = ud;
+  mcs__mem_key k;
+  mcs__mem_shard *sh;
+  mcs__mem_op op;
+  int64_t now = mem_now(ms);
+  int rc = key_prepare(ms, key, key_len, &k, &sh);
+  if (rc != MCS_OK)
+    return rc;
+  mcs__mem_shard_enter(sh, &op);
+  mcs__mem_item *it = mcs__mem_shard_lookup(sh, &k, now, &op);
+  if (it) {
+    rc = mcs_store_value_set(value, it->data + it->key_len, it->value_len);
+    *cas = it->cas;
+    *flags = it->flags;
+    *ttl = it->expiry - now; /* lookup returns only items with now < expiry */
+  }
+  mcs__mem_shard_leave(sh, &op);
+  if (rc == MCS_OK)
+    *result = it ? MCS_STORE_HIT : MCS_STORE_MISS;
+  return rc;
+}
+
 /* Frees the store with its first `ready` shards initialised. */
 static void mem_free(mem_store *ms, size_t ready) {
   for (size_t i = 0; i < ready; i++)
@@ -347,8 +375,9 @@ static void memory_destroy(void *ud) {
 }
 
 static const mcs_store_ops memory_ops = {
-    MCS_STORE_OPS_VERSION, memory_get, memory_add, memory_cas, memory_set,
-    memory_del,            memory_touch, memory_destroy};
+    MCS_STORE_OPS_VERSION, memory_get,   memory_add,     memory_cas,
+    memory_set,            memory_del,   memory_touch,   memory_destroy,
+    memory_peek};
 
 /* ---- Construction and stats ------------------------------------------- */
 

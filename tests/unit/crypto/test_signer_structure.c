@@ -204,6 +204,150 @@ static void test_verify_rejects_garbage(void **state) {
   mcs_keyring_free(ring);
 }
 
+/* ---- mcs_signed_inspect: the fields without the key --------------------- */
+
+/* Every Tornado vector's fields and value, read from a guarded copy
+ * (nothing read past the end) without any key. */
+static void test_inspect_reads_vector_fields_without_a_key(void **state) {
+  const vectors *vs = *state;
+  for (size_t i = 0; i < vs->count; i++) {
+    const vector *v = &vs->v[i];
+    mcs_signed_info info;
+    uint8_t value[MCS_SIGNED_VALUE_MAX];
+    size_t len = SIZE_MAX;
+    guarded g = guard_copy(v->signed_value, v->signed_len);
+    assert_int_equal(mcs_signed_inspect(g.data, v->signed_len, &info, value,
+                                        sizeof value, &len),
+                     MCS_OK);
+    assert_string_equal(info.name, v->name);
+    assert_int_equal(info.key_version, v->key_version);
+    assert_int_equal(info.timestamp, v->timestamp);
+    assert_int_equal(len, v->value_len);
+    if (len)
+      assert_memory_equal(value, v->value, len);
+    /* No room: the size needed, the fields still read. */
+    len = 0;
+    memset(&info, 0, sizeof info);
+    int rc = mcs_signed_inspect(g.data, v->signed_len, &info, NULL, 0, &len);
+    assert_int_equal(rc, v->value_len ? MCS_ELIMIT : MCS_OK);
+    assert_int_equal(len, v->value_len);
+    assert_string_equal(info.name, v->name);
+    guard_free(&g);
+  }
+}
+
+/* It proves nothing: a value with a made-up signature reads just as
+ * well, and mcs_verify refuses it. */
+static void test_inspect_proves_nothing(void **state) {
+  (void)state;
+  mcs_keyring *ring = NULL;
+  assert_int_equal(mcs_keyring_new(&ring), MCS_OK);
+  assert_int_equal(mcs_keyring_add(ring, 7, "0123456789abcdef", 16), MCS_OK);
+  char buf[OUT_MAX];
+  size_t n = 0;
+  assert_int_equal(
+      mcs_sign(ring, 7, "session", "hello", 5, 1234, buf, sizeof buf, &n),
+      MCS_OK);
+  memset(buf + n - 64, '0', 64); /* a signature nobody computed */
+  mcs_signed_info info;
+  char value[8];
+  size_t len = 0;
+  assert_int_equal(mcs_signed_inspect(buf, n, &info, value, sizeof value, &len),
+                   MCS_OK);
+  assert_string_equal(info.name, "session");
+  assert_int_equal(info.key_version, 7);
+  assert_int_equal(info.timestamp, 1234);
+  assert_int_equal(len, 5);
+  assert_memory_equal(value, "hello", 5);
+  static const uint8_t zero[sizeof info.reserved];
+  assert_memory_equal(info.reserved, zero, sizeof zero);
+  assert_int_equal(
+      mcs_verify(ring, "session", buf, n, 1234, -1, value, sizeof value, &len),
+      MCS_EBADSIG);
+  mcs_keyring_free(ring);
+}
+
+/* The value as Tornado decodes it: Python ignores the unused bits of the
+ * last base64 character, which mcs_verify refuses when they are set. */
+static void test_inspect_decodes_the_value_as_tornado_does(void **state) {
+  (void)state;
+  static const char sv[] =
+      "2|1:0|4:1000|7:session|8:aGVsbG9=|"
+      "694e9d2100c5c07c4f1157cf8884c7f608d94de5d1ce9fbeba29ee75ff97e128";
+  mcs_signed_info info;
+  char value[8];
+  size_t len = 0;
+  assert_int_equal(
+      mcs_signed_inspect(sv, sizeof sv - 1, &info, value, sizeof value, &len),
+      MCS_OK);
+  assert_int_equal(len, 5);
+  assert_memory_equal(value, "hello", 5);
+  /* Two '=': 4 unused bits (Python: b64decode("aB==") == b"h"). */
+  static const char two_pads[] =
+      "2|1:0|1:1|1:n|4:aB==|"
+      "0000000000000000000000000000000000000000000000000000000000000000";
+  assert_int_equal(mcs_signed_inspect(two_pads, sizeof two_pads - 1, &info,
+                                      value, sizeof value, &len),
+                   MCS_OK);
+  assert_int_equal(len, 1);
+  assert_memory_equal(value, "h", 1);
+  /* One '=': 2 unused bits (b64decode("aGF=") == b"ha"). */
+  static const char one_pad[] =
+      "2|1:0|1:1|1:n|4:aGF=|"
+      "0000000000000000000000000000000000000000000000000000000000000000";
+  assert_int_equal(mcs_signed_inspect(one_pad, sizeof one_pad - 1, &info, value,
+                                      sizeof value, &len),
+                   MCS_OK);
+  assert_int_equal(len, 2);
+  assert_memory_equal(value, "ha", 2);
+}
+
+static void test_inspect_refuses_malformed_values(void **state) {
+  (void)state;
+  mcs_signed_info info;
+  char value[8];
+  size_t len = 99;
+  static const char *const bad[] = {
+      "",
+      "hello",
+      "1|1:0|1:1|1:n|4:aGk=|" /* format 1 */
+      "0000000000000000000000000000000000000000000000000000000000000000",
+      "2|1:0|1:1|1:n|4:aGk=|00", /* short signature */
+      "2|2:00|1:1|1:n|4:aGk=|"   /* leading zero */
+      "0000000000000000000000000000000000000000000000000000000000000000",
+      "2|1:0|1:1|3:a b|4:aGk=|" /* space in the name */
+      "0000000000000000000000000000000000000000000000000000000000000000",
+      "2|1:0|1:1|1:n|4:aG!=|" /* not base64 */
+      "0000000000000000000000000000000000000000000000000000000000000000",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    memset(&info, 0xa5, sizeof info);
+    guarded g = guard_copy(bad[i], strlen(bad[i]));
+    assert_int_equal(mcs_signed_inspect(g.data, strlen(bad[i]), &info, value,
+                                        sizeof value, &len),
+                     MCS_EBADSIG);
+    guard_free(&g);
+    assert_string_equal(info.name, ""); /* zeroed */
+    assert_int_equal(info.key_version, 0);
+  }
+  static const char good[] =
+      "2|1:0|1:1|1:n|4:aGk=|"
+      "0000000000000000000000000000000000000000000000000000000000000000";
+  assert_int_equal(
+      mcs_signed_inspect(good, sizeof good - 1, &info, value, 8, &len), MCS_OK);
+  assert_int_equal(mcs_signed_inspect(NULL, 3, &info, value, 8, &len),
+                   MCS_EINVAL);
+  assert_int_equal(
+      mcs_signed_inspect(good, sizeof good - 1, NULL, value, 8, &len),
+      MCS_EINVAL);
+  assert_int_equal(
+      mcs_signed_inspect(good, sizeof good - 1, &info, value, 8, NULL),
+      MCS_EINVAL);
+  assert_int_equal(
+      mcs_signed_inspect(good, sizeof good - 1, &info, NULL, 8, &len),
+      MCS_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_raw_signed_canonical_value_verifies),
@@ -214,6 +358,10 @@ int main(void) {
       cmocka_unit_test(test_verify_rejects_oversized_fields),
       cmocka_unit_test(test_verify_rejects_overlong_input),
       cmocka_unit_test(test_verify_rejects_garbage),
+      cmocka_unit_test(test_inspect_reads_vector_fields_without_a_key),
+      cmocka_unit_test(test_inspect_proves_nothing),
+      cmocka_unit_test(test_inspect_decodes_the_value_as_tornado_does),
+      cmocka_unit_test(test_inspect_refuses_malformed_values),
   };
   if (sodium_init() < 0)
     return 1;

@@ -133,14 +133,14 @@ static void test_record_ttl_is_capped_by_absolute_timeout(void **state) {
   fixture *f = fixture_new(short_absolute);
   assert_int_equal(mcs__revoke_ttl(f->mgr), 660);
   fixture_free(f);
-  assert_int_equal(mcs__revoke_ttl_for(1800, 86400, 5), 1865);
-  assert_int_equal(mcs__revoke_ttl_for(1800, 600, 5), 660);
-  assert_int_equal(mcs__revoke_ttl_for(1800, 0, 5), 1865);
-  assert_int_equal(mcs__revoke_ttl_for(1800, 1805, 5), 1865);
-  assert_int_equal(mcs__revoke_ttl_for(200000, 86400, 5), 86460);
-  assert_int_equal(mcs__revoke_ttl_for(200000, 0, 0), 200060);
-  assert_int_equal(mcs__revoke_ttl_for(UINT32_MAX, 0, UINT32_MAX), UINT32_MAX);
-  assert_int_equal(mcs__revoke_ttl_for(UINT32_MAX - 10, 0, 0), UINT32_MAX);
+  assert_int_equal(mcs_revocation_ttl(1800, 86400, 5), 1865);
+  assert_int_equal(mcs_revocation_ttl(1800, 600, 5), 660);
+  assert_int_equal(mcs_revocation_ttl(1800, 0, 5), 1865);
+  assert_int_equal(mcs_revocation_ttl(1800, 1805, 5), 1865);
+  assert_int_equal(mcs_revocation_ttl(200000, 86400, 5), 86460);
+  assert_int_equal(mcs_revocation_ttl(200000, 0, 0), 200060);
+  assert_int_equal(mcs_revocation_ttl(UINT32_MAX, 0, UINT32_MAX), UINT32_MAX);
+  assert_int_equal(mcs_revocation_ttl(UINT32_MAX - 10, 0, 0), UINT32_MAX);
 }
 
 /* Another process's clock, 30 s behind the fixture's (and the store's). */

@@ -168,4 +168,27 @@ static inline mcs_store_result add_str(mcs_store *s, const char *key,
   return r;
 }
 
+/* Peeks at key (mcs_store_peek): its value into out (NUL-terminated),
+ * CAS token and seconds left (either may be NULL). */
+static inline mcs_store_result peek_str(mcs_store *s, const char *key, char *out,
+                                 size_t out_size, uint64_t *cas, int64_t *ttl) {
+  void *data = NULL;
+  size_t len = 0;
+  uint32_t flags = 99;
+  mcs_store_result r = 0;
+  assert_int_equal(
+      mcs_store_peek(s, key, strlen(key), 0, &data, &len, cas, &flags, ttl, &r),
+      MCS_OK);
+  if (r == MCS_STORE_HIT) {
+    assert_true(len < out_size);
+    memcpy(out, data, len);
+    out[len] = '\0';
+    assert_int_equal(flags, 0);
+  } else {
+    assert_null(data);
+  }
+  mcs_free(data);
+  return r;
+}
+
 #endif /* STORE_MEMORY_FIXTURE_H */

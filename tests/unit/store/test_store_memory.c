@@ -379,6 +379,123 @@ static void test_memory_get_and_touch_extends_expiry(void **st) {
   mcs_store_free(s);
 }
 
+/* ---- Peek: reading without touching (mcs_store_ops.peek) ---------------- */
+
+/* The value, get's CAS token, the seconds left on the store's clock; the
+ * expiry stays where it was. */
+static void test_memory_peek_reports_ttl_and_never_slides(void **st) {
+  (void)st;
+  int64_t now = 1000;
+  mcs_store *s = small_store(&now, 4096);
+  assert_int_equal(set_ttl(s, "k", "v1", 100), MCS_STORE_STORED);
+  uint64_t get_cas = want_value(s, "k", "v1");
+  char val[16];
+  uint64_t cas = 0;
+  int64_t ttl = 0;
+  now += 30;
+  assert_int_equal(peek_str(s, "k", val, sizeof val, &cas, &ttl),
+                   MCS_STORE_HIT);
+  assert_string_equal(val, "v1");
+  assert_int_equal(cas, get_cas);
+  assert_int_equal(ttl, 70);
+  now += 69;
+  assert_int_equal(peek_str(s, "k", val, sizeof val, NULL, &ttl),
+                   MCS_STORE_HIT);
+  assert_int_equal(ttl, 1);
+  now += 1; /* peeking did not extend it */
+  assert_int_equal(peek_str(s, "k", val, sizeof val, NULL, &ttl),
+                   MCS_STORE_MISS);
+  want_miss(s, "k");
+  /* Limits and arguments, as for mcs_store_get. */
+  put(s, "big", "0123456789");
+  void *data = NULL;
+  size_t len = 0;
+  mcs_store_result r;
+  assert_int_equal(
+      mcs_store_peek(s, "big", 3, 4, &data, &len, NULL, NULL, NULL, &r),
+      MCS_ETOOBIG);
+  assert_null(data);
+  assert_int_equal(
+      mcs_store_peek(NULL, "big", 3, 0, &data, &len, NULL, NULL, NULL, &r),
+      MCS_EINVAL);
+  assert_int_equal(
+      mcs_store_peek(s, "big", 3, 0, NULL, &len, NULL, NULL, NULL, &r),
+      MCS_EINVAL);
+  assert_int_equal(
+      mcs_store_peek(s, "big", 3, 0, &data, NULL, NULL, NULL, NULL, &r),
+      MCS_EINVAL);
+  assert_int_equal(
+      mcs_store_peek(s, "big", 3, 0, &data, &len, NULL, NULL, NULL, NULL),
+      MCS_EINVAL);
+  assert_int_equal(
+      mcs_store_peek(s, "b g", 3, 0, &data, &len, NULL, NULL, NULL, &r),
+      MCS_EINVAL);
+  mcs_store_free(s);
+}
+
+/* Calls of the spy-like store below. */
+static _Atomic unsigned plain_gets;
+static _Atomic unsigned plain_get_ttl;
+
+static int plain_get(void *ud, const char *key, size_t key_len,
+                     uint32_t touch_ttl, mcs_store_value *value, uint64_t *cas,
+                     uint32_t *flags, mcs_store_result *result) {
+  plain_gets++;
+  plain_get_ttl = touch_ttl;
+  mcs_store *inner = ud;
+  return inner->ops.get(inner->ud, key, key_len, touch_ttl, value, cas, flags,
+                        result);
+}
+
+/* A table of version 1 (built against a header without `peek`, so
+ * shorter) is accepted, and peek reads through its get without touching,
+ * the TTL unknown; other versions are refused. */
+static void test_store_ops_version_1_has_no_peek(void **st) {
+  (void)st;
+  int64_t now = 0;
+  mcs_store *mem = small_store(&now, 4096);
+  put(mem, "k", "v");
+  /* Only the members a version 1 table has, on the heap so that reading
+   * past them would be caught by AddressSanitizer. */
+  mcs_store_ops full = mem->ops;
+  full.version = 1;
+  full.get = plain_get;
+  full.destroy = NULL;
+  size_t v1_size = offsetof(mcs_store_ops, peek);
+  unsigned char *v1 = malloc(v1_size);
+  assert_non_null(v1);
+  memcpy(v1, &full, v1_size);
+  mcs_store *old = NULL;
+  assert_int_equal(
+      mcs_store_new(&old, (const mcs_store_ops *)(const void *)v1, mem),
+      MCS_OK);
+  free(v1);
+  assert_null(old->ops.peek);
+  char val[8];
+  int64_t ttl = 0;
+  plain_gets = 0;
+  plain_get_ttl = 99;
+  assert_int_equal(peek_str(old, "k", val, sizeof val, NULL, &ttl),
+                   MCS_STORE_HIT);
+  assert_string_equal(val, "v");
+  assert_int_equal(ttl, MCS_STORE_TTL_UNKNOWN);
+  assert_int_equal(plain_gets, 1);
+  assert_int_equal(plain_get_ttl, 0);
+  mcs_store_free(old);
+  mcs_store_ops ops = mem->ops;
+  for (unsigned version = 0; version < 5; version += 3) { /* 0 and 3 */
+    ops.version = version;
+    assert_int_equal(mcs_store_new(&old, &ops, NULL), MCS_EINVAL);
+    assert_null(old);
+  }
+  ops.version = MCS_STORE_OPS_VERSION;
+  ops.peek = NULL; /* optional */
+  ops.destroy = NULL;
+  assert_int_equal(mcs_store_new(&old, &ops, mem->ud), MCS_OK);
+  mcs_store_free(old);
+  mcs_store_free(mem);
+}
+
 /* ---- Stats -------------------------------------------------------------- */
 
 static void test_memory_stats_count_items_and_bytes(void **st) {
@@ -562,6 +679,8 @@ int main(void) {
       cmocka_unit_test(test_memory_touch_extends_expiry),
       cmocka_unit_test(test_memory_touch_can_shorten_expiry),
       cmocka_unit_test(test_memory_get_and_touch_extends_expiry),
+      cmocka_unit_test(test_memory_peek_reports_ttl_and_never_slides),
+      cmocka_unit_test(test_store_ops_version_1_has_no_peek),
       cmocka_unit_test(test_memory_stats_count_items_and_bytes),
       cmocka_unit_test(test_memory_stats_reject_other_stores),
       cmocka_unit_test(test_memory_concurrent_cas_increments_are_exact),

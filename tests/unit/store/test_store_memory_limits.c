@@ -523,6 +523,23 @@ static void test_memory_table_growth_failure_is_harmless(void **st) {
   mcs_store_free(s);
 }
 
+/* An operator's look does not keep an item from eviction. */
+static void test_memory_peek_does_not_bump_lru(void **st) {
+  (void)st;
+  int64_t now = 0;
+  mcs_store *s = small_store(&now, 4096);
+  int cap = capacity(s);
+  for (int i = 0; i < cap; i++)
+    put_sized(s, i, TTL);
+  char val[VAL_LEN + 1];
+  assert_int_equal(peek_str(s, "k000", val, sizeof val, NULL, NULL),
+                   MCS_STORE_HIT);
+  put_sized(s, cap, TTL);
+  assert_int_equal(probe(s, 0), MCS_STORE_MISS); /* still the oldest */
+  assert_int_equal(probe(s, 1), MCS_STORE_HIT);
+  mcs_store_free(s);
+}
+
 int main(void) {
   if (mcs_replace_allocator(fi_malloc, fi_realloc, fi_calloc, free) != MCS_OK)
     return 1;
@@ -530,6 +547,7 @@ int main(void) {
       cmocka_unit_test(test_memory_evicts_least_recently_used_first),
       cmocka_unit_test(test_memory_eviction_reclaims_expired_items_first),
       cmocka_unit_test(test_memory_replacing_an_item_never_evicts_others),
+      cmocka_unit_test(test_memory_peek_does_not_bump_lru),
       cmocka_unit_test(test_memory_rejects_items_that_never_fit),
       cmocka_unit_test(test_memory_max_item_bytes_is_inclusive),
       cmocka_unit_test(test_memory_overwrite_keeps_byte_accounting_exact),
