@@ -39,10 +39,11 @@ extern "C" {
  *     means "no such key" and ends a session, so a store that turns an
  *     outage into misses logs every user out and lets a CAS that should
  *     fail look like a fresh start.
- *   - Writes are all or nothing. A write refused with an error has changed
- *     nothing, except that a write whose request was sent and whose answer
- *     never came (MCS_ETIMEDOUT, a connection lost mid-request) may or may
- *     not have been applied.
+ *   - Writes. A write the store refused (MCS_ETOOBIG, MCS_EINVAL, a
+ *     server that was down) has changed nothing; one whose answer never
+ *     came (MCS_ETIMEDOUT, a connection lost mid-request) may or may not
+ *     have been applied, and the library treats it so (the save reports
+ *     the error; the next load sees whichever state is there).
  *   - CAS tokens are opaque 64-bit values, never 0. Every write (add, cas,
  *     set) gives the key a new token that no earlier state of that key
  *     had; a touch, and a get that slides the expiry, keep it (a touch is
@@ -55,9 +56,11 @@ extern "C" {
  *     touch_ttl seconds from now. A store does it in one atomic operation
  *     where it can (memcached's `mg T`, Redis's GETEX) and says so with
  *     MCS_STORE_CAP_ATOMIC_GET_TOUCH; otherwise it reads, then touches
- *     (two operations: a write in between keeps the expiry it set, and a
- *     key deleted in between is still reported as the hit that was read).
- *     touch_ttl 0 never changes the expiry.
+ *     (two operations: a write in between gets its expiry replaced by the
+ *     touch's, and a key deleted in between is still reported as the hit
+ *     that was read, whose next cas then finds it gone). A touch that
+ *     fails after a successful read fails the get (an error, not a hit
+ *     without the slide). touch_ttl 0 never changes the expiry.
  *   - Expiry. TTLs are relative seconds, always positive (the store maps
  *     long ones to its own format: memcached reads over 30 days as a Unix
  *     time). An expired key is invisible to every operation.

@@ -63,7 +63,7 @@ struct mcs__mc_async {
   size_t n;
   mcs_store_op *done_head, *done_tail; /* completed, done not yet run */
   size_t pending;                  /* submitted, done not yet run */
-  bool closing;                    /* in mcs__mc_async_free */
+  bool closing;                    /* in mcs__mc_async_detach */
 };
 
 static void count(_Atomic uint64_t *c) {

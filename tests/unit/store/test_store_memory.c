@@ -974,7 +974,9 @@ static void test_store_new_versions_and_tables(void **st) {
     unsigned version;
     void *fns[7];
   } v1;
-  _Static_assert(sizeof v1 == offsetof(mcs_store_ops, kind), "v1 prefix");
+  _Static_assert(sizeof v1 == offsetof(mcs_store_ops, destroy) +
+                                  sizeof(void (*)(void *)),
+                 "v1 prefix");
   memcpy(&v1, &mem->ops, sizeof v1);
   v1.version = 1;
   v1.fns[6] = NULL; /* destroy: the memory store stays mem's */
