@@ -65,7 +65,7 @@ check: deps-test
 	  -DMCS_TSAN=ON
 	cmake --build build-tsan -j $(JOBS) --target test_store_memory \
 	  test_concurrency test_memcached_threads test_revcache test_session_async \
-	  test_memcached_loop
+	  test_memcached_loop test_loop_store
 	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure -L threads
 

@@ -198,9 +198,16 @@ static int tap_touch(void *ud, const char *key, size_t key_len, uint32_t ttl,
   return mcs_store_touch(((tap *)ud)->inner, key, key_len, ttl, result);
 }
 
-static const mcs_store_ops TAP_OPS = {MCS_STORE_OPS_VERSION, tap_get, tap_add,
-                                      tap_cas, tap_set, tap_del, tap_touch,
-                                      NULL, NULL};
+static const mcs_store_ops TAP_OPS = {
+    .version = MCS_STORE_OPS_VERSION,
+    .get = tap_get,
+    .add = tap_add,
+    .cas = tap_cas,
+    .set = tap_set,
+    .del = tap_del,
+    .touch = tap_touch,
+    .kind = "tap",
+};
 
 /* The fill's store: a new session's add becomes a quiet pipelined ms. */
 static int pipe_add(void *ud, const char *key, size_t key_len,
@@ -251,9 +258,16 @@ static int pipe_touch(void *ud, const char *key, size_t key_len, uint32_t ttl,
   return MCS_ESTORE;
 }
 
-static const mcs_store_ops PIPE_OPS = {MCS_STORE_OPS_VERSION, pipe_get,
-                                       pipe_add, pipe_cas, pipe_set, pipe_del,
-                                       pipe_touch, NULL, NULL};
+static const mcs_store_ops PIPE_OPS = {
+    .version = MCS_STORE_OPS_VERSION,
+    .get = pipe_get,
+    .add = pipe_add,
+    .cas = pipe_cas,
+    .set = pipe_set,
+    .del = pipe_del,
+    .touch = pipe_touch,
+    .kind = "bench-fill",
+};
 
 /* ------------------------------------------------------------------------ */
 /* Managers and sessions                                                    */

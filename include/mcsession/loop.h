@@ -25,16 +25,20 @@ extern "C" {
  * none. The rare follow-ups (a CAS conflict's re-read and replay, a
  * retired snapshot left by regenerate, a revocation read, an id
  * collision, destroy and regenerate) run the same code as
- * mcs_session_load/save on the
- * loop's helper thread, and their callback comes back to the loop's
- * thread. How each store is driven:
- *   - the memcached store with replicas=0: non-blocking pipelined
- *     connections owned by the loop (one per server, besides the store's
- *     shared pool);
- *   - the memory store: operations run at once (they never block), so
- *     the *_start functions complete without MCS_PENDING;
- *   - any other store (your own, memcached with replicas > 0): each
- *     operation runs on the loop's helper thread.
+ * mcs_session_load/save on the loop's helper thread, and their callback
+ * comes back to the loop's thread. How a store is driven depends only on
+ * what its table provides (mcsession/store.h, "The non-blocking side"),
+ * never on which store it is:
+ *   - a store whose operations never block (MCS_STORE_CAP_NONBLOCKING:
+ *     the memory store): they run at once, so the *_start functions
+ *     complete without MCS_PENDING;
+ *   - a store with a non-blocking side (the memcached store with
+ *     replicas=0, or one of your own): the loop attaches the store's
+ *     engine, whose descriptors it watches in its epoll set (memcached:
+ *     pipelined connections owned by the loop, one per server, besides
+ *     the store's shared pool);
+ *   - any other store (memcached with replicas > 0, a blocking store of
+ *     your own): each operation runs on the loop's helper thread.
  *
  * Wiring it into an event loop (see examples/demo/server.c):
  *   1. watch mcs_loop_fd() for readability;
@@ -58,14 +62,16 @@ extern "C" {
 typedef struct mcs_loop mcs_loop;
 
 /* A loop for one event-loop thread, over `store` (BORROWED: it must
- * outlive the loop). No thread or connection is opened yet: the helper
- * thread starts with the first job that needs it, connections with the
- * first request to their server. MCS_EINVAL (NULL out or store), MCS_ENOMEM,
- * MCS_EIO (epoll or eventfd could not be created). */
+ * outlive the loop). Attaches the store's engine when it has one. No
+ * thread or connection is opened yet: the helper thread starts with the
+ * first job that needs it, connections with the first request to their
+ * server. MCS_EINVAL (NULL out or store), MCS_ENOMEM, MCS_EIO (epoll or
+ * eventfd could not be created), or what the store's attach returned. */
 MCS_EXPORT int mcs_loop_new(mcs_loop **out, mcs_store *store);
 /* Runs the loop until nothing is pending (so every callback still due
- * runs, bounded by the store's timeouts), stops the helper thread, closes
- * the loop's connections and frees it. NULL is fine. */
+ * runs, bounded by the store's timeouts), stops the helper thread,
+ * detaches the store's engine (closing the loop's connections) and frees
+ * it. NULL is fine. */
 MCS_EXPORT void mcs_loop_free(mcs_loop *loop);
 /* A file descriptor that becomes readable when mcs_loop_run has work
  * (an epoll descriptor: add it to your poll, epoll, libevent, MHD loop).

@@ -42,9 +42,10 @@ typedef struct mcs_manager_config {
   const void *session_secret;
   size_t session_secret_len;
   const char *key_prefix;    /* prepended to store keys (native mode);
-                                default NULL: the memcached store's URL
-                                `prefix` (itself "mcs:" by default) when
-                                `store` is one, else "mcs:" */
+                                default NULL: the store's default
+                                (mcs_store_key_prefix: the memcached
+                                store's URL `prefix`, itself "mcs:" by
+                                default) when it has one, else "mcs:" */
   uint32_t idle_timeout;     /* seconds; default 1800 */
   uint32_t absolute_timeout; /* seconds since creation; 0 disables;
                                 default 86400; native mode only (the

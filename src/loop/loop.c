@@ -1,16 +1,18 @@
 /*
  * mcs_loop: store operations for one event-loop thread without blocking
- * it (include/mcsession.h, "Event loops").
+ * it (include/mcsession/loop.h, "Event loops").
  *
  * A loop owns an epoll descriptor (what the application watches), the
- * memcached engine's sockets in it (mc_async.c, when the store is memcached
- * with replicas=0), and a helper thread for work that has to block: the
- * rare session steps that need several store operations, every operation
- * of a store we cannot drive without blocking, and the application's own
- * jobs. The helper thread takes jobs in order from a queue and puts them,
- * finished, on a second queue; an eventfd in the epoll set tells the loop,
- * whose thread then runs each job's `done`. So every callback the
- * application sees runs on the loop's thread.
+ * engine of the store's non-blocking side when it has one (attached
+ * through mcs_store_ops; its descriptors go into the epoll set through the
+ * mcs_store_io table below, the only way a store waits on anything), and
+ * a helper thread for work that has to block: the rare session steps that
+ * need several store operations, every operation of a store without an
+ * engine, and the application's own jobs. The helper thread takes jobs
+ * in order from a queue and puts them, finished, on a second queue; an
+ * eventfd in the epoll set tells the loop, whose thread then runs each
+ * job's `done`. So every callback the application sees runs on the loop's
+ * thread.
  */
 #include <errno.h>
 #include <poll.h>
@@ -43,8 +45,10 @@ typedef struct job_queue {
 
 struct mcs_loop {
   mcs_store *store;
-  mcs__mc_async *mc; /* NULL unless memcached with replicas=0 */
-  bool inline_ops;   /* the memory store: operations never block */
+  const mcs_store_ops *ops; /* the store's */
+  void *engine;             /* the store's; NULL: none attached */
+  mcs_store_io io;          /* how the engine watches its descriptors */
+  bool inline_ops;          /* MCS_STORE_CAP_NONBLOCKING: never blocks */
   int epfd;
   int wake_fd;       /* eventfd: the helper thread finished a job */
   size_t owed;       /* callbacks the application waits for */
@@ -158,6 +162,59 @@ static void run_finished(mcs_loop *loop) {
   }
 }
 
+/* ---- The engine's descriptors (mcs_store_io) ---------------------------- */
+
+/* The engine's tags go into epoll as they are; the loop's own descriptor
+ * is tagged with an address of the loop, which no engine owns. */
+static uint32_t to_epoll(uint32_t events) {
+  return (events & MCS_STORE_IO_READ ? (uint32_t)EPOLLIN : 0u) |
+         (events & MCS_STORE_IO_WRITE ? (uint32_t)EPOLLOUT : 0u);
+}
+
+static uint32_t from_epoll(uint32_t events) {
+  return (events & EPOLLIN ? MCS_STORE_IO_READ : 0u) |
+         (events & EPOLLOUT ? MCS_STORE_IO_WRITE : 0u) |
+         (events & (EPOLLERR | EPOLLHUP) ? MCS_STORE_IO_ERROR : 0u);
+}
+
+static int io_ctl(void *ctx, int op, int fd, uint32_t events, void *tag) {
+  mcs_loop *loop = ctx;
+  struct epoll_event ev = {.events = to_epoll(events), .data.ptr = tag};
+  if (epoll_ctl(loop->epfd, op, fd, &ev) != 0)
+    return errno == ENOMEM ? MCS_ENOMEM : MCS_EIO;
+  return MCS_OK;
+}
+
+static int io_watch(void *ctx, int fd, uint32_t events, void *tag) {
+  return io_ctl(ctx, EPOLL_CTL_ADD, fd, events, tag);
+}
+
+static int io_modify(void *ctx, int fd, uint32_t events, void *tag) {
+  return io_ctl(ctx, EPOLL_CTL_MOD, fd, events, tag);
+}
+
+static void io_unwatch(void *ctx, int fd) {
+  mcs_loop *loop = ctx;
+  (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* Attaches the store's engine when the store has a non-blocking side and
+ * its operations may block; an engine that declines (MCS_OK, NULL) leaves
+ * the helper thread to run them. */
+static int attach_engine(mcs_loop *loop) {
+  if (loop->inline_ops || !mcs__store_has_engine(loop->store))
+    return MCS_OK;
+  loop->io = (mcs_store_io){.ctx = loop,
+                            .watch = io_watch,
+                            .modify = io_modify,
+                            .unwatch = io_unwatch};
+  void *engine = NULL;
+  int rc = loop->ops->attach(loop->store->ud, &loop->io, &engine);
+  if (rc == MCS_OK)
+    loop->engine = engine;
+  return rc;
+}
+
 /* ---- The loop ----------------------------------------------------------- */
 
 int mcs_loop_new(mcs_loop **out, mcs_store *store) {
@@ -170,7 +227,8 @@ int mcs_loop_new(mcs_loop **out, mcs_store *store) {
   if (!loop)
     return MCS_ENOMEM;
   loop->store = store;
-  loop->inline_ops = mcs__store_is_memory(store);
+  loop->ops = &store->ops;
+  loop->inline_ops = (store->ops.caps & MCS_STORE_CAP_NONBLOCKING) != 0;
   loop->epfd = epoll_create1(EPOLL_CLOEXEC);
   loop->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &loop->wake_fd};
@@ -178,17 +236,15 @@ int mcs_loop_new(mcs_loop **out, mcs_store *store) {
   if (loop->epfd >= 0 && loop->wake_fd >= 0 &&
       epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wake_fd, &ev) == 0)
     rc = MCS_OK;
-  if (rc == MCS_OK && !loop->inline_ops) {
-    rc = mcs__mc_async_new(store, loop->epfd, &loop->mc);
-    if (rc == MCS_EINVAL) /* not ours to pipeline: the helper runs it */
-      rc = MCS_OK;
-  }
+  if (rc == MCS_OK)
+    rc = attach_engine(loop);
   if (rc == MCS_OK &&
       (pthread_mutex_init(&loop->mu, NULL) != 0 ||
        pthread_cond_init(&loop->cv, NULL) != 0))
     rc = MCS_ENOMEM; /* glibc never fails these; other libcs might */
   if (rc) {
-    mcs__mc_async_free(loop->mc);
+    if (loop->engine)
+      loop->ops->detach(loop->engine);
     if (loop->epfd >= 0)
       close(loop->epfd);
     if (loop->wake_fd >= 0)
@@ -222,7 +278,8 @@ void mcs_loop_free(mcs_loop *loop) {
     mcs_loop_run(loop);
   }
   stop_helper(loop);
-  mcs__mc_async_free(loop->mc);
+  if (loop->engine)
+    loop->ops->detach(loop->engine);
   run_finished(loop); /* nothing is owed, but free what is queued */
   pthread_cond_destroy(&loop->cv);
   pthread_mutex_destroy(&loop->mu);
@@ -234,9 +291,9 @@ void mcs_loop_free(mcs_loop *loop) {
 int mcs_loop_fd(const mcs_loop *loop) { return loop ? loop->epfd : -1; }
 
 int mcs_loop_timeout(const mcs_loop *loop) {
-  if (!loop || !loop->mc)
+  if (!loop || !loop->engine)
     return -1; /* the helper's jobs announce themselves on the fd */
-  return mcs__mc_async_timeout(loop->mc);
+  return loop->ops->timeout(loop->engine);
 }
 
 size_t mcs_loop_run(mcs_loop *loop) {
@@ -254,13 +311,14 @@ size_t mcs_loop_run(mcs_loop *loop) {
   for (int i = 0; i < n; i++) {
     if (ev[i].data.ptr == &loop->wake_fd)
       run_finished(loop);
-    else if (loop->mc)
-      mcs__mc_async_event(loop->mc, ev[i].data.ptr, ev[i].events);
+    else if (loop->engine)
+      loop->ops->event(loop->engine, ev[i].data.ptr, from_epoll(ev[i].events));
   }
-  /* Send what the application and the callbacks queued (one write per
-   * server), fail what is past its deadline, run what completed. */
-  if (loop->mc)
-    mcs__mc_async_flush(loop->mc);
+  /* The engine sends what the application and the callbacks queued (the
+   * memcached one: one write per server), fails what is past its
+   * deadline, runs what completed. */
+  if (loop->engine)
+    loop->ops->flush(loop->engine);
   return loop->settled - before;
 }
 
@@ -308,16 +366,17 @@ int mcs_loop_queue_work(mcs_loop *loop, void (*work)(void *ud),
   return MCS_OK;
 }
 
-/* ---- Operations through the blocking store interface -------------------- */
-
-
 /* ---- Hooks for session_async.c ------------------------------------------ */
 
 mcs_store *mcs__loop_store(const mcs_loop *loop) { return loop->store; }
 
-mcs__mc_async *mcs__loop_mc(const mcs_loop *loop) { return loop->mc; }
-
 bool mcs__loop_inline(const mcs_loop *loop) { return loop->inline_ops; }
+
+bool mcs__loop_async(const mcs_loop *loop) { return loop->engine != NULL; }
+
+void mcs__loop_submit(mcs_loop *loop, mcs_store_op *op) {
+  loop->ops->submit(loop->engine, op);
+}
 
 void mcs__loop_owe(mcs_loop *loop) { loop->owed++; }
 

@@ -57,13 +57,14 @@ static int refuse(const mcs_manager_config *cfg, const char *why) {
   return MCS_EINVAL;
 }
 
-/* The store-key prefix: the application's; when it set none, the
- * memcached store's URL prefix (`?prefix=`, default "mcs:"), so one
- * setting in the store URL is enough; else "mcs:". */
+/* The store-key prefix: the application's; when it set none, the store's
+ * default (mcs_store_ops.key_prefix: the memcached store's URL
+ * `?prefix=`, default "mcs:"), so one setting in the store URL is enough;
+ * else "mcs:". */
 static const char *key_prefix_of(const mcs_manager_config *cfg) {
   const char *p = cfg->key_prefix;
   if (!p && cfg->store)
-    p = mcs_store_memcached_prefix(cfg->store);
+    p = mcs_store_key_prefix(cfg->store);
   return p ? p : "mcs:";
 }
 

@@ -269,7 +269,7 @@ int mcs_session_save(mcs_session *s) {
  * collisions, destroy, regenerate, a session never read) is left to
  * mcs__save_slow, the blocking code above. */
 
-int mcs__save_begin(mcs_session *s, mcs__buf *body, mcs__aop *op) {
+int mcs__save_begin(mcs_session *s, mcs__buf *body, mcs_store_op *op) {
   forget_cookies(s);
   op->kind = 0;
   if (s->retired && mcs_session_dirty(s))
@@ -281,12 +281,12 @@ int mcs__save_begin(mcs_session *s, mcs__buf *body, mcs__aop *op) {
     if (json_object_size(s->rec.data) == 0 && !s->rec.user)
       return save_new(s, body); /* stores nothing */
     s->rec.rev = 1;
-    op->kind = MCS__OP_ADD;
+    op->kind = MCS_STORE_OP_ADD;
   } else {
     if (s->changes.len == 0 && !s->user_pending)
       return save_existing(s, body); /* writes nothing */
     s->rec.rev++;
-    op->kind = MCS__OP_CAS;
+    op->kind = MCS_STORE_OP_CAS;
     op->cas = s->cas;
   }
   if ((rc = mcs__session_encode(s, &s->rec, body))) {
@@ -302,10 +302,10 @@ int mcs__save_begin(mcs_session *s, mcs__buf *body, mcs__aop *op) {
   return MCS_OK;
 }
 
-int mcs__save_written(mcs_session *s, mcs__buf *body, const mcs__aop *op) {
+int mcs__save_written(mcs_session *s, mcs__buf *body, const mcs_store_op *op) {
   bool retry;
   int rc;
-  if (op->kind == MCS__OP_ADD) {
+  if (op->kind == MCS_STORE_OP_ADD) {
     rc = after_add(s, op->rc, op->result, op->out_cas, body, &retry);
     if (rc == MCS_OK && retry)
       rc = create_record(s, body);
@@ -317,7 +317,7 @@ int mcs__save_written(mcs_session *s, mcs__buf *body, const mcs__aop *op) {
   return rc ? rc : refresh_cookie_if_old(s);
 }
 
-bool mcs__save_written_needs_io(const mcs__aop *op) {
+bool mcs__save_written_needs_io(const mcs_store_op *op) {
   return op->rc == MCS_OK && op->result == MCS_STORE_EXISTS;
 }
 

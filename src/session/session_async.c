@@ -3,18 +3,18 @@
  * of session.c, driven by an mcs_loop instead of blocking calls.
  *
  * Each call runs the steps session.c exposes (session_int.h, "in steps"):
- * the CPU work now, the one store operation through the loop's memcached
- * engine, the rest in the operation's completion. A step that needs more
- * store operations (MCS__NEED_IO) goes to the loop's helper thread, which
- * runs the very code mcs_session_load/save run, so there is one
- * implementation of the rules, not two. A store the loop cannot pipeline
- * sends the whole call to the helper; the memory store runs it inline.
+ * the CPU work now, the one store operation through the engine the loop
+ * attached from the store's non-blocking side (whichever store it is),
+ * the rest in the operation's completion. A step that needs more store
+ * operations (MCS__NEED_IO) goes to the loop's helper thread, which runs
+ * the very code mcs_session_load/save run, so there is one implementation
+ * of the rules, not two. A store without an engine sends the whole call
+ * to the helper; a store whose operations never block runs it inline.
  *
  * A task holds what lives across the wait: the operation, the buffer its
  * value lands in (load) or its value comes from (save), and the
  * application's callback.
  */
-#include "session/session_int.h"
 #include "session/session_int.h"
 
 typedef struct task {
@@ -25,7 +25,7 @@ typedef struct task {
   bool is_load;
   int rc;    /* a helper-thread step's result */
   int found; /* load: what the read found, for mcs__load_settle */
-  mcs__aop op;
+  mcs_store_op op;
   mcs_store_value value; /* load: the record read */
   mcs__buf body;         /* save: the record written */
 } task;
@@ -100,7 +100,7 @@ static void load_settle_work(void *ud) {
   t->rc = mcs__load_settle(t->s, t->found, true);
 }
 
-static void load_read_done(mcs__aop *op) {
+static void load_read_done(mcs_store_op *op) {
   task *t = op->ctx;
   int rc = mcs__load_take(t->s, op->rc, op->result, &t->value, op->out_cas,
                           false, &t->found);
@@ -111,19 +111,19 @@ static void load_read_done(mcs__aop *op) {
     deliver(t, rc);
 }
 
-/* Queues the read of s's record: pipelined, or on the helper thread. */
+/* Queues the read of s's record: to the store's engine, or on the helper
+ * thread. */
 static int start_read(task *t) {
-  mcs__mc_async *mc = mcs__loop_mc(t->loop);
-  if (!mc)
+  if (!mcs__loop_async(t->loop))
     return mcs__loop_queue(t->loop, load_read_work, job_done, t);
   mcs_session *s = t->s;
-  t->op.kind = MCS__OP_GET;
+  t->op.kind = MCS_STORE_OP_GET;
   t->op.key = s->key;
   t->op.key_len = s->key_len;
   t->op.ttl = s->mgr->cfg.idle_timeout;
   t->op.value = &t->value;
   t->op.done = load_read_done;
-  mcs__mc_async_submit(mc, &t->op);
+  mcs__loop_submit(t->loop, &t->op);
   return MCS_OK;
 }
 
@@ -167,15 +167,15 @@ static void save_written_work(void *ud) {
   t->rc = mcs__save_written(t->s, &t->body, &t->op);
 }
 
-/* A store the loop cannot pipeline: the write and what follows it, on
- * the helper thread. */
+/* A store without an engine: the write and what follows it, on the
+ * helper thread. */
 static void save_write_work(void *ud) {
   task *t = ud;
-  mcs__aop_run(mcs__loop_store(t->loop), &t->op);
+  mcs__store_op_run(mcs__loop_store(t->loop), &t->op);
   t->rc = mcs__save_written(t->s, &t->body, &t->op);
 }
 
-static void save_written_done(mcs__aop *op) {
+static void save_written_done(mcs_store_op *op) {
   task *t = op->ctx;
   if (mcs__save_written_needs_io(op))
     hand_off(t, save_written_work); /* a conflict: replay off the loop */
@@ -192,13 +192,13 @@ int mcs_session_save_start(mcs_session *s, mcs_loop *loop, mcs_session_cb cb,
   task *t = task_new(loop, s, cb, ud, false);
   if (!t)
     return MCS_ENOMEM;
-  mcs__mc_async *mc = mcs__loop_mc(loop);
+  bool async = mcs__loop_async(loop);
   int rc = mcs__save_begin(s, &t->body, &t->op);
   if (rc == MCS__NEED_IO) {
     rc = mcs__loop_queue(loop, save_slow_work, job_done, t);
-  } else if (rc == MCS_OK && t->op.kind && mc) {
+  } else if (rc == MCS_OK && t->op.kind && async) {
     t->op.done = save_written_done;
-    mcs__mc_async_submit(mc, &t->op);
+    mcs__loop_submit(loop, &t->op);
   } else if (rc == MCS_OK && t->op.kind) {
     rc = mcs__loop_queue(loop, save_write_work, job_done, t);
   } else { /* done now: nothing to write, or an error */

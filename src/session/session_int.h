@@ -266,8 +266,6 @@ int mcs__retire_old_record(mcs_session *s, mcs__buf *body);
  * nothing was changed, call it again with allow_io (off the loop). */
 #define MCS__NEED_IO 2
 
-struct mcs__aop;
-
 /* An empty buffer for a record as the store returns it, bounded by what
  * the manager could ever have written (with room for a replica header). */
 mcs_store_value mcs__record_value(const mcs_manager *m);
@@ -291,12 +289,11 @@ int mcs__load_read(mcs_session *s);
 /* Prepares the one write a save needs into *op (op->kind 0: none, the
  * save is complete and the result returned), encoding into body, which
  * must outlive the write. MCS__NEED_IO: take mcs__save_slow instead. */
-int mcs__save_begin(mcs_session *s, mcs__buf *body, struct mcs__aop *op);
+int mcs__save_begin(mcs_session *s, mcs__buf *body, mcs_store_op *op);
 /* Finishes after the store answered op. Blocks (conflict replay, id
  * collision) exactly when mcs__save_written_needs_io(op). */
-int mcs__save_written(mcs_session *s, mcs__buf *body,
-                      const struct mcs__aop *op);
-bool mcs__save_written_needs_io(const struct mcs__aop *op);
+int mcs__save_written(mcs_session *s, mcs__buf *body, const mcs_store_op *op);
+bool mcs__save_written_needs_io(const mcs_store_op *op);
 /* The whole save, blocking, after save_begin said MCS__NEED_IO. */
 int mcs__save_slow(mcs_session *s, mcs__buf *body);
 /* What every save ends with: the change log is cleared on success, the

@@ -25,24 +25,72 @@ int mcs_store_value_set(mcs_store_value *dst, const void *data, size_t len) {
   return mcs__buf_append(&dst->buf, data, len);
 }
 
-int mcs_store_new(mcs_store **out, const mcs_store_ops *ops, void *ud) {
+/* What a table of each known version holds: version 1 ended at destroy
+ * (a v1 table is that prefix of today's, so the rest reads as absent;
+ * members are only ever added after destroy). */
+static size_t ops_size(unsigned version) {
+  switch (version) {
+  case 1:
+    return offsetof(mcs_store_ops, destroy) + sizeof(void (*)(void *));
+  case MCS_STORE_OPS_VERSION:
+    return sizeof(mcs_store_ops);
+  default:
+    return 0;
+  }
+}
+
+#define KNOWN_CAPS (MCS_STORE_CAP_NONBLOCKING | MCS_STORE_CAP_ATOMIC_GET_TOUCH)
+
+/* The non-blocking side is all six members or none: a loop must never
+ * find half an engine. */
+static bool engine_whole(const mcs_store_ops *o) {
+  int n = !!o->attach + !!o->detach + !!o->submit + !!o->flush + !!o->timeout +
+          !!o->event;
+  return n == 0 || n == 6;
+}
+
+int mcs__store_new_own(mcs_store **out, const mcs_store_ops *ops, void *ud,
+                       const void *own) {
   if (!out)
     return MCS_EINVAL;
   *out = NULL;
-  if (!ops || (ops->version != 1 && ops->version != MCS_STORE_OPS_VERSION) ||
-      !ops->get || !ops->add || !ops->cas || !ops->set || !ops->del ||
-      !ops->touch)
+  size_t size = ops ? ops_size(ops->version) : 0;
+  if (!size)
     return MCS_EINVAL;
+  mcs_store_ops o;
+  memset(&o, 0, sizeof o);
+  memcpy(&o, ops, size);
+  if (!o.get || !o.add || !o.cas || !o.set || !o.del || !o.touch ||
+      (o.caps & ~KNOWN_CAPS) || !engine_whole(&o))
+    return MCS_EINVAL;
+  o.version = MCS_STORE_OPS_VERSION;
   mcs_store *s = mcs__calloc(1, sizeof *s);
   if (!s)
     return MCS_ENOMEM;
-  /* A version 1 table was built against a header without `peek`: it is
-   * shorter, so only the members it has are read (calloc left peek NULL). */
-  memcpy(&s->ops, ops,
-         ops->version == 1 ? offsetof(mcs_store_ops, peek) : sizeof *ops);
+  s->ops = o;
   s->ud = ud;
+  s->own = own;
   *out = s;
   return MCS_OK;
+}
+
+int mcs_store_new(mcs_store **out, const mcs_store_ops *ops, void *ud) {
+  return mcs__store_new_own(out, ops, ud, NULL);
+}
+
+const char *mcs_store_kind(const mcs_store *store) {
+  if (!store)
+    return NULL;
+  return store->ops.kind ? store->ops.kind : "custom";
+}
+
+unsigned mcs_store_caps(const mcs_store *store) {
+  return store ? store->ops.caps : 0;
+}
+
+const char *mcs_store_key_prefix(const mcs_store *store) {
+  return store && store->ops.key_prefix ? store->ops.key_prefix(store->ud)
+                                        : NULL;
 }
 
 void mcs_store_free(mcs_store *store) {
@@ -175,32 +223,32 @@ int mcs_store_peek(mcs_store *store, const char *key, size_t key_len,
   return rc;
 }
 
-void mcs__aop_run(mcs_store *store, mcs__aop *op) {
+void mcs__store_op_run(mcs_store *store, mcs_store_op *op) {
   void *ud = store->ud;
   const mcs_store_ops *o = &store->ops;
   op->result = MCS_STORE_MISS;
   op->out_cas = 0;
   switch (op->kind) {
-  case MCS__OP_GET:
+  case MCS_STORE_OP_GET:
     op->rc = o->get(ud, op->key, op->key_len, op->ttl, op->value,
                     &op->out_cas, &op->out_flags, &op->result);
     break;
-  case MCS__OP_ADD:
+  case MCS_STORE_OP_ADD:
     op->rc = o->add(ud, op->key, op->key_len, op->data, op->len, op->flags,
                     op->ttl, &op->out_cas, &op->result);
     break;
-  case MCS__OP_CAS:
+  case MCS_STORE_OP_CAS:
     op->rc = o->cas(ud, op->key, op->key_len, op->data, op->len, op->flags,
                     op->ttl, op->cas, &op->out_cas, &op->result);
     break;
-  case MCS__OP_SET:
+  case MCS_STORE_OP_SET:
     op->rc = o->set(ud, op->key, op->key_len, op->data, op->len, op->flags,
                     op->ttl, &op->result);
     break;
-  case MCS__OP_DEL:
+  case MCS_STORE_OP_DELETE:
     op->rc = o->del(ud, op->key, op->key_len, &op->result);
     break;
-  case MCS__OP_TOUCH:
+  case MCS_STORE_OP_TOUCH:
     op->rc = o->touch(ud, op->key, op->key_len, op->ttl, &op->result);
     break;
   default:

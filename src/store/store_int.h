@@ -1,8 +1,9 @@
 /*
  * The store wing: the store interface every backend implements (store.c
  * wraps a table of operations and checks arguments once), the memory store
- * (memory/), the memcached store (memcached/), and one store operation as
- * an event loop runs it (mcs__aop).
+ * (memory/) and the memcached store (memcached/). A store's blocking and
+ * non-blocking sides are one table (include/mcsession/store.h, where the
+ * contract is): nothing above this wing knows which store it talks to.
  *
  * May use: util. Knows nothing of sessions, cookies or records: a store
  * moves opaque bytes under keys. (docs/design.md, "The store contract")
@@ -21,6 +22,12 @@ struct mcs_store_value {
 struct mcs_store {
   mcs_store_ops ops;
   void *ud;
+  /* Which of the library's own stores this is (the address of a private
+   * object of its file), NULL for a store made by mcs_store_new. Only the
+   * library's constructors set it, so a cast of ud guarded by it is safe
+   * whatever a user's table says about itself (its kind is just a name,
+   * and copying a built-in store's table copies no identity). */
+  const void *own;
 };
 
 /* True when `key` can go to a store: 1..MCS_STORE_KEY_MAX bytes, none of
@@ -32,55 +39,23 @@ bool mcs__store_key_valid(const char *key, size_t len);
 int mcs__store_peek(mcs_store *store, const char *key, size_t key_len,
                     mcs_store_value *value, uint64_t *cas, uint32_t *flags,
                     int64_t *ttl, mcs_store_result *result);
-/* True when `store` is the memory store (memory/memory_store.c). */
-bool mcs__store_is_memory(const mcs_store *store);
 
-typedef enum mcs__op_kind {
-  MCS__OP_GET = 1, /* read; slides the expiry to `ttl` when ttl > 0 */
-  MCS__OP_ADD,
-  MCS__OP_CAS,
-  MCS__OP_SET,
-  MCS__OP_DEL,
-  MCS__OP_TOUCH
-} mcs__op_kind;
+/* mcs_store_new for the library's own stores: `own` is their identity
+ * (see struct mcs_store). */
+int mcs__store_new_own(mcs_store **out, const mcs_store_ops *ops, void *ud,
+                       const void *own);
+/* The store's ud when it was made with identity `own`, else NULL. */
+static inline void *mcs__store_own_ud(const mcs_store *store, const void *own) {
+  return store && store->own == own ? store->ud : NULL;
+}
 
-/* One store operation, with the contracts of the mcs_store_ops member of
- * the same name. The request fields are BORROWED until `done` runs; the
- * submitter owns the struct and must not touch it meanwhile. */
-typedef struct mcs__aop mcs__aop;
-struct mcs__aop {
-  /* Request. */
-  mcs__op_kind kind;
-  const char *key;
-  size_t key_len;
-  const void *data; /* ADD, CAS, SET */
-  size_t len;
-  uint32_t flags; /* ADD, CAS, SET: client flags */
-  uint32_t ttl;   /* seconds; GET: 0 means "do not slide" */
-  uint64_t cas;   /* CAS: the token to compare */
-  mcs_store_value *value; /* GET: where a hit's value goes (its max_len
-                             bounds the read); NULL drops it */
-  /* Result, valid when `done` runs. rc is MCS_OK when the store answered,
-   * and then `result` says what it answered. */
-  int rc;
-  mcs_store_result result;
-  uint64_t out_cas;   /* GET hit: the token; ADD/CAS stored: the new one */
-  uint32_t out_flags; /* GET hit */
-  /* Called once on the loop's thread, from mcs_loop_run (or
-   * mcs_loop_free), never from inside the submit call. It may submit
-   * other operations. */
-  void (*done)(mcs__aop *op);
-  void *ctx; /* the submitter's */
-  /* Private to the engine running it. */
-  mcs__aop *next;
-  int64_t deadline; /* monotonic ms */
-  size_t server;
-  uint32_t opaque; /* O<opaque> on the wire; its reply must echo it */
-  bool sent;
-};
+/* True when the store has the non-blocking side (attach ... event). */
+static inline bool mcs__store_has_engine(const mcs_store *store) {
+  return store->ops.attach != NULL;
+}
 
 /* Runs op with the store's blocking operations (for a helper thread),
  * filling its result; does not call op->done. */
-void mcs__aop_run(mcs_store *store, mcs__aop *op);
+void mcs__store_op_run(mcs_store *store, mcs_store_op *op);
 
 #endif /* MCS_STORE_INT_H */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The layering checker must catch what it claims to: builds tiny objects
-# in a src/-like layout and expects a cycle and an upward call to be
-# reported (exit 1), and a clean tree to pass (exit 0).
+# in a src/-like layout and expects a cycle, an upward call and a reserved
+# system symbol used outside its wing (--only, as the build's
+# epoll_=loop) to be reported (exit 1), and a clean tree to pass (exit 0).
 #   test_check_layers.sh CHECKER CC
 set -eu
 checker=$1
@@ -17,7 +18,7 @@ expect() { # expect STATUS WORDS...
   want=$1
   shift
   set +e
-  out=$(python3 "$checker" "$dir" low high 2>&1)
+  out=$(python3 "$checker" "$dir" low high --only epoll_=high 2>&1)
   got=$?
   set -e
   if [ "$got" != "$want" ]; then
@@ -40,4 +41,13 @@ rm "$dir/low/c.c.o"
 obj high/d 'int e(void); int d(void); int d(void) { return e(); }'
 obj high/e 'int d(void); int e(void); int e(void) { return d(); }'
 expect 1 "cycle: high/d.c <-> high/e.c"
-echo "check_layers catches cycles and upward calls"
+rm "$dir/high/d.c.o" "$dir/high/e.c.o"
+# epoll_* belongs to `high` (as to loop/ in the build): fine there ...
+obj high/poll 'int epoll_create1(int); int p(void); int p(void) { return epoll_create1(0); }'
+expect 0 "epoll_* only in high"
+# ... but not in `low`, even though `low` is the lower wing.
+obj low/sneak 'int epoll_ctl(int, int, int, void *); int s(void); int s(void) { return epoll_ctl(0, 0, 0, 0); }'
+expect 1 "low/sneak.c (low) uses epoll_*, reserved to high: epoll_ctl"
+rm "$dir/low/sneak.c.o"
+expect 0 "no cycles"
+echo "check_layers catches cycles, upward calls and reserved symbols"

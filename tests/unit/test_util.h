@@ -137,10 +137,18 @@ static inline void spy_reset_counts(spy *s) {
   s->gets = s->adds = s->cases = s->sets = s->dels = s->touches = 0;
 }
 
-/* No peek: readers without touching fall back on get (mcs_store_peek). */
+/* Blocking only, no capabilities, no peek: a loop runs it on its helper
+ * thread; readers without touching fall back on get (mcs_store_peek). */
 static const mcs_store_ops spy_ops = {
-    MCS_STORE_OPS_VERSION, spy_get, spy_add, spy_cas, spy_set, spy_del,
-    spy_touch, NULL, NULL};
+    .version = MCS_STORE_OPS_VERSION,
+    .get = spy_get,
+    .add = spy_add,
+    .cas = spy_cas,
+    .set = spy_set,
+    .del = spy_del,
+    .touch = spy_touch,
+    .kind = "spy",
+};
 
 /* ---- A manager over a spied memory store -------------------------------- */
 

@@ -1,8 +1,9 @@
 /*
- * The memcached engine of an event loop (contract in mc_int.h): one
- * non-blocking connection per server, requests formatted at submit time
- * onto the connection's output buffer and sent together by flush
- * (pipelining: N requests cost one send and about one round trip).
+ * The memcached engine of an event loop: the non-blocking side of the
+ * memcached store's table (contracts in include/mcsession/store.h and
+ * mc_int.h). One non-blocking connection per server, requests formatted
+ * at submit time onto the connection's output buffer and sent together by
+ * flush (pipelining: N requests cost one send and about one round trip).
  *
  * memcached answers the requests of one connection in the order it read
  * them, so each connection keeps a FIFO of its operations and every reply
@@ -17,19 +18,21 @@
  * Callbacks never run inside submit or in the middle of parsing: finished
  * operations go to a "completed" list that flush and event hand out last,
  * so a callback may submit at any time.
+ *
+ * The engine waits on its sockets only through the loop's mcs_store_io
+ * (watch, modify, unwatch): it never calls epoll and knows nothing of the
+ * loop but that table.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "store/memcached/mc_int.h"
-#include "store/memcached/mc_int.h"
 
 /* Read granularity; per event at most READ_BUDGET bytes are read so one
- * busy socket cannot starve the others (epoll is level-triggered: the
+ * busy socket cannot starve the others (watching is level-triggered: the
  * rest is read on the next turn). Buffers grown past KEEP_CAP (a large
  * value) are released once empty. */
 #define READ_CHUNK 16384
@@ -39,8 +42,8 @@
 typedef struct conn {
   size_t server;         /* index into cfg.servers */
   int fd;                /* -1: closed; opened by the next flush */
-  bool connecting;       /* connect in progress: EPOLLOUT tells the end */
-  bool out_armed;        /* EPOLLOUT is in the registered events */
+  bool connecting;       /* connect in progress: writability tells the end */
+  bool out_armed;        /* watched for writability too */
   bool reused;           /* completed a reply since it was opened */
   bool heard;            /* a byte arrived since the FIFO was last empty */
   int64_t conn_deadline; /* while connecting */
@@ -50,17 +53,17 @@ typedef struct conn {
   size_t out_off;
   mcs__buf in; /* in.data[in_off..in.len) is unparsed */
   size_t in_off;
-  mcs__aop *head, *tail; /* sent or queued here, oldest first */
+  mcs_store_op *head, *tail; /* sent or queued here, oldest first */
 } conn;
 
 struct mcs__mc_async {
   mcs__mc_store *st;
-  int epfd;
+  const mcs_store_io *io; /* the loop's: how the sockets are watched */
   conn *conns; /* one per server, in cfg.servers order */
   size_t n;
-  mcs__aop *done_head, *done_tail; /* completed, done not yet run */
+  mcs_store_op *done_head, *done_tail; /* completed, done not yet run */
   size_t pending;                  /* submitted, done not yet run */
-  bool closing;                    /* in mcs__mc_async_free */
+  bool closing;                    /* in mcs__mc_async_detach */
 };
 
 static void count(_Atomic uint64_t *c) {
@@ -71,41 +74,52 @@ static void count(_Atomic uint64_t *c) {
 /* Operations and their requests                                            */
 /* ------------------------------------------------------------------------ */
 
-static bool is_write(mcs__op_kind k) {
-  return k == MCS__OP_ADD || k == MCS__OP_CAS || k == MCS__OP_SET;
+/* The engine's bookkeeping in an operation's private members (next and
+ * deadline are used as named): the request's opaque, and whether it was
+ * sent on an earlier connection. */
+static uint32_t op_opaque(const mcs_store_op *op) {
+  return (uint32_t)op->scratch[0];
+}
+static bool op_sent(const mcs_store_op *op) { return op->scratch[1] != 0; }
+
+static bool is_write(mcs_store_op_kind k) {
+  return k == MCS_STORE_OP_ADD || k == MCS_STORE_OP_CAS ||
+         k == MCS_STORE_OP_SET;
 }
 
 /* The request an op stands for, as the blocking client builds it
  * (mc_store.c): add and cas ask for the new CAS token; every
  * request carries the opaque enqueue gave the op. */
-static mcs__mc_req op_req(const mcs__aop *op) {
-  static const mcs__mc_cmd cmds[] = {
-      [MCS__OP_GET] = MCS__MC_GET,    [MCS__OP_ADD] = MCS__MC_ADD,
-      [MCS__OP_CAS] = MCS__MC_CAS,    [MCS__OP_SET] = MCS__MC_SET,
-      [MCS__OP_DEL] = MCS__MC_DELETE, [MCS__OP_TOUCH] = MCS__MC_TOUCH};
+static mcs__mc_req op_req(const mcs_store_op *op) {
+  static const mcs__mc_cmd cmds[] = {[MCS_STORE_OP_GET] = MCS__MC_GET,
+                                     [MCS_STORE_OP_ADD] = MCS__MC_ADD,
+                                     [MCS_STORE_OP_CAS] = MCS__MC_CAS,
+                                     [MCS_STORE_OP_SET] = MCS__MC_SET,
+                                     [MCS_STORE_OP_DELETE] = MCS__MC_DELETE,
+                                     [MCS_STORE_OP_TOUCH] = MCS__MC_TOUCH};
   mcs__mc_req r;
   memset(&r, 0, sizeof r);
   r.cmd = cmds[op->kind];
   r.key = op->key;
   r.key_len = op->key_len;
   r.has_opaque = true;
-  r.opaque = op->opaque;
-  if (op->kind != MCS__OP_DEL) /* GET: T only when sliding */
+  r.opaque = op_opaque(op);
+  if (op->kind != MCS_STORE_OP_DELETE) /* GET: T only when sliding */
     r.ttl = op->ttl ? mcs__mc_wire_ttl(op->ttl) : 0;
   if (is_write(op->kind)) {
     r.data = op->data;
     r.data_len = op->len;
     r.flags = op->flags;
     r.cas = op->cas;
-    r.want_cas = op->kind != MCS__OP_SET;
+    r.want_cas = op->kind != MCS_STORE_OP_SET;
   }
   return r;
 }
 
 /* What must fail before the network is involved (mc_int.h: EINVAL for a
  * key the store cannot hold, ETOOBIG for a value over the item limit). */
-static int op_check(const mcs__aop *op) {
-  if (op->kind < MCS__OP_GET || op->kind > MCS__OP_TOUCH ||
+static int op_check(const mcs_store_op *op) {
+  if (op->kind < MCS_STORE_OP_GET || op->kind > MCS_STORE_OP_TOUCH ||
       !mcs__store_key_valid(op->key, op->key_len))
     return MCS_EINVAL;
   if (is_write(op->kind) && !mcs__mc_item_fits(op->key_len, op->len))
@@ -115,7 +129,7 @@ static int op_check(const mcs__aop *op) {
 
 /* Fills op's result from its checked reply. MCS_OK, or what copying the
  * value gave (MCS_ENOMEM, MCS_ETOOBIG). */
-static int op_result(mcs__aop *op, mcs__mc_cmd cmd, const mcs__mc_resp *r) {
+static int op_result(mcs_store_op *op, mcs__mc_cmd cmd, const mcs__mc_resp *r) {
   op->result = mcs__mc_result(cmd, r->status);
   if (r->status == MCS__MC_HD && is_write(op->kind))
     op->out_cas = r->cas; /* 0 for set, which did not ask */
@@ -128,7 +142,7 @@ static int op_result(mcs__aop *op, mcs__mc_cmd cmd, const mcs__mc_resp *r) {
 }
 
 /* Moves op to the completed list; its done runs in deliver. */
-static void complete(mcs__mc_async *a, mcs__aop *op, int rc) {
+static void complete(mcs__mc_async *a, mcs_store_op *op, int rc) {
   op->rc = rc;
   op->next = NULL;
   if (a->done_tail)
@@ -146,10 +160,10 @@ static void complete(mcs__mc_async *a, mcs__aop *op, int rc) {
  * first: callbacks may submit, and what they complete waits for the next
  * call (timeout says 0), so one call does bounded work. */
 static void deliver(mcs__mc_async *a) {
-  mcs__aop *op = a->done_head;
+  mcs_store_op *op = a->done_head;
   a->done_head = a->done_tail = NULL;
   while (op) {
-    mcs__aop *next = op->next;
+    mcs_store_op *next = op->next;
     op->next = NULL;
     a->pending--;
     if (op->done)
@@ -173,9 +187,9 @@ static void buf_drop(mcs__buf *b, size_t *off) {
 /* Formats op onto c's output buffer and appends it to the FIFO. Its
  * deadline: io_timeout_ms, plus connect_timeout_ms when the connection
  * is still to be made (memcached.h: "connect + I/O"). */
-static int enqueue(mcs__mc_async *a, conn *c, mcs__aop *op) {
+static int enqueue(mcs__mc_async *a, conn *c, mcs_store_op *op) {
   const mcs_memcached_config *cfg = &a->st->cfg;
-  op->opaque = c->seq; /* distinct for the last 2^32 requests here */
+  op->scratch[0] = c->seq; /* distinct for the last 2^32 requests here */
   mcs__mc_req req = op_req(op);
   int rc = mcs__mc_format(&c->out, &req);
   if (rc)
@@ -197,7 +211,7 @@ static int enqueue(mcs__mc_async *a, conn *c, mcs__aop *op) {
 
 static void conn_close(mcs__mc_async *a, conn *c) {
   if (c->fd >= 0) {
-    (void)epoll_ctl(a->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    a->io->unwatch(a->io->ctx, c->fd);
     close(c->fd);
   }
   c->fd = -1;
@@ -207,13 +221,14 @@ static void conn_close(mcs__mc_async *a, conn *c) {
 }
 
 /* Sends a read (mg: doing it twice changes nothing once would not) of a
- * failed connection again, once: op->sent, private to the engine, means
- * "sent on an earlier connection". True when it was taken care of
+ * failed connection again, once: op_sent means "sent on an earlier
+ * connection". True when it was taken care of
  * (queued, or completed because it could not be). */
-static bool resend(mcs__mc_async *a, conn *c, mcs__aop *op) {
-  if ((op->kind != MCS__OP_GET && op->kind != MCS__OP_TOUCH) || op->sent)
+static bool resend(mcs__mc_async *a, conn *c, mcs_store_op *op) {
+  if ((op->kind != MCS_STORE_OP_GET && op->kind != MCS_STORE_OP_TOUCH) ||
+      op_sent(op))
     return false;
-  op->sent = true;
+  op->scratch[1] = 1;
   count(&a->st->retries);
   int rc = enqueue(a, c, op);
   if (rc)
@@ -232,7 +247,7 @@ static void conn_fail(mcs__mc_async *a, conn *c, int rc, int rest_rc,
                       bool down) {
   bool stale =
       down && rc == MCS_ESTORE && c->reused && !c->heard && !a->closing;
-  mcs__aop *op = c->head;
+  mcs_store_op *op = c->head;
   c->head = c->tail = NULL;
   conn_close(a, c);
   if (op && down && !stale) {
@@ -240,21 +255,21 @@ static void conn_fail(mcs__mc_async *a, conn *c, int rc, int rest_rc,
     c->down_until = until > 0 ? until : 1; /* never 0, which means up */
   }
   for (bool first = true; op; first = false) {
-    mcs__aop *next = op->next;
+    mcs_store_op *next = op->next;
     if (!(stale && resend(a, c, op)))
       complete(a, op, first ? rc : rest_rc);
     op = next;
   }
 }
 
-/* Sets the registered events: EPOLLIN always, EPOLLOUT while connecting
- * or while the kernel has not taken everything. Skips the syscall when
- * nothing changes. */
+/* Sets what the socket is watched for: readability always, writability
+ * while connecting or while the kernel has not taken everything. Skips
+ * the call (a system call in the loop) when nothing changes. */
 static void want_out(mcs__mc_async *a, conn *c, bool on) {
   if (c->out_armed == on)
     return;
-  struct epoll_event ev = {EPOLLIN | (on ? EPOLLOUT : 0u), {.ptr = c}};
-  if (epoll_ctl(a->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+  uint32_t events = MCS_STORE_IO_READ | (on ? MCS_STORE_IO_WRITE : 0u);
+  if (a->io->modify(a->io->ctx, c->fd, events, c) != MCS_OK) {
     conn_fail(a, c, MCS_ESTORE, MCS_ESTORE, true);
     return;
   }
@@ -265,10 +280,11 @@ static void conn_open(mcs__mc_async *a, conn *c) {
   int fd = -1;
   int rc = mcs__mc_connect_start(&a->st->cfg.servers[c->server], &fd);
   if (rc == MCS_OK) {
-    struct epoll_event ev = {EPOLLIN | EPOLLOUT, {.ptr = c}};
-    if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    rc =
+        a->io->watch(a->io->ctx, fd, MCS_STORE_IO_READ | MCS_STORE_IO_WRITE, c);
+    if (rc) {
       close(fd);
-      rc = errno == ENOMEM ? MCS_ENOMEM : MCS_ESTORE;
+      rc = rc == MCS_ENOMEM ? MCS_ENOMEM : MCS_ESTORE;
     }
   }
   if (rc) {
@@ -318,7 +334,7 @@ static void conn_send(mcs__mc_async *a, conn *c) {
  * codec's error after which c has been failed (stream out of step). */
 static int conn_parse(mcs__mc_async *a, conn *c) {
   while (c->in_off < c->in.len) {
-    mcs__aop *op = c->head;
+    mcs_store_op *op = c->head;
     if (!op) { /* bytes nobody asked for */
       conn_fail(a, c, MCS_EPROTO, MCS_EPROTO, false);
       count(&a->st->protocol_errors);
@@ -411,13 +427,9 @@ static void conn_read(mcs__mc_async *a, conn *c) {
 /* The engine                                                               */
 /* ------------------------------------------------------------------------ */
 
-int mcs__mc_async_new(mcs_store *store, int epfd, mcs__mc_async **out) {
-  if (!out)
-    return MCS_EINVAL;
-  *out = NULL;
-  mcs__mc_store *st = mcs__mc_store_of(store);
-  if (!st || st->cfg.replicas != 0 || epfd < 0)
-    return MCS_EINVAL;
+int mcs__mc_async_attach(void *ud, const mcs_store_io *io, void **engine) {
+  mcs__mc_store *st = ud;
+  *engine = NULL;
   mcs__mc_async *a = mcs__calloc(1, sizeof *a);
   conn *conns = mcs__calloc(st->cfg.server_count, sizeof *conns);
   if (!a || !conns) {
@@ -430,14 +442,15 @@ int mcs__mc_async_new(mcs_store *store, int epfd, mcs__mc_async **out) {
     conns[i].fd = -1;
   }
   a->st = st;
-  a->epfd = epfd;
+  a->io = io;
   a->conns = conns;
   a->n = st->cfg.server_count;
-  *out = a;
+  *engine = a;
   return MCS_OK;
 }
 
-void mcs__mc_async_free(mcs__mc_async *a) {
+void mcs__mc_async_detach(void *engine) {
+  mcs__mc_async *a = engine;
   if (!a)
     return;
   a->closing = true; /* no re-sends; submits from callbacks fail at once */
@@ -454,9 +467,10 @@ void mcs__mc_async_free(mcs__mc_async *a) {
   mcs__free(a);
 }
 
-void mcs__mc_async_submit(mcs__mc_async *a, mcs__aop *op) {
+void mcs__mc_async_submit(void *engine, mcs_store_op *op) {
+  mcs__mc_async *a = engine;
   op->next = NULL;
-  op->sent = false;
+  op->scratch[1] = 0; /* not sent yet */
   op->result = 0;
   op->out_cas = 0;
   op->out_flags = 0;
@@ -466,8 +480,7 @@ void mcs__mc_async_submit(mcs__mc_async *a, mcs__aop *op) {
     complete(a, op, rc);
     return;
   }
-  op->server = mcs__mc_ring_pick(a->st->ring, op->key, op->key_len);
-  conn *c = &a->conns[op->server];
+  conn *c = &a->conns[mcs__mc_ring_pick(a->st->ring, op->key, op->key_len)];
   if (a->closing || (c->down_until && mcs__mc_now_ms() < c->down_until)) {
     complete(a, op, MCS_ESTORE);
     return;
@@ -476,11 +489,12 @@ void mcs__mc_async_submit(mcs__mc_async *a, mcs__aop *op) {
     complete(a, op, rc);
 }
 
-void mcs__mc_async_flush(mcs__mc_async *a) {
+void mcs__mc_async_flush(void *engine) {
+  mcs__mc_async *a = engine;
   for (size_t i = 0; i < a->n; i++) {
     conn *c = &a->conns[i];
     if (!has_unsent(c) || c->connecting || c->out_armed)
-      continue; /* nothing to do, or waiting for EPOLLOUT */
+      continue; /* nothing to do, or waiting for writability */
     if (c->fd < 0)
       conn_open(a, c); /* the data goes once the connect is done */
     else
@@ -501,30 +515,31 @@ void mcs__mc_async_flush(mcs__mc_async *a) {
   deliver(a);
 }
 
-void mcs__mc_async_event(mcs__mc_async *a, void *tag, uint32_t events) {
-  if (!mcs__mc_async_owns(a, tag))
+/* True when `tag` is one of this engine's connections. */
+static bool owns(const mcs__mc_async *a, const void *tag) {
+  uintptr_t p = (uintptr_t)tag, base = (uintptr_t)a->conns;
+  return tag && p >= base && p - base < a->n * sizeof(conn) &&
+         (p - base) % sizeof(conn) == 0;
+}
+
+void mcs__mc_async_event(void *engine, void *tag, uint32_t events) {
+  mcs__mc_async *a = engine;
+  if (!owns(a, tag))
     return;
   conn *c = tag;
   if (c->fd >= 0 && c->connecting &&
-      (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+      (events & (MCS_STORE_IO_WRITE | MCS_STORE_IO_ERROR)))
     conn_connected(a, c);
-  if (c->fd >= 0 && !c->connecting && (events & EPOLLOUT))
+  if (c->fd >= 0 && !c->connecting && (events & MCS_STORE_IO_WRITE))
     conn_send(a, c);
   if (c->fd >= 0 && !c->connecting &&
-      (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+      (events & (MCS_STORE_IO_READ | MCS_STORE_IO_ERROR)))
     conn_read(a, c);
   deliver(a);
 }
 
-bool mcs__mc_async_owns(const mcs__mc_async *a, const void *tag) {
-  if (!a || !tag)
-    return false;
-  uintptr_t p = (uintptr_t)tag, base = (uintptr_t)a->conns;
-  return p >= base && p - base < a->n * sizeof(conn) &&
-         (p - base) % sizeof(conn) == 0;
-}
-
-int mcs__mc_async_timeout(const mcs__mc_async *a) {
+int mcs__mc_async_timeout(void *engine) {
+  const mcs__mc_async *a = engine;
   if (a->done_head)
     return 0;
   int64_t next = INT64_MAX;

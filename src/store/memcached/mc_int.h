@@ -257,9 +257,6 @@ typedef struct mcs__mc_store {
   _Atomic uint64_t requests, timeouts, protocol_errors, retries;
 } mcs__mc_store;
 
-/* The store when `store` is a memcached store, else NULL. */
-mcs__mc_store *mcs__mc_store_of(const mcs_store *store);
-
 /* What a checked reply (mcs__mc_check) to a request of kind `cmd` means
  * for the store's caller: VA HIT; EN and NF MISS; NS and EX EXISTS; HD
  * STORED, DELETED or TOUCHED by command. */
@@ -341,47 +338,35 @@ void mcs__mc_hdr_put(uint8_t out[MCS__MC_HDR_LEN], bool tomb, uint64_t rev);
 size_t mcs__mc_hdr_get(const uint8_t *raw, size_t len, mcs__mc_hdr *out);
 
 /* ---- The memcached engine (mc_async.c) ----
- * Non-blocking connections owned by one loop, one per server, opened on
- * first use. Each submitted operation is formatted at once onto its
+ * The non-blocking side of the store with replicas=0 (mcs_store_ops'
+ * attach ... event, contract in include/mcsession/store.h), one engine
+ * per event loop. Non-blocking connections, one per server, opened on
+ * first use and watched through the loop's mcs_store_io (the engine never
+ * calls epoll). Each submitted operation is formatted at once onto its
  * server's output buffer and remembered in that connection's FIFO; flush
- * writes each buffer with one send. Replies come back in order
- * (memcached answers a connection's requests in order) and complete the
- * FIFO's head. Any socket error, malformed reply or deadline passed
- * closes the connection and fails every operation in its FIFO (a stream
- * that may be out of step is never reused); a connection that fails
- * marks its server down for retry_s, during which operations fail at once
- * with MCS_ESTORE. Reads (GET) that were sent on a connection the server
+ * writes each buffer with one send. Replies come back in order (memcached
+ * answers a connection's requests in order) and complete the FIFO's head.
+ * Any socket error, malformed reply or deadline passed closes the
+ * connection and fails every operation in its FIFO (a stream that may be
+ * out of step is never reused); a connection that fails marks its server
+ * down for retry_s, during which operations fail at once with
+ * MCS_ESTORE. Reads (GET) that were sent on a connection the server
  * closed before answering anything are sent again once on a fresh
  * connection, as the blocking client does; writes are not (their effect
- * is unknown). Single-threaded: every call from the loop's thread. */
+ * is unknown). Single-threaded: every call but attach from the loop's
+ * thread. A key the store cannot hold or a value over the item limit
+ * completes with MCS_EINVAL or MCS_ETOOBIG without reaching the network.
+ * Detach fails what is still in flight with MCS_ESTORE. */
 typedef struct mcs__mc_async mcs__mc_async;
 
-/* For `store` when it is a memcached store with replicas=0: *out is a new
- * engine whose sockets are added to `epfd` (epoll) with data.ptr set to
- * an engine-owned tag, passed back to mcs__mc_async_event. MCS_EINVAL when
- * the store is not such a store (the caller then runs operations another
- * way), MCS_ENOMEM. */
-int mcs__mc_async_new(mcs_store *store, int epfd, mcs__mc_async **out);
-/* Closes the connections; operations still in flight complete with
- * MCS_ESTORE (their done runs here). NULL is fine. */
-void mcs__mc_async_free(mcs__mc_async *a);
-/* Queues op (its done runs later, on success or failure). A key the store
- * cannot hold or a value over the item limit completes with MCS_EINVAL or
- * MCS_ETOOBIG without reaching the network. */
-void mcs__mc_async_submit(mcs__mc_async *a, mcs__aop *op);
-/* Sends what was queued (non-blocking; what the socket does not take now
- * waits for EPOLLOUT), then fails operations past their deadline, then
- * runs the done callbacks of everything completed since the last call. */
-void mcs__mc_async_flush(mcs__mc_async *a);
-/* An epoll event for one of the engine's sockets (tag = data.ptr). Reads
- * and completes replies; their done callbacks run before it returns. */
-void mcs__mc_async_event(mcs__mc_async *a, void *tag, uint32_t events);
-/* True when `tag` is one of this engine's. */
-bool mcs__mc_async_owns(const mcs__mc_async *a, const void *tag);
-/* Milliseconds until the nearest deadline (0: something waits to be sent
- * or to have its done run), -1 when nothing is in flight. */
-int mcs__mc_async_timeout(const mcs__mc_async *a);
-/* Operations submitted and not yet completed. */
+/* `ud` is the mcs__mc_store (replicas=0). MCS_OK or MCS_ENOMEM. */
+int mcs__mc_async_attach(void *ud, const mcs_store_io *io, void **engine);
+void mcs__mc_async_detach(void *engine);
+void mcs__mc_async_submit(void *engine, mcs_store_op *op);
+void mcs__mc_async_flush(void *engine);
+int mcs__mc_async_timeout(void *engine);
+void mcs__mc_async_event(void *engine, void *tag, uint32_t events);
+/* Operations submitted and not yet completed (for tests). */
 size_t mcs__mc_async_pending(const mcs__mc_async *a);
 
 #endif /* MCS_MC_INTERNAL_H */

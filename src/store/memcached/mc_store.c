@@ -137,16 +137,56 @@ static int mc_touch(void *ud, const char *key, size_t key_len, uint32_t ttl,
   return rc;
 }
 
-/* replicas=0: one request to one server per operation, values as given. */
+static const char *mc_key_prefix(void *ud) {
+  return ((const mc_store *)ud)->cfg.prefix;
+}
+
+/* replicas=0: one request to one server per operation, values as given,
+ * get-and-touch in one `mg T`; and an engine per event loop (mc_async.c)
+ * that pipelines them. */
 static const mcs_store_ops mc_ops = {
-    MCS_STORE_OPS_VERSION, mc_get, mc_add, mc_cas, mc_set, mc_del, mc_touch,
-    mc_destroy, mc_peek};
+    .version = MCS_STORE_OPS_VERSION,
+    .get = mc_get,
+    .add = mc_add,
+    .cas = mc_cas,
+    .set = mc_set,
+    .del = mc_del,
+    .touch = mc_touch,
+    .destroy = mc_destroy,
+    .peek = mc_peek,
+    .kind = "memcached",
+    .caps = MCS_STORE_CAP_ATOMIC_GET_TOUCH,
+    .key_prefix = mc_key_prefix,
+    .attach = mcs__mc_async_attach,
+    .detach = mcs__mc_async_detach,
+    .submit = mcs__mc_async_submit,
+    .flush = mcs__mc_async_flush,
+    .timeout = mcs__mc_async_timeout,
+    .event = mcs__mc_async_event,
+};
 
 /* replicas>0: every key on replicas + 1 servers, values carrying a
- * revision header (mc_replica.c). */
+ * revision header (mc_replica.c); get-and-touch is one `mg T` per copy.
+ * No engine: an operation is up to three dependent rounds over several
+ * servers, which an event loop runs on its helper thread. */
 static const mcs_store_ops mc_replica_ops = {
-    MCS_STORE_OPS_VERSION, mcs__mc_r_get, mcs__mc_r_add, mcs__mc_r_cas,
-    mcs__mc_r_set, mcs__mc_r_del, mcs__mc_r_touch, mc_destroy, mc_peek};
+    .version = MCS_STORE_OPS_VERSION,
+    .get = mcs__mc_r_get,
+    .add = mcs__mc_r_add,
+    .cas = mcs__mc_r_cas,
+    .set = mcs__mc_r_set,
+    .del = mcs__mc_r_del,
+    .touch = mcs__mc_r_touch,
+    .destroy = mc_destroy,
+    .peek = mc_peek,
+    .kind = "memcached",
+    .caps = MCS_STORE_CAP_ATOMIC_GET_TOUCH,
+    .key_prefix = mc_key_prefix,
+};
+
+/* The memcached store's identity (struct mcs_store's `own`), for both
+ * tables. */
+static const char mc_identity = 'M';
 
 /* ------------------------------------------------------------------------ */
 /* Life cycle                                                               */
@@ -209,7 +249,8 @@ int mcs_store_memcached_new_config(mcs_store **out,
   if (!rc)
     rc = build_pools(st);
   if (!rc)
-    rc = mcs_store_new(out, cfg->replicas ? &mc_replica_ops : &mc_ops, st);
+    rc = mcs__store_new_own(out, cfg->replicas ? &mc_replica_ops : &mc_ops, st,
+                            &mc_identity);
   if (rc)
     mc_destroy(st);
   return rc;
@@ -224,12 +265,10 @@ int mcs_store_memcached_new(mcs_store **out, const char *url) {
   return rc ? rc : mcs_store_memcached_new_config(out, &cfg);
 }
 
-/* The store's user data when `store` is ours, else NULL. */
+/* The store's user data when `store` is a memcached store, else NULL. */
 static mc_store *ours(const mcs_store *store) {
-  return store && store->ops.destroy == mc_destroy ? store->ud : NULL;
+  return mcs__store_own_ud(store, &mc_identity);
 }
-
-mcs__mc_store *mcs__mc_store_of(const mcs_store *store) { return ours(store); }
 
 const char *mcs_store_memcached_prefix(const mcs_store *store) {
   const mc_store *st = ours(store);

@@ -374,10 +374,25 @@ static void memory_destroy(void *ud) {
   mem_free(ms, ms->shard_mask + 1);
 }
 
+/* Operations never wait for I/O (a shard lock is held for a lookup and a
+ * copy), so an event loop runs them inline; get-and-touch happens under
+ * one lock. No non-blocking side: none is needed. */
 static const mcs_store_ops memory_ops = {
-    MCS_STORE_OPS_VERSION, memory_get,   memory_add,     memory_cas,
-    memory_set,            memory_del,   memory_touch,   memory_destroy,
-    memory_peek};
+    .version = MCS_STORE_OPS_VERSION,
+    .get = memory_get,
+    .add = memory_add,
+    .cas = memory_cas,
+    .set = memory_set,
+    .del = memory_del,
+    .touch = memory_touch,
+    .destroy = memory_destroy,
+    .peek = memory_peek,
+    .kind = "memory",
+    .caps = MCS_STORE_CAP_NONBLOCKING | MCS_STORE_CAP_ATOMIC_GET_TOUCH,
+};
+
+/* The memory store's identity (struct mcs_store's `own`). */
+static const char memory_identity = 'm';
 
 /* ---- Construction and stats ------------------------------------------- */
 
@@ -450,22 +465,19 @@ int mcs_store_memory_new(mcs_store **out, const mcs_memory_config *cfg) {
   atomic_init(&ms->last_cas, 0);
   if ((rc = mem_init_shards(ms, cfg->shards)) != MCS_OK)
     return rc;
-  if ((rc = mcs_store_new(out, &memory_ops, ms)) != MCS_OK)
+  if ((rc = mcs__store_new_own(out, &memory_ops, ms, &memory_identity)) !=
+      MCS_OK)
     memory_destroy(ms);
   return rc;
-}
-
-bool mcs__store_is_memory(const mcs_store *store) {
-  return store && store->ops.get == memory_get;
 }
 
 /* Sums the shards' figures, locking one shard at a time: each shard's
  * figures are consistent, the total is not a snapshot across shards. */
 int mcs_store_memory_stats_get(const mcs_store *store,
                                mcs_memory_stats *stats) {
-  if (!mcs__store_is_memory(store) || !stats)
+  const mem_store *ms = mcs__store_own_ud(store, &memory_identity);
+  if (!ms || !stats)
     return MCS_EINVAL;
-  const mem_store *ms = store->ud;
   memset(stats, 0, sizeof *stats);
   for (size_t i = 0; i <= ms->shard_mask; i++) {
     mcs__mem_shard *sh = shard_at(ms, i);

@@ -457,9 +457,30 @@ static void test_store_accepts_replicas_and_exposes_prefix(void **state) {
       &s, "memcached://127.0.0.1:1,127.0.0.1:2?replicas=1&prefix=x%3A"),
       MCS_OK);
   assert_string_equal(mcs_store_memcached_prefix(s), "x:");
+  /* The same through the generic interface, which the manager reads. */
+  assert_string_equal(mcs_store_key_prefix(s), "x:");
+  assert_string_equal(mcs_store_kind(s), "memcached");
+  assert_int_equal(mcs_store_caps(s), MCS_STORE_CAP_ATOMIC_GET_TOUCH);
+  assert_null(s->ops.attach); /* replicas: the loop's helper runs it */
   mcs_memcached_stats st;
   assert_int_equal(mcs_store_memcached_stats_get(s, &st), MCS_OK);
   assert_int_equal(st.requests, 0); /* nothing connects before a request */
+  /* Its whole table with a user's ud is not a memcached store: the kind
+   * is a name, and the getters would read the user's data as ours. */
+  mcs_store_ops ops = s->ops;
+  ops.destroy = NULL;
+  static char fake[4096];
+  mcs_store *copy = NULL;
+  assert_int_equal(mcs_store_new(&copy, &ops, fake), MCS_OK);
+  assert_string_equal(mcs_store_kind(copy), "memcached");
+  assert_null(mcs_store_memcached_prefix(copy));
+  assert_int_equal(mcs_store_memcached_stats_get(copy, &st), MCS_EINVAL);
+  mcs_store_free(copy);
+  mcs_store_free(s);
+  assert_int_equal(mcs_store_memcached_new(&s, "memcached://127.0.0.1:1"),
+                   MCS_OK);
+  assert_string_equal(mcs_store_key_prefix(s), "mcs:");
+  assert_non_null(s->ops.attach); /* replicas=0: an engine per loop */
   mcs_store_free(s);
   mcs_store *mem = NULL;
   assert_int_equal(mcs_store_memory_new(&mem, NULL), MCS_OK);

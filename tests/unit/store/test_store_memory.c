@@ -461,7 +461,7 @@ static void test_store_ops_version_1_has_no_peek(void **st) {
   full.version = 1;
   full.get = plain_get;
   full.destroy = NULL;
-  size_t v1_size = offsetof(mcs_store_ops, peek);
+  size_t v1_size = offsetof(mcs_store_ops, kind); /* ends with destroy */
   unsigned char *v1 = malloc(v1_size);
   assert_non_null(v1);
   memcpy(v1, &full, v1_size);
@@ -544,6 +544,93 @@ static void test_memory_stats_reject_other_stores(void **st) {
   assert_int_equal(mcs_store_memory_stats_get(NULL, &m), MCS_EINVAL);
   assert_int_equal(mcs_store_memory_stats_get(mem, NULL), MCS_EINVAL);
   mcs_store_free(other);
+  mcs_store_free(mem);
+}
+
+/* The memory store's whole table, kind and capabilities included, with a
+ * user's ud: still not a memory store (the stats would read the user's
+ * data as the store's shards). The kind is a name, not an identity. */
+static void test_memory_identity_cannot_be_copied(void **st) {
+  (void)st;
+  mcs_store *mem = new_store(NULL);
+  assert_string_equal(mcs_store_kind(mem), "memory");
+  assert_int_equal(mcs_store_caps(mem),
+                   MCS_STORE_CAP_NONBLOCKING | MCS_STORE_CAP_ATOMIC_GET_TOUCH);
+  assert_null(mcs_store_key_prefix(mem)); /* the manager's "mcs:" */
+  mcs_store_ops ops = mem->ops;
+  ops.destroy = NULL;
+  static char fake[4096];
+  mcs_store *copy = NULL;
+  assert_int_equal(mcs_store_new(&copy, &ops, fake), MCS_OK);
+  assert_string_equal(mcs_store_kind(copy), "memory");
+  mcs_memory_stats m;
+  assert_int_equal(mcs_store_memory_stats_get(copy, &m), MCS_EINVAL);
+  assert_int_equal(mcs_store_memory_stats_get(mem, &m), MCS_OK);
+  mcs_store_free(copy);
+  mcs_store_free(mem);
+}
+
+/* mcs_store_new: version 1 tables (the eight members up to destroy) still
+ * work, as no kind, no capabilities, no prefix, no engine; unknown
+ * versions and capabilities, and half a non-blocking side, are refused. */
+static int none_attach(void *ud, const mcs_store_io *io, void **engine) {
+  (void)ud, (void)io;
+  *engine = NULL;
+  return MCS_OK;
+}
+static void none_detach(void *engine) { (void)engine; }
+
+static void test_store_new_versions_and_tables(void **st) {
+  (void)st;
+  mcs_store *mem = new_store(NULL);
+  /* A version 1 table, as a program built against the 0.1 header lays it
+   * out: the v2 members are not even there to read. */
+  struct {
+    unsigned version;
+    void *fns[7];
+  } v1;
+  _Static_assert(sizeof v1 == offsetof(mcs_store_ops, destroy) +
+                                  sizeof(void (*)(void *)),
+                 "v1 prefix");
+  memcpy(&v1, &mem->ops, sizeof v1);
+  v1.version = 1;
+  v1.fns[6] = NULL; /* destroy: the memory store stays mem's */
+  mcs_store *s = NULL;
+  assert_int_equal(
+      mcs_store_new(&s, (const mcs_store_ops *)(void *)&v1, mem->ud), MCS_OK);
+  assert_string_equal(mcs_store_kind(s), "custom");
+  assert_int_equal(mcs_store_caps(s), 0);
+  assert_null(mcs_store_key_prefix(s));
+  assert_null(s->ops.attach);
+  mcs_store_result r;
+  assert_int_equal(mcs_store_set(s, "k", 1, "v", 1, 0, 60, &r), MCS_OK);
+  mcs_memory_stats m;
+  assert_int_equal(mcs_store_memory_stats_get(s, &m), MCS_EINVAL);
+  mcs_store_free(s);
+
+  mcs_store_ops ops = mem->ops;
+  ops.destroy = NULL;
+  ops.version = MCS_STORE_OPS_VERSION + 1;
+  assert_int_equal(mcs_store_new(&s, &ops, NULL), MCS_EINVAL);
+  assert_null(s);
+  ops.version = 0;
+  assert_int_equal(mcs_store_new(&s, &ops, NULL), MCS_EINVAL);
+  ops.version = MCS_STORE_OPS_VERSION;
+  ops.caps = 0x80u;
+  assert_int_equal(mcs_store_new(&s, &ops, NULL), MCS_EINVAL);
+  ops.caps = 0;
+  ops.attach = none_attach; /* without the five others */
+  assert_int_equal(mcs_store_new(&s, &ops, NULL), MCS_EINVAL);
+  ops.detach = none_detach;
+  assert_int_equal(mcs_store_new(&s, &ops, NULL), MCS_EINVAL);
+  ops.attach = NULL;
+  ops.detach = NULL;
+  ops.touch = NULL;
+  assert_int_equal(mcs_store_new(&s, &ops, NULL), MCS_EINVAL);
+  assert_null(s);
+  assert_null(mcs_store_kind(NULL));
+  assert_int_equal(mcs_store_caps(NULL), 0);
+  assert_null(mcs_store_key_prefix(NULL));
   mcs_store_free(mem);
 }
 
@@ -683,6 +770,8 @@ int main(void) {
       cmocka_unit_test(test_store_ops_version_1_has_no_peek),
       cmocka_unit_test(test_memory_stats_count_items_and_bytes),
       cmocka_unit_test(test_memory_stats_reject_other_stores),
+      cmocka_unit_test(test_memory_identity_cannot_be_copied),
+      cmocka_unit_test(test_store_new_versions_and_tables),
       cmocka_unit_test(test_memory_concurrent_cas_increments_are_exact),
   };
   return cmocka_run_group_tests_name("store_memory", tests, NULL, NULL);

@@ -57,10 +57,19 @@ static void test_layout_is_frozen(void **state) {
   assert_int_equal(offsetof(mcs_admin_view, reserved), 64);
   assert_int_equal(sizeof(mcs_admin_user), 56);
   assert_int_equal(offsetof(mcs_admin_user, reserved), 24);
-  /* The store's table grows by version, at its end (store.h): a version
-   * 1 table ends where peek begins. */
-  assert_int_equal(offsetof(mcs_store_ops, peek), 64);
-  assert_int_equal(sizeof(mcs_store_ops), 72);
+  /* A store operation: the library fills it, a store's engine reads it
+   * (reserved last, zeroed by the submitter). */
+  assert_int_equal(sizeof(mcs_store_op), 168);
+  assert_int_equal(offsetof(mcs_store_op, done), 88);
+  assert_int_equal(offsetof(mcs_store_op, next), 104);
+  assert_int_equal(offsetof(mcs_store_op, reserved), 136);
+  assert_int_equal(END_OF(mcs_store_op, reserved), sizeof(mcs_store_op));
+  /* The operations table grows by version, not by reserved space: a
+   * version 1 table is the prefix up to `destroy`, members are only ever
+   * added after it (mcs_store_new copies as many bytes as the table's
+   * version had). */
+  assert_int_equal(END_OF(mcs_store_ops, destroy), 64);
+  assert_int_equal(sizeof(mcs_store_io), 32);
 #else
   skip();
 #endif
