@@ -238,10 +238,13 @@ int mcs_loop_new(mcs_loop **out, mcs_store *store) {
     rc = MCS_OK;
   if (rc == MCS_OK)
     rc = attach_engine(loop);
-  if (rc == MCS_OK &&
-      (pthread_mutex_init(&loop->mu, NULL) != 0 ||
-       pthread_cond_init(&loop->cv, NULL) != 0))
-    rc = MCS_ENOMEM; /* glibc never fails these; other libcs might */
+  /* glibc never fails these; other libcs might. */
+  if (rc == MCS_OK && pthread_mutex_init(&loop->mu, NULL) != 0) {
+    rc = MCS_ENOMEM;
+  } else if (rc == MCS_OK && pthread_cond_init(&loop->cv, NULL) != 0) {
+    pthread_mutex_destroy(&loop->mu);
+    rc = MCS_ENOMEM;
+  }
   if (rc) {
     if (loop->engine)
       loop->ops->detach(loop->engine);

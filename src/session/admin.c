@@ -195,21 +195,30 @@ void mcs_admin_view_clear(mcs_admin_view *view) {
 
 /* ---- Touching and ending ------------------------------------------------ */
 
+/* A touch (ttl > 0) or a delete (ttl 0) of id's record; *found tells
+ * whether there was one. */
+static int keyed_write(mcs_manager *mgr, const char *id, uint32_t ttl,
+                       int *found) {
+  char key[MCS_STORE_KEY_MAX + 1];
+  size_t key_len = 0;
+  mcs_store_result r = MCS_STORE_MISS;
+  mcs_store *st = mgr->store;
+  int rc = checked_key(mgr, id, key, &key_len);
+  if (rc == MCS_OK)
+    rc = ttl ? st->ops.touch(st->ud, key, key_len, ttl, &r)
+             : st->ops.del(st->ud, key, key_len, &r);
+  if (rc == MCS_OK)
+    *found = r == (ttl ? MCS_STORE_TOUCHED : MCS_STORE_DELETED);
+  return rc;
+}
+
 int mcs_admin_session_touch(mcs_manager *mgr, const char *id, uint32_t ttl,
                             int *found) {
   if (found)
     *found = 0;
   if (!mgr || !id || !found || ttl == 0)
     return MCS_EINVAL;
-  char key[MCS_STORE_KEY_MAX + 1];
-  size_t key_len = 0;
-  mcs_store_result r = MCS_STORE_MISS;
-  int rc = checked_key(mgr, id, key, &key_len);
-  if (rc == MCS_OK)
-    rc = mgr->store->ops.touch(mgr->store->ud, key, key_len, ttl, &r);
-  if (rc == MCS_OK)
-    *found = r == MCS_STORE_TOUCHED;
-  return rc;
+  return keyed_write(mgr, id, ttl, found);
 }
 
 int mcs_admin_session_destroy(mcs_manager *mgr, const char *id, int *found) {
@@ -217,15 +226,7 @@ int mcs_admin_session_destroy(mcs_manager *mgr, const char *id, int *found) {
     *found = 0;
   if (!mgr || !id || !found)
     return MCS_EINVAL;
-  char key[MCS_STORE_KEY_MAX + 1];
-  size_t key_len = 0;
-  mcs_store_result r = MCS_STORE_MISS;
-  int rc = checked_key(mgr, id, key, &key_len);
-  if (rc == MCS_OK)
-    rc = mgr->store->ops.del(mgr->store->ud, key, key_len, &r);
-  if (rc == MCS_OK)
-    *found = r == MCS_STORE_DELETED;
-  return rc;
+  return keyed_write(mgr, id, 0, found);
 }
 
 /* ---- Users -------------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /*
  * mcs_session_load_start / mcs_session_save_start: the session life cycle
- * of session.c, driven by an mcs_loop instead of blocking calls.
+ * of load.c and save.c, driven by an mcs_loop instead of blocking calls.
  *
- * Each call runs the steps session.c exposes (session_int.h, "in steps"):
+ * Each call runs the steps those files expose (session_int.h, "in
+ * steps"):
  * the CPU work now, the one store operation through the engine the loop
  * attached from the store's non-blocking side (whichever store it is),
  * the rest in the operation's completion. A step that needs more store

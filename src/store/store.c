@@ -109,35 +109,6 @@ void mcs_store_free(mcs_store *store) {
       return MCS_EINVAL;                                                     \
   } while (0)
 
-int mcs_store_get(mcs_store *store, const char *key, size_t key_len,
-                  uint32_t touch_ttl, size_t max_len, void **data,
-                  size_t *len, uint64_t *cas, uint32_t *flags,
-                  mcs_store_result *result) {
-  MCS__CHECK_KEY(store, key, key_len, result);
-  if (!data || !len)
-    return MCS_EINVAL;
-  *data = NULL;
-  *len = 0;
-  mcs_store_value v = {MCS__BUF_INIT, max_len};
-  uint64_t c = 0;
-  uint32_t f = 0;
-  int rc = store->ops.get(store->ud, key, key_len, touch_ttl, &v, &c, &f,
-                          result);
-  if (rc == MCS_OK && *result == MCS_STORE_HIT) {
-    /* Hand over the buffer; an empty value still gets a valid pointer. */
-    if (!v.buf.data && !(v.buf.data = mcs__malloc(1)))
-      return MCS_ENOMEM;
-    *data = v.buf.data;
-    *len = v.buf.len;
-    if (cas)
-      *cas = c;
-    if (flags)
-      *flags = f;
-    return MCS_OK;
-  }
-  mcs__buf_free(&v.buf);
-  return rc;
-}
 
 int mcs_store_add(mcs_store *store, const char *key, size_t key_len,
                   const void *data, size_t len, uint32_t flags, uint32_t ttl,
@@ -193,9 +164,12 @@ int mcs__store_peek(mcs_store *store, const char *key, size_t key_len,
   return store->ops.get(store->ud, key, key_len, 0, value, cas, flags, result);
 }
 
-int mcs_store_peek(mcs_store *store, const char *key, size_t key_len,
-                   size_t max_len, void **data, size_t *len, uint64_t *cas,
-                   uint32_t *flags, int64_t *ttl, mcs_store_result *result) {
+/* The public reads: one read (a peek when `peek`, else a get that slides
+ * by touch_ttl) into a buffer handed to the caller. */
+static int read_out(mcs_store *store, const char *key, size_t key_len,
+                    bool peek, uint32_t touch_ttl, size_t max_len, void **data,
+                    size_t *len, uint64_t *cas, uint32_t *flags, int64_t *ttl,
+                    mcs_store_result *result) {
   MCS__CHECK_KEY(store, key, key_len, result);
   if (!data || !len)
     return MCS_EINVAL;
@@ -205,8 +179,11 @@ int mcs_store_peek(mcs_store *store, const char *key, size_t key_len,
   uint64_t c = 0;
   uint32_t f = 0;
   int64_t t = MCS_STORE_TTL_UNKNOWN;
-  int rc = mcs__store_peek(store, key, key_len, &v, &c, &f, &t, result);
+  int rc = peek ? mcs__store_peek(store, key, key_len, &v, &c, &f, &t, result)
+                : store->ops.get(store->ud, key, key_len, touch_ttl, &v, &c,
+                                 &f, result);
   if (rc == MCS_OK && *result == MCS_STORE_HIT) {
+    /* Hand over the buffer; an empty value still gets a valid pointer. */
     if (!v.buf.data && !(v.buf.data = mcs__malloc(1)))
       return MCS_ENOMEM;
     *data = v.buf.data;
@@ -221,6 +198,21 @@ int mcs_store_peek(mcs_store *store, const char *key, size_t key_len,
   }
   mcs__buf_free(&v.buf);
   return rc;
+}
+
+int mcs_store_get(mcs_store *store, const char *key, size_t key_len,
+                  uint32_t touch_ttl, size_t max_len, void **data,
+                  size_t *len, uint64_t *cas, uint32_t *flags,
+                  mcs_store_result *result) {
+  return read_out(store, key, key_len, false, touch_ttl, max_len, data, len,
+                  cas, flags, NULL, result);
+}
+
+int mcs_store_peek(mcs_store *store, const char *key, size_t key_len,
+                   size_t max_len, void **data, size_t *len, uint64_t *cas,
+                   uint32_t *flags, int64_t *ttl, mcs_store_result *result) {
+  return read_out(store, key, key_len, true, 0, max_len, data, len, cas, flags,
+                  ttl, result);
 }
 
 void mcs__store_op_run(mcs_store *store, mcs_store_op *op) {

@@ -151,6 +151,13 @@ static int make_memcached_store(void **out) {
                                  "memcached://127.0.0.1:1,127.0.0.1:2");
 }
 
+/* A loop over a store made beforehand: its mutex and condition variable. */
+static mcs_store *loop_store;
+static int make_loop(void **out) {
+  return mcs_loop_new((mcs_loop **)out, loop_store);
+}
+static void free_loop(void *l) { mcs_loop_free(l); }
+
 static mcs_keyring *keys;
 
 /* A manager over its own memory store, every cache on. */
@@ -193,6 +200,17 @@ static void test_stores(void **st) {
   assert_int_equal(each_failure(make_memcached_store, free_store), 4);
 }
 
+static void test_loop(void **st) {
+  (void)st;
+  assert_int_equal(teardown(NULL), 0); /* the store outlives the counts */
+  assert_int_equal(mcs_store_memory_new(&loop_store, NULL), MCS_OK);
+  assert_int_equal(setup(NULL), 0);
+  assert_int_equal(each_failure(make_loop, free_loop), 2);
+  assert_int_equal(teardown(NULL), 0);
+  mcs_store_free(loop_store);
+  assert_int_equal(setup(NULL), 0);
+}
+
 static void test_manager(void **st) {
   (void)st;
   assert_int_equal(teardown(NULL), 0); /* the key ring outlives the counts */
@@ -212,6 +230,7 @@ int main(void) {
       cmocka_unit_test(test_locks_all_or_none),
       cmocka_unit_test(test_caches),
       cmocka_unit_test(test_stores),
+      cmocka_unit_test(test_loop),
       cmocka_unit_test(test_manager),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

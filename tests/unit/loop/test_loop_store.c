@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "loop_util.h"
 
 /* ---- The pipe store ----------------------------------------------------- */
 
@@ -319,38 +319,7 @@ static void rig_free(rig *r) {
   free(r);
 }
 
-typedef struct result {
-  int calls;
-  int rc;
-  mcs_session *s;
-  pthread_t thread;
-} result;
-
-static void on_done(void *ud, int rc, mcs_session *s) {
-  result *res = ud;
-  res->calls++;
-  res->rc = rc;
-  res->s = s;
-  res->thread = pthread_self();
-}
-
-/* As an application's loop: poll the loop's fd (the pipe's readability
- * reaches it only through the loop's epoll set), run, until nothing is
- * pending; fails after 5 s. */
-static void drive(mcs_loop *loop) {
-  struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  while (mcs_loop_pending(loop) > 0) {
-    int timeout = mcs_loop_timeout(loop);
-    struct pollfd pfd = {mcs_loop_fd(loop), POLLIN, 0};
-    (void)poll(&pfd, 1, timeout < 0 || timeout > 100 ? 100 : timeout);
-    mcs_loop_run(loop);
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    assert_true(t.tv_sec - t0.tv_sec < 5);
-  }
-}
-
-static int start_load(rig *r, const char *cookie, result *res) {
+static int start_load(rig *r, const char *cookie, cb_result *res) {
   mcs_session *s = (mcs_session *)1;
   int rc = mcs_session_load_start(
       r->mgr, r->loop, cookie, cookie ? strlen(cookie) : 0, &s, on_done, res);
@@ -363,7 +332,7 @@ static int start_load(rig *r, const char *cookie, result *res) {
 
 /* A load that must go pending and succeed. */
 static mcs_session *load_pending(rig *r, const char *cookie) {
-  result res = {0};
+  cb_result res = {0};
   assert_int_equal(start_load(r, cookie, &res), MCS_PENDING);
   assert_int_equal(res.calls, 0); /* never from inside the start call */
   drive(r->loop);
@@ -374,7 +343,7 @@ static mcs_session *load_pending(rig *r, const char *cookie) {
 }
 
 static void save_pending(rig *r, mcs_session *s, int want_rc) {
-  result res = {0};
+  cb_result res = {0};
   assert_int_equal(mcs_session_save_start(s, r->loop, on_done, &res),
                    MCS_PENDING);
   assert_int_equal(res.calls, 0);
@@ -387,7 +356,7 @@ static void save_pending(rig *r, mcs_session *s, int want_rc) {
 
 /* A new session holding user=alice, saved through the loop (one add). */
 static void make_stored(rig *r, char *cookie, size_t size) {
-  result res = {0};
+  cb_result res = {0};
   assert_int_equal(start_load(r, NULL, &res), MCS_OK); /* nothing to read */
   mcs_session *s = res.s;
   assert_int_equal(mcs_session_set_str(s, "user", "alice", 5), MCS_OK);
@@ -416,7 +385,7 @@ static void test_loop_drives_a_user_store_engine(void **st) {
   assert_memory_equal(user, "alice", 5);
   assert_int_equal(r->ps.last_get_ttl, 1800); /* the read slides */
   /* Unchanged: complete at once, nothing submitted. */
-  result res = {0};
+  cb_result res = {0};
   assert_int_equal(mcs_session_save_start(s, r->loop, on_done, &res), MCS_OK);
   assert_int_equal(r->ps.submits, 2);
   /* Changed: one compare-and-swap through the engine. */
@@ -461,7 +430,7 @@ static void test_conflict_replays_on_the_helper(void **st) {
   mcs_session *b = load_pending(r, cookie);
   assert_int_equal(mcs_session_incr(a, "n", 5, NULL), MCS_OK);
   assert_int_equal(mcs_session_incr(b, "n", 7, NULL), MCS_OK);
-  result ra = {0}, rb = {0};
+  cb_result ra = {0}, rb = {0};
   assert_int_equal(mcs_session_save_start(a, r->loop, on_done, &ra),
                    MCS_PENDING);
   assert_int_equal(mcs_session_save_start(b, r->loop, on_done, &rb),
@@ -489,7 +458,7 @@ static void test_engine_errors_reach_the_callback(void **st) {
   char cookie[512];
   make_stored(r, cookie, sizeof cookie);
   r->ps.fail_rc = MCS_ETIMEDOUT;
-  result res = {0};
+  cb_result res = {0};
   assert_int_equal(start_load(r, cookie, &res), MCS_PENDING);
   drive(r->loop);
   assert_int_equal(res.calls, 1);
@@ -530,7 +499,7 @@ static void test_nonblocking_store_runs_inline(void **st) {
   ops.caps |= MCS_STORE_CAP_NONBLOCKING;
   rig *r = rig_new(&ops, false);
   assert_int_equal(r->ps.attaches, 0);
-  result res = {0};
+  cb_result res = {0};
   assert_int_equal(start_load(r, NULL, &res), MCS_OK);
   mcs_session *s = res.s;
   assert_int_equal(mcs_session_set_int(s, "x", 1), MCS_OK);

@@ -7,42 +7,12 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "test_util.h"
-
-typedef struct result {
-  int calls;
-  int rc;
-  mcs_session *s;
-  pthread_t thread;
-} result;
-
-static void on_done(void *ud, int rc, mcs_session *s) {
-  result *r = ud;
-  r->calls++;
-  r->rc = rc;
-  r->s = s;
-  r->thread = pthread_self();
-}
-
-/* Runs the loop as an application would until nothing is pending; fails
- * the test after 5 s. */
-static void drive(mcs_loop *loop) {
-  struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  while (mcs_loop_pending(loop) > 0) {
-    int timeout = mcs_loop_timeout(loop);
-    struct pollfd pfd = {mcs_loop_fd(loop), POLLIN, 0};
-    (void)poll(&pfd, 1, timeout < 0 || timeout > 100 ? 100 : timeout);
-    mcs_loop_run(loop);
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    assert_true(t.tv_sec - t0.tv_sec < 5);
-  }
-}
+#include "loop_util.h"
 
 /* A load through the loop that must go pending; returns the session. */
 static mcs_session *load_pending(fixture *f, mcs_loop *loop,
                                  const char *cookie) {
-  result r = {0};
+  cb_result r = {0};
   mcs_session *s = (mcs_session *)1;
   assert_int_equal(mcs_session_load_start(f->mgr, loop, cookie,
                                           strlen(cookie), &s, on_done, &r),
@@ -59,7 +29,7 @@ static mcs_session *load_pending(fixture *f, mcs_loop *loop,
 }
 
 static void save_pending(mcs_session *s, mcs_loop *loop, int want_rc) {
-  result r = {0};
+  cb_result r = {0};
   assert_int_equal(mcs_session_save_start(s, loop, on_done, &r),
                    MCS_PENDING);
   assert_int_equal(r.calls, 0);
@@ -74,7 +44,7 @@ static void save_pending(mcs_session *s, mcs_loop *loop, int want_rc) {
 static void make_stored(fixture *f, mcs_loop *loop, char *cookie,
                         size_t size) {
   mcs_session *s = NULL;
-  result r = {0};
+  cb_result r = {0};
   /* No cookie: nothing to read, so the load completes at once. */
   assert_int_equal(
       mcs_session_load_start(f->mgr, loop, NULL, 0, &s, on_done, &r), MCS_OK);
@@ -112,7 +82,7 @@ static void test_memory_store_completes_at_once(void **st) {
   assert_int_equal(mcs_manager_new(&mgr, &cfg), MCS_OK);
   mcs_loop *loop;
   assert_int_equal(mcs_loop_new(&loop, f->memory), MCS_OK);
-  result r = {0};
+  cb_result r = {0};
   mcs_session *s;
   assert_int_equal(mcs_session_load_start(mgr, loop, "", 0, &s, on_done, &r),
                    MCS_OK);
@@ -155,7 +125,7 @@ static void test_own_store_runs_on_helper_and_calls_back_on_loop(void **st) {
   assert_int_equal(f->spy.get_touch_ttl, 1800); /* the read slides */
 
   /* Unchanged: completes at once with no store traffic. */
-  result r = {0};
+  cb_result r = {0};
   assert_int_equal(mcs_session_save_start(s, loop, on_done, &r), MCS_OK);
   assert_int_equal(spy_total(&f->spy), 1);
   /* Changed: one compare-and-swap. */
@@ -185,7 +155,7 @@ static void test_conflicting_saves_both_survive_through_loop(void **st) {
   assert_int_equal(mcs_session_set_str(b, "b", "2", 1), MCS_OK);
   assert_int_equal(mcs_session_incr(b, "n", 7, NULL), MCS_OK);
   /* Both in flight at once; b's CAS conflicts and is replayed. */
-  result ra = {0}, rb = {0};
+  cb_result ra = {0}, rb = {0};
   assert_int_equal(mcs_session_save_start(a, loop, on_done, &ra),
                    MCS_PENDING);
   assert_int_equal(mcs_session_save_start(b, loop, on_done, &rb),
@@ -220,7 +190,7 @@ static void test_store_error_reaches_the_callback(void **st) {
   save_pending(s, loop, MCS_ESTORE);
   assert_true(mcs_session_dirty(s)); /* nothing lost: it can be saved again */
   assert_int_equal(mcs_session_cookie_count(s), 0);
-  result r = {0};
+  cb_result r = {0};
   mcs_session *s2 = NULL;
   assert_int_equal(mcs_session_load_start(f->mgr, loop, cookie,
                                           strlen(cookie), &s2, on_done, &r),
@@ -241,7 +211,7 @@ static void test_forged_and_absent_cookies_complete_at_once(void **st) {
   fixture *f = stored_rig(&loop, cookie, sizeof cookie);
   spy_reset_counts(&f->spy);
   cookie[strlen(cookie) - 1] ^= 1; /* the signature's last hex digit */
-  result r = {0};
+  cb_result r = {0};
   mcs_session *s = NULL;
   assert_int_equal(mcs_session_load_start(f->mgr, loop, cookie,
                                           strlen(cookie), &s, on_done, &r),
@@ -278,7 +248,7 @@ static void test_destroy_and_regenerate_through_loop(void **st) {
   assert_true(mcs_session_has(s, "user"));
   assert_int_equal(mcs_session_set_int(s, "n", 1), MCS_ERETIRED);
   assert_int_equal(mcs_session_destroy(s), MCS_ERETIRED);
-  result r = {0};
+  cb_result r = {0};
   assert_int_equal(mcs_session_save_start(s, loop, on_done, &r), MCS_OK);
   assert_int_equal(mcs_session_cookie_count(s), 0);
   mcs_session_free(s);
@@ -340,7 +310,7 @@ static void test_free_runs_the_callbacks_still_due(void **st) {
   char cookie[512];
   mcs_loop *loop;
   fixture *f = stored_rig(&loop, cookie, sizeof cookie);
-  result r = {0};
+  cb_result r = {0};
   mcs_session *s = NULL;
   assert_int_equal(mcs_session_load_start(f->mgr, loop, cookie,
                                           strlen(cookie), &s, on_done, &r),
@@ -356,7 +326,7 @@ static void test_bad_arguments_are_refused(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
   mcs_loop *loop, *other;
-  result r = {0};
+  cb_result r = {0};
   mcs_session *s;
   assert_int_equal(mcs_loop_new(NULL, f->store), MCS_EINVAL);
   assert_int_equal(mcs_loop_new(&loop, NULL), MCS_EINVAL);
