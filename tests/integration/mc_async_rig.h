@@ -7,11 +7,13 @@
 #ifndef MCS_MC_ASYNC_RIG_H
 #define MCS_MC_ASYNC_RIG_H
 
-#include <cmocka.h>
+/* cmocka.h needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,8 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mc_testutil.h"
 #include "session/session_int.h"
+#include "mc_testutil.h"
 
 #define NODES 3
 #define BOUND_MS 5000 /* longest any batch may take (sanitizers included) */
