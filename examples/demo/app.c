@@ -139,6 +139,9 @@ static int make_manager(app *a, const demo_flags *f) {
   mcs_manager_config cfg;
   unsigned char session_secret[MCS_SECRET_MAX_BYTES + 2];
   mcs_manager_config_init(&cfg);
+  /* Secure by default; off only where the demo serves plain HTTP on
+   * loopback (demo_flags.plain_http), which its start-up line says. */
+  cfg.cookie.secure = !f->plain_http;
   int rc = 0;
   if (f->mode == DEMO_MODE_TORNADO &&
       (rc = tornado_config(&cfg, f, session_secret, sizeof session_secret))) {

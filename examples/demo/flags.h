@@ -30,6 +30,11 @@ typedef struct demo_flags {
   unsigned max_connections;
   unsigned max_per_address; /* default DEMO_MAX_PER_ADDRESS */
   unsigned header_timeout;  /* seconds; default DEMO_HEADER_TIMEOUT_S */
+  /* Not a flag: set once the socket is open. On a loopback address the
+   * session cookie goes without Secure, so a browser on this machine
+   * keeps it over plain http://127.0.0.1 (the one development switch,
+   * mcs_cookie_attrs.secure; said at start-up). */
+  int plain_http;
 } demo_flags;
 
 /* The connection limits' defaults, as a production server would set them:

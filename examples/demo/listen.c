@@ -112,3 +112,16 @@ int listen_url(int fd, char *out, size_t out_size) {
                host, port);
   return n > 0 && (size_t)n < out_size ? 0 : -1;
 }
+
+int listen_is_loopback(int fd) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+    return 0;
+  if (ss.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(void *)&ss;
+    return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+  }
+  const struct sockaddr_in *a = (const struct sockaddr_in *)(void *)&ss;
+  return ss.ss_family == AF_INET && (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+}

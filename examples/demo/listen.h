@@ -13,6 +13,10 @@
  * rather than the system refusing it. */
 int listen_open(const char *spec, int *bad_spec, char *err, size_t err_size);
 
+/* True when the socket is bound to a loopback address (127.0.0.0/8 or
+ * ::1): only this machine can reach it, so plain HTTP is fine there. */
+int listen_is_loopback(int fd);
+
 /* Writes "http://HOST:PORT/" for the socket's bound address. */
 int listen_url(int fd, char *out, size_t out_size);
 

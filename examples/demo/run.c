@@ -45,9 +45,11 @@ static void announce(int fd, const demo_flags *f) {
                f->max_connections, f->max_per_address,
                f->header_timeout) >= (int)sizeof limits)
     limits[0] = '\0'; /* not reached: the numbers are bounded */
-  printf("%s: serving %s (store: %s, %u thread%s%s; Ctrl-C stops)\n",
+  printf("%s: serving %s (store: %s, %u thread%s%s%s; Ctrl-C stops)\n",
          demo_program, url, f->store, f->threads, f->threads == 1 ? "" : "s",
-         limits);
+         limits,
+         f->plain_http ? "; cookies without Secure: plain HTTP on loopback"
+                       : "");
   fflush(stdout);
 }
 
@@ -76,6 +78,7 @@ int demo_main(int argc, char **argv, const demo_server *srv) {
   int fd = open_listener(&f);
   if (fd < 0)
     return -fd;
+  f.plain_http = listen_is_loopback(fd);
   app a;
   rc = app_open(&a, &f);
   if (rc != 0) {

@@ -70,8 +70,13 @@ typedef struct mcs_cookie_attrs {
   int64_t max_age;       /* seconds; < 0 (default) omits Max-Age and
                             Expires, making a browser-session cookie */
   int http_only;         /* default 1 */
-  int secure;            /* default 0; required by SameSite=None,
-                            Partitioned and the __Secure-/__Host- prefixes */
+  /* Default 1: the browser sends the cookie over HTTPS only, so a
+   * session id never crosses the network in the clear. Required by
+   * SameSite=None, Partitioned and the __Secure-/__Host- prefixes. The
+   * one switch for plain-HTTP development: set it to 0 (browsers accept
+   * Secure cookies from http://localhost, not from other plain-HTTP
+   * origins). */
+  int secure;
   mcs_samesite same_site; /* default LAX */
   int partitioned;       /* default 0 */
   /* Room for fields of later releases (mcsession.h, "Structs grow"):

@@ -36,7 +36,7 @@ void mcs_cookie_attrs_init(mcs_cookie_attrs *attrs) {
   attrs->domain = NULL;
   attrs->max_age = -1;
   attrs->http_only = 1;
-  attrs->secure = 0;
+  attrs->secure = 1; /* secure by default: mcsession/cookie.h */
   attrs->same_site = MCS_SAMESITE_LAX;
   attrs->partitioned = 0;
 }

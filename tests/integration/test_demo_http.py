@@ -140,6 +140,11 @@ class DemoTest(unittest.TestCase):
         self.assertTrue(sc.startswith("session=2|"))
         for attr in ("Path=/", "HttpOnly", "SameSite=Lax"):
             self.assertIn(attr, sc.split("; "))
+        # Plain HTTP on loopback: the one place the demo drops Secure
+        # (the library's default), and its start-up line says so.
+        self.assertNotIn("Secure", sc.split("; "))
+        self.assertIn("cookies without Secure: plain HTTP on loopback",
+                      self.demo.line)
         self.assertEqual(r.header("Cache-Control"), "no-store")
         csp = r.header("Content-Security-Policy")
         self.assertIn("default-src 'none'", csp)

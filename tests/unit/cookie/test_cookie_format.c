@@ -39,6 +39,15 @@ static mcs_cookie_attrs defaults(void) {
   return a;
 }
 
+/* The defaults without Secure: most tests here look at one attribute at a
+ * time, and Secure (on by default) would only repeat itself in every
+ * expected string. */
+static mcs_cookie_attrs plain(void) {
+  mcs_cookie_attrs a = defaults();
+  a.secure = 0;
+  return a;
+}
+
 /* ---- Formatting ---------------------------------------------------------- */
 
 static void test_attrs_init_sets_documented_defaults(void **s) {
@@ -48,7 +57,7 @@ static void test_attrs_init_sets_documented_defaults(void **s) {
   assert_null(a.domain);
   assert_true(a.max_age < 0);
   assert_int_equal(a.http_only, 1);
-  assert_int_equal(a.secure, 0);
+  assert_int_equal(a.secure, 1); /* secure by default */
   assert_int_equal(a.same_site, MCS_SAMESITE_LAX);
   assert_int_equal(a.partitioned, 0);
   assert_int_equal(mcs_cookie_attrs_check("session", &a), MCS_OK);
@@ -58,12 +67,15 @@ static void test_format_with_defaults(void **s) {
   (void)s;
   mcs_cookie_attrs a = defaults();
   assert_string_equal(fmt("session", "abc", &a, 0),
+                      "session=abc; Path=/; Secure; HttpOnly; SameSite=Lax");
+  a.secure = 0; /* the one switch for plain-HTTP development */
+  assert_string_equal(fmt("session", "abc", &a, 0),
                       "session=abc; Path=/; HttpOnly; SameSite=Lax");
 }
 
 static void test_format_writes_every_attribute_in_order(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.path = "/app";
   a.domain = "example.com";
   a.max_age = 3600;
@@ -79,7 +91,7 @@ static void test_format_writes_every_attribute_in_order(void **s) {
 
 static void test_format_omits_disabled_attributes(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.path = NULL;
   a.http_only = 0;
   a.same_site = MCS_SAMESITE_OMIT;
@@ -88,7 +100,7 @@ static void test_format_omits_disabled_attributes(void **s) {
 
 static void test_format_writes_samesite_strict(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.same_site = MCS_SAMESITE_STRICT;
   assert_string_equal(fmt("a", "b", &a, 0),
                       "a=b; Path=/; HttpOnly; SameSite=Strict");
@@ -96,7 +108,7 @@ static void test_format_writes_samesite_strict(void **s) {
 
 static void test_format_accepts_empty_value(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.http_only = 0;
   a.same_site = MCS_SAMESITE_OMIT;
   assert_string_equal(fmt("a", "", &a, 0), "a=; Path=/");
@@ -105,7 +117,7 @@ static void test_format_accepts_empty_value(void **s) {
 
 static void test_format_accepts_every_token_and_cookie_octet(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.path = NULL;
   a.http_only = 0;
   a.same_site = MCS_SAMESITE_OMIT;
@@ -128,7 +140,7 @@ static const struct {
 
 static void test_format_dates_expires_as_imf_fixdate(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   char want[256];
   a.path = NULL;
   a.http_only = 0;
@@ -143,7 +155,7 @@ static void test_format_dates_expires_as_imf_fixdate(void **s) {
 
 static void test_format_clamps_expires_to_year_9999(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.path = NULL;
   a.http_only = 0;
   a.same_site = MCS_SAMESITE_OMIT;
@@ -158,7 +170,7 @@ static void test_format_clamps_expires_to_year_9999(void **s) {
 
 static void test_format_dates_from_epoch_when_clock_is_negative(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.path = NULL;
   a.http_only = 0;
   a.same_site = MCS_SAMESITE_OMIT;
@@ -169,7 +181,7 @@ static void test_format_dates_from_epoch_when_clock_is_negative(void **s) {
 
 static void test_format_max_age_zero_expires_at_epoch(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.max_age = 0;
   assert_string_equal(fmt("session", "", &a, 1700000000),
                       "session=; Path=/; Max-Age=0; "
@@ -179,7 +191,7 @@ static void test_format_max_age_zero_expires_at_epoch(void **s) {
 
 static void test_format_negative_max_age_omits_max_age_and_expires(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.max_age = -1;
   assert_string_equal(fmt("a", "b", &a, 1700000000),
                       "a=b; Path=/; HttpOnly; SameSite=Lax");
@@ -201,7 +213,7 @@ static void with_byte(char *buf, const char *tmpl, size_t at, char c) {
 static void test_format_refuses_bad_bytes_in_name(void **s) {
   (void)s;
   static const char more[] = "=()<>@:/[]?{}";
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   char name[8];
   for (size_t i = 0; i < sizeof always_bad + sizeof more - 1; i++) {
     char c =
@@ -218,7 +230,7 @@ static void test_format_refuses_bad_bytes_in_name(void **s) {
 
 static void test_format_refuses_bad_bytes_in_value(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   char value[8];
   for (size_t i = 0; i < sizeof always_bad; i++) {
     for (size_t at = 0; at < 3; at++) {
@@ -234,7 +246,7 @@ static void test_format_refuses_bad_bytes_in_value(void **s) {
 static void test_format_refuses_bad_bytes_in_path(void **s) {
   (void)s;
   static const char more[] = "<>#?[]{}|^`";
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   char path[8];
   a.path = path;
   for (size_t i = 0; i < sizeof always_bad + sizeof more - 1; i++) {
@@ -252,7 +264,7 @@ static void test_format_refuses_bad_bytes_in_path(void **s) {
 
 static void test_format_accepts_uri_path_characters(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.http_only = 0;
   a.same_site = MCS_SAMESITE_OMIT;
   a.path = "/a-b._~!$&'()*+,=:@%20/";
@@ -263,7 +275,7 @@ static void test_format_accepts_uri_path_characters(void **s) {
 static void test_format_refuses_empty_relative_or_long_path(void **s) {
   (void)s;
   static char long_path[1026];
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.path = "";
   expect_refused("n", "v", 1, &a);
   a.path = "app";
@@ -280,7 +292,7 @@ static void test_format_refuses_empty_relative_or_long_path(void **s) {
 static void test_format_refuses_bad_bytes_in_domain(void **s) {
   (void)s;
   static const char more[] = "_/:@%*=";
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   char domain[16];
   a.domain = domain;
   for (size_t i = 0; i < sizeof always_bad + sizeof more - 1; i++) {
@@ -297,7 +309,7 @@ static void test_format_refuses_bad_bytes_in_domain(void **s) {
 static void test_format_refuses_empty_or_long_domain(void **s) {
   (void)s;
   static char long_domain[257];
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.domain = "";
   expect_refused("n", "v", 1, &a);
   memset(long_domain, 'd', 256);
@@ -317,7 +329,7 @@ static void test_format_refuses_null_attrs(void **s) {
 
 static void test_format_refuses_unknown_samesite_value(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.same_site = (mcs_samesite)42;
   expect_refused("n", "v", 1, &a);
   a.same_site = (mcs_samesite)-1;
@@ -327,7 +339,7 @@ static void test_format_refuses_unknown_samesite_value(void **s) {
 static void test_format_refuses_name_and_value_over_4096_bytes(void **s) {
   (void)s;
   static char value[4097];
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   memset(value, 'v', sizeof value);
   expect_refused("nm", value, 4095, &a);
   size_t len;
@@ -342,7 +354,7 @@ static void test_format_refuses_name_and_value_over_4096_bytes(void **s) {
 static void
 test_format_host_prefix_requires_secure_root_path_no_domain(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.secure = 1;
   assert_string_equal(fmt("__Host-s", "v", &a, 0),
                       "__Host-s=v; Path=/; Secure; HttpOnly; SameSite=Lax");
@@ -364,7 +376,7 @@ test_format_host_prefix_requires_secure_root_path_no_domain(void **s) {
 
 static void test_format_secure_prefix_requires_secure(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   expect_refused("__Secure-s", "v", 1, &a);
   expect_refused("__secure-s", "v", 1, &a);
   a.secure = 1;
@@ -377,7 +389,7 @@ static void test_format_secure_prefix_requires_secure(void **s) {
 
 static void test_format_leaves_lookalike_prefixes_alone(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   assert_string_equal(fmt("_Host-s", "v", &a, 0),
                       "_Host-s=v; Path=/; HttpOnly; SameSite=Lax");
   assert_string_equal(fmt("__Hosts", "v", &a, 0),
@@ -388,7 +400,7 @@ static void test_format_leaves_lookalike_prefixes_alone(void **s) {
 
 static void test_format_refuses_samesite_none_without_secure(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.same_site = MCS_SAMESITE_NONE;
   expect_refused("n", "v", 1, &a);
   a.secure = 1;
@@ -398,7 +410,7 @@ static void test_format_refuses_samesite_none_without_secure(void **s) {
 
 static void test_format_refuses_partitioned_without_secure(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.partitioned = 1;
   expect_refused("n", "v", 1, &a);
   a.secure = 1;
@@ -412,7 +424,7 @@ static void test_format_refuses_partitioned_without_secure(void **s) {
  * `out`, and leaves out[0] NUL; the exact size succeeds. */
 static void test_format_reports_elimit_for_every_short_buffer(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.domain = "example.com";
   a.max_age = 60;
   a.secure = 1;
@@ -441,7 +453,7 @@ static void test_format_reports_elimit_for_every_short_buffer(void **s) {
 
 static void test_format_rejects_null_out_with_size(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   assert_int_equal(mcs_cookie_format("n", "v", 1, &a, 0, NULL, 10, NULL),
                    MCS_EINVAL);
   assert_int_equal(mcs_cookie_format("n", "v", 1, &a, 0, NULL, 0, NULL),
@@ -450,7 +462,7 @@ static void test_format_rejects_null_out_with_size(void **s) {
 
 static void test_format_output_parses_back(void **s) {
   (void)s;
-  mcs_cookie_attrs a = defaults();
+  mcs_cookie_attrs a = plain();
   a.max_age = 100;
   const char *h = fmt("session", "2|1:0|10:1700000000|4:c2Vz|ab", &a, 5);
   expect_found(h, "session", "2|1:0|10:1700000000|4:c2Vz|ab");

@@ -45,6 +45,7 @@ static void test_new_session_with_data_is_added_with_cookie(void **st) {
   assert_true(strncmp(c, "session=2|1:0|10:1700000000|7:session|", 38) == 0);
   assert_non_null(strstr(c, "; Path=/"));
   assert_non_null(strstr(c, "; HttpOnly"));
+  assert_non_null(strstr(c, "; Secure")); /* secure by default */
   assert_non_null(strstr(c, "; SameSite=Lax"));
   assert_null(mcs_session_cookie(s, 1));
   mcs_manager_stats stats;
@@ -691,6 +692,7 @@ static void test_manager_config_is_validated(void **st) {
   cfg.cookie_name = "bad name";
   assert_int_equal(mcs_manager_new(&m, &cfg), MCS_EINVAL);
   cfg.cookie_name = "__Host-session"; /* needs Secure */
+  cfg.cookie.secure = 0;
   assert_int_equal(mcs_manager_new(&m, &cfg), MCS_EINVAL);
   cfg.cookie.secure = 1;
   assert_int_equal(mcs_manager_new(&m, &cfg), MCS_OK);
