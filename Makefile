@@ -6,6 +6,8 @@
 #   make bench   side-by-side benchmarks, one table (BENCH_SECONDS, BENCH_RUNS)
 #   make install PREFIX=/usr/local   install libraries, headers, pkg-config
 #                files, the CMake package, the tool and its man pages
+#                (a build of its own in build-install/, without the tests:
+#                no cmocka needed; docs/install.md)
 #   make clean   remove the build trees
 
 BUILD      ?= build
@@ -13,9 +15,14 @@ ASAN_BUILD ?= build-asan
 FUZZ_SECONDS ?= 300
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-# Configuring the tree needs cmocka too (the unit tests are part of it).
-BUILD_PACKAGES := cmake make gcc pkg-config libsodium-dev libjansson-dev \
-                  libcmocka-dev libmicrohttpd-dev libevent-dev scdoc
+# What each command needs: the library alone needs a C compiler, CMake,
+# pkg-config, libsodium and jansson; the demo adds libmicrohttpd; an
+# install adds the adapters' HTTP libraries and scdoc (man pages); a build
+# with the tests adds cmocka.
+LIB_PACKAGES     := cmake make gcc pkg-config libsodium-dev libjansson-dev
+DEMO_PACKAGES    := $(LIB_PACKAGES) libmicrohttpd-dev
+INSTALL_PACKAGES := $(DEMO_PACKAGES) libevent-dev scdoc
+BUILD_PACKAGES   := $(INSTALL_PACKAGES) libcmocka-dev
 # Node.js and npm (the browser test) only where the commands are missing: a
 # machine may have Node.js from elsewhere, whose nodejs package conflicts
 # with Debian's npm.
@@ -36,33 +43,41 @@ deps-test:
 	@scripts/install-deps.sh $(TEST_PACKAGES)
 
 build: deps-build
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The demo on the memory store at 127.0.0.1:8080 (it prints its URL);
 # make demo ARGS="--store memcached://127.0.0.1:11211" passes flags.
 ARGS ?=
-demo: deps-build
+demo:
+	@scripts/install-deps.sh $(DEMO_PACKAGES)
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS) --target mcsession-demo
 	$(BUILD)/mcsession-demo $(ARGS)
 
 PREFIX ?= /usr/local
-install: build
-	cmake --install $(BUILD) --prefix $(PREFIX)
+INSTALL_BUILD ?= build-install
+install:
+	@scripts/install-deps.sh $(INSTALL_PACKAGES)
+	cmake -S . -B $(INSTALL_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	  -DBUILD_TESTING=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(INSTALL_BUILD) -j $(JOBS)
+	cmake --install $(INSTALL_BUILD)
+	@scripts/after-install.sh $(PREFIX)
 
 check: deps-test
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCS_WERROR=ON
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCS_WERROR=ON \
+	  -DBUILD_TESTING=ON -DMCS_REQUIRE_TESTS=ON
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@echo "== again under AddressSanitizer + UndefinedBehaviorSanitizer, with short fuzz runs =="
 	CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMCS_WERROR=ON \
-	  -DMCS_SANITIZE=ON -DMCS_FUZZ=ON
+	  -DMCS_SANITIZE=ON -DMCS_FUZZ=ON -DBUILD_TESTING=ON -DMCS_REQUIRE_TESTS=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
 	@echo "== the threaded tests (ctest label 'threads') again under ThreadSanitizer =="
 	CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DMCS_WERROR=ON \
-	  -DMCS_TSAN=ON
+	  -DMCS_TSAN=ON -DBUILD_TESTING=ON -DMCS_REQUIRE_TESTS=ON
 	cmake --build build-tsan -j $(JOBS) --target test_store_memory \
 	  test_concurrency test_memcached_threads test_revcache test_session_async \
 	  test_memcached_loop test_loop_store
@@ -94,4 +109,4 @@ bench:
 	  --bench-lib $(BENCH_BUILD)/bench/bench_lib
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-bench
+	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-bench $(INSTALL_BUILD)

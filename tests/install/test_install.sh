@@ -19,15 +19,19 @@ done
 soname=$(objdump -p "$libdir/libmcsession.so" | awk '/SONAME/ {print $2}')
 case "$soname" in libmcsession.so.[0-9]*) ;; *) echo "bad soname: $soname"; exit 1 ;; esac
 
-# 1. pkg-config
+# 1. pkg-config, as docs/install.md says: PKG_CONFIG_PATH for a prefix of
+# one's own, nothing else — the program must run without LD_LIBRARY_PATH
+# (the .pc file carries the rpath).
+unset LD_LIBRARY_PATH
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -std=c11 -Wall -Werror "$src/tests/install/consumer.c" \
-   $(pkg-config --cflags --libs mcsession) -Wl,-rpath,"$libdir" -o "$work/pc"
+   $(pkg-config --cflags --libs mcsession) -o "$work/pc"
 "$work/pc"
 
-# 2. find_package
+# 2. find_package, with nothing but CMAKE_PREFIX_PATH (CMake puts the
+# imported library's directory in the build rpath itself).
 cmake -S "$src/tests/install" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" \
-      -DCMAKE_BUILD_RPATH="$libdir" >"$work/cm.log"
+      >"$work/cm.log"
 cmake --build "$work/cm" >>"$work/cm.log"
 "$work/cm/consumer_shared"
 "$work/cm/consumer_static"
@@ -39,8 +43,14 @@ for a in mhd evhttp; do
 done
 cc -std=c11 -Wall -Werror "$src/tests/install/consumer_adapters.c" \
    $(pkg-config --cflags --libs mcsession-mhd mcsession-evhttp) \
-   -Wl,-rpath,"$libdir" -o "$work/pc_adapters"
+   -o "$work/pc_adapters"
 "$work/pc_adapters"
 [ -x "$work/cm/consumer_adapters" ] || { echo "find_package(mcsession COMPONENTS mhd evhttp) failed"; exit 1; }
 "$work/cm/consumer_adapters"
-echo "install test: pkg-config and find_package builds ran"
+# 4. The README's program as a newcomer builds it: examples/minimal on its
+# own, against the installed prefix.
+cmake -S "$src/examples/minimal" -B "$work/minimal" -DCMAKE_PREFIX_PATH="$prefix" \
+      >"$work/minimal.log"
+cmake --build "$work/minimal" >>"$work/minimal.log"
+"$work/minimal/minimal" | grep -q "visits: 1" || { echo "examples/minimal did not run"; exit 1; }
+echo "install test: pkg-config and find_package builds ran, examples/minimal too"

@@ -1,0 +1,26 @@
+#!/bin/sh
+# After `make install PREFIX=...`: refreshes the dynamic loader's cache
+# where the prefix is one the loader searches (as root), and says what a
+# program built against the install needs, as docs/install.md does.
+#   after-install.sh PREFIX
+set -eu
+prefix=$1
+lib=$(find "$prefix/lib" -maxdepth 2 -name 'libmcsession.so' -printf '%h\n' 2>/dev/null | head -n 1)
+[ -n "$lib" ] || { echo "after-install: no libmcsession.so under $prefix/lib" >&2; exit 1; }
+case "$prefix" in
+/usr | /usr/local)
+  # The loader finds new libraries there only through its cache.
+  if [ "$(id -u)" -eq 0 ]; then
+    ldconfig
+  else
+    echo "Run 'ldconfig' as root so programs find libmcsession.so.0."
+  fi
+  ;;
+esac
+echo "Installed mcsession into $prefix."
+if ! pkg-config --exists mcsession 2>/dev/null; then
+  echo "pkg-config does not look in $lib/pkgconfig by itself:"
+  echo "  export PKG_CONFIG_PATH=$lib/pkgconfig"
+fi
+echo "Build a program:   cc app.c \$(pkg-config --cflags --libs mcsession)"
+echo "        or CMake:  find_package(mcsession) with -DCMAKE_PREFIX_PATH=$prefix"
