@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Checks that the public API is the only door into the library (issue
 13): everything that is not the library or its tests -- tools/,
-adapters/, examples/, bench/ -- uses mcsession.h and its parts alone.
+adapters/, examples/, bench/, serve/ and gate/ (issue 14) -- uses
+mcsession.h and its parts alone.
 
     check_door.py SOURCE_DIR [--library LIBMCSESSION.so]
 
@@ -32,7 +33,7 @@ import re
 import subprocess
 import sys
 
-OUTSIDE = ("tools", "adapters", "examples", "bench")
+OUTSIDE = ("tools", "adapters", "examples", "bench", "serve", "gate")
 SOURCE_EXT = (".c", ".h", ".cc", ".cpp")
 INTERNAL_NAME = re.compile(r"\b(mcs__|MCS__)\w*")
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]')

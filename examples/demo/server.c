@@ -1,7 +1,7 @@
 /* The MHD side of the demo. Every request is served by an event loop that
- * never waits for the session store: evloop.c runs, per thread, one MHD
- * daemon without a thread of its own and one mcs_loop; this file is the
- * daemon's access handler.
+ * never waits for the session store: serve/evloop.c runs, per thread, one
+ * MHD daemon without a thread of its own and one mcs_loop; this file is
+ * the daemon's access handler.
  *
  * MHD calls the handler several times per request (docs/design.md, "HTTP
  * servers, measured"):
@@ -35,7 +35,6 @@
  * the client does; a client that left is noticed when the reply is
  * written, after the resume, and the completion callback frees the state
  * then. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +43,8 @@
 #include <mcsession/mhd.h>
 #include <microhttpd.h>
 
+#include "connguard.h"
+#include "evloop.h"
 #include "flags.h"
 #include "route_async.h"
 #include "server.h"
@@ -71,7 +72,7 @@ typedef enum req_phase {
 
 typedef struct req_state {
   struct timespec start;
-  server_loop *sl;
+  evloop_ctx *sl;
   struct MHD_Connection *conn;
   req_phase phase;
   unsigned status; /* what we answered; 0 until then */
@@ -134,7 +135,7 @@ static enum MHD_Result answer_error(struct MHD_Connection *conn, req_state *st,
 
 /* First call: set up the state. A body announced as too large is refused
  * at once; MHD then closes the connection instead of reading it. */
-static enum MHD_Result first_call(server_loop *sl, struct MHD_Connection *conn,
+static enum MHD_Result first_call(evloop_ctx *sl, struct MHD_Connection *conn,
                                   void **req_cls) {
   connguard_header_done(conn);
   req_state *st = calloc(1, sizeof *st);
@@ -219,8 +220,8 @@ static enum MHD_Result final_call(struct MHD_Connection *conn, req_state *st,
     return answer_error(conn, st, MHD_HTTP_CONTENT_TOO_LARGE,
                         "The request body is too large.");
   build_request(st, url, method);
-  if (route_task_start(&st->task, st->sl->a, st->sl->loop, &st->rq, task_done,
-                       st))
+  if (route_task_start(&st->task, st->sl->app, st->sl->loop, &st->rq,
+                       task_done, st))
     return send_reply(conn, st, &st->task.rp);
   st->phase = PHASE_WAITING;
   MHD_suspend_connection(conn);
@@ -245,7 +246,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode code) {
-  server_loop *sl = cls;
+  evloop_ctx *sl = cls;
+  app *a = sl->app;
   req_state *st = *req_cls;
   (void)code;
   connguard_request_done(conn);
@@ -260,33 +262,31 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     return;
   }
   if (st->status)
-    metrics_observe(&sl->a->metrics, st->status, micros_since(&st->start));
+    metrics_observe(&a->metrics, st->status, micros_since(&st->start));
   route_task_release(&st->task);
   free(st->body);
   free(st);
 }
 
-__attribute__((format(printf, 2, 0))) static void
-log_mhd(void *cls, const char *fmt, va_list ap) {
-  (void)cls;
-  fprintf(stderr, "%s: libmicrohttpd: ", demo_program);
-  vfprintf(stderr, fmt, ap);
+void *server_start(app *a, int fd, demo_flags *f) {
+  evloops_config cfg = {
+      .program = demo_program,
+      .store = a->store,
+      .app = a,
+      .threads = f->threads,
+      .max_connections = f->max_connections,
+      .default_connections = DEMO_MAX_CONNECTIONS,
+      .max_per_address = f->max_per_address,
+      .header_timeout_s = f->header_timeout,
+      .connection_memory = CONNECTION_MEMORY,
+      .connection_timeout_s = CONNECTION_TIMEOUT_S,
+      .on_request = on_request,
+      .on_completed = on_completed,
+  };
+  evloops *e = evloops_start(fd, &cfg);
+  if (e)
+    f->max_connections = evloops_max_connections(e);
+  return e;
 }
 
-struct MHD_Daemon *server_daemon_start(server_loop *sl, int fd,
-                                       connguard_loop *guard,
-                                       unsigned max_connections) {
-  /* No MHD_USE_INTERNAL_POLLING_THREAD: our thread runs the daemon. */
-  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-  /* The logger goes first: MHD uses it only for messages about the
-   * options after it. MHD's own connection limit is the guard's total,
-   * so the guard's count is the one that refuses (connguard.h). */
-  return MHD_start_daemon(
-      flags, 0, connguard_accept, guard, on_request, sl,
-      MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-      MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-      MHD_OPTION_CONNECTION_LIMIT, max_connections,
-      MHD_OPTION_NOTIFY_CONNECTION, connguard_notify, guard,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, sl, MHD_OPTION_END);
-}
+void server_stop(void *server) { evloops_stop(server); }

@@ -1,6 +1,6 @@
 /* Connection limits and a request-header deadline for libmicrohttpd
  * daemons that the caller's own event loops drive (no MHD thread, one
- * daemon per thread, as examples/demo/evloop.c runs them).
+ * daemon per thread, as evloop.c runs them for the demo and the gate).
  *
  * One client must not be able to hold every connection. This file gives a
  * server, process-wide:
@@ -22,16 +22,15 @@
  * its master), so with one daemon per thread a client would get threads x
  * the limit, in whatever split the kernel hands out connections.
  *
- * Self-contained on purpose (libmicrohttpd, POSIX, libc; nothing of the
- * demo app): the gate daemon to come, on the same event loop, is to reuse
- * it as it is.
+ * Self-contained (libmicrohttpd, POSIX, libc; nothing of either program
+ * that uses it).
  *
  * Threads: a connguard is shared by every thread (a mutex guards its
  * counts); a connguard_loop belongs to one daemon and is used only by the
  * thread that runs it (or by whoever stops the daemon after that thread
  * ended). */
-#ifndef DEMO_CONNGUARD_H
-#define DEMO_CONNGUARD_H
+#ifndef SERVE_CONNGUARD_H
+#define SERVE_CONNGUARD_H
 
 #include <sys/socket.h>
 

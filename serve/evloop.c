@@ -1,6 +1,7 @@
 /* One event loop per thread, serving HTTP without ever waiting for the
- * session store. Each thread owns:
- *   - an MHD daemon started without a thread of its own (server.c), on a
+ * session store (evloop.h). Shared by the demo and the gate: each program
+ * brings its access handler, this file runs it. Each thread owns:
+ *   - an MHD daemon started without a thread of its own, on a
  *     dup() of the listening socket: every daemon accepts from the one
  *     socket (the kernel hands each new connection to one of them), and
  *     each closes only its own descriptor when it stops;
@@ -15,7 +16,7 @@
  * what the store answered). A callback that finishes a request resumes
  * its connection. MHD in external polling mode has no inter-thread
  * channel (MHD_start_daemon drops MHD_USE_ITC without an internal
- * thread), so a resume wakes nothing: server_loop.resumed makes the next
+ * thread), so a resume wakes nothing: evloop_ctx.resumed makes the next
  * wait 0 ms, and the next MHD_run answers the resumed requests.
  *
  * Each loop also keeps its daemon's connections within the process's
@@ -41,12 +42,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
+#include <stdarg.h>
 
 #include "connguard.h"
 #include "evloop.h"
-#include "flags.h"
-#include "server.h"
 
 /* Descriptors to keep for other things than connections: stdio, the
  * listening socket, and per thread its copy, two epoll descriptors, the
@@ -55,7 +54,8 @@
 #define FDS_RESERVED(threads) (64u + 16u * (threads))
 
 typedef struct evthread {
-  server_loop sl;
+  const struct evloops *e;
+  evloop_ctx sl;
   struct MHD_Daemon *daemon;
   connguard_loop *guard; /* the daemon's share of the limits */
   int epfd; /* ours: MHD's epoll fd, the loop's fd, the stop eventfd */
@@ -63,6 +63,7 @@ typedef struct evthread {
 } evthread;
 
 struct evloops {
+  evloops_config cfg;
   evthread *threads;
   unsigned n;       /* threads set up */
   unsigned running; /* threads started */
@@ -75,8 +76,8 @@ struct evloops {
 /* What an event on our epoll descriptor is about. */
 enum { TAG_MHD = 1, TAG_LOOP, TAG_STOP };
 
-static void say(const char *what, const char *why) {
-  fprintf(stderr, "%s: %s: %s\n", demo_program, what, why);
+static void say(const evloops *e, const char *what, const char *why) {
+  fprintf(stderr, "%s: %s: %s\n", e->cfg.program, what, why);
 }
 
 static int watch(int epfd, int fd, uint32_t tag) {
@@ -84,45 +85,67 @@ static int watch(int epfd, int fd, uint32_t tag) {
   return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+__attribute__((format(printf, 2, 0))) static void
+log_mhd(void *cls, const char *fmt, va_list ap) {
+  const evloops *e = cls;
+  fprintf(stderr, "%s: libmicrohttpd: ", e->cfg.program);
+  vfprintf(stderr, fmt, ap);
+}
+
 /* The daemon, on its own copy of the listening socket. */
-static int start_daemon(evthread *t, int fd, unsigned max_connections) {
-  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+static int start_daemon(evthread *t, evloops *e) {
+  int copy = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) {
-    say("cannot copy the listening socket", strerror(errno));
+    say(e, "cannot copy the listening socket", strerror(errno));
     return -1;
   }
-  /* On failure the copy is left alone: MHD may have closed it already
-   * (server.h), and one descriptor leaked by a process that is about to
-   * exit is better than closing a number that might be reused. */
-  t->daemon = server_daemon_start(&t->sl, copy, t->guard, max_connections);
+  const evloops_config *c = &e->cfg;
+  /* No MHD_USE_INTERNAL_POLLING_THREAD: our thread runs the daemon. */
+  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  /* The logger goes first: MHD uses it only for messages about the
+   * options after it. MHD's own connection limit is the guard's total,
+   * so the guard's count is the one that refuses (connguard.h). On
+   * failure the copy is left alone: MHD 0.9.75 closes it on some failure
+   * paths and not on others, and one descriptor leaked by a process that
+   * is about to exit is better than closing a number that might be
+   * reused. */
+  t->daemon = MHD_start_daemon(
+      flags, 0, connguard_accept, t->guard, c->on_request, &t->sl,
+      MHD_OPTION_EXTERNAL_LOGGER, log_mhd, e,
+      MHD_OPTION_LISTEN_SOCKET, copy, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      c->connection_memory, MHD_OPTION_CONNECTION_TIMEOUT,
+      c->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+      e->max_connections, MHD_OPTION_NOTIFY_CONNECTION, connguard_notify,
+      t->guard, MHD_OPTION_NOTIFY_COMPLETED, c->on_completed, &t->sl,
+      MHD_OPTION_END);
   return t->daemon ? 0 : -1;
 }
 
-static int thread_init(evthread *t, app *a, const evloops *e) {
-  t->sl.a = a;
+static int thread_init(evthread *t, evloops *e) {
+  t->sl.app = e->cfg.app;
   t->epfd = -1;
-  int rc = mcs_loop_new(&t->sl.loop, a->store);
+  int rc = mcs_loop_new(&t->sl.loop, e->cfg.store);
   if (rc != MCS_OK) {
-    say("cannot create an mcs_loop", mcs_strerror(rc));
+    say(e, "cannot create an mcs_loop", mcs_strerror(rc));
     return -1;
   }
   if (!(t->guard = connguard_loop_new(e->guard))) {
-    say("cannot set up an event loop", strerror(ENOMEM));
+    say(e, "cannot set up an event loop", strerror(ENOMEM));
     return -1;
   }
-  if (start_daemon(t, e->fd, e->max_connections) != 0)
+  if (start_daemon(t, e) != 0)
     return -1;
   const union MHD_DaemonInfo *info =
       MHD_get_daemon_info(t->daemon, MHD_DAEMON_INFO_EPOLL_FD);
   if (!info) {
-    say("cannot set up an event loop", "MHD has no epoll descriptor");
+    say(e, "cannot set up an event loop", "MHD has no epoll descriptor");
     return -1;
   }
   t->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (t->epfd < 0 || watch(t->epfd, info->epoll_fd, TAG_MHD) != 0 ||
       watch(t->epfd, mcs_loop_fd(t->sl.loop), TAG_LOOP) != 0 ||
       watch(t->epfd, e->stop_fd, TAG_STOP) != 0) {
-    say("cannot set up an event loop", strerror(errno));
+    say(e, "cannot set up an event loop", strerror(errno));
     return -1;
   }
   return 0;
@@ -149,11 +172,11 @@ static int wait_ms(evthread *t) {
 /* Runs the loop's callbacks until none is due, without taking new
  * requests: each one still waiting for the store is answered (or fails
  * with the store's timeout) and its connection resumed. */
-static void drain(mcs_loop *loop) {
+static void drain(const evloops *e, mcs_loop *loop) {
   while (mcs_loop_pending(loop) > 0) {
     struct pollfd p = {.fd = mcs_loop_fd(loop), .events = POLLIN};
     if (poll(&p, 1, mcs_loop_timeout(loop)) < 0 && errno != EINTR) {
-      say("cannot wait for the store", strerror(errno));
+      say(e, "cannot wait for the store", strerror(errno));
       return;
     }
     mcs_loop_run(loop);
@@ -162,11 +185,12 @@ static void drain(mcs_loop *loop) {
 
 static void *thread_run(void *arg) {
   evthread *t = arg;
+  const evloops *e = t->e;
   for (;;) {
     struct epoll_event ev[3];
     int n = epoll_wait(t->epfd, ev, 3, wait_ms(t));
     if (n < 0 && errno != EINTR) {
-      say("event loop failed", strerror(errno));
+      say(e, "event loop failed", strerror(errno));
       break;
     }
     bool stop = false;
@@ -179,11 +203,11 @@ static void *thread_run(void *arg) {
      * sends the store requests the handlers just queued. */
     t->sl.resumed = false;
     if (MHD_run(t->daemon) != MHD_YES)
-      say("event loop failed", "MHD_run refused to run");
+      say(e, "event loop failed", "MHD_run refused to run");
     connguard_run(t->guard);
     mcs_loop_run(t->sl.loop);
   }
-  drain(t->sl.loop);
+  drain(e, t->sl.loop);
   return NULL;
 }
 
@@ -201,12 +225,12 @@ static void thread_free(evthread *t) {
 static void teardown(evloops *e) {
   uint64_t one = 1;
   if (e->running > 0 && write(e->stop_fd, &one, sizeof one) != sizeof one)
-    say("cannot signal the event loops", strerror(errno)); /* not reached:
+    say(e, "cannot signal the event loops", strerror(errno)); /* not reached:
                        an eventfd's counter is far from full */
   for (unsigned i = 0; i < e->running; i++) {
     int rc = pthread_join(e->threads[i].thread, NULL);
     if (rc != 0) /* not reached: each thread is joined once, here */
-      say("cannot join a thread", strerror(rc));
+      say(e, "cannot join a thread", strerror(rc));
   }
   for (unsigned i = 0; i < e->n; i++)
     thread_free(&e->threads[i]);
@@ -222,7 +246,7 @@ static int start_threads(evloops *e) {
     int rc = pthread_create(&e->threads[e->running].thread, NULL, thread_run,
                             &e->threads[e->running]);
     if (rc != 0) {
-      say("cannot start a thread", strerror(rc));
+      say(e, "cannot start a thread", strerror(rc));
       return -1;
     }
   }
@@ -233,61 +257,65 @@ static int start_threads(evloops *e) {
  * limit can hold it (connguard_fit_fd_limit raises the soft limit up to
  * the hard one), else the default lowered to what fits, with a warning.
  * 0 after saying why it cannot start. */
-static unsigned connection_limit(const demo_flags *f) {
-  unsigned want =
-      f->max_connections ? f->max_connections : DEMO_MAX_CONNECTIONS;
-  unsigned reserved = FDS_RESERVED(f->threads);
+static unsigned connection_limit(const evloops_config *c) {
+  unsigned want = c->max_connections ? c->max_connections
+                                     : c->default_connections;
+  unsigned reserved = FDS_RESERVED(c->threads);
   unsigned fit = connguard_fit_fd_limit(want, reserved);
   if (fit >= want)
     return want;
-  if (f->max_connections || fit == 0) {
+  if (c->max_connections || fit == 0) {
     fprintf(stderr,
             "%s: --max-connections %u needs %u open files, more than the "
             "hard limit (ulimit -Hn) allows\n",
-            demo_program, want, want + reserved);
+            c->program, want, want + reserved);
     return 0;
   }
   fprintf(stderr,
           "%s: warning: the open-file limit (ulimit -Hn) has room for %u "
           "connections, not %u: serving at most %u\n",
-          demo_program, fit, want, fit);
+          c->program, fit, want, fit);
   return fit;
 }
 
-static int start_guard(evloops *e, demo_flags *f) {
-  if (!(e->max_connections = connection_limit(f)))
+static int start_guard(evloops *e) {
+  if (!(e->max_connections = connection_limit(&e->cfg)))
     return -1;
-  f->max_connections = e->max_connections;
-  connguard_config cfg = {e->max_connections, f->max_per_address,
-                          f->header_timeout * 1000u};
+  unsigned per_address = e->cfg.max_per_address;
+  if (per_address == 0 || per_address > e->max_connections)
+    per_address = e->max_connections;
+  connguard_config cfg = {e->max_connections, per_address,
+                          e->cfg.header_timeout_s * 1000u};
   if (!(e->guard = connguard_new(&cfg))) {
-    say("cannot start", strerror(ENOMEM));
+    say(e, "cannot start", strerror(ENOMEM));
     return -1;
   }
   return 0;
 }
 
-evloops *evloops_start(app *a, int fd, demo_flags *f) {
-  unsigned threads = f->threads;
+evloops *evloops_start(int fd, const evloops_config *cfg) {
+  unsigned threads = cfg->threads;
   evloops *e = calloc(1, sizeof *e);
   if (!e) {
-    say("cannot start", strerror(errno));
+    fprintf(stderr, "%s: cannot start: %s\n", cfg->program, strerror(errno));
     return NULL;
   }
+  e->cfg = *cfg;
   e->fd = fd;
   e->stop_fd = eventfd(0, EFD_CLOEXEC);
   e->threads = calloc(threads, sizeof *e->threads);
   if (e->stop_fd < 0 || !e->threads) {
-    say("cannot start", strerror(errno));
+    say(e, "cannot start", strerror(errno));
     teardown(e);
     return NULL;
   }
-  if (start_guard(e, f) != 0) {
+  if (start_guard(e) != 0) {
     teardown(e);
     return NULL;
   }
   for (; e->n < threads; e->n++) {
-    if (thread_init(&e->threads[e->n], a, e) != 0) {
+    e->threads[e->n].e = e;
+    if (thread_init(&e->threads[e->n], e) != 0) {
       e->n++; /* free the half-built one too */
       teardown(e);
       return NULL;
@@ -298,6 +326,10 @@ evloops *evloops_start(app *a, int fd, demo_flags *f) {
     return NULL;
   }
   return e;
+}
+
+unsigned evloops_max_connections(const evloops *e) {
+  return e->max_connections;
 }
 
 void evloops_stop(evloops *e) {

@@ -2,8 +2,8 @@
  * by the HTTP library, so that errors name their cause (EADDRINUSE, ...),
  * port 0 can report the port the kernel chose, and every server thread
  * can accept on the one socket. */
-#ifndef DEMO_LISTEN_H
-#define DEMO_LISTEN_H
+#ifndef SERVE_LISTEN_H
+#define SERVE_LISTEN_H
 
 #include <stddef.h>
 
