@@ -1,0 +1,235 @@
+"""Processes for the gate's tests (test_gate_http.py, test_gate_nginx.py),
+standard library only: mcsession-gate itself, Debian's nginx under a
+temporary prefix, memcached's `stats`, and the mcsession tool. Everything
+listens on 127.0.0.1 (port 0 or a free port) and is stopped by its PID.
+Set GATE (and TOOL) first."""
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from demo_harness import TIMEOUT, Response, free_port
+
+GATE = None  # path of build/mcsession-gate; the tests' main() sets it
+TOOL = None  # path of build/mcsession (the tool)
+
+# Every command a session store sends counts once (as bench/mcstats.py
+# counts them): meta and classic gets, every storage command, touch,
+# delete, incr/decr.
+COMMAND_STATS = ("cmd_get", "cmd_set", "cmd_touch", "cmd_flush",
+                 "delete_hits", "delete_misses", "incr_hits", "incr_misses",
+                 "decr_hits", "decr_misses")
+
+
+def _stop_proc(proc, sig=signal.SIGTERM):
+    if proc.poll() is None:
+        os.kill(proc.pid, sig)
+        try:
+            proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(TIMEOUT)
+
+
+class Gate:
+    """One mcsession-gate process on 127.0.0.1 port 0."""
+
+    def __init__(self, *args):
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [GATE, "--listen", "127.0.0.1:0", *args],
+            stdout=subprocess.PIPE, stderr=self.stderr)
+        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
+        self.line = self.proc.stdout.readline().decode() if ready else ""
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", self.line)
+        if not m:
+            err = self.err()
+            _stop_proc(self.proc, signal.SIGKILL)
+            raise AssertionError("gate did not start: %r; stderr: %s"
+                                 % (self.line, err))
+        self.port = int(m.group(1))
+
+    def err(self):
+        self.stderr.seek(0)
+        return self.stderr.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM by PID; fails on an unclean exit or a sanitizer
+        report."""
+        _stop_proc(self.proc)
+        err = self.err()
+        self.proc.stdout.close()
+        self.stderr.close()
+        if self.proc.returncode != 0 or "Sanitizer" in err \
+                or "runtime error:" in err:
+            raise AssertionError("gate exited %d: %s"
+                                 % (self.proc.returncode, err))
+
+
+def run_gate(*args):
+    """Runs the gate to completion (bad flags, --help): (rc, out, err)."""
+    p = subprocess.run([GATE, *args], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    return p.returncode, p.stdout, p.stderr
+
+
+def http(port, method="GET", path="/", headers=None, body=None, sock=None):
+    """One request; the Response. On `sock` (kept alive) when given."""
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (method, path)
+    for k, v in (headers or {}).items():
+        head += "%s: %s\r\n" % (k, v)
+    data = body.encode() if isinstance(body, str) else (body or b"")
+    if data:
+        head += "Content-Length: %d\r\n" % len(data)
+    raw = head.encode("latin-1") + b"\r\n" + data
+    own = sock is None
+    s = sock or socket.create_connection(("127.0.0.1", port), TIMEOUT)
+    try:
+        s.sendall(raw)
+        return read_response(s, method == "HEAD")
+    finally:
+        if own:
+            s.close()
+
+
+def read_response(s, head_only=False):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed: %r" % buf)
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:]]
+    length = next((int(v) for k, v in headers
+                   if k.lower() == "content-length"), 0)
+    if head_only:
+        length = 0
+    while len(rest) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return Response(status, headers, rest[:length])
+
+
+def raw_status(port, data):
+    """Sends raw bytes; the status of the answer (0 if none)."""
+    with socket.create_connection(("127.0.0.1", port), TIMEOUT) as s:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        buf = b""
+        try:
+            while b"\r\n" not in buf and (chunk := s.recv(4096)):
+                buf += chunk
+        except ConnectionResetError:
+            pass
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", buf)
+    return int(m.group(1)) if m else 0
+
+
+def mc_stats(port):
+    """memcached's `stats` as a dict of ints."""
+    with socket.create_connection(("127.0.0.1", port), TIMEOUT) as s:
+        s.sendall(b"stats\r\n")
+        buf = b""
+        while not buf.endswith(b"END\r\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise AssertionError("memcached closed the connection")
+            buf += chunk
+    out = {}
+    for line in buf.decode().split("\r\n"):
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "STAT" and parts[2].isdigit():
+            out[parts[1]] = int(parts[2])
+    return out
+
+
+def mc_commands(before, after):
+    return sum(after.get(k, 0) - before.get(k, 0) for k in COMMAND_STATS)
+
+
+def tool(*args, stdin=None):
+    """The mcsession tool: (rc, stdout)."""
+    p = subprocess.run([TOOL, *args], capture_output=True, text=True,
+                       input=stdin, timeout=TIMEOUT)
+    return p.returncode, p.stdout
+
+
+NGINX_TEMPLATE = """
+worker_processes 1;
+error_log {dir}/error.log info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    default_type text/plain;
+{body}
+}}
+"""
+
+
+class Nginx:
+    """Debian's nginx under a temporary prefix, in the foreground
+    (-g 'daemon off;'), with the http{} contents given; stopped by its
+    PID."""
+
+    def __init__(self, http_body):
+        self.dir = tempfile.mkdtemp(prefix="mcs-nginx-")
+        # Run as root, nginx's workers run as nobody: they must reach the
+        # prefix (the temporary files, the bench's static file).
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_TEMPLATE.format(
+                dir=self.dir, body=http_body.replace("{port}",
+                                                     str(self.port))))
+        self.conf = conf
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.proc = subprocess.Popen(
+            [nginx, "-p", self.dir, "-c", conf, "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        err = self.error_log()
+        self.stop()
+        raise AssertionError("nginx did not start: %s" % err)
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.dir, "error.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        _stop_proc(self.proc, signal.SIGQUIT)  # graceful, by PID
+        self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
