@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+"""mcsession-gate behind Debian's nginx with auth_request: the
+configuration docs/nginx.md gives, tested.
+
+Usage: test_gate_nginx.py GATE DEMO TOOL [TEST...]
+
+One memcached, the demo (C, native sessions), the Python recipe app
+(tornado sessions), a gate per mode and nginx (-p DIR -c FILE -g 'daemon
+off;' under a temporary prefix, one worker), every one on 127.0.0.1 and
+stopped by its PID. nginx asks the gate at /_auth (native) or /_tauth
+(tornado), passes the user to a backend (a second nginx server that echoes
+X-User), redirects to a login URL with next= where error_page 401 says
+so, and answers 503 when the gate does. Skips (77) without nginx,
+memcached, tornado or memcache.
+
+Covers: native and tornado sessions reach the backend with their user;
+no cookie, forged, expired, destroyed and revoked sessions get 401, or the
+redirect; one memcached command per gated request, and no write; a
+stalled memcached gives 503 within the store's io timeout while an
+ungated location and cookie-less requests are answered at once, and gated
+requests pass again within seconds of memcached coming back; hostile
+cookies get 4xx and nginx keeps serving; a POST's body stays away from the
+gate.
+"""
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+try:
+    import memcache  # noqa: F401
+    import tornado  # noqa: F401
+except ImportError as e:
+    print("skipping: %s" % e, file=sys.stderr)
+    sys.exit(77)
+
+import demo_harness
+import gate_harness
+from demo_harness import Demo, Memcached, free_port, write_secret
+from gate_harness import Gate, Nginx, http, mc_commands, mc_stats, tool
+from tornado_harness import Browser, RecipeApp
+
+IO_TIMEOUT_MS = 1000
+
+# The http{} block: docs/nginx.md's auth_request configuration (section
+# "mcsession-gate behind auth_request"), with ports filled in.
+HTTP = """
+    upstream mcsession_gate {
+        server 127.0.0.1:%(gate)d;
+        keepalive 16;
+        keepalive_timeout 5s;  # less than the gate's --header-timeout
+    }
+    upstream mcsession_gate_tornado {
+        server 127.0.0.1:%(tgate)d;
+        keepalive 16;
+        keepalive_timeout 5s;
+    }
+    upstream backend {
+        server 127.0.0.1:%(backend)d;
+    }
+
+    server {
+        listen 127.0.0.1:{port};
+
+        # The gate sees the session cookie alone: no body (nor its
+        # length: the gate would wait for it), no other header (so no
+        # client header can fill its memory).
+        location = /_auth {
+            internal;
+            proxy_pass http://mcsession_gate;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_pass_request_headers off;
+            proxy_set_header Cookie "session=$cookie_session";
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location = /_tauth {
+            internal;
+            proxy_pass http://mcsession_gate_tornado;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_pass_request_headers off;
+            proxy_set_header Cookie
+                "session_id=$cookie_session_id; verification=$cookie_verification";
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        # auth_request turns the gate's 503 (store down), like any answer
+        # but 2xx, 401 and 403, into a 500: give it back its meaning.
+        location @gate_unavailable {
+            return 503 "sessions unavailable\\n";
+        }
+
+        location /app/ {
+            auth_request /_auth;
+            auth_request_set $user $upstream_http_x_session_user;
+            error_page 500 = @gate_unavailable;
+            proxy_set_header X-User $user;
+            proxy_pass http://backend;
+        }
+        location /tapp/ {
+            auth_request /_tauth;
+            auth_request_set $user $upstream_http_x_session_user;
+            error_page 500 = @gate_unavailable;
+            proxy_set_header X-User $user;
+            proxy_pass http://backend;
+        }
+        # Browsers without a session go to the login page, and back.
+        location /account/ {
+            auth_request /_auth;
+            auth_request_set $user $upstream_http_x_session_user;
+            error_page 401 = @login;
+            error_page 500 = @gate_unavailable;
+            proxy_set_header X-User $user;
+            proxy_pass http://backend;
+        }
+        location @login {
+            return 302 /login?next=$request_uri;
+        }
+        location /open/ {
+            return 200 "open\\n";
+        }
+    }
+
+    # The backend: echoes the user nginx passed it.
+    server {
+        listen 127.0.0.1:%(backend)d;
+        location / {
+            return 200 "user=$http_x_user\\n";
+        }
+    }
+"""
+
+ENV = {}
+
+
+def write(directory, name, text):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def setUpModule():
+    d = ENV["dir"] = tempfile.mkdtemp(prefix="mcs-gate-nginx-")
+    ENV["secret"] = write_secret(d, "s" * 32)
+    ENV["cookie_file"] = write(d, "cookie_secret", "cookie secret, 32 bytes long!!")
+    ENV["session_file"] = write(d, "session_secret", "session secret")
+    for _ in range(5):
+        try:
+            ENV["mc"] = Memcached(free_port())
+            break
+        except AssertionError:
+            continue
+    mc = ENV["mc"]
+    ENV["url"] = "memcached://127.0.0.1:%d" % mc.port
+    ENV["demo"] = Demo("--store", ENV["url"], secret_file=ENV["secret"])
+    ENV["py"] = RecipeApp([mc.port], ENV["cookie_file"], ENV["session_file"])
+    store = "%s?io_timeout_ms=%d" % (ENV["url"], IO_TIMEOUT_MS)
+    ENV["gate"] = Gate("--store", store, "--secret-file", ENV["secret"],
+                       "--idle-timeout", "600", "--threads", "1")
+    ENV["tgate"] = Gate("--mode", "tornado", "--store", store,
+                        "--cookie-secret-file", ENV["cookie_file"],
+                        "--session-secret-file", ENV["session_file"],
+                        "--idle-timeout", "3600", "--threads", "1")
+    ENV["nginx"] = Nginx(HTTP % {"gate": ENV["gate"].port,
+                                 "tgate": ENV["tgate"].port,
+                                 "backend": free_port()})
+
+
+def tearDownModule():
+    errors = []
+    for name in ("nginx", "tgate", "gate", "py", "demo"):
+        if name in ENV:
+            try:
+                ENV[name].stop()
+            except Exception as e:  # noqa: BLE001 - re-raised below
+                errors.append(e)
+    if "mc" in ENV:
+        ENV["mc"].kill()
+    shutil.rmtree(ENV.get("dir", "/nonexistent"), ignore_errors=True)
+    if errors:
+        raise errors[0]
+
+
+def get(path, cookie=None, headers=None, **kw):
+    h = dict(headers or {})
+    if cookie is not None:
+        h["Cookie"] = cookie
+    return http(ENV["nginx"].port, path=path, headers=h, **kw)
+
+
+def native(c):
+    return "theme=dark; session=" + c + "; lang=en"
+
+
+class GateBehindNginxTest(unittest.TestCase):
+    def tearDown(self):
+        for name in ("gate", "tgate"):
+            self.assertTrue(ENV[name].alive(), ENV[name].err())
+        self.assertIsNone(ENV["nginx"].proc.poll(), ENV["nginx"].error_log())
+
+    def test_native_and_tornado_users_reach_the_backend(self):
+        _, c = ENV["demo"].login("alice")
+        r = get("/app/page?x=1", native(c))
+        self.assertEqual((r.status, r.body), (200, "user=alice\n"))
+        self.assertEqual(r.set_cookies(), [])
+        r = get("/app/form", native(c), method="POST", body="a=1&b=2")
+        self.assertEqual((r.status, r.body), (200, "user=alice\n"))
+        b = Browser()
+        b.login(ENV["py"], "Zoë")
+        jar = "; ".join("%s=%s" % kv for kv in b.jar.items())
+        r = get("/tapp/", jar)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body.encode("latin-1").decode("utf-8")
+                         if "Ã" in r.body else r.body, "user=Zoë\n")
+        # The native gate knows nothing of tornado's cookies, and back.
+        self.assertEqual(get("/app/", jar).status, 401)
+        self.assertEqual(get("/tapp/", native(c)).status, 401)
+
+    def test_no_cookie_forged_expired_destroyed_revoked_get_401(self):
+        self.assertEqual(get("/app/").status, 401)
+        _, c = ENV["demo"].login("bob")
+        self.assertEqual(get("/app/", native(c)).status, 200)
+        self.assertEqual(get("/app/", native(c[:-4] + "AAAA")).status, 401)
+        # Expired: a minute's life shortened to one second.
+        rc, out = tool("touch", "--store", ENV["url"], "--secret-file",
+                       ENV["secret"], "-", "1", stdin=c + "\n")
+        self.assertEqual(rc, 0, out)
+        time.sleep(2.2)
+        self.assertEqual(get("/app/", native(c)).status, 401)
+        # Destroyed: logged out in the application.
+        _, c = ENV["demo"].login("carol")
+        self.assertEqual(get("/app/", native(c)).status, 200)
+        token = ENV["demo"].get("/", cookie=c).xsrf()
+        ENV["demo"].post("/logout", {"_xsrf": token}, cookie=c)
+        self.assertEqual(get("/app/", native(c)).status, 401)
+        # Revoked: logged out everywhere from another session; the gate
+        # notices within its revocation check interval (5 s).
+        _, laptop = ENV["demo"].login("dave")
+        _, phone = ENV["demo"].login("dave")
+        self.assertEqual(get("/app/", native(phone)).status, 200)
+        token = ENV["demo"].get("/", cookie=laptop).xsrf()
+        ENV["demo"].post("/logout-everywhere", {"_xsrf": token},
+                         cookie=laptop)
+        deadline = time.monotonic() + 8
+        while get("/app/", native(phone)).status == 200:
+            self.assertLess(time.monotonic(), deadline, "revocation ignored")
+            time.sleep(0.25)
+        self.assertEqual(get("/app/", native(phone)).status, 401)
+
+    def test_error_page_redirects_to_the_login_with_next(self):
+        r = get("/account/orders?page=2")
+        self.assertEqual(r.status, 302)
+        self.assertTrue(r.header("Location").endswith(
+            "/login?next=/account/orders?page=2"), r.header("Location"))
+        _, c = ENV["demo"].login("erin")
+        r = get("/account/orders?page=2", native(c))
+        self.assertEqual((r.status, r.body), (200, "user=erin\n"))
+
+    def test_one_memcached_command_per_gated_request_and_no_write(self):
+        _, c = ENV["demo"].login("frank")
+        self.assertEqual(get("/app/", native(c)).status, 200)  # warm
+        rc, _ = tool("touch", "--store", ENV["url"], "--secret-file",
+                     ENV["secret"], "-", "5", stdin=c + "\n")
+        self.assertEqual(rc, 0)
+        before = mc_stats(ENV["mc"].port)
+        for _ in range(10):
+            self.assertEqual(get("/app/", native(c)).status, 200)
+        after = mc_stats(ENV["mc"].port)
+        self.assertEqual(mc_commands(before, after), 10)
+        self.assertEqual(after["cmd_set"], before["cmd_set"])
+        rc, out = tool("show", "--store", ENV["url"], "--secret-file",
+                       ENV["secret"], "--json", "-", stdin=c + "\n")
+        self.assertEqual(rc, 0)
+        self.assertTrue(590 <= json.loads(out)["ttl"] <= 600, out)
+
+    def test_hostile_cookies_get_4xx_and_nginx_keeps_serving(self):
+        _, c = ENV["demo"].login("grace")
+        cases = [
+            "; ".join("k%d=v" % i for i in range(1000)),  # 7.9 KB
+            "session=" + "x" * 7000,
+            "session=\x01\x02\x7f\x80\xff\"\\;;;",
+            "session=" + "; session=".join(["2|1:0|x"] * 300),
+        ]
+        for value in cases:
+            r = get("/app/", value)
+            self.assertEqual(r.status, 401, value[:40])
+            r = get("/tapp/", value.replace("session=", "session_id="))
+            self.assertEqual(r.status, 401, value[:40])
+        # Beyond nginx's own limits (8 KiB a line): nginx's 400.
+        r = get("/app/", "session=" + "x" * 20000)
+        self.assertEqual(r.status, 400)
+        # Nginx's largest request header block (4 x 8 KiB), session first.
+        r = get("/app/", native(c), headers={
+            "X-A": "a" * 7000, "X-B": "b" * 7000, "X-C": "c" * 7000})
+        self.assertEqual((r.status, r.body), (200, "user=grace\n"))
+        self.assertEqual(get("/open/").body, "open\n")
+
+    def test_z_stalled_memcached_gives_503_in_time_and_recovers(self):
+        """Named to run last: memcached is frozen for a while."""
+        _, c = ENV["demo"].login("heidi")
+        self.assertEqual(get("/app/", native(c)).status, 200)
+        mc = ENV["mc"]
+        os.kill(mc.proc.pid, signal.SIGSTOP)
+        try:
+            waited = []
+
+            def gated():
+                t = time.monotonic()
+                r = get("/app/", native(c))
+                waited.append((r.status, r.body, time.monotonic() - t))
+
+            threads = [threading.Thread(target=gated) for _ in range(3)]
+            for t in threads:
+                t.start()
+            time.sleep(0.1)
+            for _ in range(5):  # one nginx worker, one gate thread
+                t = time.monotonic()
+                self.assertEqual(get("/open/").status, 200)
+                self.assertEqual(get("/app/").status, 401)  # no cookie
+                self.assertLess(time.monotonic() - t, 0.5)
+            for t in threads:
+                t.join(10)
+            self.assertEqual(len(waited), 3)
+            for status, body, took in waited:
+                self.assertEqual((status, body),
+                                 (503, "sessions unavailable\n"))
+                self.assertLess(took, IO_TIMEOUT_MS / 1000 + 1.5)
+        finally:
+            os.kill(mc.proc.pid, signal.SIGCONT)
+        t0 = time.monotonic()
+        while get("/app/", native(c)).status != 200:
+            self.assertLess(time.monotonic() - t0, 10, "no recovery")
+            time.sleep(0.2)
+        self.assertIn("the session store failed", ENV["gate"].err())
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit("usage: test_gate_nginx.py GATE DEMO TOOL [TEST...]")
+    gate_harness.GATE = os.path.abspath(sys.argv.pop(1))
+    demo_harness.DEMO = os.path.abspath(sys.argv.pop(1))
+    gate_harness.TOOL = os.path.abspath(sys.argv.pop(1))
+    for prog in ("memcached", "nginx"):
+        if not shutil.which(prog) and not os.path.exists("/usr/sbin/" + prog):
+            print("skipping: %s is not installed" % prog, file=sys.stderr)
+            sys.exit(77)
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
