@@ -5,9 +5,9 @@
 #   make fuzz    longer fuzz runs (FUZZ_SECONDS per target)
 #   make bench   side-by-side benchmarks, one table (BENCH_SECONDS, BENCH_RUNS)
 #   make install PREFIX=/usr/local   install libraries, headers, pkg-config
-#                files, the CMake package, the tool and its man pages
-#                (a build of its own in build-install/, without the tests:
-#                no cmocka needed; docs/install.md)
+#                files, the CMake package, the tool, mcsession-gate and
+#                their man pages (a build of its own in build-install/,
+#                without the tests: no cmocka needed; docs/install.md)
 #   make clean   remove the build trees
 
 BUILD      ?= build
@@ -30,7 +30,7 @@ NODE_PACKAGES  := $(if $(shell command -v node),,nodejs) \
                   $(if $(shell command -v npm),,npm)
 TEST_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev \
                   python3 python3-tornado python3-memcache memcached \
-                  chromium groff-base $(NODE_PACKAGES)
+                  chromium groff-base nginx $(NODE_PACKAGES)
 
 .PHONY: all build demo check fuzz bench install clean deps-build deps-test
 
@@ -96,17 +96,19 @@ fuzz: deps-test
 # run.py lists the other knobs.
 BENCH_BUILD    ?= build-bench
 BENCH_PACKAGES := $(BUILD_PACKAGES) python3 python3-tornado python3-memcache \
-                  memcached wrk valgrind $(NODE_PACKAGES)
+                  memcached wrk valgrind nginx $(NODE_PACKAGES)
 bench:
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	@test bench/node/node_modules/.installed -nt bench/node/package-lock.json \
 	  || (cd bench/node && npm ci --no-audit --no-fund && touch node_modules/.installed)
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release
-	cmake --build $(BENCH_BUILD) -j $(JOBS) --target mcsession-demo mcsession
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target mcsession-demo mcsession \
+	  mcsession-gate
 	cmake -S bench -B $(BENCH_BUILD)/bench -DMCS_BUILD_DIR=$(abspath $(BENCH_BUILD))
 	cmake --build $(BENCH_BUILD)/bench
 	/usr/bin/python3 bench/run.py --demo $(BENCH_BUILD)/mcsession-demo \
-	  --bench-lib $(BENCH_BUILD)/bench/bench_lib
+	  --bench-lib $(BENCH_BUILD)/bench/bench_lib \
+	  --gate $(BENCH_BUILD)/mcsession-gate
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-bench $(INSTALL_BUILD)

@@ -116,6 +116,39 @@ def http_section(r):
     return out
 
 
+def edge_section(r):
+    """Issue 14: nginx at the edge. Each line of r["edge"] says what it
+    measured (label, what); a figure a line lacks shows as —."""
+    lines = sorted(r.get("edge") or [], key=lambda l: l.get("label", ""))
+    if not lines:
+        return []
+    out = [
+        "## nginx at the edge (issue 14: wrk -t1 -c32 -d%ds over 256 "
+        "logged-in sessions, a 20-byte static file; nginx with one worker "
+        "on CPU 0, wrk and memcached on CPU 1; median of %d runs)" % (
+            r["config"]["seconds"], r["config"]["runs"]),
+        "",
+        "| line | what | req/s | p50 ms | p99 ms | errors | non-2xx "
+        "| CPU µs/req | of it nginx | of it gate | mc CPU µs/req "
+        "| mc cmds/req | new mc conns |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for l in lines:
+        out.append("| (%s) | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s "
+                   "| %.2f | %d |" % (
+                       l.get("label", "?"), l.get("what", ""), num(l["rps"]),
+                       ms(l["p50_us"]), ms(l["p99_us"]), l["errors"],
+                       l["non2xx"], cpu(l.get("cpu_us")),
+                       cpu(l.get("nginx_cpu_us")), cpu(l.get("gate_cpu_us")),
+                       cpu(l.get("mc_cpu_us")), l["cmds"], l["conns"]))
+    out += ["", "CPU µs/req is every server-side process's user + system "
+            "time ÷ requests (nginx's master and worker, and the gate where "
+            "there is one, all on CPU 0); the gate's line sends each request "
+            "through nginx's auth_request to mcsession-gate on a kept-alive "
+            "upstream connection (bench/gate_lines.py).", ""]
+    return out
+
+
 def lib_section(r):
     out = [
         "## Library, no HTTP (bench_lib: load + save of a %d-byte record; "
@@ -276,7 +309,7 @@ def targets(r):
 
 
 def render(r):
-    lines = header(r) + targets(r) + http_section(r) + \
+    lines = header(r) + targets(r) + http_section(r) + edge_section(r) + \
         instructions_section(r) + lib_section(r) + memory_section(r) + \
         growth_section(r)
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 express-session, on one memcached, in one run (issue 6).
 
   run.py --demo BUILD/mcsession-demo --bench-lib BENCH_BUILD/bench_lib
-         [--out bench/results/latest.md]
+         [--gate BUILD/mcsession-gate] [--out bench/results/latest.md]
   run.py --render bench/results/latest.json   (the table again, no run)
 
 Environment: BENCH_SECONDS (wrk run length, default 10), BENCH_RUNS (runs
@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 
+import gate_lines
 import http_lines
 import instructions
 import lib_lines
@@ -50,6 +51,7 @@ class Ctx:
     def __init__(self, args, work):
         self.demo = os.path.abspath(args.demo)
         self.bench_lib = os.path.abspath(args.bench_lib)
+        self.gate = os.path.abspath(args.gate) if args.gate else None
         self.work = work
         self.procs = Procs(work)
         self.lua_script = os.path.join(BENCH_DIR, "sessions.lua")
@@ -187,6 +189,17 @@ def growth_part(ctx, secret, threads):
     return lines
 
 
+def gate_part(ctx, secret):
+    """Issue 14's edge table, line (c): nginx auth_request to
+    mcsession-gate (bench/gate_lines.py); [] without --gate or nginx."""
+    if not ctx.gate or not shutil.which("nginx"):
+        ctx.progress("edge (c) skipped: no --gate or no nginx")
+        return []
+    return gate_lines.gate_lines(
+        ctx, ctx.gate, lambda port: demo_server(ctx, secret, 1)
+        .argv_for_port(port), secret)
+
+
 def versions():
     def first_line(argv):
         try:
@@ -216,6 +229,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--demo")
     p.add_argument("--bench-lib")
+    p.add_argument("--gate", help="build/mcsession-gate: the edge table's "
+                   "line (c), nginx auth_request to the gate (issue 14)")
     p.add_argument("--out", default=os.path.join(BENCH_DIR,
                                                  "results/latest.md"))
     p.add_argument("--render", metavar="JSON",
@@ -262,6 +277,8 @@ def main():
         results["sweep"], threads, cookies = threads_sweep(ctx, demo_secret)
         results["threads"] = threads
         results["http"] = http_part(ctx, demo_secret, threads, cookies)
+        results["edge"] = results.get("edge", []) + gate_part(ctx,
+                                                              demo_secret)
         results["instructions"] = instructions.instruction_lines(
             ctx, demo_secret)
         results["growth"] = growth_part(ctx, demo_secret, threads)

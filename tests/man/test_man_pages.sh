@@ -3,14 +3,16 @@
 # man-db is installed) without a single warning, installed where man
 # looks, and complete: every subcommand, option and exit status the tool's
 # --help names appears in mcsession(1).
-# Usage: test_man_pages.sh SOURCE_DIR BUILD_DIR TOOL
+# And mcsession-gate(1) names every option of mcsession-gate --help.
+# Usage: test_man_pages.sh SOURCE_DIR BUILD_DIR TOOL [GATE]
 set -eu
 src=$1
 build=$2
 tool=$3
+gate=${4:-}
 fail() { echo "FAIL: $*"; exit 1; }
 
-for page in mcsession.1 mcsession.3; do
+for page in mcsession.1 mcsession.3 mcsession-gate.1; do
   f=$build/man/$page
   [ -s "$f" ] || fail "not generated: $f"
   out=$(groff -man -Tutf8 -ww -z "$f" 2>&1) || fail "groff failed on $page"
@@ -40,10 +42,23 @@ for code in 0 1 2 3; do
 done
 echo "ok   mcsession(1) names every command, option and exit status"
 
+if [ -n "$gate" ]; then
+  scd=$src/docs/man/mcsession-gate.1.scd
+  opts=$("$gate" --help | sed -n 's/^  \(--[a-z-]*\).*/\1/p')
+  [ -n "$opts" ] || fail "no options in mcsession-gate --help"
+  for opt in $opts; do
+    grep -q -- "\*$opt\*" "$scd" || fail "mcsession-gate(1) lacks $opt"
+  done
+  for code in 0 1 2; do
+    grep -q "^\*$code\*$" "$scd" || fail "mcsession-gate(1) lacks exit status $code"
+  done
+  echo "ok   mcsession-gate(1) names every option and exit status"
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/mcs-man.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 cmake --install "$build" --prefix "$work" >/dev/null
-for f in man1/mcsession.1 man3/mcsession.3; do
+for f in man1/mcsession.1 man1/mcsession-gate.1 man3/mcsession.3; do
   [ -n "$(find "$work" -path "*/man/$f")" ] || fail "not installed: $f"
 done
 echo "ok   installed to share/man/man1 and man3"

@@ -1,0 +1,165 @@
+"""Issue 14's edge table, line (c): nginx with auth_request to
+mcsession-gate, serving a 20-byte static file to logged-in sessions.
+
+Same method as the other HTTP lines (http_lines.py): wrk -t1 -c32 with
+sessions.lua over 256 logged-in sessions, a warm-up, BENCH_RUNS runs of
+BENCH_SECONDS, the median; memcached's stats and the CPU time of every
+process around each run.
+
+Placement: nginx (one worker) on CPU 0, wrk and memcached on CPU 1, as
+the module's line (b). The gate runs on CPU 0 too, with one event loop:
+the server side of every line then gets the same one CPU, so req/s
+compare like for like, and the gate's hop is paid where it is paid in a
+deployment (by the machine serving the requests), not hidden on the CPU
+that the load generator needs. CPU per request is reported per process:
+nginx (master + worker), the gate, memcached.
+
+The sessions are native ones, made by the demo's login (the C library)
+with the same secret on the same memcached.
+"""
+import os
+import statistics
+
+import http_lines
+import mcstats
+from procs import cpu_seconds, free_port, peak_rss_kib
+
+SERVER_CPU = http_lines.SERVER_CPU
+PATH = "/20b.txt"
+BODY = b"twenty bytes static\n"  # 20 bytes
+
+NGINX_CONF = """
+worker_processes 1;
+error_log %(dir)s/nginx-error.log warn;
+pid %(dir)s/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %(dir)s/nginx-body;
+    proxy_temp_path %(dir)s/nginx-proxy;
+    fastcgi_temp_path %(dir)s/nginx-fastcgi;
+    uwsgi_temp_path %(dir)s/nginx-uwsgi;
+    scgi_temp_path %(dir)s/nginx-scgi;
+    default_type text/plain;
+    upstream mcsession_gate {
+        server 127.0.0.1:%(gate)d;
+        keepalive 32;
+        keepalive_timeout 5s;
+    }
+    server {
+        listen 127.0.0.1:%(port)d;
+        root %(www)s;
+        location = /_auth {
+            internal;
+            proxy_pass http://mcsession_gate;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_pass_request_headers off;
+            proxy_set_header Cookie "session=$cookie_session";
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location / {
+            auth_request /_auth;
+        }
+    }
+}
+"""
+
+
+def _children(pid):
+    """PIDs whose parent is `pid` (nginx's worker)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(entry))
+    return out
+
+
+def _cpu(pids):
+    return sum(cpu_seconds(p) for p in pids)
+
+
+def _sessions(ctx, demo_argv_for_port, secret):
+    """256 logged-in users' Cookie headers, made through the demo."""
+    server = http_lines.Server("gate-logins", demo_argv_for_port, ["/"])
+    proc, port = http_lines.start(ctx, server)
+    try:
+        return http_lines.logins(ctx, "gate-logins", port)
+    finally:
+        ctx.procs.stop(proc)
+
+
+def _run(ctx, port, cookie_file, seconds, nginx_pids, gate_pid):
+    before = ctx.mc.stats()
+    n0, g0, m0 = _cpu(nginx_pids), cpu_seconds(gate_pid), \
+        cpu_seconds(ctx.mc_pid)
+    r = http_lines.wrk(ctx, port, PATH, cookie_file, seconds)
+    n1, g1, m1 = _cpu(nginx_pids), cpu_seconds(gate_pid), \
+        cpu_seconds(ctx.mc_pid)
+    after = ctx.mc.stats()
+    req = max(r["requests"], 1)
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["nginx_cpu_us"] = (n1 - n0) * 1e6 / req
+    r["gate_cpu_us"] = (g1 - g0) * 1e6 / req
+    r["cpu_us"] = r["nginx_cpu_us"] + r["gate_cpu_us"]
+    r["mc_cpu_us"] = (m1 - m0) * 1e6 / req
+    r["cmds"] = mcstats.commands(before, after) / req
+    r["conns"] = mcstats.new_connections(before, after)
+    r["errors"] = r["connect"] + r["read"] + r["write"] + r["timeout"]
+    return r
+
+
+def gate_lines(ctx, gate, demo_argv_for_port, secret):
+    """Line (c): a list with one line for results["edge"]."""
+    cookie_file = _sessions(ctx, demo_argv_for_port, secret)
+    www = os.path.join(ctx.work, "www")
+    os.makedirs(www, exist_ok=True)
+    os.chmod(ctx.work, 0o755)  # nginx's worker runs as nobody under root
+    with open(os.path.join(www, PATH.lstrip("/")), "wb") as f:
+        f.write(BODY)
+    gate_port = free_port()
+    gate_proc = ctx.procs.start("gate", [
+        gate, "--listen", "127.0.0.1:%d" % gate_port, "--store", ctx.mc_url,
+        "--secret-file", secret], SERVER_CPU)
+    ctx.procs.wait_port(gate_proc, gate_port)
+    port = free_port()
+    conf = os.path.join(ctx.work, "nginx-gate.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF % dict(dir=ctx.work, gate=gate_port, port=port,
+                                  www=www))
+    nginx = ctx.procs.start("nginx-gate", [
+        "nginx", "-p", ctx.work, "-c", conf, "-g", "daemon off;"],
+        SERVER_CPU)
+    try:
+        ctx.procs.wait_port(nginx, port)
+        pids = [nginx.pid] + _children(nginx.pid)
+        http_lines.wrk(ctx, port, PATH, cookie_file,
+                       http_lines.WARMUP_SECONDS)
+        runs = [_run(ctx, port, cookie_file, ctx.seconds, pids,
+                     gate_proc.pid) for _ in range(ctx.runs)]
+        line = dict(sorted(runs, key=lambda r: r["rps"])[len(runs) // 2])
+        line["rps"] = statistics.median(r["rps"] for r in runs)
+        for key in ("cpu_us", "nginx_cpu_us", "gate_cpu_us", "mc_cpu_us"):
+            line[key] = statistics.median(r[key] for r in runs)
+        for key in ("errors", "non2xx", "conns"):
+            line[key] = sum(r[key] for r in runs)
+        line["runs"] = [round(r["rps"]) for r in runs]
+        line["gate_rss_kib"] = peak_rss_kib(gate_proc.pid)
+        line["label"] = "c"
+        line["what"] = "auth_request to mcsession-gate (1 loop, CPU 0)"
+        ctx.progress("edge (c) %8.0f req/s  runs %s  %.1f + %.1f us CPU/req "
+                     "(nginx + gate)" % (line["rps"], line["runs"],
+                                         line["nginx_cpu_us"],
+                                         line["gate_cpu_us"]))
+        return [line]
+    finally:
+        ctx.procs.stop(nginx)
+        ctx.procs.stop(gate_proc)
