@@ -12,7 +12,7 @@ const char demo_threads_help[] = "request threads";
 const unsigned demo_default_threads = 4;
 /* libevent 2.1's evhttp takes each connection it accepts with no hook to
  * refuse it first, and its timeouts restart with every byte read: the
- * limits of examples/demo/connguard.h are the libmicrohttpd server's. */
+ * limits of serve/connguard.h are the libmicrohttpd server's. */
 const int demo_connection_limits = 0;
 
 static void *start(app *a, int fd, demo_flags *f) {

@@ -53,4 +53,11 @@ cmake -S "$src/examples/minimal" -B "$work/minimal" -DCMAKE_PREFIX_PATH="$prefix
       >"$work/minimal.log"
 cmake --build "$work/minimal" >>"$work/minimal.log"
 "$work/minimal/minimal" | grep -q "visits: 1" || { echo "examples/minimal did not run"; exit 1; }
-echo "install test: pkg-config and find_package builds ran, examples/minimal too"
+# 5. The installed programs start from the prefix (their rpath finds the
+# library) and their man pages are there.
+for prog in mcsession mcsession-gate; do
+  "$prefix/bin/$prog" --help >/dev/null 2>&1 ||
+    { echo "installed $prog does not start"; exit 1; }
+  find "$prefix" -name "$prog.1*" | grep -q . || { echo "no man page for $prog"; exit 1; }
+done
+echo "install test: pkg-config and find_package builds ran, examples/minimal too, the tool and the gate start"

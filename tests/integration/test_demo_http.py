@@ -44,11 +44,11 @@ SERVERS = {
     # (32 KiB in the demo) itself, with 431.
     "mcsession-demo": {"oversized_header_block": 431,
                        # Event loops that never wait for the store
-                       # (examples/demo/evloop.c): one thread keeps
+                       # (serve/evloop.c): one thread keeps
                        # serving while its requests wait.
                        "loop_never_waits": True,
                        # Connection limits and a request-header deadline
-                       # (examples/demo/connguard.c).
+                       # (serve/connguard.c).
                        "connection_limits": True},
     # libevent 2.1's evhttp refuses a header block beyond
     # evhttp_set_max_headers_size (64 KiB here) itself and reports it as an
