@@ -14,6 +14,7 @@
 
 #include "flags.h"
 #include "gatelog.h"
+#include "number.h"
 
 #define USAGE_ARGS                                                             \
   "--store memcached://HOST:PORT[,...] [--listen ADDR:PORT] "                  \
@@ -105,20 +106,6 @@ static const char *const NAMES[F_COUNT] = {
 /* 30 days: memcached's limit for a relative expiry. */
 #define TIMEOUT_MAX (30ul * 24 * 3600)
 
-/* Parses a decimal in [min, max]; no sign, no trailing bytes. */
-static int parse_uint(const char *s, unsigned long min, unsigned long max,
-                      unsigned long *out) {
-  if (*s < '0' || *s > '9')
-    return -1;
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || *end || v < min || v > max)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 static int set_number(gate_flags *f, int id, const char *arg,
                       const char *value) {
   unsigned long min = id == F_ABSOLUTE ? 0 : 1, max = TIMEOUT_MAX, v;
@@ -128,7 +115,7 @@ static int set_number(gate_flags *f, int id, const char *arg,
     max = 100000;
   else if (id == F_HEADER_TIMEOUT)
     max = 3600;
-  if (parse_uint(value, min, max, &v) != 0)
+  if (serve_parse_uint(value, min, max, &v) != 0)
     return usage_error("bad number for", arg);
   switch (id) {
   case F_IDLE:

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "flags.h"
+#include "number.h"
 
 /* The usage line after "usage: PROGRAM ": the flags every server has,
  * then the connection limits where the server has them. */
@@ -88,20 +89,6 @@ int flags_usage_error(const char *what, const char *arg) {
   return DEMO_EXIT_USAGE;
 }
 
-/* Parses a decimal in [min, max]; no sign, no trailing bytes. */
-static int parse_uint(const char *s, unsigned long min, unsigned long max,
-                      unsigned long *out) {
-  if (*s < '0' || *s > '9')
-    return -1;
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || *end || v < min || v > max)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 typedef struct flag_def {
   const char *name;
   int id;
@@ -175,7 +162,7 @@ static int set_number(demo_flags *f, int id, const char *arg,
                       const char *value) {
   unsigned long v;
   unsigned long min = id == F_ABSOLUTE ? 0 : 1;
-  if (parse_uint(value, min, number_max(id), &v) != 0)
+  if (serve_parse_uint(value, min, number_max(id), &v) != 0)
     return flags_usage_error("bad number for", arg);
   if (id == F_THREADS)
     f->threads = (unsigned)v;

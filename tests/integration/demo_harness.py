@@ -18,6 +18,24 @@ DEMO = None  # path of the server binary; test_demo_http.main() sets it
 TIMEOUT = 10  # seconds, for every request and every wait
 
 
+
+def raw_status(port, data):
+    """Sends raw bytes to 127.0.0.1:port; the status code of the answer (0
+    if the connection closed without one)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        buf = b""
+        try:
+            while b"\r\n" not in buf and (chunk := s.recv(4096)):
+                buf += chunk
+        except ConnectionResetError:
+            pass
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", buf)
+    return int(m.group(1)) if m else 0
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -116,20 +134,7 @@ class Demo:
     def raw(self, data):
         """Sends raw bytes; returns the status code of the answer (0 if
         the connection closed without one)."""
-        with socket.create_connection(("127.0.0.1", self.port),
-                                      timeout=TIMEOUT) as s:
-            try:
-                s.sendall(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            buf = b""
-            try:
-                while b"\r\n" not in buf and (chunk := s.recv(4096)):
-                    buf += chunk
-            except ConnectionResetError:
-                pass
-        m = re.match(rb"HTTP/1\.[01] (\d{3}) ", buf)
-        return int(m.group(1)) if m else 0
+        return raw_status(self.port, data)
 
     def login(self, name):
         """Logs in through the form; returns (cookie before, cookie after)."""
@@ -203,3 +208,14 @@ class Memcached:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(TIMEOUT)
+
+
+def start_memcached():
+    """A Memcached on a free port (retried: a port found free can be taken
+    before memcached binds it)."""
+    for _ in range(5):  # free_port can race with another process
+        try:
+            return Memcached(free_port())
+        except AssertionError:
+            continue
+    raise AssertionError("no memcached")

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from demo_harness import TIMEOUT, Response, free_port
+from demo_harness import TIMEOUT, Response, free_port, raw_status  # noqa: F401 (re-exported)
 
 GATE = None  # path of build/mcsession-gate; the tests' main() sets it
 TOOL = None  # path of build/mcsession (the tool)
@@ -121,23 +121,6 @@ def read_response(s, head_only=False):
             break
         rest += chunk
     return Response(status, headers, rest[:length])
-
-
-def raw_status(port, data):
-    """Sends raw bytes; the status of the answer (0 if none)."""
-    with socket.create_connection(("127.0.0.1", port), TIMEOUT) as s:
-        try:
-            s.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        buf = b""
-        try:
-            while b"\r\n" not in buf and (chunk := s.recv(4096)):
-                buf += chunk
-        except ConnectionResetError:
-            pass
-    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", buf)
-    return int(m.group(1)) if m else 0
 
 
 def mc_stats(port):

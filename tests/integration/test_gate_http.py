@@ -34,18 +34,10 @@ import unittest
 
 import demo_harness
 import gate_harness
-from demo_harness import TIMEOUT, Demo, Memcached, free_port, write_secret
+from demo_harness import (TIMEOUT, Demo, Memcached, start_memcached,
+                          write_secret)
 from gate_harness import (Gate, http, mc_commands, mc_stats, raw_status,
                           run_gate, tool)
-
-
-def start_memcached():
-    for _ in range(5):  # free_port can race with another process
-        try:
-            return Memcached(free_port())
-        except AssertionError:
-            continue
-    raise AssertionError("no memcached")
 
 
 def cookie(c):

@@ -39,7 +39,7 @@ except ImportError as e:
     sys.exit(77)
 
 import demo_harness
-from demo_harness import TIMEOUT, Demo, Memcached, count_in, free_port
+from demo_harness import TIMEOUT, Demo, count_in, start_memcached
 from tornado_harness import (Browser, RecipeApp, hostile_pickles,
                              load_trusted, os_system_pickles, raw_get,
                              redirects_to_login, unquote)
@@ -56,15 +56,6 @@ def write(directory, name, text):
         f.write(text + "\n")  # one trailing newline: not part of a secret
     os.chmod(path, 0o600)  # as a secret should be (else warnings)
     return path
-
-
-def start_memcached():
-    for _ in range(5):  # free_port can race with another process
-        try:
-            return Memcached(free_port())
-        except AssertionError:
-            continue
-    raise AssertionError("no memcached")
 
 
 def start_pair(ports, url_params=""):
