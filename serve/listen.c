@@ -12,45 +12,81 @@
 
 #include "listen.h"
 
-/* Splits "host:port" or "[v6]:port" into host[] and *port. */
-static int split(const char *spec, char *host, size_t host_size,
-                 const char **port) {
+/* Splits "host:port" or "[v6]:port" into host[] and *port; NULL, or
+ * what is wrong with the spec. */
+static const char *split(const char *spec, char *host, size_t host_size,
+                         const char **port) {
+  static const char want[] = "want ADDR:PORT, e.g. 127.0.0.1:8080";
   const char *colon, *h = spec;
   size_t hlen;
   if (*spec == '[') {
     const char *close = strchr(spec, ']');
     if (!close || close[1] != ':')
-      return -1;
+      return "want [IPv6]:PORT, e.g. [::1]:8080";
     h = spec + 1;
     hlen = (size_t)(close - h);
     colon = close + 1;
   } else {
     colon = strrchr(spec, ':');
-    if (!colon || memchr(spec, ':', (size_t)(colon - spec)))
-      return -1; /* IPv6 needs brackets */
+    if (!colon)
+      return want;
+    if (memchr(spec, ':', (size_t)(colon - spec)))
+      return "an IPv6 address goes in brackets, e.g. [::1]:8080";
     hlen = (size_t)(colon - spec);
   }
-  if (hlen == 0 || hlen >= host_size || colon[1] == '\0')
-    return -1;
+  if (hlen == 0)
+    return "no address before the port";
+  if (hlen >= host_size)
+    return "the address is too long";
+  if (colon[1] == '\0')
+    return "no port after the colon";
   memcpy(host, h, hlen);
   host[hlen] = '\0';
   *port = colon + 1;
-  return 0;
+  return NULL;
 }
 
-static int resolve(const char *spec, struct addrinfo **res) {
+/* NULL, or what is wrong with the port (digits, 0 to 65535). */
+static const char *check_port(const char *port) {
+  if (strspn(port, "0123456789") != strlen(port))
+    return "the port must be a number";
+  if (strlen(port) > 5 || strtoul(port, NULL, 10) > 65535)
+    return "the port must be 0 to 65535 (0: any free port)";
+  return NULL;
+}
+
+/* 0, or -1 with the reason in why[]. */
+static int resolve(const char *spec, struct addrinfo **res, char *why,
+                   size_t why_size) {
   char host[256];
-  const char *port;
-  if (split(spec, host, sizeof host, &port) != 0 ||
-      strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
-      strtoul(port, NULL, 10) > 65535)
+  const char *port = NULL;
+  const char *wrong = split(spec, host, sizeof host, &port);
+  if (!wrong)
+    wrong = check_port(port);
+  if (wrong) {
+    snprintf(why, why_size, "%s", wrong);
     return -1;
+  }
   struct addrinfo hints;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  return getaddrinfo(host, port, &hints, res) == 0 ? 0 : -1;
+  int rc = getaddrinfo(host, port, &hints, res);
+  if (rc != 0)
+    snprintf(why, why_size, "cannot resolve '%s': %s", host, gai_strerror(rc));
+  return rc == 0 ? 0 : -1;
+}
+
+void listen_next_port(const char *spec, char *out, size_t size) {
+  const char *colon = strrchr(spec, ':');
+  if (!colon) { /* not a spec listen_open took; nothing better to say */
+    snprintf(out, size, "127.0.0.1:8081");
+    return;
+  }
+  unsigned long port = strtoul(colon + 1, NULL, 10);
+  unsigned long next = port > 0 && port < 65535 ? port + 1 : 8081;
+  snprintf(out, size, "%.*s:%lu", (int)(colon - spec), spec, next);
 }
 
 static int open_socket(const struct addrinfo *ai) {
@@ -74,17 +110,31 @@ static int open_socket(const struct addrinfo *ai) {
 
 int listen_open(const char *spec, int *bad_spec, char *err, size_t err_size) {
   struct addrinfo *res = NULL;
+  char why[300];
   *bad_spec = 0;
-  if (resolve(spec, &res) != 0) {
+  if (resolve(spec, &res, why, sizeof why) != 0) {
     *bad_spec = 1;
-    snprintf(err, err_size, "bad --listen address '%s' (want ADDR:PORT)", spec);
+    snprintf(err, err_size, "bad --listen address '%s': %s", spec, why);
+    errno = EINVAL;
     return -1;
   }
   int fd = open_socket(res);
-  if (fd < 0)
-    snprintf(err, err_size, "cannot listen on %s: %s", spec, strerror(errno));
+  int e = errno;
   freeaddrinfo(res);
-  return fd;
+  if (fd >= 0)
+    return fd;
+  if (e == EADDRINUSE) {
+    char next[300];
+    listen_next_port(spec, next, sizeof next);
+    snprintf(err, err_size,
+             "cannot listen on %s: %s (another program has that port: "
+             "choose another, e.g. --listen %s, or port 0 for any free one)",
+             spec, strerror(e), next);
+  } else {
+    snprintf(err, err_size, "cannot listen on %s: %s", spec, strerror(e));
+  }
+  errno = e;
+  return -1;
 }
 
 int listen_url(int fd, char *out, size_t out_size) {

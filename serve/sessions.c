@@ -15,6 +15,16 @@ static int fail(const sessions_opts *o, const char *what, const char *detail) {
   return SESSIONS_EXIT_FAILED;
 }
 
+/* "PROGRAM: secret file 'PATH': WHY[: DETAIL]": every problem with a
+ * secret file names the file and what is wrong with it, as the mode
+ * warning below does. */
+static int fail_secret(const sessions_opts *o, const char *path,
+                       const char *why, const char *detail) {
+  fprintf(stderr, "%s: secret file '%s': %s%s%s\n", o->program, path, why,
+          detail ? ": " : "", detail ? detail : "");
+  return SESSIONS_EXIT_FAILED;
+}
+
 /* A secret file its group or others may access in any way (mode & 077)
  * earns a warning naming the fix, once per file (tornado mode may name one
  * file twice); it is still used. Only regular files: a pipe or terminal
@@ -44,26 +54,24 @@ static int read_secret(const sessions_opts *o, const char *path,
                        size_t min_len, unsigned char *buf, size_t size,
                        size_t *len) {
   FILE *fp = fopen(path, "rb");
-  if (!fp) {
-    fprintf(stderr, "%s: cannot open the secret file '%s': %s\n", o->program,
-            path, strerror(errno));
-    return SESSIONS_EXIT_FAILED;
-  }
+  if (!fp)
+    return fail_secret(o, path, "cannot open it", strerror(errno));
   check_mode(o, path, fp);
+  errno = 0;
   *len = fread(buf, 1, size, fp);
-  int bad = ferror(fp);
+  int bad = ferror(fp) ? (errno ? errno : EIO) : 0;
   fclose(fp);
   if (bad)
-    return fail(o, "cannot read the secret file", path);
+    return fail_secret(o, path, "cannot read it", strerror(bad));
   if (*len > 0 && buf[*len - 1] == '\n')
     (*len)--;
   if (*len < min_len || *len > MCS_SECRET_MAX_BYTES)
-    return fail(o,
-                min_len == MCS_SECRET_MIN_BYTES
-                    ? "the secret file must hold 16 to 1024 bytes (make one "
-                      "with 'mcsession keygen')"
-                    : "the secret file must hold 1 to 1024 bytes",
-                path);
+    return fail_secret(o, path,
+                       min_len == MCS_SECRET_MIN_BYTES
+                           ? "a secret must be 16 to 1024 bytes (make one "
+                             "with 'mcsession keygen -o FILE')"
+                           : "a secret must be 1 to 1024 bytes",
+                       NULL);
   return 0;
 }
 

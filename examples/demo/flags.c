@@ -89,6 +89,12 @@ int flags_usage_error(const char *what, const char *arg) {
   return DEMO_EXIT_USAGE;
 }
 
+int flags_usage_message(const char *message) {
+  fprintf(stderr, "%s: %s\n", demo_program, message);
+  print_usage(stderr);
+  return DEMO_EXIT_USAGE;
+}
+
 typedef struct flag_def {
   const char *name;
   int id;

@@ -69,5 +69,8 @@ int flags_parse(demo_flags *f, int argc, char **argv);
 /* Prints "PROGRAM: WHAT 'ARG'" and the usage line to stderr;
  * returns DEMO_EXIT_USAGE. */
 int flags_usage_error(const char *what, const char *arg);
+/* Prints "PROGRAM: MESSAGE" (a whole sentence, such as listen_open's)
+ * and the usage line to stderr; returns DEMO_EXIT_USAGE. */
+int flags_usage_message(const char *message);
 
 #endif

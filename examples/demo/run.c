@@ -1,4 +1,5 @@
 /* The part of main() both demo servers share; see run.h. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,16 +20,25 @@ static void block_signals(sigset_t *set) {
   signal(SIGPIPE, SIG_IGN); /* a client that hangs up is not fatal */
 }
 
-/* The listening socket, or minus the exit status. */
+/* The listening socket, or minus the exit status. A port in use adds a
+ * line for `make demo`, whose ARGS carry flags to the demo: the demo
+ * cannot tell whether make started it, so it says both ways. */
 static int open_listener(const demo_flags *f) {
   char err[512];
   int bad_spec;
   int fd = listen_open(f->listen, &bad_spec, err, sizeof err);
   if (fd >= 0)
     return fd;
+  int e = errno;
   if (bad_spec)
-    return -flags_usage_error("bad --listen address", f->listen);
+    return -flags_usage_message(err);
   fprintf(stderr, "%s: %s\n", demo_program, err);
+  if (e == EADDRINUSE) {
+    char next[300];
+    listen_next_port(f->listen, next, sizeof next);
+    fprintf(stderr, "%s: with make: make demo ARGS=\"--listen %s\"\n",
+            demo_program, next);
+  }
   return -1;
 }
 
@@ -51,6 +61,29 @@ static void announce(int fd, const demo_flags *f) {
          f->plain_http ? "; cookies without Secure: plain HTTP on loopback"
                        : "");
   fflush(stdout);
+}
+
+/* A store that does not answer at start-up earns a warning, not a refusal
+ * to start: it may come up after the demo, and until it does the pages
+ * that need a session answer 503 (and /healthz says so). One read of a
+ * key nobody writes, as GET /healthz does, bounded by the store's own
+ * timeouts (memcached: connect_timeout_ms and io_timeout_ms in the URL).
+ * The store then skips a failed server for its retry_s, as after any
+ * failed request. */
+static void probe_store(app *a, const demo_flags *f) {
+  static const char key[] = "mcs:healthz";
+  void *data = NULL;
+  size_t len = 0;
+  mcs_store_result res;
+  int rc = mcs_store_get(a->store, key, sizeof key - 1, 0, 1024, &data, &len,
+                         NULL, NULL, &res);
+  mcs_free(data);
+  if (rc != MCS_OK)
+    fprintf(stderr,
+            "%s: warning: no answer from the store %s at start-up (%s); "
+            "serving anyway: pages that need a session answer 503 until "
+            "it answers\n",
+            demo_program, f->store, mcs_strerror(rc));
 }
 
 static int serve(app *a, demo_flags *f, int fd, const demo_server *srv) {
@@ -85,6 +118,7 @@ int demo_main(int argc, char **argv, const demo_server *srv) {
     close(fd);
     return rc;
   }
+  probe_store(&a, &f);
   rc = serve(&a, &f, fd, srv);
   app_close(&a);
   return rc;

@@ -8,8 +8,14 @@
 
 const char demo_program[] = "mcsession-evhttp-demo";
 const char demo_http_library[] = "libevent's evhttp";
-const char demo_threads_help[] = "request threads";
-const unsigned demo_default_threads = 4;
+const char demo_threads_help[] =
+    "request threads; a request waiting for the\n"
+    "                             store holds up only its own thread's\n"
+    "                             connections, so give several when the\n"
+    "                             store may be slow";
+/* One, as the libmicrohttpd demo: the same default for the same flag, so
+ * the two servers start alike; --threads adds more. */
+const unsigned demo_default_threads = 1;
 /* libevent 2.1's evhttp takes each connection it accepts with no hook to
  * refuse it first, and its timeouts restart with every byte read: the
  * limits of serve/connguard.h are the libmicrohttpd server's. */

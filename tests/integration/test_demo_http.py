@@ -455,15 +455,60 @@ class FlagsTest(unittest.TestCase):
             self.assertEqual(rc, 2, args)
             self.assertIn("usage: %s " % PROGRAM, err, args)
 
+    def test_a_bad_listen_address_says_why(self):
+        for spec, why in (("0.0.0.0:99999", "the port must be 0 to 65535"),
+                          ("127.0.0.1:http", "the port must be a number"),
+                          ("::1:8080", "IPv6 address goes in brackets"),
+                          ("127.0.0.1", "want ADDR:PORT"),
+                          (":8080", "no address before the port"),
+                          ("127.0.0.1:", "no port after the colon"),
+                          ("no-such-host.invalid:80", "cannot resolve")):
+            rc, _, err = self.run_demo("--listen", spec)
+            self.assertEqual(rc, 2, spec)
+            self.assertIn("bad --listen address '%s': " % spec, err)
+            self.assertIn(why, err, spec)
+
+    def test_a_busy_port_says_how_to_choose_another(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            rc, out, err = self.run_demo("--listen", "127.0.0.1:%d" % port)
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, "")
+        self.assertIn("cannot listen on 127.0.0.1:%d: Address already in use"
+                      % port, err)
+        self.assertIn("(another program has that port: choose another, "
+                      "e.g. --listen 127.0.0.1:%d, or port 0 for any free "
+                      "one)" % (port + 1), err)
+        self.assertIn('%s: with make: make demo ARGS="--listen 127.0.0.1:%d"'
+                      % (PROGRAM, port + 1), err)
+
+    def test_both_servers_default_to_one_thread(self):
+        """The same flag has the same default in both servers (the
+        libevent one had 4, the libmicrohttpd one 1)."""
+        rc, out, _ = self.run_demo("--help")
+        self.assertIn("(default 1)", out)
+        demo = Demo()
+        try:
+            self.assertIn(", 1 thread", demo.line)
+        finally:
+            demo.stop()
+
     def test_secret_file(self):
         with tempfile.TemporaryDirectory() as d:
-            rc, _, err = self.run_demo("--secret-file", os.path.join(d, "no"),
+            missing = os.path.join(d, "no")
+            rc, _, err = self.run_demo("--secret-file", missing,
                                        "--listen", "127.0.0.1:0")
             self.assertEqual(rc, 1)
-            self.assertIn("secret file", err)
+            self.assertIn("secret file '%s': cannot open it: No such file"
+                          % missing, err)
             short = write_secret(d, "short\n")
-            rc, _, err = self.run_demo("--secret-file", short)
+            rc, _, err = self.run_demo("--secret-file", short,
+                                       "--listen", "127.0.0.1:0")
             self.assertEqual(rc, 1)
+            self.assertIn("secret file '%s': a secret must be 16 to 1024 "
+                          "bytes" % short, err)
             secret = write_secret(d, "0123456789abcdef0123456789abcdef\n")
             demo = Demo(secret_file=secret)
             try:
@@ -695,6 +740,27 @@ class MemcachedStoreTest(unittest.TestCase):
     def demo(self):
         return Demo("--store", self.url, secret_file=self.secret)
 
+    def test_an_unreachable_store_at_start_up_is_a_warning(self):
+        """The demo starts (the store may come later) but says so on
+        stderr before its "serving" line, instead of nothing at all."""
+        self.mc.kill()
+        demo = Demo("--store", self.url + "?connect_timeout_ms=300",
+                    secret_file=self.secret)
+        try:
+            self.assertIn("warning: no answer from the store %s?"
+                          "connect_timeout_ms=300 at start-up" % self.url,
+                          demo.err())
+            self.assertIn("503", demo.err())
+            self.assertEqual(demo.get("/healthz").status, 503)
+        finally:
+            demo.stop()
+        self.mc = Memcached(self.mc.port)
+        demo = self.demo()
+        try:
+            self.assertNotIn("no answer", demo.err())
+        finally:
+            demo.stop()
+
     def test_store_outage_gives_503_and_service_recovers(self):
         demo = self.demo()
         try:
@@ -732,7 +798,9 @@ class MemcachedStoreTest(unittest.TestCase):
         with socket.socket() as silent:
             silent.bind(("127.0.0.1", 0))
             silent.listen(16)
-            url = ("memcached://127.0.0.1:%d?io_timeout_ms=3000"
+            # retry_s=0: the start-up probe, which times out too, does
+            # not have the store skip the server afterwards.
+            url = ("memcached://127.0.0.1:%d?io_timeout_ms=3000&retry_s=0"
                    % silent.getsockname()[1])
             demo = Demo("--threads", "2", "--store", url,
                         secret_file=self.secret)
