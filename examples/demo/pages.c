@@ -45,6 +45,8 @@ static const char STYLE[] =
     "line-height:1;color:#1f6feb}"
     ".error{padding:.6rem .8rem;border-radius:8px;background:#ffebe9;"
     "color:#a40e26;border:1px solid #ffcecb}"
+    ".notice{padding:.6rem .8rem;border-radius:8px;background:#dafbe1;"
+    "color:#116329;border:1px solid #aceebb}"
     "nav{display:flex;gap:1.25rem;margin-top:1.25rem;font-size:.95rem}"
     ".actions{display:flex;align-items:center;justify-content:space-between;"
     "margin-top:1.5rem;padding-top:1.25rem;border-top:1px solid #eaeef2}"
@@ -77,36 +79,56 @@ static void xsrf_field(strbuf *sb, const char *xsrf) {
   sb_puts(sb, "\">");
 }
 
-void page_home(strbuf *sb, const char *name, size_t name_len, int64_t count,
-               const char *xsrf) {
-  begin(sb, "Home");
-  sb_puts(sb, "<h1 id=\"greeting\">What's up, ");
-  sb_html(sb, name, name_len);
-  sb_puts(sb, "?</h1><p class=\"muted\">You are signed in. Your session "
-              "lives on the server; the cookie only names it.</p>");
+/* The counter, which only GET /count moves: this page shows it and
+ * says so, or a visit here would seem to be missed. */
+static void home_count(strbuf *sb, int64_t count) {
   sb_printf(sb,
-            "<p>Visits counted: <strong id=\"count\">%" PRId64 "</strong></p>",
+            "<p>Visits to the counter page: <strong id=\"count\">%" PRId64
+            "</strong></p>",
             count);
-  sb_puts(sb, "<div class=\"actions\"><a href=\"/count\">Count a visit"
-              "</a><form method=\"post\" action=\"/logout\">");
-  xsrf_field(sb, xsrf);
-  sb_puts(sb, "<button type=\"submit\" class=\"quiet\">Log out</button>"
-              "</form></div>");
-  /* Per-user revocation: every session of this user, on every device. */
+  sb_puts(sb, "<p class=\"muted\" id=\"count-note\">Only the counter page "
+              "(/count) counts a visit; this page just shows the number.</p>");
+}
+
+/* Per-user revocation: every session of this user, on every device. */
+static void everywhere_form(strbuf *sb, const char *xsrf) {
   sb_puts(sb, "<form class=\"everywhere\" method=\"post\" "
               "action=\"/logout-everywhere\">");
   xsrf_field(sb, xsrf);
   sb_puts(sb, "<button type=\"submit\" class=\"link\">Log out everywhere"
               "</button><span class=\"muted\"> — ends this user's "
               "sessions on every device</span></form>");
+}
+
+void page_home(strbuf *sb, const char *name, size_t name_len, int64_t count,
+               const char *xsrf, bool everywhere) {
+  begin(sb, "Home");
+  sb_puts(sb, "<h1 id=\"greeting\">What's up, ");
+  sb_html(sb, name, name_len);
+  sb_puts(sb, "?</h1><p class=\"muted\">You are signed in. Your session "
+              "lives on the server; the cookie only names it.</p>");
+  home_count(sb, count);
+  sb_puts(sb, "<div class=\"actions\"><a href=\"/count\">Count a visit"
+              "</a><form method=\"post\" action=\"/logout\">");
+  xsrf_field(sb, xsrf);
+  sb_puts(sb, "<button type=\"submit\" class=\"quiet\">Log out</button>"
+              "</form></div>");
+  if (everywhere)
+    everywhere_form(sb, xsrf);
   end(sb);
 }
 
-void page_login(strbuf *sb, const char *xsrf, const char *error) {
+void page_login(strbuf *sb, const char *xsrf, const char *notice,
+                const char *error) {
   begin(sb, "Sign in");
   sb_puts(sb, "<h1>Sign in</h1>");
+  if (notice) {
+    sb_puts(sb, "<p class=\"notice\" id=\"notice\" role=\"status\">");
+    sb_html(sb, notice, strlen(notice));
+    sb_puts(sb, "</p>");
+  }
   if (error) {
-    sb_puts(sb, "<p class=\"error\" role=\"alert\">");
+    sb_puts(sb, "<p class=\"error\" id=\"error\" role=\"alert\">");
     sb_html(sb, error, strlen(error));
     sb_puts(sb, "</p>");
   }

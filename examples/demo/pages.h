@@ -3,18 +3,24 @@
 #ifndef DEMO_PAGES_H
 #define DEMO_PAGES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "html.h"
 
-/* The greeting for a signed-in user, their count, and a logout form. */
+/* The greeting for a signed-in user, their count, a logout form and,
+ * when `everywhere` (sessions bound to users: native mode), the "Log out
+ * everywhere" form. */
 void page_home(strbuf *sb, const char *name, size_t name_len, int64_t count,
-               const char *xsrf);
+               const char *xsrf, bool everywhere);
 /* The stylesheet every page links to (GET /style.css). Static storage. */
 const char *page_style(void);
-/* The sign-in form; `error` (may be NULL) is shown above it. */
-void page_login(strbuf *sb, const char *xsrf, const char *error);
+/* The sign-in form; `notice` (what just happened: "You are signed out.")
+ * and `error` (what is wrong with the name sent) are shown above it when
+ * not NULL. */
+void page_login(strbuf *sb, const char *xsrf, const char *notice,
+                const char *error);
 void page_count(strbuf *sb, int64_t count, int signed_in);
 /* A short page for an error status. */
 void page_error(strbuf *sb, unsigned status, const char *title,

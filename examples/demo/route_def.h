@@ -39,9 +39,13 @@ typedef struct route_call {
   mcs_session *session;
   char xsrf[MCS_CSRF_TOKEN_LEN + 1]; /* issued before save, shown after */
   char name[DEMO_NAME_MAX + 1];      /* POST /login: the user to bind */
+  /* POST /login: why the name was refused (static), shown above a fresh
+   * sign-in form; NULL when it was not. */
+  const char *refused;
   /* POST /logout-everywhere: the user to revoke; BORROWED from session
    * (valid until it is saved or freed, which work does not do). */
   const char *user;
+  bool revoked; /* POST /logout-everywhere: the user was revoked */
   int rc; /* work's result */
 } route_call;
 

@@ -8,10 +8,37 @@
 #include <strings.h>
 
 #include "form.h"
+#include "name.h"
 #include "pages.h"
 #include "route_def.h"
 
 static const char TEXT[] = "text/plain; charset=utf-8";
+
+/* After a sign-out, or a sign-in form that had expired, the browser is
+ * sent to the sign-in page with a notice saying what happened: a query
+ * argument rather than state, so it needs no script, no cookie and no
+ * store write, and a reload shows the same page. Only these values are
+ * shown, as these fixed sentences. */
+#define LOGIN_SIGNED_OUT "/login?notice=signed-out"
+#define LOGIN_SIGNED_OUT_EVERYWHERE "/login?notice=signed-out-everywhere"
+#define LOGIN_FORM_EXPIRED "/login?notice=form-expired"
+
+static const struct {
+  const char *value, *text;
+} NOTICES[] = {
+    {"signed-out", "You are signed out."},
+    {"signed-out-everywhere", "You are signed out on every device."},
+    {"form-expired",
+     "This form was open too long (or you signed in or out in another tab) "
+     "and has expired. Please sign in again."},
+};
+
+static const char *notice_text(const char *value) {
+  for (size_t i = 0; value && i < sizeof NOTICES / sizeof NOTICES[0]; i++)
+    if (strcmp(NOTICES[i].value, value) == 0)
+      return NOTICES[i].text;
+  return NULL;
+}
 
 static void redirect(reply *rp, const char *location) {
   rp->status = 302;
@@ -64,13 +91,13 @@ static route_step home_prepare(app *a, const request *rq, route_call *c,
 }
 
 static void home_render(app *a, const request *rq, route_call *c, reply *rp) {
-  (void)a;
   (void)rq;
   const char *name;
   size_t len;
   /* Read after save: a save may replace the record the name points into. */
   if (user_name(c->session, &name, &len))
-    page_home(&rp->body, name, len, count_of(c->session), c->xsrf);
+    page_home(&rp->body, name, len, count_of(c->session), c->xsrf,
+              a->bind_users);
   else
     redirect(rp, "/login"); /* another tab logged out meanwhile */
 }
@@ -87,49 +114,75 @@ static route_step login_form_prepare(app *a, const request *rq, route_call *c,
 static void login_form_render(app *a, const request *rq, route_call *c,
                               reply *rp) {
   (void)a;
-  (void)rq;
-  page_login(&rp->body, c->xsrf, NULL);
+  page_login(&rp->body, c->xsrf, notice_text(rq->notice), NULL);
 }
 
 /* ---- POST /login ---- */
 
+typedef enum form_check {
+  FORM_CHECKED, /* a form this session was given: go on */
+  FORM_REFUSED, /* *rp is the error page */
+  /* A token of the right shape that does not verify: a form this demo
+   * served, to a session that has ended since (the tab was open past the
+   * idle timeout, or signed in or out elsewhere; a demo restarted without
+   * --secret-file), or a forgery. Nothing is done either way. */
+  FORM_STALE
+} form_check;
+
 /* Checks the body's content type and its _xsrf field. */
-static bool check_form(const request *rq, const mcs_session *s, reply *rp) {
+static form_check check_form(const request *rq, const mcs_session *s,
+                             reply *rp) {
   static const char want[] = "application/x-www-form-urlencoded";
   const char *ct = rq->content_type;
   if (!ct || strncasecmp(ct, want, sizeof want - 1) != 0 ||
       (ct[sizeof want - 1] != '\0' && ct[sizeof want - 1] != ';')) {
     reply_error(rp, 415, "Send the form as application/x-www-form-urlencoded.");
-    return false;
+    return FORM_REFUSED;
   }
   char token[MCS_CSRF_TOKEN_LEN + 1];
   size_t len;
   int rc = form_get(rq->body, rq->body_len, "_xsrf", token, sizeof token, &len);
   if (rc == FORM_MALFORMED) {
     reply_error(rp, 400, "The form data is malformed.");
-    return false;
+    return FORM_REFUSED;
   }
-  if (rc != FORM_OK || mcs_csrf_verify(s, token, len) != MCS_OK) {
-    reply_error(rp, 403,
-                "The form's XSRF token is missing or wrong. Reload the page "
-                "and try again.");
-    return false;
-  }
-  return true;
+  if (rc == FORM_OK && mcs_csrf_verify(s, token, len) == MCS_OK)
+    return FORM_CHECKED;
+  if (rc == FORM_OK && len == MCS_CSRF_TOKEN_LEN)
+    return FORM_STALE;
+  reply_error(rp, 403,
+              "The form has no valid _xsrf field. Send it from the page that "
+              "shows it.");
+  return FORM_REFUSED;
 }
 
-/* Reads the name field: 1..DEMO_NAME_MAX bytes, else a 400 page. */
-static bool form_name(const request *rq, char *name, size_t size, size_t *len,
+/* A stale logout form: the page was open too long. Nothing was done; the
+ * home page (or the sign-in page, if the session has ended) is one click
+ * away on the error page. */
+static void stale_page(reply *rp) {
+  reply_error(rp, 403,
+              "This page was open too long (or you signed in or out in "
+              "another tab), so nothing was done. Open the home page and try "
+              "again.");
+}
+
+/* Reads and checks the name field into c->name. False with c->refused
+ * set for a name the person should change (the form is shown again,
+ * saying why), or with *rp an error page for a body no form sends. */
+static bool form_name(const request *rq, route_call *c, size_t *len,
                       reply *rp) {
-  int rc = form_get(rq->body, rq->body_len, "name", name, size, len);
-  if (rc == FORM_OK && *len > 0)
-    return true;
-  reply_error(rp, 400,
-              rc == FORM_TOO_LONG
-                  ? "That name is too long: at most 256 bytes, please."
-              : rc == FORM_MALFORMED ? "The form data is malformed."
-                                     : "Please enter a name.");
-  return false;
+  int rc =
+      form_get(rq->body, rq->body_len, "name", c->name, sizeof c->name, len);
+  if (rc == FORM_MALFORMED) {
+    reply_error(rp, 400, "The form data is malformed.");
+    return false;
+  }
+  name_verdict v = rc == FORM_OK ? name_check(c->name, len) : NAME_BLANK;
+  c->refused = rc == FORM_TOO_LONG
+                   ? "That name is too long: at most 256 bytes, please."
+               : v != NAME_OK ? name_problem(v)
+                              : NULL;
+  return !c->refused;
 }
 
 /* The page for a login the session refused. */
@@ -144,9 +197,20 @@ static route_step login_failed(reply *rp, int rc) {
 static route_step login_prepare(app *a, const request *rq, route_call *c,
                                 reply *rp) {
   size_t len = 0;
-  if (!check_form(rq, c->session, rp) ||
-      !form_name(rq, c->name, sizeof c->name, &len, rp))
+  form_check fc = check_form(rq, c->session, rp);
+  if (fc == FORM_STALE) {
+    /* A fresh form, through a redirect (Post/Redirect/Get): a reload
+     * then asks for the form again instead of posting the stale token
+     * again, and a POST from another site (which a SameSite=Lax browser
+     * sends without the session cookie) earns no new cookie that would
+     * replace the one it holds. */
+    redirect(rp, LOGIN_FORM_EXPIRED);
     return STEP_REPLY;
+  }
+  if (fc != FORM_CHECKED)
+    return STEP_REPLY;
+  if (!form_name(rq, c, &len, rp)) /* the form again, with why */
+    return c->refused ? issue_token(c, rp) : STEP_REPLY;
   int rc = mcs_session_set_str(c->session, "user_name", c->name, len);
   /* A new id at login: an id planted before login (session fixation)
    * names nothing afterwards. */
@@ -171,11 +235,17 @@ static route_step login_after_work(app *a, const request *rq, route_call *c,
   return c->rc == MCS_OK ? STEP_SAVE : login_failed(rp, c->rc);
 }
 
-static void to_home(app *a, const request *rq, route_call *c, reply *rp) {
+/* Signed in: home. A refused name: the sign-in form again (its token
+ * issued before the save), saying why, as a 400. */
+static void login_render(app *a, const request *rq, route_call *c, reply *rp) {
   (void)a;
   (void)rq;
-  (void)c;
-  redirect(rp, "/");
+  if (!c->refused) {
+    redirect(rp, "/");
+    return;
+  }
+  rp->status = 400;
+  page_login(&rp->body, c->xsrf, NULL, c->refused);
 }
 
 /* ---- GET /count ---- */
@@ -210,12 +280,18 @@ static route_step destroy_session(route_call *c, reply *rp) {
   return STEP_SAVE;
 }
 
+/* Checks a logout form: true to go on, else *rp is the page. */
+static bool logout_form(const request *rq, route_call *c, reply *rp) {
+  form_check fc = check_form(rq, c->session, rp);
+  if (fc == FORM_STALE)
+    stale_page(rp);
+  return fc == FORM_CHECKED;
+}
+
 static route_step logout_prepare(app *a, const request *rq, route_call *c,
                                  reply *rp) {
   (void)a;
-  if (!check_form(rq, c->session, rp))
-    return STEP_REPLY;
-  return destroy_session(c, rp);
+  return logout_form(rq, c, rp) ? destroy_session(c, rp) : STEP_REPLY;
 }
 
 /* "Log out everywhere": revokes the user (one store write), which ends
@@ -223,8 +299,16 @@ static route_step logout_prepare(app *a, const request *rq, route_call *c,
  * the manager's revocation_check_interval elsewhere, at once here. */
 static route_step everywhere_prepare(app *a, const request *rq, route_call *c,
                                      reply *rp) {
-  (void)a;
-  if (!check_form(rq, c->session, rp))
+  /* Tornado mode binds no session to a user (the recipe has no users),
+   * so "everywhere" could only mean this session: the home page offers
+   * no such button there, and the route is not there either. */
+  if (!a->bind_users) {
+    reply_error(rp, 404,
+                "There is no page here: in tornado mode sessions are not "
+                "bound to users, so only Log out is offered.");
+    return STEP_REPLY;
+  }
+  if (!logout_form(rq, c, rp))
     return STEP_REPLY;
   c->user = mcs_session_user(c->session);
   return c->user ? STEP_WORK : destroy_session(c, rp);
@@ -242,14 +326,23 @@ static route_step everywhere_after_work(app *a, const request *rq,
     route_session_error(rp, c->rc);
     return STEP_REPLY;
   }
+  c->revoked = true;
   return destroy_session(c, rp);
 }
 
-static void to_login(app *a, const request *rq, route_call *c, reply *rp) {
+static void to_signed_out(app *a, const request *rq, route_call *c, reply *rp) {
   (void)a;
   (void)rq;
   (void)c;
-  redirect(rp, "/login");
+  redirect(rp, LOGIN_SIGNED_OUT);
+}
+
+/* A session bound to no user was only logged out itself. */
+static void to_signed_out_everywhere(app *a, const request *rq, route_call *c,
+                                     reply *rp) {
+  (void)a;
+  (void)rq;
+  redirect(rp, c->revoked ? LOGIN_SIGNED_OUT_EVERYWHERE : LOGIN_SIGNED_OUT);
 }
 
 /* ---- GET /healthz: ready when the store answers ---- */
@@ -342,7 +435,7 @@ static const route_def routes[] = {
      .prepare = login_prepare,
      .work = login_work,
      .after_work = login_after_work,
-     .render = to_home},
+     .render = login_render},
     {.path = "/count",
      .method = "GET",
      .session = true,
@@ -352,14 +445,14 @@ static const route_def routes[] = {
      .method = "POST",
      .session = true,
      .prepare = logout_prepare,
-     .render = to_login},
+     .render = to_signed_out},
     {.path = "/logout-everywhere",
      .method = "POST",
      .session = true,
      .prepare = everywhere_prepare,
      .work = everywhere_work,
      .after_work = everywhere_after_work,
-     .render = to_login},
+     .render = to_signed_out_everywhere},
     {.path = "/healthz",
      .method = "GET",
      .prepare = health_prepare,

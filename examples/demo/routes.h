@@ -27,6 +27,11 @@ typedef int (*session_loader)(mcs_manager *mgr, const request *rq,
 struct request {
   const char *method;       /* as sent: "GET", "POST", ... */
   const char *path;         /* decoded, without the query string */
+  /* The query's "notice" argument, decoded (NULL when absent): the one
+   * query argument the demo reads, which confirmation GET /login shows
+   * ("/login?notice=signed-out"; routes.c). Only known values are shown,
+   * as fixed sentences, never the value itself. */
+  const char *notice;
   const char *content_type; /* NULL when absent */
   const char *body;         /* the whole body (at most DEMO_BODY_MAX bytes) */
   size_t body_len;

@@ -201,6 +201,8 @@ static void build_request(req_state *st, const char *url, const char *method) {
   st->rq = (request){
       .method = method,
       .path = url,
+      .notice = MHD_lookup_connection_value(st->conn, MHD_GET_ARGUMENT_KIND,
+                                            "notice"),
       .content_type = MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND,
                                                   MHD_HTTP_HEADER_CONTENT_TYPE),
       .body = st->body,

@@ -13,6 +13,7 @@
 #include <event2/keyvalq_struct.h>
 #include <mcsession/evhttp.h>
 
+#include "form.h"
 #include "handler.h"
 #include "routes.h"
 
@@ -118,9 +119,23 @@ static unsigned send_reply(struct evhttp_request *req, reply *rp, bool head) {
   return status;
 }
 
+/* The query's "notice" argument into buf, or NULL (absent, or a query
+ * the demo's strict form parser refuses). libmicrohttpd decodes the query
+ * itself for the other server. */
+static const char *notice_arg(struct evhttp_request *req, char *buf,
+                              size_t size) {
+  const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+  const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+  return query && form_get(query, strlen(query), "notice", buf, size, NULL) ==
+                      FORM_OK
+             ? buf
+             : NULL;
+}
+
 /* Builds the shared request from evhttp's and routes it. */
 static void route_request(app *a, struct evhttp_request *req, const char *path,
                           reply *rp) {
+  char notice[64];
   struct evbuffer *in = evhttp_request_get_input_buffer(req);
   size_t len = evbuffer_get_length(in);
   /* One contiguous body, at most DEMO_BODY_MAX bytes (checked above). */
@@ -132,6 +147,7 @@ static void route_request(app *a, struct evhttp_request *req, const char *path,
   request rq = {
       .method = method_name(evhttp_request_get_command(req)),
       .path = path,
+      .notice = notice_arg(req, notice, sizeof notice),
       .content_type = evhttp_find_header(evhttp_request_get_input_headers(req),
                                          "Content-Type"),
       .body = body,

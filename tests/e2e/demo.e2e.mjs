@@ -1,8 +1,12 @@
 // End-to-end test of mcsession-demo in real headless Chromium: log in
 // through the form, see the greeting, check that the stylesheet applied
 // (the Content-Security-Policy lets it in) and the session cookie's
-// flags, count, log out. Saves screenshots to OUTDIR: e2e-login.png (the form),
-// e2e-count.png (the counter), e2e-demo.png (the greeting after counting).
+// flags, count, log out and see it confirmed; sign in from a tab whose
+// form went stale meanwhile (signed in and out in another tab) and get a
+// fresh form that says so and works; log out everywhere, confirmed.
+// Saves screenshots to OUTDIR: e2e-login.png (the form), e2e-count.png
+// (the counter), e2e-demo.png (the greeting after counting),
+// e2e-stale.png (the fresh form after a stale one).
 //
 // Usage: node demo.e2e.mjs PATH/TO/mcsession-demo OUTDIR
 import assert from 'node:assert/strict';
@@ -46,12 +50,12 @@ function startDemo() {
 
 function step(what) { console.log(`- ${what}`); }
 
-async function loginThroughTheForm(page, url) {
+async function loginThroughTheForm(page, url, shot = true) {
   await page.goto(url);
   assert.equal(new URL(page.url()).pathname, '/login', 'not sent to /login');
   assert.equal(await page.textContent('h1'), 'Sign in');
   await page.fill('#name', NAME);
-  await page.screenshot({ path: join(outDir, 'e2e-login.png') });
+  if (shot) await page.screenshot({ path: join(outDir, 'e2e-login.png') });
   await Promise.all([page.waitForURL(url), page.click('button[type=submit]')]);
   assert.equal(await page.textContent('#greeting'), `What's up, ${NAME}?`);
 }
@@ -87,11 +91,39 @@ async function count(page, url) {
   assert.equal(await page.textContent('#count'), '3');
 }
 
-async function logout(page, url) {
-  await Promise.all([page.waitForURL(/\/login$/),
-                     page.click('button:has-text("Log out")')]);
+// Clicks a logout button; the sign-in page it lands on says what
+// happened (it used to look the same as before signing in).
+async function logout(page, url, button, notice) {
+  await Promise.all([page.waitForURL(/\/login\?notice=/),
+                     page.click(`button:text-is("${button}")`)]);
+  assert.equal(await page.textContent('#notice'), notice);
+  assert.equal(await page.textContent('h1'), 'Sign in');
   await page.goto(url);
   assert.equal(new URL(page.url()).pathname, '/login', 'still logged in');
+  assert.equal(await page.$('#notice'), null, 'notice on a plain visit');
+}
+
+// A sign-in tab left open while another tab signs in and out: its form's
+// token no longer verifies. The demo answers with a fresh form that says
+// so in plain words (no "XSRF", no "reload": reloading would resend the
+// stale token), and that form signs in.
+async function staleTabLogin(context, page, url) {
+  await page.goto(url); // the sign-in form, left open
+  const other = await context.newPage();
+  await loginThroughTheForm(other, url, false);
+  await logout(other, url, 'Log out', 'You are signed out.');
+  await other.close();
+  await page.fill('#name', NAME);
+  await Promise.all([page.waitForURL(/\/login\?notice=form-expired$/),
+                     page.click('button[type=submit]')]);
+  const notice = await page.textContent('#notice');
+  assert.match(notice, /^This form was open too long .* Please sign in again\.$/);
+  assert.ok(!/xsrf|reload/i.test(await page.textContent('main')),
+            'the page speaks of tokens or reloading');
+  await page.screenshot({ path: join(outDir, 'e2e-stale.png') });
+  await page.fill('#name', NAME);
+  await Promise.all([page.waitForURL(url), page.click('button[type=submit]')]);
+  assert.equal(await page.textContent('#greeting'), `What's up, ${NAME}?`);
 }
 
 async function run(url) {
@@ -115,7 +147,13 @@ async function run(url) {
     step('count three visits'); await count(page, url);
     await page.mouse.move(0, 0); // no hover effects in the picture
     await page.screenshot({ path: join(outDir, 'e2e-demo.png') });
-    step('log out'); await logout(page, url);
+    step('log out, confirmed');
+    await logout(page, url, 'Log out', 'You are signed out.');
+    step('sign in from a stale tab: a fresh form that says so');
+    await staleTabLogin(context, page, url);
+    step('log out everywhere, confirmed');
+    await logout(page, url, 'Log out everywhere',
+                 'You are signed out on every device.');
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });

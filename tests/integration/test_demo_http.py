@@ -182,15 +182,57 @@ class DemoTest(unittest.TestCase):
         c, token = r.cookie(), r.xsrf()
         other = self.demo.get("/login").xsrf()
         flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+        # No token a form of ours could have sent: 403, in plain words.
         for body in ({"name": "Eve"}, {"name": "Eve", "_xsrf": ""},
-                     {"name": "Eve", "_xsrf": flipped},
-                     {"name": "Eve", "_xsrf": other},
                      {"name": "Eve", "_xsrf": "x" * 5000}):
             r = self.demo.post("/login", body, cookie=c)
             self.assertEqual(r.status, 403, body)
-            self.assertIsNone(r.cookie())
+            self.assertIn("no valid _xsrf field", r.body)
+            self.assertEqual(r.set_cookies(), [])
+        # A token of ours that does not verify (a stale form, or a
+        # forgery): nothing done, no cookie, the sign-in page again.
+        for body in ({"name": "Eve", "_xsrf": flipped},
+                     {"name": "Eve", "_xsrf": other}):
+            r = self.demo.post("/login", body, cookie=c)
+            self.assertEqual((r.status, r.header("Location")),
+                             (302, "/login?notice=form-expired"), body)
+            self.assertEqual(r.set_cookies(), [])
         r = self.demo.post("/login", {"name": "Eve", "_xsrf": token})
-        self.assertEqual(r.status, 403, "token accepted without its cookie")
+        self.assertEqual(r.status, 302, "token accepted without its cookie")
+        self.assertEqual(r.header("Location"), "/login?notice=form-expired")
+        self.assertEqual(r.set_cookies(), [])
+        self.assertEqual(self.demo.get("/", cookie=c).status, 302)
+
+    def test_a_stale_login_form_gets_a_fresh_one(self):
+        """A sign-in tab left open while the session it was given ended
+        (here: signed in and out in another tab) posts a token that no
+        longer verifies: sent back to a fresh form that says so in plain
+        words, whose token works; a reload asks for the form again."""
+        r = self.demo.get("/login")
+        c, stale = r.cookie(), r.xsrf()
+        r = self.demo.post("/login", {"name": "Tab", "_xsrf": stale},
+                           cookie=c)
+        c = r.cookie()
+        r = self.demo.post("/logout", {"_xsrf": self.demo.get(
+            "/", cookie=c).xsrf()}, cookie=c)
+        r = self.demo.get("/login")  # the other tab's sign-in page
+        c = r.cookie()
+        r = self.demo.post("/login", {"name": "Tab", "_xsrf": stale},
+                           cookie=c)
+        self.assertEqual((r.status, r.header("Location")),
+                         (302, "/login?notice=form-expired"))
+        self.assertEqual(r.set_cookies(), [])
+        r = self.demo.get(r.header("Location"), cookie=c)
+        c = r.cookie() or c  # as a browser keeps what it is sent
+        self.assertEqual(r.status, 200)
+        self.assertIn("This form was open too long", r.body)
+        self.assertIn("Please sign in again.", r.body)
+        self.assertNotIn("XSRF", r.body)
+        r = self.demo.post("/login", {"name": "Tab", "_xsrf": r.xsrf()},
+                           cookie=c)
+        self.assertEqual((r.status, r.header("Location")), (302, "/"))
+        r = self.demo.get("/", cookie=r.cookie())
+        self.assertIn("What's up, Tab?", r.body)
 
     def test_tampered_and_malformed_cookies_are_refused(self):
         _, good = self.demo.login("Mallory's victim")
@@ -261,7 +303,7 @@ class DemoTest(unittest.TestCase):
         self.assertEqual(self.demo.get("/", cookie=c).status, 200)
         r = self.demo.post("/logout", {"_xsrf": token}, cookie=c)
         self.assertEqual(r.status, 302)
-        self.assertEqual(r.header("Location"), "/login")
+        self.assertEqual(r.header("Location"), "/login?notice=signed-out")
         (sc,) = r.set_cookies()
         self.assertRegex(sc, r"Max-Age=0|Expires=Thu, 01 Jan 1970")
         r = self.demo.get("/", cookie=c)
@@ -270,6 +312,31 @@ class DemoTest(unittest.TestCase):
         self.assertEqual(count_in(r.body), 1, "old cookie revived data")
         r = self.demo.post("/logout", {"_xsrf": token}, cookie=c)
         self.assertIn(r.status, (302, 403))
+
+    def test_sign_in_page_confirms_a_logout(self):
+        """After "Log out" the sign-in page says so; it did not, and
+        looked the same as before signing in."""
+        _, c = self.demo.login("Leaving")
+        token = self.demo.get("/", cookie=c).xsrf()
+        r = self.demo.post("/logout", {"_xsrf": token}, cookie=c)
+        r = self.demo.get(r.header("Location"))
+        self.assertEqual(r.status, 200)
+        self.assertIn('<p class="notice" id="notice" role="status">'
+                      'You are signed out.</p>', r.body)
+        self.assertIn('<form method="post" action="/login">', r.body)
+        # Only known notices, as fixed sentences, never the query itself.
+        for query in ("", "?notice=%3Cb%3Ehi", "?notice=", "?x=1",
+                      "?notice"):
+            r = self.demo.get("/login" + query)
+            self.assertEqual(r.status, 200, query)
+            self.assertNotIn('id="notice"', r.body, query)
+            self.assertNotIn("<b>hi", r.body, query)
+        # A stale logout form: nothing done, and said plainly.
+        _, c = self.demo.login("Staying")
+        r = self.demo.post("/logout", {"_xsrf": token}, cookie=c)
+        self.assertEqual(r.status, 403)
+        self.assertIn("This page was open too long", r.body)
+        self.assertEqual(self.demo.get("/", cookie=c).status, 200)
 
     def test_a_planted_cookie_gains_nothing_from_the_login(self):
         check_planted_cookie_gains_nothing(self, self.demo)
@@ -288,7 +355,10 @@ class DemoTest(unittest.TestCase):
         self.assertEqual(self.demo.get("/", cookie=phone).status, 200)
         r = self.demo.post("/logout-everywhere", {"_xsrf": token},
                            cookie=laptop)
-        self.assertEqual((r.status, r.header("Location")), (302, "/login"))
+        self.assertEqual((r.status, r.header("Location")),
+                         (302, "/login?notice=signed-out-everywhere"))
+        self.assertIn("You are signed out on every device.",
+                      self.demo.get(r.header("Location")).body)
         for c in (laptop, phone):
             r = self.demo.get("/", cookie=c)
             self.assertEqual((r.status, r.header("Location")),
@@ -353,6 +423,41 @@ class DemoTest(unittest.TestCase):
         _, c2 = self.demo.login("n" * 256)
         self.assertIn("n" * 256, self.demo.get("/", cookie=c2).body)
 
+    def test_names_say_what_is_wrong_and_offer_the_form_again(self):
+        """Names a greeting could not show honestly are refused, each
+        with its own reason, above a fresh sign-in form that works."""
+        r = self.demo.get("/login")
+        c, token = r.cookie(), r.xsrf()
+        blank = "Please enter a name (spaces alone are not one)."
+        control = "Control characters (tabs, line breaks and the like) " \
+                  "are not allowed in a name."
+        bidi = "Text-direction control characters"
+        for name, why in (("   ", blank), ("\u00a0\u3000 ", blank),
+                          ("\u200b", blank),
+                          ("a\x01b", control), ("a\tb", control),
+                          ("line\nbreak", control), ("\x7f", control),
+                          ("c1\u0085", control),
+                          ("evil\u202egnp.exe", bidi),
+                          ("\u2066isolated\u2069", bidi)):
+            r = self.demo.post("/login", {"name": name, "_xsrf": token},
+                               cookie=c)
+            self.assertEqual(r.status, 400, repr(name))
+            self.assertIn(why, r.body, repr(name))
+            self.assertNotIn("UTF-8", r.body, repr(name))
+            self.assertIn('<p class="error" id="error" role="alert">',
+                          r.body)
+            self.assertIn('<form method="post" action="/login">', r.body)
+            c, token = r.cookie() or c, r.xsrf()
+        r = self.demo.post("/login", {"name": "  Ada  ", "_xsrf": token},
+                           cookie=c)
+        self.assertEqual(r.status, 302, "the fresh form's token")
+        r = self.demo.get("/", cookie=r.cookie())
+        self.assertIn("What's up, Ada?", r.body)  # trimmed
+        # Right-to-left text itself is a name like any other.
+        _, c = self.demo.login("\u05e9\u05dc\u05d5\u05dd")
+        self.assertIn("What's up, \u05e9\u05dc\u05d5\u05dd?",
+                      self.demo.get("/", cookie=c).body)
+
     def test_hostile_form_bodies_get_4xx(self):
         r = self.demo.get("/login")
         c, token = r.cookie(), r.xsrf()
@@ -383,6 +488,15 @@ class DemoTest(unittest.TestCase):
             r = self.demo.request(method, path, body=junk.encode("latin-1"),
                                   headers={"Cookie": junk, **FORM})
             self.assertLess(r.status, 500, (path, junk))
+
+    def test_home_page_says_only_count_counts(self):
+        _, c = self.demo.login("Counter")
+        r = self.demo.get("/", cookie=c)
+        self.assertEqual(count_in(r.body), 0)
+        self.assertIn("Only the counter page (/count) counts a visit; this "
+                      "page just shows the number.", r.body)
+        self.demo.get("/count", cookie=c)
+        self.assertEqual(count_in(self.demo.get("/", cookie=c).body), 1)
 
     def test_other_routes_and_methods(self):
         self.assertEqual(self.demo.get("/healthz").status, 200)

@@ -182,6 +182,27 @@ class SharedSessions(OneServer):
         self.assertTrue(redirects_to_login(old.get(self.py, "/")))
         self.assertTrue(redirects_to_login(old.get(self.c, "/")))
 
+    def test_c_offers_only_the_log_out_it_can_do(self):
+        """Tornado mode binds no session to a user, so "Log out
+        everywhere ... on every device" would only log this session out:
+        the C side neither offers nor accepts it; "Log out" works and
+        says so."""
+        b = Browser()
+        b.login(self.c, "Tess")
+        r = b.get(self.c, "/")
+        self.assertIn(">Log out</button>", r.body)
+        self.assertNotIn("everywhere", r.body)
+        self.assertNotIn("every device", r.body)
+        r = b.request(self.c, "POST", "/logout-everywhere",
+                      {"_xsrf": r.xsrf()})
+        self.assertEqual(r.status, 404)
+        self.assertGreets(self.py, b, "Tess")  # still signed in
+        r = b.request(self.c, "POST", "/logout",
+                      {"_xsrf": b.get(self.c, "/").xsrf()})
+        self.assertEqual((r.status, r.header("Location")),
+                         (302, "/login?notice=signed-out"))
+        self.assertTrue(redirects_to_login(b.get(self.py, "/")))
+
     def test_counter_continues_across_sides(self):
         b = Browser()
         for n in range(1, 9, 2):
