@@ -28,8 +28,8 @@ int tool_fail(const tool_cmd *cmd, int status, const char *message,
 }
 
 static int print_help(const tool_cmd *cmd) {
-  printf("Usage: mcsession %s\n\n%s\n%s", cmd->usage, cmd->help,
-         TOOL_EXIT_HELP);
+  printf("Usage: mcsession %s\n\n%s\nExit status:\n  0  success\n%s",
+         cmd->usage, cmd->help, cmd->exits);
   return fflush(stdout) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_ERROR;
 }
 

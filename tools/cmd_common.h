@@ -34,23 +34,36 @@ enum {
   TOOL_EXIT_ERROR = 3    /* anything else: secret file, store, I/O, memory */
 };
 
-/* The exit-status paragraph every --help text ends with. */
-#define TOOL_EXIT_HELP                                                       \
-  "Exit status:\n"                                                           \
-  "  0  success\n"                                                           \
-  "  1  a signed value or cookie that does not verify (invalid, tampered\n" \
-  "     with; verify: or too old), or no such session (show, destroy,\n"    \
-  "     touch)\n"                                                             \
-  "  2  bad command line (unknown option, missing or extra argument, bad\n" \
-  "     --store URL)\n"                                                       \
-  "  3  any other error (secret file missing or invalid, store unreachable\n"\
+/* The exit-status paragraph of `mcsession --help`: every status some
+ * command returns. */
+#define TOOL_EXIT_HELP                                                         \
+  "Exit status (each command's --help lists the ones it returns):\n"           \
+  "  0  success\n"                                                             \
+  "  1  a signed value or cookie that does not verify (invalid, tampered\n"    \
+  "     with; verify: or too old), or no such session (show, destroy,\n"       \
+  "     touch)\n"                                                              \
+  "  2  bad command line (unknown option, missing or extra argument, bad\n"    \
+  "     --store URL)\n"                                                        \
+  "  3  any other error (secret file missing or invalid, store unreachable\n"  \
   "     or failing, a server not answering (stats), output error)\n"
+
+/* A command's own exit statuses (tool_cmd.exits) follow "0  success" in
+ * its --help: only those it can return. These lines are shared. */
+#define TOOL_EXIT_USAGE_HELP                                                   \
+  "  2  bad command line (unknown option, missing or extra argument, a\n"      \
+  "     value out of range)\n"
+#define TOOL_EXIT_STDIN_HELP                                                   \
+  "     A line on standard input ('-') longer than 8192 bytes or holding\n"    \
+  "     a NUL byte also exits 1; no line at all, 2.\n"
 
 typedef struct tool_cmd {
   const char *name;
   const char *summary; /* one line for `mcsession --help` */
   const char *usage;   /* the synopsis after "mcsession ", one line */
   const char *help;    /* the rest of `mcsession <name> --help` */
+  /* The exit statuses besides 0 that this command returns, as lines of
+   * its --help ("  1  ...\n  2  ...\n"). */
+  const char *exits;
   /* argv[0] is the subcommand's name; returns an exit status. */
   int (*run)(const struct tool_cmd *cmd, int argc, char **argv);
 } tool_cmd;

@@ -32,5 +32,6 @@ const tool_cmd tool_cmd_destroy = {
     "Prints 'destroyed KEY' (--json: {\"id\", \"key\", \"destroyed\": true}).\n"
     "Exits 1 when the cookie is invalid or the session does not exist.\n"
     "\n" OPS_STDIN_HELP "\n" OPS_OPTIONS_HELP,
+    OPS_EXIT_SESSION_HELP(""),
     run_destroy,
 };

@@ -23,7 +23,29 @@ typedef struct timeouts_args {
   const char *idle, *absolute, *interval;
 } timeouts_args;
 
-static int revoke(ops_ctx *ctx, const char *uid, int64_t ttl) {
+/* Success is not the end of every session at once: a server that checked
+ * the user less than revocation_check_interval ago still lets its
+ * sessions through until it checks again. The output says for how long,
+ * so that a browser still signed in a moment later is no surprise. */
+static const char *how_soon(const char *interval_arg, int64_t interval,
+                            char *buf, size_t size) {
+  if (interval == 0)
+    return "sessions already open end at their next request";
+  if (!interval_arg)
+    return "sessions already open may still work for up to the "
+           "application's revocation_check_interval (5 s by default)";
+  snprintf(buf, size,
+           "sessions already open may still work for up to %lld s "
+           "(--revocation-check-interval)",
+           (long long)interval);
+  return buf;
+}
+
+static int revoke(ops_ctx *ctx, const char *uid, int64_t ttl,
+                  const char *interval_arg) {
+  int64_t interval = LIB_CHECK_INTERVAL;
+  if (interval_arg) /* checked by least_ttl */
+    tool_parse_i64(interval_arg, 0, UINT32_MAX, &interval);
   uint64_t gen = 0;
   int rc = mcs_admin_user_revoke(ctx->mgr, uid, (uint32_t)ttl, &gen);
   if (rc)
@@ -32,9 +54,12 @@ static int revoke(ops_ctx *ctx, const char *uid, int64_t ttl) {
   snprintf(hex, sizeof hex, "%016" PRIx64, gen);
   if (ctx->args->json)
     return ops_print_json(ctx->cmd,
-                          json_pack("{s:s, s:s, s:I}", "user", uid,
-                                    "generation", hex, "ttl", (json_int_t)ttl));
-  return ops_printf(ctx->cmd, "revoked user %s (generation %s)\n", uid, hex);
+                          json_pack("{s:s, s:s, s:I, s:I}", "user", uid,
+                                    "generation", hex, "ttl", (json_int_t)ttl,
+                                    "ends_within", (json_int_t)interval));
+  char buf[128];
+  return ops_printf(ctx->cmd, "revoked user %s (generation %s); %s\n", uid, hex,
+                    how_soon(interval_arg, interval, buf, sizeof buf));
 }
 
 /* The record's least lifetime by the library's rule, from the timeouts
@@ -119,7 +144,7 @@ static int run_revoke_user(const tool_cmd *cmd, int argc, char **argv) {
   ops_ctx ctx;
   if ((rc = ops_open(&ctx, cmd, &a, true)) >= 0)
     return rc;
-  rc = revoke(&ctx, pos[0], ttl);
+  rc = revoke(&ctx, pos[0], ttl, t.interval);
   ops_close(&ctx);
   return rc;
 }
@@ -133,9 +158,12 @@ const tool_cmd tool_cmd_revoke_user = {
     "Ends every session bound to user UID (with mcs_session_set_user) before\n"
     "now, on every server sharing the store: one write of a new revocation\n"
     "generation for UID. Applications notice within their\n"
-    "revocation_check_interval (default 5 s); the user may log in again at\n"
-    "once. Prints 'revoked user UID (generation G)' (--json: {\"user\",\n"
-    "\"generation\", \"ttl\"}).\n"
+    "revocation_check_interval (default 5 s): until then a browser signed\n"
+    "in as UID may keep working, which the output says. The user may log\n"
+    "in again at once. Prints 'revoked user UID (generation G); ...' and\n"
+    "for how long sessions may still work (--json: {\"user\",\n"
+    "\"generation\", \"ttl\", \"ends_within\"}, the last in seconds: the\n"
+    "--revocation-check-interval given, else the library's default 5).\n"
     "\n"
     "The revocation record must outlive every session it ends, or those\n"
     "come back when it expires: it lives min(idle timeout +\n"
@@ -155,5 +183,11 @@ const tool_cmd tool_cmd_revoke_user = {
     "Without any of them the record lives 30 days (2592000 s), enough\n"
     "unless the application's sessions may live longer.\n"
     "\n" OPS_OPTIONS_HELP,
+    OPS_EXIT_USAGE_HELP
+    "     Also: --ttl shorter than the sessions it ends may live, a UID\n"
+    "     that is not 1 to 256 bytes of UTF-8 without control characters,\n"
+    "     --mode tornado.\n"
+    "  3  the secret file missing or invalid, the store unreachable or\n"
+    "     failing, an output error\n",
     run_revoke_user,
 };

@@ -141,11 +141,14 @@ const tool_cmd tool_cmd_show = {
     "data; a retired snapshot left by a regenerate (read-only until then,\n"
     "see mcs_session_regenerate) also shows retired_until.\n"
     "\n"
-    "COOKIE-OR-ID: the session cookie's value (quoted or not, alone or as\n"
-    "name=value; verified with the secret, its age not checked) or the\n"
-    "session id itself (native: 43 base64url characters; tornado: 64 hex\n"
-    "digits). Exits 1 when the cookie is invalid or the session does not\n"
-    "exist.\n"
+    "COOKIE-OR-ID: the session cookie's value (quoted or not, alone, as\n"
+    "name=value, or a whole 'Cookie: ...' or 'Set-Cookie: ...' line, of\n"
+    "whose pairs the one named session (tornado: session_id) counts, else\n"
+    "the first signed for its own name; verified with the secret, its age\n"
+    "not checked) or the session id itself (native: 43 base64url\n"
+    "characters; tornado: 64 hex digits). Exits 1 when the cookie is\n"
+    "invalid or the session does not exist.\n"
     "\n" OPS_STDIN_HELP "\n" OPS_OPTIONS_HELP,
+    OPS_EXIT_SESSION_HELP(", a stored record that cannot be decoded"),
     run_show,
 };

@@ -92,5 +92,7 @@ const tool_cmd tool_cmd_sign = {
     "\n"
     "NAME: 1 to 256 printable ASCII characters without spaces (a cookie\n"
     "name). VALUE: at most 3072 bytes.\n",
+    TOOL_EXIT_USAGE_HELP
+    "  3  the secret file missing or invalid, an output error\n",
     run_sign,
 };

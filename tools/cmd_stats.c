@@ -99,5 +99,8 @@ const tool_cmd tool_cmd_stats = {
     "how many. Secrets and --mode are accepted (as for the other commands)\n"
     "and not needed.\n"
     "\n" OPS_OPTIONS_HELP,
+    OPS_EXIT_USAGE_HELP
+    "  3  a server not answering (after the whole report), an output\n"
+    "     error\n",
     run_stats,
 };

@@ -59,5 +59,6 @@ const tool_cmd tool_cmd_touch = {
     "'touched KEY: expires in N s' (--json: {\"id\", \"key\", \"ttl\"}).\n"
     "Exits 1 when the cookie is invalid or the session does not exist.\n"
     "\n" OPS_STDIN_HELP "\n" OPS_OPTIONS_HELP,
+    OPS_EXIT_SESSION_HELP(""),
     run_touch,
 };

@@ -140,5 +140,8 @@ const tool_cmd tool_cmd_verify = {
     "SIGNED '-' reads it from the first line of standard input (its LF or\n"
     "CR LF dropped, at most 8192 bytes): a signed cookie is a credential,\n"
     "and on the command line every local user can see it (ps).\n",
+    "  1  SIGNED does not verify: malformed, tampered with, signed for\n"
+    "     another name, or too old\n" TOOL_EXIT_STDIN_HELP TOOL_EXIT_USAGE_HELP
+    "  3  the secret file missing or invalid, an output error\n",
     run_verify,
 };

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ops_common.h"
 
 #define TORNADO_ID_COOKIE "session_id"
+#define NATIVE_COOKIE "session" /* the library's default cookie name */
 
 /* ---- Options ------------------------------------------------------------ */
 
@@ -65,8 +67,11 @@ static int open_store(ops_ctx *ctx) {
                             "(a memory store lives inside its process, out "
                             "of reach), not",
                             url);
-  if (mcs_memcached_url_parse(url, &ctx->mc, why, sizeof why) != MCS_OK)
-    return tool_usage_error(ctx->cmd, "bad --store URL:", why);
+  if (mcs_memcached_url_parse(url, &ctx->mc, why, sizeof why) != MCS_OK) {
+    char reason[300]; /* `why` quotes what it names: no quotes around it */
+    snprintf(reason, sizeof reason, "bad --store URL: %s", why);
+    return tool_usage_error(ctx->cmd, reason, NULL);
+  }
   int rc = mcs_store_memcached_new_config(&ctx->store, &ctx->mc);
   if (rc)
     return tool_fail(ctx->cmd, TOOL_EXIT_ERROR, "cannot create the store",
@@ -234,17 +239,18 @@ void ops_close(ops_ctx *ctx) {
 
 /* ---- Naming a session --------------------------------------------------- */
 
-/* Splits "name=value" (a Cookie or Set-Cookie header's pair; attributes
- * after ';' dropped) and unquotes the value. A signed value itself may
+/* Splits "name=value" (a Cookie or Set-Cookie header's pair; what
+ * follows ';' dropped) and unquotes the value. A signed value itself may
  * hold '=' (base64 padding) but never before its first '|'. */
 typedef struct cookie_text {
   const char *name, *value;
   size_t name_len, value_len;
 } cookie_text;
 
-static void split_cookie(const char *arg, cookie_text *c) {
-  const char *eq = strchr(arg, '=');
-  const char *bar = strchr(arg, '|');
+static void split_pair(const char *arg, cookie_text *c) {
+  const char *end = arg + strcspn(arg, ";");
+  const char *eq = memchr(arg, '=', (size_t)(end - arg));
+  const char *bar = memchr(arg, '|', (size_t)(end - arg));
   c->name = NULL;
   c->name_len = 0;
   c->value = arg;
@@ -253,12 +259,75 @@ static void split_cookie(const char *arg, cookie_text *c) {
     c->name_len = (size_t)(eq - arg);
     c->value = eq + 1;
   }
-  c->value_len = strcspn(c->value, ";");
+  c->value_len = (size_t)(end - c->value);
   if (c->value_len >= 2 && c->value[0] == '"' &&
       c->value[c->value_len - 1] == '"') {
     c->value++;
     c->value_len -= 2;
   }
+}
+
+/* A whole header line, as copied from a browser's developer tools or a
+ * capture, starts with the header's name ("Cookie: a=1; session=...",
+ * "Set-Cookie: session=...; Path=/"), which is not part of any pair. */
+static const char *skip_header_name(const char *arg) {
+  static const char *const headers[] = {"cookie:", "set-cookie:"};
+  for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+    size_t n = strlen(headers[i]);
+    if (strncasecmp(arg, headers[i], n) == 0)
+      return arg + n + strspn(arg + n, " \t");
+  }
+  return arg;
+}
+
+/* Which pair of a header line names the session, in the order tried:
+ * the one named as the session cookie usually is and signed for that
+ * name; else the first signed for its own name (an application may
+ * rename its cookie); else the first holding a signed value at all, so
+ * that the error names the pair's name and the one it was signed for. */
+typedef enum pair_rule {
+  PAIR_USUAL_NAME,
+  PAIR_OWN_NAME,
+  PAIR_ANY_SIGNED,
+  PAIR_RULES
+} pair_rule;
+
+static bool pair_fits(const cookie_text *c, pair_rule rule, const char *usual) {
+  mcs_signed_info info;
+  size_t len = 0;
+  int rc = mcs_signed_inspect(c->value, c->value_len, &info, NULL, 0, &len);
+  if (rc != MCS_OK && rc != MCS_ELIMIT) /* ELIMIT: well formed, no buffer */
+    return false;
+  if (rule == PAIR_ANY_SIGNED)
+    return true;
+  bool own = c->name && c->name_len == strlen(info.name) &&
+             memcmp(c->name, info.name, c->name_len) == 0;
+  return own && (rule == PAIR_OWN_NAME || strcmp(info.name, usual) == 0);
+}
+
+/* The first of the pairs in `line` that fits `rule` into *c; false when
+ * there is none. */
+static bool find_pair(const char *line, pair_rule rule, const char *usual,
+                      cookie_text *c) {
+  for (const char *p = line; p; p = strchr(p, ';')) {
+    p += *p == ';';
+    split_pair(p + strspn(p, " \t"), c);
+    if (pair_fits(c, rule, usual))
+      return true;
+  }
+  return false;
+}
+
+/* COOKIE-OR-ID's text as one pair. A browser's Cookie header holds every
+ * cookie of the site, the session's not necessarily first: the pair is
+ * chosen by the rules above, else it is the first pair (or the whole
+ * text: an id). */
+static void split_cookie(const char *arg, const char *usual, cookie_text *c) {
+  arg = skip_header_name(arg);
+  for (pair_rule r = PAIR_USUAL_NAME; r < PAIR_RULES; r++)
+    if (find_pair(arg, r, usual, c))
+      return;
+  split_pair(arg, c);
 }
 
 static int invalid(const ops_ctx *ctx, const char *why) {
@@ -279,8 +348,12 @@ static int resolve_cookie(ops_ctx *ctx, const cookie_text *c,
   if (ctx->tornado && strcmp(info->name, TORNADO_ID_COOKIE) != 0)
     return invalid(ctx, "not a session_id cookie");
   if (c->name && (c->name_len != strlen(info->name) ||
-                  memcmp(c->name, info->name, c->name_len) != 0))
-    return invalid(ctx, "the cookie's name is not the one it was signed for");
+                  memcmp(c->name, info->name, c->name_len) != 0)) {
+    char why[400]; /* both names, which is the whole story */
+    snprintf(why, sizeof why, "it is named '%.*s' but was signed for '%s'",
+             (int)(c->name_len > 128 ? 128 : c->name_len), c->name, info->name);
+    return invalid(ctx, why);
+  }
   int rc = ops_manager(ctx, info->key_version);
   if (rc >= 0)
     return rc;
@@ -294,16 +367,26 @@ static int resolve_cookie(ops_ctx *ctx, const cookie_text *c,
   return -1;
 }
 
+/* What the tool understands, for a text that is none of it: said as
+ * what to paste, since a wrong paste is the usual cause. */
+#define NOTHING_TO_NAME(cookie, id)                                            \
+  "neither a session id nor a signed cookie value; give the " cookie           \
+  " cookie's value (2|1:...), its pair (" cookie "=2|1:...), a whole "         \
+  "Cookie: line holding it, or the session id (" id ")"
+
 int ops_resolve(ops_ctx *ctx, const char *arg, mcs_admin_ref *t) {
   cookie_text c;
   mcs_signed_info info;
   size_t value_len = 0;
-  split_cookie(arg, &c);
+  split_cookie(arg, ctx->tornado ? TORNADO_ID_COOKIE : NATIVE_COOKIE, &c);
   int rc = mcs_signed_inspect(c.value, c.value_len, &info, NULL, 0, &value_len);
   if (rc == MCS_OK || rc == MCS_ELIMIT) /* well formed (ELIMIT: no buffer) */
     return resolve_cookie(ctx, &c, &info, t);
   if (mcs_admin_session_resolve(ctx->mgr, arg, strlen(arg), NULL, t) != MCS_OK)
-    return invalid(ctx, "neither a session id nor a signed cookie value");
+    return invalid(
+        ctx, ctx->tornado ? NOTHING_TO_NAME(TORNADO_ID_COOKIE, "64 hex digits")
+                          : NOTHING_TO_NAME(NATIVE_COOKIE, "43 base64url "
+                                                           "characters"));
   return -1;
 }
 

@@ -42,6 +42,21 @@ typedef struct ops_args {
   "                       and checked; ids and keys do not need it)\n"         \
   "  --json               one JSON object on stdout instead of text\n"
 
+/* Exit status 2 for these commands (tool_cmd.exits). */
+#define OPS_EXIT_USAGE_HELP                                                    \
+  "  2  bad command line (unknown option, missing or extra argument, a\n"      \
+  "     value out of range, a bad --store URL, a secret the command needs\n"   \
+  "     not given)\n"
+
+/* The exit statuses of the commands that name one session (show,
+ * destroy, touch); `what3` adds to status 3's causes. */
+#define OPS_EXIT_SESSION_HELP(what3)                                           \
+  "  1  the cookie does not verify (invalid, tampered with, signed for\n"      \
+  "     another name), or no such session\n" TOOL_EXIT_STDIN_HELP              \
+      OPS_EXIT_USAGE_HELP                                                      \
+  "  3  a secret file missing or invalid, the store unreachable or\n"          \
+  "     failing" what3 ", an output error\n"
+
 /* The --help paragraph on COOKIE-OR-ID "-". */
 #define OPS_STDIN_HELP                                                         \
   "COOKIE-OR-ID '-' reads it from the first line of standard input (its\n"     \

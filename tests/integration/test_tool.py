@@ -128,6 +128,18 @@ def test_every_subcommand_has_help():
                 raise Failure("%s help lacks exit codes" % cmd)
 
 
+def test_each_help_lists_only_its_exit_statuses():
+    """keygen and sign never exit 1; their --help no longer says they
+    may."""
+    for cmd, want in (("keygen", ["0", "2", "3"]), ("sign", ["0", "2", "3"]),
+                      ("verify", ["0", "1", "2", "3"])):
+        out = expect([cmd, "--help"], 0).stdout.decode()
+        codes = re.findall(r"^  ([0-3])  ", out, re.M)
+        if codes != want:
+            raise Failure("%s --help lists exit statuses %r, want %r"
+                          % (cmd, codes, want))
+
+
 def test_version():
     out = expect(["--version"], 0).stdout
     if not re.fullmatch(rb"mcsession \d+\.\d+\.\d+\n", out):
@@ -157,6 +169,53 @@ def test_keygen_prints_43_base64url_chars_of_32_random_bytes():
 def test_keygen_rejects_arguments():
     expect(["keygen", "extra"], 2, stderr_has="unexpected argument")
     expect(["keygen", "--bytes", "16"], 2, stderr_has="unknown option")
+
+
+def test_keygen_writes_a_new_file_readable_by_its_owner_only():
+    old = os.umask(0o022)  # a usual shell's: files 0644 by default
+    try:
+        for flag in ("-o", "--output"):
+            path = os.path.join(TMP, "keygen%s" % flag)
+            out = expect(["keygen", flag, path], 0).stdout.decode()
+            if out != "wrote a new secret to '%s' (mode 0600: only its " \
+                    "owner can read it)\n" % path:
+                raise Failure("keygen %s said %r" % (flag, out))
+            if os.stat(path).st_mode & 0o777 != 0o600:
+                raise Failure("keygen %s made mode %o"
+                              % (flag, os.stat(path).st_mode & 0o777))
+            with open(path, "rb") as f:
+                key = f.read()
+            if not re.fullmatch(rb"[A-Za-z0-9_-]{43}\n", key):
+                raise Failure("keygen %s wrote %r" % (flag, key))
+            # Never replaced: it may be the secret in use.
+            expect(["keygen", flag, path], 3, stderr_has="exists")
+            with open(path, "rb") as f:
+                if f.read() != key:
+                    raise Failure("keygen replaced an existing file")
+        expect(["keygen", "-o"], 2, stderr_has="needs a value")
+        expect(["keygen", "-o", os.path.join(TMP, "no", "dir")], 3,
+               stderr_has="cannot create")
+    finally:
+        os.umask(old)
+
+
+def test_keygen_to_a_file_others_can_read_warns():
+    """keygen > FILE gives FILE the shell's mode: said, with the fix."""
+    for mode, warned in ((0o644, True), (0o600, False)):
+        path = os.path.join(TMP, "redirected%o" % mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.fchmod(fd, mode)
+        try:
+            r = subprocess.run([TOOL, "keygen"], stdout=fd,
+                               stderr=subprocess.PIPE, timeout=30)
+        finally:
+            os.close(fd)
+        err = r.stderr.decode()
+        if r.returncode != 0 or os.path.getsize(path) != 44:
+            raise Failure("keygen > file: exit %d, %r" % (r.returncode, err))
+        if warned != ("chmod 600 '%s'" % path in err) or \
+                warned != ("mode %04o" % mode in err):
+            raise Failure("keygen > file of mode %o: stderr %r" % (mode, err))
 
 
 def test_keygen_output_works_as_secret_file():

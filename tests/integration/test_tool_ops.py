@@ -247,6 +247,19 @@ def test_every_operation_has_help():
                     raise Failure("%s help lacks %s" % (cmd, want))
 
 
+def test_each_operation_lists_only_its_exit_statuses():
+    """A command's --help lists the exit statuses it returns, not every
+    one the tool has: stats and revoke-user never exit 1."""
+    for cmd in OPS:
+        out = expect([cmd, "--help"], 0).stdout.decode()
+        codes = re.findall(r"^  ([0-3])  ", out, re.M)
+        want = ["0", "2", "3"] if cmd in ("stats", "revoke-user") \
+            else ["0", "1", "2", "3"]
+        if codes != want:
+            raise Failure("%s --help lists exit statuses %r, want %r"
+                          % (cmd, codes, want))
+
+
 # ---- show ---------------------------------------------------------------
 
 def test_show_native_by_id_cookie_and_forms():
@@ -273,6 +286,32 @@ def test_show_native_by_id_cookie_and_forms():
                  "revision:  4", '"user_name": "ann"'):
         if want not in out:
             raise Failure("text show lacks %r:\n%s" % (want, out))
+
+
+def test_show_takes_a_whole_cookie_header_line():
+    """A Cookie header line pasted whole, as a browser's developer tools
+    show it, names the session: the header's name is dropped and of its
+    pairs the one signed for its own name counts. It used to be refused
+    with "the cookie's name is not the one it was signed for"."""
+    sid = new_native({"w": 1})
+    cookie = sign("session", sid)
+    for arg in ("Cookie: session=" + cookie,
+                "cookie:session=" + cookie,
+                'Cookie: _ga=GA1.2.3.4; theme=dark; session="%s"; x=1'
+                % cookie,
+                "Cookie: other=%s; session=%s" % (sign("other", "x"), cookie),
+                "Set-Cookie: session=%s; Path=/; HttpOnly; SameSite=Lax"
+                % cookie):
+        if show_json(*native(arg))["id"] != sid:
+            raise Failure("wrong session for %r" % arg)
+    expect(["show", *native("-")], 0,
+           input=("Cookie: a=1; session=%s\r\n" % cookie).encode())
+    tid = new_tornado({"user_name": "tess"})
+    line = "Cookie: verification=%s; session_id=%s" % (
+        sign("verification", tid, OTHER_SECRET),
+        sign("session_id", tid, OTHER_SECRET))
+    if show_json(*tornado(line))["id"] != tid:
+        raise Failure("tornado: the session_id pair was not taken")
 
 
 def test_show_does_not_slide_the_expiry():
@@ -350,10 +389,24 @@ def test_show_errors():
     expect(["show", *native(tampered)], 1, "signature does not match")
     expect(["show", *native(sign("session", sid, OTHER_SECRET))], 1,
            "signature does not match")
-    expect(["show", *native("other=" + cookie)], 1, "not the one it was signed")
+    expect(["show", *native("other=" + cookie)], 1,
+           "invalid cookie: it is named 'other' but was signed for 'session'")
     expect(["show", *native(sign("session", "short-id"))], 1,
            "does not carry a session id")
-    expect(["show", *native("hello")], 1, "neither a session id")
+    # Nothing the tool understands: it says what to paste instead.
+    for arg in ("hello", "Cookie: _ga=GA1.2.3; theme=dark", "Cookie:"):
+        expect(["show", *native(arg)], 1,
+               "neither a session id nor a signed cookie value; give the "
+               "session cookie's value (2|1:...), its pair "
+               "(session=2|1:...), a whole Cookie: line holding it, or the "
+               "session id (43 base64url characters)")
+    expect(["show", *tornado("hello")], 1,
+           "give the session_id cookie's value (2|1:...), its pair "
+           "(session_id=2|1:...), a whole Cookie: line holding it, or the "
+           "session id (64 hex digits)")
+    # A line whose only signed pair is misnamed: the error names both.
+    expect(["show", *native("Cookie: _ga=1; sess=" + cookie)], 1,
+           "invalid cookie: it is named 'sess' but was signed for 'session'")
     expect(["show", *native(new_id().decode())], 1,
            "no such session")
     expect(["show", *native(new_id().decode()), "--json"], 1,
@@ -531,8 +584,10 @@ def test_revoke_user():
     if doc["user"] != "alice" or doc["user_revoked"] is not False:
         raise Failure("bound session before revoke: %r" % doc)
     r = expect(["revoke-user", *native("alice")], 0)
-    if not re.fullmatch(rb"revoked user alice \(generation [0-9a-f]{16}\)\n",
-                        r.stdout):
+    if not re.fullmatch(rb"revoked user alice \(generation [0-9a-f]{16}\); "
+                        rb"sessions already open may still work for up to "
+                        rb"the application's revocation_check_interval "
+                        rb"\(5 s by default\)\n", r.stdout):
         raise Failure("revoke-user text %r" % r.stdout)
     rec = json.loads(mc_get(user_key("alice")))
     if rec["v"] != 1 or not re.fullmatch("[0-9a-f]{16}", rec["g"]):
@@ -555,6 +610,28 @@ def test_revoke_user():
         raise Failure("revoke-user json %r" % doc)
     if not 590 <= mc_ttl(user_key("bob@example.org")) <= 600:
         raise Failure("--ttl not applied")
+
+
+def test_revoke_user_says_how_long_sessions_may_still_work():
+    """Success is printed at once, but a server that checked the user
+    less than revocation_check_interval ago lets its sessions through
+    until it checks again: the output says for how long."""
+    r = expect(["revoke-user", "--revocation-check-interval", "30",
+                *native("judy")], 0)
+    if not r.stdout.endswith(b"; sessions already open may still work for "
+                             b"up to 30 s (--revocation-check-interval)\n"):
+        raise Failure("revoke-user text %r" % r.stdout)
+    r = expect(["revoke-user", "--revocation-check-interval", "0",
+                *native("judy")], 0)
+    if not r.stdout.endswith(b"; sessions already open end at their next "
+                             b"request\n"):
+        raise Failure("revoke-user text %r" % r.stdout)
+    for args, within in (([], 5), (["--revocation-check-interval", "30"],
+                                   30)):
+        doc = json.loads(expect(["revoke-user", "--json", *args,
+                                 *native("judy")], 0).stdout)
+        if doc.get("ends_within") != within:
+            raise Failure("revoke-user --json %r: %r" % (args, doc))
 
 
 def revoked_ttl(uid, *timeouts):
@@ -634,6 +711,13 @@ def test_bad_store_urls_are_usage_errors():
                            ("memcached://", "bad --store URL"),
                            ("memcached://h?nope=1", "bad --store URL")):
             expect(args_for(cmd, store), 2, why)
+        # The URL parser's reason quotes what it names; nothing is quoted
+        # around it again ('bad port '99999' (1..65535)').
+        r = expect(args_for(cmd, "memcached://127.0.0.1:99999"), 2)
+        err = r.stderr.decode()
+        if "bad --store URL: bad port '99999'" not in err or \
+                "'bad port" in err:
+            raise Failure("%s: %r" % (cmd, err))
         a = args_for(cmd, url())
         i = a.index("--store")
         expect(a[:i] + a[i + 2:], 2, "--store is required")

@@ -42,6 +42,21 @@ for code in 0 1 2 3; do
 done
 echo "ok   mcsession(1) names every command, option and exit status"
 
+# docs/tool.md's touch example says what mcsession(1) says touch does: the
+# session expires SECONDS from now unless it is used, when the idle
+# timeout applies again (the README once said "lives one more hour").
+touch_line=$(grep 'mcsession touch ' "$src/docs/tool.md") ||
+  fail "docs/tool.md has no touch example"
+case $touch_line in
+*'-- "$ID" 3600'*'# expires in an hour unless used') ;;
+*) fail "docs/tool.md's touch example disagrees with mcsession(1): $touch_line" ;;
+esac
+grep -q 'from now, data unchanged: it expires then unless used' "$scd" ||
+  fail "mcsession(1) does not say touch's SECONDS hold only until the next use"
+"$tool" touch --help | grep -q 'Each later request' ||
+  fail "touch --help does not say a request slides the expiry again"
+echo "ok   docs/tool.md's touch example agrees with mcsession(1)"
+
 if [ -n "$gate" ]; then
   scd=$src/docs/man/mcsession-gate.1.scd
   opts=$("$gate" --help | sed -n 's/^  \(--[a-z-]*\).*/\1/p')
