@@ -45,3 +45,14 @@ void app_close(app *a) {
   a->store = NULL;
   a->keys = NULL;
 }
+
+int app_store_ping(app *a) {
+  static const char key[] = "mcs:healthz";
+  void *data = NULL;
+  size_t len = 0;
+  mcs_store_result res;
+  int rc = mcs_store_get(a->store, key, sizeof key - 1, 0, 1024, &data, &len,
+                         NULL, NULL, &res);
+  mcs_free(data);
+  return rc;
+}

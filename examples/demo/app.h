@@ -33,4 +33,10 @@ typedef struct app {
 int app_open(app *a, const demo_flags *f);
 void app_close(app *a);
 
+/* One read of a key nobody writes: MCS_OK when the store answers, else
+ * its error. Blocks for at most the store's own timeouts (memcached:
+ * connect_timeout_ms and io_timeout_ms in the URL). GET /healthz and the
+ * start-up check ask the store this same question. */
+int app_store_ping(app *a);
+
 #endif

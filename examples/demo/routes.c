@@ -356,16 +356,7 @@ static route_step health_prepare(app *a, const request *rq, route_call *c,
   return STEP_WORK; /* the store read may block */
 }
 
-/* A read of a key nobody writes. */
-static void health_work(app *a, route_call *c) {
-  static const char key[] = "mcs:healthz";
-  void *data = NULL;
-  size_t len;
-  mcs_store_result res;
-  c->rc = mcs_store_get(a->store, key, sizeof key - 1, 0, 1024, &data, &len,
-                        NULL, NULL, &res);
-  mcs_free(data);
-}
+static void health_work(app *a, route_call *c) { c->rc = app_store_ping(a); }
 
 static route_step health_after_work(app *a, const request *rq, route_call *c,
                                     reply *rp) {

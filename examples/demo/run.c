@@ -65,24 +65,16 @@ static void announce(int fd, const demo_flags *f) {
 
 /* A store that does not answer at start-up earns a warning, not a refusal
  * to start: it may come up after the demo, and until it does the pages
- * that need a session answer 503 (and /healthz says so). One read of a
- * key nobody writes, as GET /healthz does, bounded by the store's own
- * timeouts (memcached: connect_timeout_ms and io_timeout_ms in the URL).
- * The store then skips a failed server for its retry_s, as after any
- * failed request. */
+ * that need a session answer 503 (and /healthz says so). The warning
+ * says what to do about it. The store then skips a failed server for its
+ * retry_s, as after any failed request. */
 static void probe_store(app *a, const demo_flags *f) {
-  static const char key[] = "mcs:healthz";
-  void *data = NULL;
-  size_t len = 0;
-  mcs_store_result res;
-  int rc = mcs_store_get(a->store, key, sizeof key - 1, 0, 1024, &data, &len,
-                         NULL, NULL, &res);
-  mcs_free(data);
+  int rc = app_store_ping(a);
   if (rc != MCS_OK)
     fprintf(stderr,
             "%s: warning: no answer from the store %s at start-up (%s); "
             "serving anyway: pages that need a session answer 503 until "
-            "it answers\n",
+            "it answers; start memcached there, or give another --store\n",
             demo_program, f->store, mcs_strerror(rc));
 }
 

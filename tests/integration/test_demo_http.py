@@ -865,6 +865,8 @@ class MemcachedStoreTest(unittest.TestCase):
                           "connect_timeout_ms=300 at start-up" % self.url,
                           demo.err())
             self.assertIn("503", demo.err())
+            self.assertIn("start memcached there, or give another --store",
+                          demo.err())
             self.assertEqual(demo.get("/healthz").status, 503)
         finally:
             demo.stop()
