@@ -432,7 +432,9 @@ class FlagsTest(unittest.TestCase):
                 (store + ["--secret-file", s, "--idle-timeout", "x"],
                  "--idle-timeout"),
                 (store + ["--secret-file", s, "--listen", "nope"],
-                 "--listen"),
+                 "bad --listen address 'nope': want ADDR:PORT"),
+                (store + ["--secret-file", s, "--listen", "0.0.0.0:99999"],
+                 "the port must be 0 to 65535"),
                 (store + ["--secret-file", s, "--user-key", "u"],
                  "--user-key"),
                 (store + ["--secret-file", s, "--mode", "tornado"],
@@ -458,14 +460,27 @@ class FlagsTest(unittest.TestCase):
             rc, _, err = run_gate(*store, "--secret-file",
                                   os.path.join(d, "missing"))
             self.assertEqual(rc, 1)
-            self.assertIn(os.path.join(d, "missing"), err)
+            self.assertIn("secret file '%s': cannot open it: No such file"
+                          % os.path.join(d, "missing"), err)
             short = os.path.join(d, "short")
             with open(short, "w") as f:
                 f.write("short\n")
             os.chmod(short, 0o600)
             rc, _, err = run_gate(*store, "--secret-file", short)
             self.assertEqual(rc, 1)
-            self.assertIn("16 to 1024 bytes", err)
+            self.assertIn("secret file '%s': a secret must be 16 to 1024 "
+                          "bytes" % short, err)
+            with socket.socket() as taken:
+                taken.bind(("127.0.0.1", 0))
+                taken.listen(1)
+                busy = "127.0.0.1:%d" % taken.getsockname()[1]
+                rc, _, err = run_gate(*store, "--secret-file", s,
+                                      "--listen", busy)
+            self.assertEqual(rc, 1)
+            self.assertIn("cannot listen on %s: Address already in use "
+                          "(another program has that port: choose another"
+                          % busy, err)
+            self.assertNotIn("make demo", err)
 
 
 def main():
