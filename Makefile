@@ -30,7 +30,7 @@ NODE_PACKAGES  := $(if $(shell command -v node),,nodejs) \
                   $(if $(shell command -v npm),,npm)
 TEST_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev \
                   python3 python3-tornado python3-memcache memcached \
-                  chromium groff-base nginx $(NODE_PACKAGES)
+                  chromium groff-base nginx nginx-dev $(NODE_PACKAGES)
 
 .PHONY: all build demo check fuzz bench install clean deps-build deps-test
 
@@ -96,7 +96,7 @@ fuzz: deps-test
 # run.py lists the other knobs.
 BENCH_BUILD    ?= build-bench
 BENCH_PACKAGES := $(BUILD_PACKAGES) python3 python3-tornado python3-memcache \
-                  memcached wrk valgrind nginx $(NODE_PACKAGES)
+                  memcached wrk valgrind nginx nginx-dev $(NODE_PACKAGES)
 bench:
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	@test bench/node/node_modules/.installed -nt bench/node/package-lock.json \
