@@ -184,9 +184,12 @@ def free_port():
 
 
 class Memcached:
-    def __init__(self, port):
+    """memcached on `listen` (always including 127.0.0.1, where its
+    readiness is checked; "127.0.0.1,::1" adds IPv6's loopback)."""
+
+    def __init__(self, port, listen="127.0.0.1"):
         self.port = port
-        cmd = [shutil.which("memcached"), "-l", "127.0.0.1", "-p", str(port),
+        cmd = [shutil.which("memcached"), "-l", listen, "-p", str(port),
                "-U", "0", "-m", "16", "-t", "2"]
         if os.geteuid() == 0:
             cmd += ["-u", "root"]

@@ -153,7 +153,8 @@ def tool(*args, stdin=None):
 
 
 NGINX_TEMPLATE = """
-worker_processes 1;
+{main}
+worker_processes {workers};
 error_log {dir}/error.log info;
 pid {dir}/nginx.pid;
 events {{ worker_connections 512; }}
@@ -170,26 +171,51 @@ http {{
 """
 
 
+def nginx_binary():
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def write_nginx_conf(directory, http_body, port, main="", workers=1):
+    """nginx.conf in `directory`: the http{} contents given ({port}
+    replaced), `main` at the top of the main context (load_module)."""
+    conf = os.path.join(directory, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_TEMPLATE.format(
+            dir=directory, main=main, workers=workers,
+            body=http_body.replace("{port}", str(port))))
+    return conf
+
+
+def nginx_test(http_body, main=""):
+    """`nginx -t` on a generated configuration: (rc, its messages)."""
+    d = tempfile.mkdtemp(prefix="mcs-nginx-t-")
+    try:
+        conf = write_nginx_conf(d, http_body, free_port(), main)
+        p = subprocess.run([nginx_binary(), "-t", "-p", d, "-c", conf],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        return p.returncode, p.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class Nginx:
     """Debian's nginx under a temporary prefix, in the foreground
     (-g 'daemon off;'), with the http{} contents given; stopped by its
-    PID."""
+    PID. `main` goes at the top of the main context (load_module),
+    `workers` is worker_processes."""
 
-    def __init__(self, http_body):
+    def __init__(self, http_body, main="", workers=1):
         self.dir = tempfile.mkdtemp(prefix="mcs-nginx-")
         # Run as root, nginx's workers run as nobody: they must reach the
         # prefix (the temporary files, the bench's static file).
         os.chmod(self.dir, 0o755)
         self.port = free_port()
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_TEMPLATE.format(
-                dir=self.dir, body=http_body.replace("{port}",
-                                                     str(self.port))))
+        conf = write_nginx_conf(self.dir, http_body, self.port, main,
+                                workers)
         self.conf = conf
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         self.proc = subprocess.Popen(
-            [nginx, "-p", self.dir, "-c", conf, "-g", "daemon off;"],
+            [nginx_binary(), "-p", self.dir, "-c", conf, "-g",
+             "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:

@@ -1,0 +1,504 @@
+#!/usr/bin/python3
+"""ngx_http_mcsession_module loaded into Debian's nginx: the
+configurations docs/nginx.md gives, tested.
+
+Usage: test_nginx_module.py MODULE DEMO TOOL [TEST...]
+
+One memcached (on 127.0.0.1 and ::1), the demo (C, native sessions), the
+Python recipe app (tornado sessions) and nginx with the module (-p DIR -c
+FILE -g 'daemon off;' under a temporary prefix, one worker), every one on
+127.0.0.1 and stopped by its PID. nginx checks sessions itself and passes
+$mcsession_user to a backend (a second nginx server that echoes X-User).
+Skips (77) without nginx, memcached, tornado or memcache.
+
+Covers: native and tornado sessions reach the backend with their user;
+no cookie, forged, expired, destroyed and revoked sessions get 401, or the
+redirect with next=; $mcsession_outcome; one memcached command per gated
+request, no write and no new connection, and the idle expiry slides; a
+nested `mcsession off`; a store named by its IPv6 address; several
+workers; hostile cookies get 4xx and nginx keeps serving; a stalled
+memcached gives 503 within the store's io timeout while the same single
+worker answers other requests at once, logged once, and gated requests
+pass again within seconds of memcached coming back; `nginx -t` names the
+directive of every configuration error.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+try:
+    import memcache  # noqa: F401
+    import tornado  # noqa: F401
+except ImportError as e:
+    print("skipping: %s" % e, file=sys.stderr)
+    sys.exit(77)
+
+import demo_harness
+import gate_harness
+from demo_harness import Demo, Memcached, free_port, write_secret
+from gate_harness import Nginx, http, mc_commands, mc_stats, nginx_test, tool
+from tornado_harness import Browser, RecipeApp
+
+IO_TIMEOUT_MS = 1000
+MODULE = None  # path of ngx_http_mcsession_module.so; main() sets it
+
+# The http{} block: docs/nginx.md's configurations, with ports and files
+# filled in. The first server is native mode (sessions made by the demo),
+# the second tornado mode (made by the recipe app), the third native mode
+# over the same memcached named by its IPv6 address.
+HTTP = """
+    mcsession_store memcached://127.0.0.1:%(mc)d?io_timeout_ms=%(io)d;
+    mcsession_secret_file %(secret)s;
+    mcsession_idle_timeout 600;
+
+    upstream backend {
+        server 127.0.0.1:%(backend)d;
+        keepalive 8;
+    }
+
+    server {
+        listen 127.0.0.1:{port};
+
+        location /app/ {
+            mcsession on;
+            mcsession_require_user on;
+            proxy_set_header X-User $mcsession_user;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://backend;
+
+            # Public pages inside the application: no session read.
+            location /app/public/ {
+                mcsession off;
+                proxy_pass http://backend;
+            }
+        }
+        # Browsers without a session go to the login page, and back.
+        location /account/ {
+            mcsession on;
+            mcsession_require_user on;
+            mcsession_login_url /login;
+            proxy_set_header X-User $mcsession_user;
+            proxy_pass http://backend;
+        }
+        # Read, never required: the variables alone. (Not with `return`
+        # here: it answers in the rewrite phase, before any access check.)
+        location /soft/ {
+            mcsession on;
+            proxy_set_header X-User $mcsession_user;
+            proxy_set_header X-Outcome $mcsession_outcome;
+            proxy_pass http://backend;
+        }
+        location /open/ {
+            return 200 "open\\n";
+        }
+    }
+
+    server {
+        listen 127.0.0.1:%(tport)d;
+        mcsession_mode tornado;
+        mcsession_cookie_secret_file %(cookie_file)s;
+        mcsession_session_secret_file %(session_file)s;
+        mcsession_idle_timeout 3600;
+
+        location /tapp/ {
+            mcsession on;
+            mcsession_require_user on;
+            proxy_set_header X-User $mcsession_user;
+            proxy_pass http://backend;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:%(v6port)d;
+        mcsession_store memcached://[::1]:%(mc)d?io_timeout_ms=%(io)d;
+
+        location / {
+            mcsession on;
+            mcsession_require_user on;
+            proxy_set_header X-User $mcsession_user;
+            proxy_pass http://backend;
+        }
+    }
+
+    # The backend: echoes what nginx passed it.
+    server {
+        listen 127.0.0.1:%(backend)d;
+        location / {
+            return 200 "user=$http_x_user\\n";
+        }
+        location /app/public/ {
+            return 200 "public user=$http_x_user\\n";
+        }
+        location /soft/ {
+            return 200 "user=$http_x_user outcome=$http_x_outcome\\n";
+        }
+    }
+"""
+
+ENV = {}
+
+
+def write(directory, name, text):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def load_module():
+    return "load_module %s;" % MODULE
+
+
+def setUpModule():
+    d = ENV["dir"] = tempfile.mkdtemp(prefix="mcs-ngx-module-")
+    ENV["secret"] = write_secret(d, "s" * 32)
+    ENV["cookie_file"] = write(d, "cookie_secret",
+                               "cookie secret, 32 bytes long!!")
+    ENV["session_file"] = write(d, "session_secret", "session secret")
+    for _ in range(5):
+        try:
+            ENV["mc"] = Memcached(free_port(), listen="127.0.0.1,::1")
+            break
+        except AssertionError:
+            continue
+    mc = ENV["mc"]
+    ENV["url"] = "memcached://127.0.0.1:%d" % mc.port
+    ENV["demo"] = Demo("--store", ENV["url"], secret_file=ENV["secret"])
+    ENV["py"] = RecipeApp([mc.port], ENV["cookie_file"], ENV["session_file"])
+    ENV["tport"] = free_port()
+    ENV["v6port"] = free_port()
+    ENV["conf"] = HTTP % {
+        "mc": mc.port, "io": IO_TIMEOUT_MS, "secret": ENV["secret"],
+        "cookie_file": ENV["cookie_file"],
+        "session_file": ENV["session_file"], "backend": free_port(),
+        "tport": ENV["tport"], "v6port": ENV["v6port"]}
+    ENV["nginx"] = Nginx(ENV["conf"], main=load_module())
+
+
+def tearDownModule():
+    errors = []
+    for name in ("nginx", "py", "demo"):
+        if name in ENV:
+            try:
+                ENV[name].stop()
+            except Exception as e:  # noqa: BLE001 - re-raised below
+                errors.append(e)
+    if "mc" in ENV:
+        ENV["mc"].kill()
+    shutil.rmtree(ENV.get("dir", "/nonexistent"), ignore_errors=True)
+    if errors:
+        raise errors[0]
+
+
+def get(path, cookie=None, headers=None, port=None, **kw):
+    h = dict(headers or {})
+    if cookie is not None:
+        h["Cookie"] = cookie
+    return http(port or ENV["nginx"].port, path=path, headers=h, **kw)
+
+
+def native(c):
+    return "theme=dark; session=" + c + "; lang=en"
+
+
+def tornado_jar(name):
+    b = Browser()
+    b.login(ENV["py"], name)
+    return "; ".join("%s=%s" % kv for kv in b.jar.items())
+
+
+class ModuleTest(unittest.TestCase):
+    def tearDown(self):
+        self.assertIsNone(ENV["nginx"].proc.poll(), ENV["nginx"].error_log())
+        self.assertNotIn("[alert]", ENV["nginx"].error_log())
+
+    def test_native_and_tornado_users_reach_the_backend(self):
+        _, c = ENV["demo"].login("alice")
+        r = get("/app/page?x=1", native(c))
+        self.assertEqual((r.status, r.body), (200, "user=alice\n"))
+        self.assertEqual(r.set_cookies(), [])
+        r = get("/app/form", native(c), method="POST", body="a=1&b=2")
+        self.assertEqual((r.status, r.body), (200, "user=alice\n"))
+        jar = tornado_jar("Zoë")
+        r = get("/tapp/", jar, port=ENV["tport"])
+        self.assertEqual((r.status, r.body), (200, "user=Zoë\n"))
+        # Native mode knows nothing of tornado's cookies, and back.
+        self.assertEqual(get("/app/", jar).status, 401)
+        self.assertEqual(get("/tapp/", native(c), port=ENV["tport"]).status,
+                         401)
+
+    def test_no_cookie_forged_expired_destroyed_revoked_get_401(self):
+        self.assertEqual(get("/app/").status, 401)
+        self.assertEqual(get("/tapp/", port=ENV["tport"]).status, 401)
+        _, c = ENV["demo"].login("bob")
+        self.assertEqual(get("/app/", native(c)).status, 200)
+        self.assertEqual(get("/app/", native(c[:-4] + "AAAA")).status, 401)
+        jar = tornado_jar("bob")
+        self.assertEqual(get("/tapp/", jar, port=ENV["tport"]).status, 200)
+        forged = re.sub(r"verification=[^;]*", "verification=2|1:0|x", jar)
+        self.assertEqual(get("/tapp/", forged, port=ENV["tport"]).status,
+                         401)
+        # Expired: a minute's life shortened to one second.
+        rc, out = tool("touch", "--store", ENV["url"], "--secret-file",
+                       ENV["secret"], "-", "1", stdin=c + "\n")
+        self.assertEqual(rc, 0, out)
+        time.sleep(2.2)
+        self.assertEqual(get("/app/", native(c)).status, 401)
+        # Destroyed: logged out in the application.
+        _, c = ENV["demo"].login("carol")
+        self.assertEqual(get("/app/", native(c)).status, 200)
+        token = ENV["demo"].get("/", cookie=c).xsrf()
+        ENV["demo"].post("/logout", {"_xsrf": token}, cookie=c)
+        self.assertEqual(get("/app/", native(c)).status, 401)
+        # Revoked: logged out everywhere from another session; nginx
+        # notices within its revocation check interval (5 s).
+        _, laptop = ENV["demo"].login("dave")
+        _, phone = ENV["demo"].login("dave")
+        self.assertEqual(get("/app/", native(phone)).status, 200)
+        token = ENV["demo"].get("/", cookie=laptop).xsrf()
+        ENV["demo"].post("/logout-everywhere", {"_xsrf": token},
+                         cookie=laptop)
+        deadline = time.monotonic() + 8
+        while get("/app/", native(phone)).status == 200:
+            self.assertLess(time.monotonic(), deadline, "revocation ignored")
+            time.sleep(0.25)
+        self.assertEqual(get("/app/", native(phone)).status, 401)
+
+    def test_login_url_redirects_with_next(self):
+        r = get("/account/orders?page=2&x=%C3%A9")
+        self.assertEqual(r.status, 302)
+        self.assertEqual(r.header("Location").split("/", 3)[-1],
+                         "login?next=%2Faccount%2Forders%3Fpage%3D2%26x"
+                         "%3D%25C3%25A9")
+        _, c = ENV["demo"].login("erin")
+        r = get("/account/orders?page=2", native(c))
+        self.assertEqual((r.status, r.body), (200, "user=erin\n"))
+
+    def test_outcome_variable(self):
+        self.assertEqual(get("/soft/").body, "user= outcome=new\n")
+        _, c = ENV["demo"].login("fay")
+        self.assertEqual(get("/soft/", native(c)).body,
+                         "user=fay outcome=loaded\n")
+        self.assertEqual(get("/soft/", native(c[:-4] + "AAAA")).body,
+                         "user= outcome=forged\n")
+        before, _ = ENV["demo"].login("gus")  # a cookie with no record
+        self.assertEqual(get("/soft/", native(before)).body,
+                         "user= outcome=expired\n")
+
+    def test_nested_mcsession_off(self):
+        r = get("/app/public/x")
+        self.assertEqual((r.status, r.body), (200, "public user=\n"))
+        self.assertEqual(get("/app/x").status, 401)
+
+    def test_ipv6_store_address(self):
+        _, c = ENV["demo"].login("ivy")
+        r = get("/", native(c), port=ENV["v6port"])
+        self.assertEqual((r.status, r.body), (200, "user=ivy\n"))
+        self.assertEqual(get("/", port=ENV["v6port"]).status, 401)
+
+    def test_one_memcached_command_per_gated_request_and_it_slides(self):
+        _, c = ENV["demo"].login("frank")
+        self.assertEqual(get("/app/", native(c)).status, 200)  # warm
+        rc, _ = tool("touch", "--store", ENV["url"], "--secret-file",
+                     ENV["secret"], "-", "5", stdin=c + "\n")
+        self.assertEqual(rc, 0)
+        before = mc_stats(ENV["mc"].port)
+        for _ in range(10):
+            self.assertEqual(get("/app/", native(c)).status, 200)
+        after = mc_stats(ENV["mc"].port)
+        self.assertEqual(mc_commands(before, after), 10)
+        self.assertEqual(after["cmd_set"], before["cmd_set"])
+        # The worker's loop keeps its connection: none is opened per
+        # request (the one more is the second `stats`).
+        self.assertEqual(after["total_connections"],
+                         before["total_connections"] + 1)
+        rc, out = tool("show", "--store", ENV["url"], "--secret-file",
+                       ENV["secret"], "--json", "-", stdin=c + "\n")
+        self.assertEqual(rc, 0)
+        self.assertTrue(590 <= json.loads(out)["ttl"] <= 600, out)
+
+    def test_hostile_cookies_get_4xx_and_nginx_keeps_serving(self):
+        _, c = ENV["demo"].login("grace")
+        cases = [
+            "; ".join("k%d=v" % i for i in range(1000)),  # 7.9 KB
+            "session=" + "x" * 7000,
+            "session=\x01\x02\x7f\x80\xff\"\\;;;",
+            "session=" + "; session=".join(["2|1:0|x"] * 300),
+        ]
+        for value in cases:
+            r = get("/app/", value)
+            self.assertIn(r.status, (401, 431), value[:40])
+            r = get("/tapp/", value.replace("session=", "session_id="),
+                    port=ENV["tport"])
+            self.assertIn(r.status, (401, 431), value[:40])
+        # Beyond nginx's own limits (8 KiB a line): nginx's 400.
+        self.assertEqual(get("/app/", "session=" + "x" * 20000).status, 400)
+        # Several Cookie lines are one list of pairs.
+        r = get("/app/", "theme=dark", headers={"cookie": "session=" + c})
+        self.assertEqual((r.status, r.body), (200, "user=grace\n"))
+        self.assertEqual(get("/open/").body, "open\n")
+
+    def test_several_workers_and_a_reload_with_a_new_key(self):
+        backend = free_port()
+        secret = write(ENV["dir"], "reloaded_secret", "s" * 32)
+        with open(secret, "w") as f:
+            f.write("s" * 32)  # the demo's secret, without the newline
+        ngx = Nginx("""
+            mcsession_store memcached://127.0.0.1:%d;
+            mcsession_secret_file %s;
+            server {
+                listen 127.0.0.1:{port} reuseport;
+                location / {
+                    mcsession on;
+                    mcsession_require_user on;
+                    proxy_set_header X-User $mcsession_user;
+                    proxy_set_header X-Pid $pid;
+                    proxy_pass http://127.0.0.1:%d;
+                }
+            }
+            server {
+                listen 127.0.0.1:%d;
+                location / {
+                    return 200 "$http_x_user $http_x_pid\\n";
+                }
+            }""" % (ENV["mc"].port, secret, backend, backend),
+                    main=load_module(),
+                    workers=3)
+        try:
+            _, c = ENV["demo"].login("hal")
+            pids = set()
+            for _ in range(40):
+                r = http(ngx.port, path="/", headers={"Cookie": native(c)})
+                self.assertEqual(r.status, 200, ngx.error_log())
+                user, pid = r.body.split()
+                self.assertEqual(user, "hal")
+                pids.add(pid)
+            self.assertGreater(len(pids), 1, "one worker answered all")
+            self.assertEqual(http(ngx.port, path="/").status, 401)
+            # A reload reads the secret file again: the demo's cookie
+            # stops passing once the new workers answer.
+            write(ENV["dir"], "reloaded_secret", "t" * 32)
+            os.kill(ngx.proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 8
+            while http(ngx.port, path="/",
+                       headers={"Cookie": native(c)}).status == 200:
+                self.assertLess(time.monotonic(), deadline, "no reload")
+                time.sleep(0.1)
+            self.assertEqual(http(ngx.port, path="/",
+                                  headers={"Cookie": native(c)}).status,
+                             401)
+            self.assertIsNone(ngx.proc.poll())
+            self.assertNotIn("[alert]", ngx.error_log())
+        finally:
+            ngx.stop()
+
+    def test_nginx_t_names_the_directive_of_each_error(self):
+        d = ENV["dir"]
+        short = write(d, "short", "too short")
+        good = "mcsession_store %s;\nmcsession_secret_file %s;\n" % (
+            ENV["url"], ENV["secret"])
+        on = "server { listen 127.0.0.1:{port}; location / { mcsession on; } }"
+        rc, err = nginx_test(good + on, load_module())
+        self.assertEqual(rc, 0, err)
+        cases = [
+            ("mcsession_secret_file %s/missing;" % d,
+             "mcsession_secret_file", "cannot open"),
+            ("mcsession_secret_file %s;" % d,  # a directory: unreadable
+             "mcsession_secret_file", "cannot read"),
+            ("mcsession_secret_file %s;" % short,
+             "mcsession_secret_file", "holds 9 bytes"),
+            ("mcsession_store memcached://127.0.0.1:99999;",
+             "mcsession_store", "bad URL"),
+            ("mcsession_store redis://127.0.0.1;",
+             "mcsession_store", "bad URL"),
+            ("mcsession_store memory;", "mcsession_store", "memory store"),
+        ]
+        for directive, name, what in cases:
+            text = good.replace(name + " ", "#") + directive + "\n" + on
+            rc, err = nginx_test(text, load_module())
+            self.assertNotEqual(rc, 0, directive)
+            self.assertIn('"%s"' % name, err, directive)
+            self.assertIn(what, err, directive)
+        # Tornado mode without its two secrets; mcsession on without a
+        # store or a secret.
+        rc, err = nginx_test(good + "mcsession_mode tornado;\n"
+                             "mcsession_cookie_secret_file %s;\n" %
+                             ENV["cookie_file"] + on, load_module())
+        self.assertNotEqual(rc, 0)
+        self.assertIn('"mcsession_session_secret_file"', err)
+        self.assertIn('"mcsession on"', err)
+        rc, err = nginx_test("mcsession_secret_file %s;\n" % ENV["secret"]
+                             + on, load_module())
+        self.assertNotEqual(rc, 0)
+        self.assertIn('needs "mcsession_store"', err)
+        rc, err = nginx_test("mcsession_store %s;\n" % ENV["url"] + on,
+                             load_module())
+        self.assertNotEqual(rc, 0)
+        self.assertIn('needs "mcsession_secret_file"', err)
+
+    def test_z_stalled_memcached_gives_503_in_time_and_recovers(self):
+        """Named to run last: memcached is frozen for a while."""
+        _, c = ENV["demo"].login("heidi")
+        self.assertEqual(get("/app/", native(c)).status, 200)
+        mc = ENV["mc"]
+        os.kill(mc.proc.pid, signal.SIGSTOP)
+        try:
+            waited = []
+
+            def gated():
+                t = time.monotonic()
+                r = get("/app/", native(c))
+                waited.append((r.status, time.monotonic() - t))
+
+            threads = [threading.Thread(target=gated) for _ in range(3)]
+            for t in threads:
+                t.start()
+            time.sleep(0.1)
+            for _ in range(5):  # one nginx worker
+                t = time.monotonic()
+                self.assertEqual(get("/open/").status, 200)
+                self.assertEqual(get("/app/public/").status, 200)
+                self.assertEqual(get("/app/").status, 401)  # no cookie
+                self.assertLess(time.monotonic() - t, 0.5)
+            for t in threads:
+                t.join(10)
+            self.assertEqual(len(waited), 3)
+            for status, took in waited:
+                self.assertEqual(status, 503)
+                self.assertLess(took, IO_TIMEOUT_MS / 1000 + 1.5)
+        finally:
+            os.kill(mc.proc.pid, signal.SIGCONT)
+        t0 = time.monotonic()
+        while get("/app/", native(c)).status != 200:
+            self.assertLess(time.monotonic() - t0, 10, "no recovery")
+            time.sleep(0.2)
+        # Once per burst: three 503s, one line.
+        log = ENV["nginx"].error_log()
+        self.assertEqual(log.count("the session store failed"), 1, log)
+
+
+def main():
+    global MODULE
+    if len(sys.argv) < 4:
+        sys.exit("usage: test_nginx_module.py MODULE DEMO TOOL [TEST...]")
+    MODULE = os.path.abspath(sys.argv.pop(1))
+    demo_harness.DEMO = os.path.abspath(sys.argv.pop(1))
+    gate_harness.TOOL = os.path.abspath(sys.argv.pop(1))
+    for prog in ("memcached", "nginx"):
+        if not shutil.which(prog) and not os.path.exists("/usr/sbin/" + prog):
+            print("skipping: %s is not installed" % prog, file=sys.stderr)
+            sys.exit(77)
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
