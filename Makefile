@@ -103,12 +103,13 @@ bench:
 	  || (cd bench/node && npm ci --no-audit --no-fund && touch node_modules/.installed)
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target mcsession-demo mcsession \
-	  mcsession-gate
+	  mcsession-gate ngx_http_mcsession_module
 	cmake -S bench -B $(BENCH_BUILD)/bench -DMCS_BUILD_DIR=$(abspath $(BENCH_BUILD))
 	cmake --build $(BENCH_BUILD)/bench
 	/usr/bin/python3 bench/run.py --demo $(BENCH_BUILD)/mcsession-demo \
 	  --bench-lib $(BENCH_BUILD)/bench/bench_lib \
-	  --gate $(BENCH_BUILD)/mcsession-gate
+	  --gate $(BENCH_BUILD)/mcsession-gate \
+	  --module $(BENCH_BUILD)/ngx_http_mcsession_module.so
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-bench $(INSTALL_BUILD)

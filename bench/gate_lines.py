@@ -28,7 +28,10 @@ SERVER_CPU = http_lines.SERVER_CPU
 PATH = "/20b.txt"
 BODY = b"twenty bytes static\n"  # 20 bytes
 
+# The nginx of every edge line (this file's and module_lines.py's): one
+# worker, the http{} servers given.
 NGINX_CONF = """
+%(main)s
 worker_processes 1;
 error_log %(dir)s/nginx-error.log warn;
 pid %(dir)s/nginx.pid;
@@ -41,13 +44,18 @@ http {
     uwsgi_temp_path %(dir)s/nginx-uwsgi;
     scgi_temp_path %(dir)s/nginx-scgi;
     default_type text/plain;
+%(servers)s
+}
+"""
+
+GATE_SERVERS = """
     upstream mcsession_gate {
         server 127.0.0.1:%(gate)d;
         keepalive 32;
         keepalive_timeout 5s;
     }
     server {
-        listen 127.0.0.1:%(port)d;
+        listen 127.0.0.1:{port};
         root %(www)s;
         location = /_auth {
             internal;
@@ -63,11 +71,10 @@ http {
             auth_request /_auth;
         }
     }
-}
 """
 
 
-def _children(pid):
+def children(pid):
     """PIDs whose parent is `pid` (nginx's worker)."""
     out = []
     for entry in os.listdir("/proc"):
@@ -87,7 +94,7 @@ def _cpu(pids):
     return sum(cpu_seconds(p) for p in pids)
 
 
-def _sessions(ctx, demo_argv_for_port, secret):
+def sessions(ctx, demo_argv_for_port):
     """256 logged-in users' Cookie headers, made through the demo."""
     server = http_lines.Server("gate-logins", demo_argv_for_port, ["/"])
     proc, port = http_lines.start(ctx, server)
@@ -97,13 +104,40 @@ def _sessions(ctx, demo_argv_for_port, secret):
         ctx.procs.stop(proc)
 
 
-def _run(ctx, port, cookie_file, seconds, nginx_pids, gate_pid):
+def www(ctx):
+    """The directory holding the 20-byte file, reachable by nginx's
+    worker (nobody, under root)."""
+    path = os.path.join(ctx.work, "www")
+    os.makedirs(path, exist_ok=True)
+    os.chmod(ctx.work, 0o755)
+    with open(os.path.join(path, PATH.lstrip("/")), "wb") as f:
+        f.write(BODY)
+    return path
+
+
+def start_nginx(ctx, name, main, servers):
+    """nginx (one worker, CPU 0) with `servers` in http{}: (proc, PIDs of
+    master and worker). {port} in `servers` is its port, returned too."""
+    port = free_port()
+    conf = os.path.join(ctx.work, name + ".conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF % dict(dir=ctx.work, main=main,
+                                  servers=servers.replace("{port}",
+                                                          str(port))))
+    nginx = ctx.procs.start(name, [
+        "nginx", "-p", ctx.work, "-c", conf, "-g", "daemon off;"],
+        SERVER_CPU)
+    ctx.procs.wait_port(nginx, port)
+    return nginx, [nginx.pid] + children(nginx.pid), port
+
+
+def _run(ctx, port, path, cookie_file, seconds, nginx_pids, gate_pid):
     before = ctx.mc.stats()
-    n0, g0, m0 = _cpu(nginx_pids), cpu_seconds(gate_pid), \
-        cpu_seconds(ctx.mc_pid)
-    r = http_lines.wrk(ctx, port, PATH, cookie_file, seconds)
-    n1, g1, m1 = _cpu(nginx_pids), cpu_seconds(gate_pid), \
-        cpu_seconds(ctx.mc_pid)
+    n0, m0 = _cpu(nginx_pids), cpu_seconds(ctx.mc_pid)
+    g0 = cpu_seconds(gate_pid) if gate_pid else 0
+    r = http_lines.wrk(ctx, port, path, cookie_file, seconds)
+    n1, m1 = _cpu(nginx_pids), cpu_seconds(ctx.mc_pid)
+    g1 = cpu_seconds(gate_pid) if gate_pid else 0
     after = ctx.mc.stats()
     req = max(r["requests"], 1)
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
@@ -117,41 +151,37 @@ def _run(ctx, port, cookie_file, seconds, nginx_pids, gate_pid):
     return r
 
 
+def measure(ctx, port, path, cookie_file, nginx_pids, gate_pid=None):
+    """A warm-up, then ctx.runs runs of `path`: one line of the table,
+    the median run's figures (sums of errors and new connections)."""
+    http_lines.wrk(ctx, port, path, cookie_file, http_lines.WARMUP_SECONDS)
+    runs = [_run(ctx, port, path, cookie_file, ctx.seconds, nginx_pids,
+                 gate_pid) for _ in range(ctx.runs)]
+    line = dict(sorted(runs, key=lambda r: r["rps"])[len(runs) // 2])
+    line["rps"] = statistics.median(r["rps"] for r in runs)
+    for key in ("cpu_us", "nginx_cpu_us", "gate_cpu_us", "mc_cpu_us"):
+        line[key] = statistics.median(r[key] for r in runs)
+    for key in ("errors", "non2xx", "conns"):
+        line[key] = sum(r[key] for r in runs)
+    line["runs"] = [round(r["rps"]) for r in runs]
+    return line
+
+
 def gate_lines(ctx, gate, demo_argv_for_port, secret):
     """Line (c): a list with one line for results["edge"]."""
-    cookie_file = _sessions(ctx, demo_argv_for_port, secret)
-    www = os.path.join(ctx.work, "www")
-    os.makedirs(www, exist_ok=True)
-    os.chmod(ctx.work, 0o755)  # nginx's worker runs as nobody under root
-    with open(os.path.join(www, PATH.lstrip("/")), "wb") as f:
-        f.write(BODY)
+    cookie_file = sessions(ctx, demo_argv_for_port)
+    root = www(ctx)
     gate_port = free_port()
     gate_proc = ctx.procs.start("gate", [
         gate, "--listen", "127.0.0.1:%d" % gate_port, "--store", ctx.mc_url,
         "--secret-file", secret], SERVER_CPU)
     ctx.procs.wait_port(gate_proc, gate_port)
-    port = free_port()
-    conf = os.path.join(ctx.work, "nginx-gate.conf")
-    with open(conf, "w") as f:
-        f.write(NGINX_CONF % dict(dir=ctx.work, gate=gate_port, port=port,
-                                  www=www))
-    nginx = ctx.procs.start("nginx-gate", [
-        "nginx", "-p", ctx.work, "-c", conf, "-g", "daemon off;"],
-        SERVER_CPU)
+    nginx = None
     try:
-        ctx.procs.wait_port(nginx, port)
-        pids = [nginx.pid] + _children(nginx.pid)
-        http_lines.wrk(ctx, port, PATH, cookie_file,
-                       http_lines.WARMUP_SECONDS)
-        runs = [_run(ctx, port, cookie_file, ctx.seconds, pids,
-                     gate_proc.pid) for _ in range(ctx.runs)]
-        line = dict(sorted(runs, key=lambda r: r["rps"])[len(runs) // 2])
-        line["rps"] = statistics.median(r["rps"] for r in runs)
-        for key in ("cpu_us", "nginx_cpu_us", "gate_cpu_us", "mc_cpu_us"):
-            line[key] = statistics.median(r[key] for r in runs)
-        for key in ("errors", "non2xx", "conns"):
-            line[key] = sum(r[key] for r in runs)
-        line["runs"] = [round(r["rps"]) for r in runs]
+        nginx, pids, port = start_nginx(
+            ctx, "nginx-gate", "",
+            GATE_SERVERS % dict(gate=gate_port, www=root))
+        line = measure(ctx, port, PATH, cookie_file, pids, gate_proc.pid)
         line["gate_rss_kib"] = peak_rss_kib(gate_proc.pid)
         line["label"] = "c"
         line["what"] = "auth_request to mcsession-gate (1 loop, CPU 0)"
@@ -161,5 +191,6 @@ def gate_lines(ctx, gate, demo_argv_for_port, secret):
                                          line["gate_cpu_us"]))
         return [line]
     finally:
-        ctx.procs.stop(nginx)
+        if nginx:
+            ctx.procs.stop(nginx)
         ctx.procs.stop(gate_proc)

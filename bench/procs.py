@@ -17,13 +17,22 @@ def free_port():
         return s.getsockname()[1]
 
 
-def peak_rss_kib(pid):
-    """VmHWM (peak resident set) of a live process, in KiB."""
+def _status_kib(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise RuntimeError("no VmHWM for PID %d" % pid)
+    raise RuntimeError("no %s for PID %d" % (field, pid))
+
+
+def peak_rss_kib(pid):
+    """VmHWM (peak resident set) of a live process, in KiB."""
+    return _status_kib(pid, "VmHWM")
+
+
+def rss_kib(pid):
+    """VmRSS (resident set now) of a live process, in KiB."""
+    return _status_kib(pid, "VmRSS")
 
 
 def cpu_seconds(pid):

@@ -145,8 +145,40 @@ def edge_section(r):
             "time ÷ requests (nginx's master and worker, and the gate where "
             "there is one, all on CPU 0); the gate's line sends each request "
             "through nginx's auth_request to mcsession-gate on a kept-alive "
-            "upstream connection (bench/gate_lines.py).", ""]
-    return out
+            "upstream connection (bench/gate_lines.py); (a) and (b) are one "
+            "nginx, the module loaded, its locations ungated and gated "
+            "(bench/module_lines.py).", ""]
+    return out + edge_targets(lines)
+
+
+def edge_targets(lines):
+    """Issue 14's targets for the lines measured (those of a line that
+    was not run are left out)."""
+    by = {l.get("label"): l for l in lines}
+    a, b, d = by.get("a"), by.get("b"), by.get("d")
+    rows = []
+    if a and b:
+        rows.append(("(b) ≥ 60 % of (a)", "%.0f %%" % (100 * b["rps"] /
+                                                      a["rps"]),
+                     b["rps"] >= 0.6 * a["rps"]))
+    if b and d:
+        rows.append(("(b) ≥ 20 × (d)", "%.1f ×" % (b["rps"] / d["rps"]),
+                     b["rps"] >= 20 * d["rps"]))
+    if b:
+        rows += [
+            ("(b) one memcached command per gated request",
+             "%.2f" % b["cmds"], abs(b["cmds"] - 1) <= 0.02),
+            ("(b) no new memcached connection per request",
+             "%d new" % b["conns"], b["conns"] <= 1),
+            ("(b) nginx worker RSS growth under load ≤ 8 MiB",
+             "%.1f MiB" % (b["worker_rss_growth_kib"] / 1024),
+             b["worker_rss_growth_kib"] <= 8 * 1024)]
+    if not rows:
+        return []
+    out = ["| edge target (issue 14) | measured | |", "|---|--:|---|"]
+    out += ["| %s | %s | %s |" % (name, got, mark(ok))
+            for name, got, ok in rows]
+    return out + [""]
 
 
 def lib_section(r):

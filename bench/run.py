@@ -3,7 +3,11 @@
 express-session, on one memcached, in one run (issue 6).
 
   run.py --demo BUILD/mcsession-demo --bench-lib BENCH_BUILD/bench_lib
-         [--gate BUILD/mcsession-gate] [--out bench/results/latest.md]
+         [--gate BUILD/mcsession-gate]
+         [--module BUILD/ngx_http_mcsession_module.so]
+         [--out bench/results/latest.md]
+  run.py --edge-only --demo ... --gate ... --module ...
+         (only the nginx edge table, issue 14)
   run.py --render bench/results/latest.json   (the table again, no run)
 
 Environment: BENCH_SECONDS (wrk run length, default 10), BENCH_RUNS (runs
@@ -30,6 +34,7 @@ import gate_lines
 import http_lines
 import instructions
 import lib_lines
+import module_lines
 import report
 from http_lines import Server
 from mcstats import Memcached
@@ -50,8 +55,10 @@ class Ctx:
 
     def __init__(self, args, work):
         self.demo = os.path.abspath(args.demo)
-        self.bench_lib = os.path.abspath(args.bench_lib)
+        self.bench_lib = (os.path.abspath(args.bench_lib)
+                          if args.bench_lib else None)
         self.gate = os.path.abspath(args.gate) if args.gate else None
+        self.module = os.path.abspath(args.module) if args.module else None
         self.work = work
         self.procs = Procs(work)
         self.lua_script = os.path.join(BENCH_DIR, "sessions.lua")
@@ -200,6 +207,21 @@ def gate_part(ctx, secret):
         .argv_for_port(port), secret)
 
 
+def module_part(ctx, secret):
+    """Issue 14's edge table, lines (a) ungated and (b) gated by the nginx
+    module (bench/module_lines.py); [] without --module or nginx."""
+    if not ctx.module or not shutil.which("nginx"):
+        ctx.progress("edge (a), (b) skipped: no --module or no nginx")
+        return []
+    return module_lines.module_lines(
+        ctx, ctx.module, lambda port: demo_server(ctx, secret, 1)
+        .argv_for_port(port), secret)
+
+
+def edge_part(ctx, secret):
+    return module_part(ctx, secret) + gate_part(ctx, secret)
+
+
 def versions():
     def first_line(argv):
         try:
@@ -231,14 +253,21 @@ def parse_args():
     p.add_argument("--bench-lib")
     p.add_argument("--gate", help="build/mcsession-gate: the edge table's "
                    "line (c), nginx auth_request to the gate (issue 14)")
+    p.add_argument("--module", help="build/ngx_http_mcsession_module.so: "
+                   "the edge table's lines (a) and (b), nginx ungated and "
+                   "gated by the module (issue 14)")
+    p.add_argument("--edge-only", action="store_true",
+                   help="run only the edge table (with --gate, --module)")
     p.add_argument("--out", default=os.path.join(BENCH_DIR,
                                                  "results/latest.md"))
     p.add_argument("--render", metavar="JSON",
                    help="only print the table of a run's saved results "
                         "(the .json written next to --out)")
     args = p.parse_args()
-    if not args.render and not (args.demo and args.bench_lib):
-        p.error("--demo and --bench-lib are required (or --render)")
+    if not args.render and not args.demo:
+        p.error("--demo is required (or --render)")
+    if not args.render and not args.edge_only and not args.bench_lib:
+        p.error("--bench-lib is required (or --render, or --edge-only)")
     return args
 
 
@@ -270,6 +299,11 @@ def main():
                                    lib_seconds=ctx.lib_seconds),
                        versions=versions(), machine=report.machine(),
                        load_before=os.getloadavg())
+        if args.edge_only:
+            results["edge"] = edge_part(ctx, secret_file(ctx, "demo.secret"))
+            print("\n".join(report.edge_section(results)))
+            ok = True
+            return 0
         results["lib"] = lib_lines.library_lines(ctx)
         results["memory"] = lib_lines.memory_lines(ctx)
         demo_secret = secret_file(ctx, "demo.secret")
@@ -277,7 +311,7 @@ def main():
         results["sweep"], threads, cookies = threads_sweep(ctx, demo_secret)
         results["threads"] = threads
         results["http"] = http_part(ctx, demo_secret, threads, cookies)
-        results["edge"] = results.get("edge", []) + gate_part(ctx,
+        results["edge"] = results.get("edge", []) + edge_part(ctx,
                                                               demo_secret)
         results["instructions"] = instructions.instruction_lines(
             ctx, demo_secret)
