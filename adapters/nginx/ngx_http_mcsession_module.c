@@ -132,7 +132,9 @@ ngx_http_mcsession_store_failed(ngx_http_request_t *r, int rc)
 
 
 /* A user name goes into headers ($mcsession_user in proxy_set_header), so
- * one that could end or split a header line is no user. Native mode's
+ * one that could end or split a header line is no user, nor one with a
+ * space at either end (a backend trims it and reads another name): the
+ * rule of mcsession-gate's X-Session-User (gate/verdict.c). Native mode's
  * users are checked by the library already (mcs_session_set_user); a
  * Tornado application may have stored anything. */
 static ngx_uint_t
@@ -140,7 +142,9 @@ ngx_http_mcsession_user_ok(const u_char *p, size_t len)
 {
     const u_char  *end;
 
-    if (len == 0 || len > MCS_USER_ID_MAX) {
+    if (len == 0 || len > MCS_USER_ID_MAX || p[0] == ' '
+        || p[len - 1] == ' ')
+    {
         return 0;
     }
 
@@ -202,7 +206,8 @@ ngx_http_mcsession_take(ngx_http_request_t *r, ngx_http_mcsession_ctx_t *ctx,
     } else if (user) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "mcsession: the session's user is not fit for a "
-                      "header (control bytes, or over %d bytes): no user",
+                      "header (control bytes, a space at either end, or "
+                      "over %d bytes): no user",
                       MCS_USER_ID_MAX);
     }
 
