@@ -1,5 +1,7 @@
 """Issue 14's edge table, line (c): nginx with auth_request to
-mcsession-gate, serving a 20-byte static file to logged-in sessions.
+mcsession-gate, serving a 20-byte static file to logged-in sessions; and
+line (d): the same with auth_request to the Tornado recipe app (what a
+user does today).
 
 Same method as the other HTTP lines (http_lines.py): wrk -t1 -c32 with
 sessions.lua over 256 logged-in sessions, a warm-up, BENCH_RUNS runs of
@@ -64,6 +66,33 @@ GATE_SERVERS = """
             proxy_set_header Content-Length "";
             proxy_pass_request_headers off;
             proxy_set_header Cookie "session=$cookie_session";
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location / {
+            auth_request /_auth;
+        }
+    }
+"""
+
+
+# Line (d): the recipe app's "/" is its logged-in page (200 for a user,
+# a redirect to /login otherwise, which auth_request turns into an
+# error): the check a Tornado application can offer today. It gets the
+# client's headers, the Cookie among them, as auth_request sends them.
+RECIPE_SERVERS = """
+    upstream recipe {
+        server 127.0.0.1:%(app)d;
+        keepalive 32;
+    }
+    server {
+        listen 127.0.0.1:{port};
+        root %(www)s;
+        location = /_auth {
+            internal;
+            proxy_pass http://recipe/;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
@@ -194,3 +223,28 @@ def gate_lines(ctx, gate, demo_argv_for_port, secret):
         if nginx:
             ctx.procs.stop(nginx)
         ctx.procs.stop(gate_proc)
+
+
+def recipe_line(ctx, recipe_server):
+    """Line (d): a list with one line for results["edge"]. The recipe app
+    (an http_lines.Server) runs on CPU 0 beside nginx, as the gate does,
+    over sessions it made itself."""
+    app, app_port = http_lines.start(ctx, recipe_server)
+    nginx = None
+    try:
+        cookie_file = http_lines.logins(ctx, "recipe-edge", app_port)
+        nginx, pids, port = start_nginx(
+            ctx, "nginx-recipe", "",
+            RECIPE_SERVERS % dict(app=app_port, www=www(ctx)))
+        line = measure(ctx, port, PATH, cookie_file, pids, app.pid)
+        line["label"] = "d"
+        line["what"] = "auth_request to the Tornado recipe app (CPU 0)"
+        ctx.progress("edge (d) %8.0f req/s  runs %s  %.1f + %.1f us CPU/req "
+                     "(nginx + app)" % (line["rps"], line["runs"],
+                                        line["nginx_cpu_us"],
+                                        line["gate_cpu_us"]))
+        return [line]
+    finally:
+        if nginx:
+            ctx.procs.stop(nginx)
+        ctx.procs.stop(app)

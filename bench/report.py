@@ -129,7 +129,7 @@ def edge_section(r):
             r["config"]["seconds"], r["config"]["runs"]),
         "",
         "| line | what | req/s | p50 ms | p99 ms | errors | non-2xx "
-        "| CPU µs/req | of it nginx | of it gate | mc CPU µs/req "
+        "| CPU µs/req | of it nginx | of it gate (app) | mc CPU µs/req "
         "| mc cmds/req | new mc conns |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
@@ -145,7 +145,9 @@ def edge_section(r):
             "time ÷ requests (nginx's master and worker, and the gate where "
             "there is one, all on CPU 0); the gate's line sends each request "
             "through nginx's auth_request to mcsession-gate on a kept-alive "
-            "upstream connection (bench/gate_lines.py); (a) and (b) are one "
+            "upstream connection (bench/gate_lines.py), line (d) to the "
+            "Tornado recipe app's logged-in page (its CPU in the gate's "
+            "column); (a) and (b) are one "
             "nginx, the module loaded, its locations ungated and gated "
             "(bench/module_lines.py).", ""]
     return out + edge_targets(lines)

@@ -218,8 +218,17 @@ def module_part(ctx, secret):
         .argv_for_port(port), secret)
 
 
+def recipe_part(ctx):
+    """Issue 14's edge table, line (d): nginx auth_request to the Tornado
+    recipe app; [] without nginx."""
+    if not shutil.which("nginx"):
+        return []
+    return gate_lines.recipe_line(ctx, tornado_server(ctx))
+
+
 def edge_part(ctx, secret):
-    return module_part(ctx, secret) + gate_part(ctx, secret)
+    return module_part(ctx, secret) + gate_part(ctx, secret) + \
+        recipe_part(ctx)
 
 
 def versions():
