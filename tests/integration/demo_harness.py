@@ -213,12 +213,12 @@ class Memcached:
         self.proc.wait(TIMEOUT)
 
 
-def start_memcached():
+def start_memcached(listen="127.0.0.1"):
     """A Memcached on a free port (retried: a port found free can be taken
-    before memcached binds it)."""
+    before memcached binds it), on `listen` (Memcached's)."""
     for _ in range(5):  # free_port can race with another process
         try:
-            return Memcached(free_port())
+            return Memcached(free_port(), listen)
         except AssertionError:
             continue
     raise AssertionError("no memcached")

@@ -43,7 +43,7 @@ except ImportError as e:
 
 import demo_harness
 import gate_harness
-from demo_harness import Demo, Memcached, free_port, write_secret
+from demo_harness import Demo, free_port, start_memcached, write_secret
 from gate_harness import Nginx, http, mc_commands, mc_stats, nginx_test, tool
 from tornado_harness import Browser, RecipeApp
 
@@ -165,13 +165,7 @@ def setUpModule():
     ENV["cookie_file"] = write(d, "cookie_secret",
                                "cookie secret, 32 bytes long!!")
     ENV["session_file"] = write(d, "session_secret", "session secret")
-    for _ in range(5):
-        try:
-            ENV["mc"] = Memcached(free_port(), listen="127.0.0.1,::1")
-            break
-        except AssertionError:
-            continue
-    mc = ENV["mc"]
+    mc = ENV["mc"] = start_memcached("127.0.0.1,::1")
     ENV["url"] = "memcached://127.0.0.1:%d" % mc.port
     ENV["demo"] = Demo("--store", ENV["url"], secret_file=ENV["secret"])
     ENV["py"] = RecipeApp([mc.port], ENV["cookie_file"], ENV["session_file"])
