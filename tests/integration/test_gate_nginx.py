@@ -22,14 +22,10 @@ requests pass again within seconds of memcached coming back; hostile
 cookies get 4xx and nginx keeps serving; a POST's body stays away from the
 gate.
 """
-import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import threading
-import time
 import unittest
 
 try:
@@ -40,9 +36,11 @@ except ImportError as e:
     sys.exit(77)
 
 import demo_harness
+import edge_checks
 import gate_harness
 from demo_harness import Demo, Memcached, free_port, write_secret
-from gate_harness import Gate, Nginx, http, mc_commands, mc_stats, tool
+from edge_checks import native
+from gate_harness import Gate, Nginx, http
 from tornado_harness import Browser, RecipeApp
 
 IO_TIMEOUT_MS = 1000
@@ -197,10 +195,6 @@ def get(path, cookie=None, headers=None, **kw):
     return http(ENV["nginx"].port, path=path, headers=h, **kw)
 
 
-def native(c):
-    return "theme=dark; session=" + c + "; lang=en"
-
-
 class GateBehindNginxTest(unittest.TestCase):
     def tearDown(self):
         for name in ("gate", "tgate"):
@@ -226,35 +220,9 @@ class GateBehindNginxTest(unittest.TestCase):
         self.assertEqual(get("/tapp/", native(c)).status, 401)
 
     def test_no_cookie_forged_expired_destroyed_revoked_get_401(self):
-        self.assertEqual(get("/app/").status, 401)
-        _, c = ENV["demo"].login("bob")
-        self.assertEqual(get("/app/", native(c)).status, 200)
-        self.assertEqual(get("/app/", native(c[:-4] + "AAAA")).status, 401)
-        # Expired: a minute's life shortened to one second.
-        rc, out = tool("touch", "--store", ENV["url"], "--secret-file",
-                       ENV["secret"], "-", "1", stdin=c + "\n")
-        self.assertEqual(rc, 0, out)
-        time.sleep(2.2)
-        self.assertEqual(get("/app/", native(c)).status, 401)
-        # Destroyed: logged out in the application.
-        _, c = ENV["demo"].login("carol")
-        self.assertEqual(get("/app/", native(c)).status, 200)
-        token = ENV["demo"].get("/", cookie=c).xsrf()
-        ENV["demo"].post("/logout", {"_xsrf": token}, cookie=c)
-        self.assertEqual(get("/app/", native(c)).status, 401)
-        # Revoked: logged out everywhere from another session; the gate
-        # notices within its revocation check interval (5 s).
-        _, laptop = ENV["demo"].login("dave")
-        _, phone = ENV["demo"].login("dave")
-        self.assertEqual(get("/app/", native(phone)).status, 200)
-        token = ENV["demo"].get("/", cookie=laptop).xsrf()
-        ENV["demo"].post("/logout-everywhere", {"_xsrf": token},
-                         cookie=laptop)
-        deadline = time.monotonic() + 8
-        while get("/app/", native(phone)).status == 200:
-            self.assertLess(time.monotonic(), deadline, "revocation ignored")
-            time.sleep(0.25)
-        self.assertEqual(get("/app/", native(phone)).status, 401)
+        # The gate notices a revocation within its check interval (5 s).
+        edge_checks.expired_destroyed_revoked(
+            self, ENV, lambda cookie: get("/app/", cookie))
 
     def test_error_page_redirects_to_the_login_with_next(self):
         r = get("/account/orders?page=2")
@@ -266,31 +234,12 @@ class GateBehindNginxTest(unittest.TestCase):
         self.assertEqual((r.status, r.body), (200, "user=erin\n"))
 
     def test_one_memcached_command_per_gated_request_and_no_write(self):
-        _, c = ENV["demo"].login("frank")
-        self.assertEqual(get("/app/", native(c)).status, 200)  # warm
-        rc, _ = tool("touch", "--store", ENV["url"], "--secret-file",
-                     ENV["secret"], "-", "5", stdin=c + "\n")
-        self.assertEqual(rc, 0)
-        before = mc_stats(ENV["mc"].port)
-        for _ in range(10):
-            self.assertEqual(get("/app/", native(c)).status, 200)
-        after = mc_stats(ENV["mc"].port)
-        self.assertEqual(mc_commands(before, after), 10)
-        self.assertEqual(after["cmd_set"], before["cmd_set"])
-        rc, out = tool("show", "--store", ENV["url"], "--secret-file",
-                       ENV["secret"], "--json", "-", stdin=c + "\n")
-        self.assertEqual(rc, 0)
-        self.assertTrue(590 <= json.loads(out)["ttl"] <= 600, out)
+        edge_checks.one_command_per_request(
+            self, ENV, lambda cookie: get("/app/", cookie), 600)
 
     def test_hostile_cookies_get_4xx_and_nginx_keeps_serving(self):
         _, c = ENV["demo"].login("grace")
-        cases = [
-            "; ".join("k%d=v" % i for i in range(1000)),  # 7.9 KB
-            "session=" + "x" * 7000,
-            "session=\x01\x02\x7f\x80\xff\"\\;;;",
-            "session=" + "; session=".join(["2|1:0|x"] * 300),
-        ]
-        for value in cases:
+        for value in edge_checks.HOSTILE_COOKIES:
             r = get("/app/", value)
             self.assertEqual(r.status, 401, value[:40])
             r = get("/tapp/", value.replace("session=", "session_id="))
@@ -306,40 +255,14 @@ class GateBehindNginxTest(unittest.TestCase):
 
     def test_z_stalled_memcached_gives_503_in_time_and_recovers(self):
         """Named to run last: memcached is frozen for a while."""
-        _, c = ENV["demo"].login("heidi")
-        self.assertEqual(get("/app/", native(c)).status, 200)
-        mc = ENV["mc"]
-        os.kill(mc.proc.pid, signal.SIGSTOP)
-        try:
-            waited = []
+        def quick():  # one nginx worker, one gate thread
+            self.assertEqual(get("/open/").status, 200)
+            self.assertEqual(get("/app/").status, 401)  # no cookie
 
-            def gated():
-                t = time.monotonic()
-                r = get("/app/", native(c))
-                waited.append((r.status, r.body, time.monotonic() - t))
-
-            threads = [threading.Thread(target=gated) for _ in range(3)]
-            for t in threads:
-                t.start()
-            time.sleep(0.1)
-            for _ in range(5):  # one nginx worker, one gate thread
-                t = time.monotonic()
-                self.assertEqual(get("/open/").status, 200)
-                self.assertEqual(get("/app/").status, 401)  # no cookie
-                self.assertLess(time.monotonic() - t, 0.5)
-            for t in threads:
-                t.join(10)
-            self.assertEqual(len(waited), 3)
-            for status, body, took in waited:
-                self.assertEqual((status, body),
-                                 (503, "sessions unavailable\n"))
-                self.assertLess(took, IO_TIMEOUT_MS / 1000 + 1.5)
-        finally:
-            os.kill(mc.proc.pid, signal.SIGCONT)
-        t0 = time.monotonic()
-        while get("/app/", native(c)).status != 200:
-            self.assertLess(time.monotonic() - t0, 10, "no recovery")
-            time.sleep(0.2)
+        for r in edge_checks.stalled_memcached(
+                self, ENV, lambda cookie: get("/app/", cookie), quick,
+                IO_TIMEOUT_MS):
+            self.assertEqual(r.body, "sessions unavailable\n")
         self.assertIn("the session store failed", ENV["gate"].err())
 
 

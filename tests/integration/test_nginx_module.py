@@ -22,7 +22,6 @@ worker answers other requests at once, logged once, and gated requests
 pass again within seconds of memcached coming back; `nginx -t` names the
 directive of every configuration error.
 """
-import json
 import os
 import re
 import shutil
@@ -30,7 +29,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -42,9 +40,11 @@ except ImportError as e:
     sys.exit(77)
 
 import demo_harness
+import edge_checks
 import gate_harness
 from demo_harness import Demo, free_port, start_memcached, write_secret
-from gate_harness import Nginx, http, mc_commands, mc_stats, nginx_test, tool
+from edge_checks import native
+from gate_harness import Nginx, http, nginx_test
 from tornado_harness import Browser, RecipeApp
 
 IO_TIMEOUT_MS = 1000
@@ -201,10 +201,6 @@ def get(path, cookie=None, headers=None, port=None, **kw):
     return http(port or ENV["nginx"].port, path=path, headers=h, **kw)
 
 
-def native(c):
-    return "theme=dark; session=" + c + "; lang=en"
-
-
 def tornado_jar(name):
     b = Browser()
     b.login(ENV["py"], name)
@@ -232,41 +228,14 @@ class ModuleTest(unittest.TestCase):
                          401)
 
     def test_no_cookie_forged_expired_destroyed_revoked_get_401(self):
-        self.assertEqual(get("/app/").status, 401)
         self.assertEqual(get("/tapp/", port=ENV["tport"]).status, 401)
-        _, c = ENV["demo"].login("bob")
-        self.assertEqual(get("/app/", native(c)).status, 200)
-        self.assertEqual(get("/app/", native(c[:-4] + "AAAA")).status, 401)
         jar = tornado_jar("bob")
         self.assertEqual(get("/tapp/", jar, port=ENV["tport"]).status, 200)
         forged = re.sub(r"verification=[^;]*", "verification=2|1:0|x", jar)
         self.assertEqual(get("/tapp/", forged, port=ENV["tport"]).status,
                          401)
-        # Expired: a minute's life shortened to one second.
-        rc, out = tool("touch", "--store", ENV["url"], "--secret-file",
-                       ENV["secret"], "-", "1", stdin=c + "\n")
-        self.assertEqual(rc, 0, out)
-        time.sleep(2.2)
-        self.assertEqual(get("/app/", native(c)).status, 401)
-        # Destroyed: logged out in the application.
-        _, c = ENV["demo"].login("carol")
-        self.assertEqual(get("/app/", native(c)).status, 200)
-        token = ENV["demo"].get("/", cookie=c).xsrf()
-        ENV["demo"].post("/logout", {"_xsrf": token}, cookie=c)
-        self.assertEqual(get("/app/", native(c)).status, 401)
-        # Revoked: logged out everywhere from another session; nginx
-        # notices within its revocation check interval (5 s).
-        _, laptop = ENV["demo"].login("dave")
-        _, phone = ENV["demo"].login("dave")
-        self.assertEqual(get("/app/", native(phone)).status, 200)
-        token = ENV["demo"].get("/", cookie=laptop).xsrf()
-        ENV["demo"].post("/logout-everywhere", {"_xsrf": token},
-                         cookie=laptop)
-        deadline = time.monotonic() + 8
-        while get("/app/", native(phone)).status == 200:
-            self.assertLess(time.monotonic(), deadline, "revocation ignored")
-            time.sleep(0.25)
-        self.assertEqual(get("/app/", native(phone)).status, 401)
+        edge_checks.expired_destroyed_revoked(
+            self, ENV, lambda cookie: get("/app/", cookie))
 
     def test_login_url_redirects_with_next(self):
         r = get("/account/orders?page=2&x=%C3%A9")
@@ -301,35 +270,16 @@ class ModuleTest(unittest.TestCase):
         self.assertEqual(get("/", port=ENV["v6port"]).status, 401)
 
     def test_one_memcached_command_per_gated_request_and_it_slides(self):
-        _, c = ENV["demo"].login("frank")
-        self.assertEqual(get("/app/", native(c)).status, 200)  # warm
-        rc, _ = tool("touch", "--store", ENV["url"], "--secret-file",
-                     ENV["secret"], "-", "5", stdin=c + "\n")
-        self.assertEqual(rc, 0)
-        before = mc_stats(ENV["mc"].port)
-        for _ in range(10):
-            self.assertEqual(get("/app/", native(c)).status, 200)
-        after = mc_stats(ENV["mc"].port)
-        self.assertEqual(mc_commands(before, after), 10)
-        self.assertEqual(after["cmd_set"], before["cmd_set"])
+        before, after = edge_checks.one_command_per_request(
+            self, ENV, lambda cookie: get("/app/", cookie), 600)
         # The worker's loop keeps its connection: none is opened per
         # request (the one more is the second `stats`).
         self.assertEqual(after["total_connections"],
                          before["total_connections"] + 1)
-        rc, out = tool("show", "--store", ENV["url"], "--secret-file",
-                       ENV["secret"], "--json", "-", stdin=c + "\n")
-        self.assertEqual(rc, 0)
-        self.assertTrue(590 <= json.loads(out)["ttl"] <= 600, out)
 
     def test_hostile_cookies_get_4xx_and_nginx_keeps_serving(self):
         _, c = ENV["demo"].login("grace")
-        cases = [
-            "; ".join("k%d=v" % i for i in range(1000)),  # 7.9 KB
-            "session=" + "x" * 7000,
-            "session=\x01\x02\x7f\x80\xff\"\\;;;",
-            "session=" + "; session=".join(["2|1:0|x"] * 300),
-        ]
-        for value in cases:
+        for value in edge_checks.HOSTILE_COOKIES:
             r = get("/app/", value)
             self.assertIn(r.status, (401, 431), value[:40])
             r = get("/tapp/", value.replace("session=", "session_id="),
@@ -471,40 +421,14 @@ class ModuleTest(unittest.TestCase):
 
     def test_z_stalled_memcached_gives_503_in_time_and_recovers(self):
         """Named to run last: memcached is frozen for a while."""
-        _, c = ENV["demo"].login("heidi")
-        self.assertEqual(get("/app/", native(c)).status, 200)
-        mc = ENV["mc"]
-        os.kill(mc.proc.pid, signal.SIGSTOP)
-        try:
-            waited = []
+        def quick():  # the same single nginx worker
+            self.assertEqual(get("/open/").status, 200)
+            self.assertEqual(get("/app/public/").status, 200)
+            self.assertEqual(get("/app/").status, 401)  # no cookie
 
-            def gated():
-                t = time.monotonic()
-                r = get("/app/", native(c))
-                waited.append((r.status, time.monotonic() - t))
-
-            threads = [threading.Thread(target=gated) for _ in range(3)]
-            for t in threads:
-                t.start()
-            time.sleep(0.1)
-            for _ in range(5):  # one nginx worker
-                t = time.monotonic()
-                self.assertEqual(get("/open/").status, 200)
-                self.assertEqual(get("/app/public/").status, 200)
-                self.assertEqual(get("/app/").status, 401)  # no cookie
-                self.assertLess(time.monotonic() - t, 0.5)
-            for t in threads:
-                t.join(10)
-            self.assertEqual(len(waited), 3)
-            for status, took in waited:
-                self.assertEqual(status, 503)
-                self.assertLess(took, IO_TIMEOUT_MS / 1000 + 1.5)
-        finally:
-            os.kill(mc.proc.pid, signal.SIGCONT)
-        t0 = time.monotonic()
-        while get("/app/", native(c)).status != 200:
-            self.assertLess(time.monotonic() - t0, 10, "no recovery")
-            time.sleep(0.2)
+        edge_checks.stalled_memcached(
+            self, ENV, lambda cookie: get("/app/", cookie), quick,
+            IO_TIMEOUT_MS)
         # Once per burst: three 503s, one line.
         log = ENV["nginx"].error_log()
         self.assertEqual(log.count("the session store failed"), 1, log)
