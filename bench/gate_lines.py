@@ -196,6 +196,27 @@ def measure(ctx, port, path, cookie_file, nginx_pids, gate_pid=None):
     return line
 
 
+def _auth_request_line(ctx, name, servers, cookie_file, helper, label,
+                       what):
+    """nginx with auth_request to `helper` (a started process, on CPU 0),
+    measured: a list with one line for results["edge"]. Stops both."""
+    nginx = None
+    try:
+        nginx, pids, port = start_nginx(ctx, name, "", servers)
+        line = measure(ctx, port, PATH, cookie_file, pids, helper.pid)
+        line.update(label=label, what=what,
+                    gate_rss_kib=peak_rss_kib(helper.pid))
+        ctx.progress("edge (%s) %8.0f req/s  runs %s  %.1f + %.1f us "
+                     "CPU/req (nginx + %s)" % (
+                         label, line["rps"], line["runs"],
+                         line["nginx_cpu_us"], line["gate_cpu_us"], name))
+        return [line]
+    finally:
+        if nginx:
+            ctx.procs.stop(nginx)
+        ctx.procs.stop(helper)
+
+
 def gate_lines(ctx, gate, demo_argv_for_port, secret):
     """Line (c): a list with one line for results["edge"]."""
     cookie_file = sessions(ctx, demo_argv_for_port)
@@ -205,24 +226,10 @@ def gate_lines(ctx, gate, demo_argv_for_port, secret):
         gate, "--listen", "127.0.0.1:%d" % gate_port, "--store", ctx.mc_url,
         "--secret-file", secret], SERVER_CPU)
     ctx.procs.wait_port(gate_proc, gate_port)
-    nginx = None
-    try:
-        nginx, pids, port = start_nginx(
-            ctx, "nginx-gate", "",
-            GATE_SERVERS % dict(gate=gate_port, www=root))
-        line = measure(ctx, port, PATH, cookie_file, pids, gate_proc.pid)
-        line["gate_rss_kib"] = peak_rss_kib(gate_proc.pid)
-        line["label"] = "c"
-        line["what"] = "auth_request to mcsession-gate (1 loop, CPU 0)"
-        ctx.progress("edge (c) %8.0f req/s  runs %s  %.1f + %.1f us CPU/req "
-                     "(nginx + gate)" % (line["rps"], line["runs"],
-                                         line["nginx_cpu_us"],
-                                         line["gate_cpu_us"]))
-        return [line]
-    finally:
-        if nginx:
-            ctx.procs.stop(nginx)
-        ctx.procs.stop(gate_proc)
+    return _auth_request_line(
+        ctx, "nginx-gate", GATE_SERVERS % dict(gate=gate_port, www=root),
+        cookie_file, gate_proc, "c",
+        "auth_request to mcsession-gate (1 loop, CPU 0)")
 
 
 def recipe_line(ctx, recipe_server):
@@ -230,21 +237,13 @@ def recipe_line(ctx, recipe_server):
     (an http_lines.Server) runs on CPU 0 beside nginx, as the gate does,
     over sessions it made itself."""
     app, app_port = http_lines.start(ctx, recipe_server)
-    nginx = None
     try:
         cookie_file = http_lines.logins(ctx, "recipe-edge", app_port)
-        nginx, pids, port = start_nginx(
-            ctx, "nginx-recipe", "",
-            RECIPE_SERVERS % dict(app=app_port, www=www(ctx)))
-        line = measure(ctx, port, PATH, cookie_file, pids, app.pid)
-        line["label"] = "d"
-        line["what"] = "auth_request to the Tornado recipe app (CPU 0)"
-        ctx.progress("edge (d) %8.0f req/s  runs %s  %.1f + %.1f us CPU/req "
-                     "(nginx + app)" % (line["rps"], line["runs"],
-                                        line["nginx_cpu_us"],
-                                        line["gate_cpu_us"]))
-        return [line]
-    finally:
-        if nginx:
-            ctx.procs.stop(nginx)
+    except BaseException:
         ctx.procs.stop(app)
+        raise
+    return _auth_request_line(
+        ctx, "nginx-recipe", RECIPE_SERVERS % dict(app=app_port,
+                                                   www=www(ctx)),
+        cookie_file, app, "d",
+        "auth_request to the Tornado recipe app (CPU 0)")

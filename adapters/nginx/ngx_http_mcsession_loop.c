@@ -118,20 +118,27 @@ ngx_http_mcsession_schedule(ngx_http_mcsession_store_t *st)
 }
 
 
-ngx_int_t
-ngx_http_mcsession_init_worker(ngx_cycle_t *cycle)
+/* The configuration's stores (none without an http{} block). */
+static ngx_http_mcsession_store_t **
+ngx_http_mcsession_stores(ngx_cycle_t *cycle, ngx_uint_t *n)
 {
-    int                              rc;
-    ngx_uint_t                       i;
-    ngx_connection_t                *c;
-    ngx_http_mcsession_store_t     **st, *s;
     ngx_http_mcsession_main_conf_t  *mcf;
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_mcsession_module);
-    if (mcf == NULL) {
-        return NGX_OK;
-    }
+    *n = mcf ? mcf->stores.nelts : 0;
+
+    return mcf ? mcf->stores.elts : NULL;
+}
+
+
+ngx_int_t
+ngx_http_mcsession_init_worker(ngx_cycle_t *cycle)
+{
+    int                           rc;
+    ngx_uint_t                    i, n;
+    ngx_connection_t             *c;
+    ngx_http_mcsession_store_t  **st, *s;
 
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
@@ -139,9 +146,9 @@ ngx_http_mcsession_init_worker(ngx_cycle_t *cycle)
         return NGX_OK;  /* the cache manager and loader serve no requests */
     }
 
-    st = mcf->stores.elts;
+    st = ngx_http_mcsession_stores(cycle, &n);
 
-    for (i = 0; i < mcf->stores.nelts; i++) {
+    for (i = 0; i < n; i++) {
         s = st[i];
 
         s->flush.handler = ngx_http_mcsession_event_handler;
@@ -198,20 +205,13 @@ ngx_http_mcsession_init_worker(ngx_cycle_t *cycle)
 void
 ngx_http_mcsession_exit_worker(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                       i;
-    ngx_connection_t                *c;
-    ngx_http_mcsession_store_t     **st, *s;
-    ngx_http_mcsession_main_conf_t  *mcf;
+    ngx_uint_t                    i, n;
+    ngx_connection_t             *c;
+    ngx_http_mcsession_store_t  **st, *s;
 
-    mcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                              ngx_http_mcsession_module);
-    if (mcf == NULL) {
-        return;
-    }
+    st = ngx_http_mcsession_stores(cycle, &n);
 
-    st = mcf->stores.elts;
-
-    for (i = 0; i < mcf->stores.nelts; i++) {
+    for (i = 0; i < n; i++) {
         s = st[i];
 
         if (s->loop == NULL) {

@@ -8,11 +8,19 @@ mc (demo_harness.Memcached), url (its memcached URL) and secret (the
 demo's secret file). Set gate_harness.TOOL first."""
 import json
 import os
+import shutil
 import signal
+import sys
+import tempfile
 import threading
 import time
+import unittest
 
+import demo_harness
+import gate_harness
+from demo_harness import Demo, start_memcached, write_secret
 from gate_harness import mc_commands, mc_stats, tool
+from tornado_harness import RecipeApp
 
 # Cookie headers a client may send: each must get a 4xx, never a 5xx
 # (the native cookie's name; the tornado test renames it).
@@ -22,6 +30,49 @@ HOSTILE_COOKIES = [
     "session=\x01\x02\x7f\x80\xff\"\\;;;",
     "session=" + "; session=".join(["2|1:0|x"] * 300),
 ]
+
+
+def write(directory, name, text):
+    """A file of `text` and a newline, readable by its owner only."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def start_apps(env, prefix, listen="127.0.0.1"):
+    """Fills `env`: a temporary dir, the demo's secret, the recipe's two
+    secret files (cookie_file, session_file), memcached (mc, on `listen`)
+    and its url, the demo and the recipe app (py) on it."""
+    d = env["dir"] = tempfile.mkdtemp(prefix=prefix)
+    env["secret"] = write_secret(d, "s" * 32)
+    env["cookie_file"] = write(d, "cookie_secret",
+                               "cookie secret, 32 bytes long!!")
+    env["session_file"] = write(d, "session_secret", "session secret")
+    mc = env["mc"] = start_memcached(listen)
+    env["url"] = "memcached://127.0.0.1:%d" % mc.port
+    env["demo"] = Demo("--store", env["url"], secret_file=env["secret"])
+    env["py"] = RecipeApp([mc.port], env["cookie_file"],
+                          env["session_file"])
+
+
+def stop_apps(env, names):
+    """Stops env's processes `names` (in that order), then the demo, the
+    recipe app and memcached, removes the dir; raises the first error a
+    stop reported."""
+    errors = []
+    for name in list(names) + ["py", "demo"]:
+        if name in env:
+            try:
+                env[name].stop()
+            except Exception as e:  # noqa: BLE001 - re-raised below
+                errors.append(e)
+    if "mc" in env:
+        env["mc"].kill()
+    shutil.rmtree(env.get("dir", "/nonexistent"), ignore_errors=True)
+    if errors:
+        raise errors[0]
 
 
 def native(c):
@@ -127,3 +178,18 @@ def stalled_memcached(tc, env, get, quick, io_timeout_ms, status=503):
         tc.assertLess(time.monotonic() - t0, 10, "no recovery")
         time.sleep(0.2)
     return [r for r, _ in waited]
+
+
+def main(usage):
+    """A test file's main(): argv[1] and its usage say what it is (the
+    caller takes it first), then DEMO and TOOL; skips (77) without
+    memcached or nginx; runs the tests named after them, or all."""
+    if len(sys.argv) < 3:
+        sys.exit("usage: " + usage)
+    demo_harness.DEMO = os.path.abspath(sys.argv.pop(1))
+    gate_harness.TOOL = os.path.abspath(sys.argv.pop(1))
+    for prog in ("memcached", "nginx"):
+        if not shutil.which(prog) and not os.path.exists("/usr/sbin/" + prog):
+            print("skipping: %s is not installed" % prog, file=sys.stderr)
+            sys.exit(77)
+    unittest.main(verbosity=2, module="__main__")

@@ -23,9 +23,7 @@ cookies get 4xx and nginx keeps serving; a POST's body stays away from the
 gate.
 """
 import os
-import shutil
 import sys
-import tempfile
 import unittest
 
 try:
@@ -35,13 +33,12 @@ except ImportError as e:
     print("skipping: %s" % e, file=sys.stderr)
     sys.exit(77)
 
-import demo_harness
 import edge_checks
 import gate_harness
-from demo_harness import Demo, Memcached, free_port, write_secret
+from demo_harness import free_port
 from edge_checks import native
 from gate_harness import Gate, Nginx, http
-from tornado_harness import Browser, RecipeApp
+from tornado_harness import Browser
 
 IO_TIMEOUT_MS = 1000
 
@@ -138,29 +135,8 @@ HTTP = """
 ENV = {}
 
 
-def write(directory, name, text):
-    path = os.path.join(directory, name)
-    with open(path, "w") as f:
-        f.write(text + "\n")
-    os.chmod(path, 0o600)
-    return path
-
-
 def setUpModule():
-    d = ENV["dir"] = tempfile.mkdtemp(prefix="mcs-gate-nginx-")
-    ENV["secret"] = write_secret(d, "s" * 32)
-    ENV["cookie_file"] = write(d, "cookie_secret", "cookie secret, 32 bytes long!!")
-    ENV["session_file"] = write(d, "session_secret", "session secret")
-    for _ in range(5):
-        try:
-            ENV["mc"] = Memcached(free_port())
-            break
-        except AssertionError:
-            continue
-    mc = ENV["mc"]
-    ENV["url"] = "memcached://127.0.0.1:%d" % mc.port
-    ENV["demo"] = Demo("--store", ENV["url"], secret_file=ENV["secret"])
-    ENV["py"] = RecipeApp([mc.port], ENV["cookie_file"], ENV["session_file"])
+    edge_checks.start_apps(ENV, "mcs-gate-nginx-")
     store = "%s?io_timeout_ms=%d" % (ENV["url"], IO_TIMEOUT_MS)
     ENV["gate"] = Gate("--store", store, "--secret-file", ENV["secret"],
                        "--idle-timeout", "600", "--threads", "1")
@@ -174,18 +150,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    errors = []
-    for name in ("nginx", "tgate", "gate", "py", "demo"):
-        if name in ENV:
-            try:
-                ENV[name].stop()
-            except Exception as e:  # noqa: BLE001 - re-raised below
-                errors.append(e)
-    if "mc" in ENV:
-        ENV["mc"].kill()
-    shutil.rmtree(ENV.get("dir", "/nonexistent"), ignore_errors=True)
-    if errors:
-        raise errors[0]
+    edge_checks.stop_apps(ENV, ("nginx", "tgate", "gate"))
 
 
 def get(path, cookie=None, headers=None, **kw):
@@ -267,16 +232,11 @@ class GateBehindNginxTest(unittest.TestCase):
 
 
 def main():
+    usage = "test_gate_nginx.py GATE DEMO TOOL [TEST...]"
     if len(sys.argv) < 4:
-        sys.exit("usage: test_gate_nginx.py GATE DEMO TOOL [TEST...]")
+        sys.exit("usage: " + usage)
     gate_harness.GATE = os.path.abspath(sys.argv.pop(1))
-    demo_harness.DEMO = os.path.abspath(sys.argv.pop(1))
-    gate_harness.TOOL = os.path.abspath(sys.argv.pop(1))
-    for prog in ("memcached", "nginx"):
-        if not shutil.which(prog) and not os.path.exists("/usr/sbin/" + prog):
-            print("skipping: %s is not installed" % prog, file=sys.stderr)
-            sys.exit(77)
-    unittest.main(verbosity=2)
+    edge_checks.main(usage)
 
 
 if __name__ == "__main__":

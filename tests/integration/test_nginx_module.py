@@ -24,11 +24,9 @@ directive of every configuration error.
 """
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -42,10 +40,10 @@ except ImportError as e:
 import demo_harness
 import edge_checks
 import gate_harness
-from demo_harness import Demo, free_port, start_memcached, write_secret
+from demo_harness import free_port
 from edge_checks import native
 from gate_harness import Nginx, http, nginx_test
-from tornado_harness import Browser, RecipeApp
+from tornado_harness import Browser
 
 IO_TIMEOUT_MS = 1000
 MODULE = None  # path of ngx_http_mcsession_module.so; main() sets it
@@ -147,28 +145,13 @@ HTTP = """
 ENV = {}
 
 
-def write(directory, name, text):
-    path = os.path.join(directory, name)
-    with open(path, "w") as f:
-        f.write(text + "\n")
-    os.chmod(path, 0o600)
-    return path
-
-
 def load_module():
     return "load_module %s;" % MODULE
 
 
 def setUpModule():
-    d = ENV["dir"] = tempfile.mkdtemp(prefix="mcs-ngx-module-")
-    ENV["secret"] = write_secret(d, "s" * 32)
-    ENV["cookie_file"] = write(d, "cookie_secret",
-                               "cookie secret, 32 bytes long!!")
-    ENV["session_file"] = write(d, "session_secret", "session secret")
-    mc = ENV["mc"] = start_memcached("127.0.0.1,::1")
-    ENV["url"] = "memcached://127.0.0.1:%d" % mc.port
-    ENV["demo"] = Demo("--store", ENV["url"], secret_file=ENV["secret"])
-    ENV["py"] = RecipeApp([mc.port], ENV["cookie_file"], ENV["session_file"])
+    edge_checks.start_apps(ENV, "mcs-ngx-module-", "127.0.0.1,::1")
+    mc = ENV["mc"]
     ENV["tport"] = free_port()
     ENV["v6port"] = free_port()
     ENV["conf"] = HTTP % {
@@ -180,18 +163,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    errors = []
-    for name in ("nginx", "py", "demo"):
-        if name in ENV:
-            try:
-                ENV[name].stop()
-            except Exception as e:  # noqa: BLE001 - re-raised below
-                errors.append(e)
-    if "mc" in ENV:
-        ENV["mc"].kill()
-    shutil.rmtree(ENV.get("dir", "/nonexistent"), ignore_errors=True)
-    if errors:
-        raise errors[0]
+    edge_checks.stop_apps(ENV, ("nginx",))
 
 
 def get(path, cookie=None, headers=None, port=None, **kw):
@@ -294,7 +266,7 @@ class ModuleTest(unittest.TestCase):
 
     def test_several_workers_and_a_reload_with_a_new_key(self):
         backend = free_port()
-        secret = write(ENV["dir"], "reloaded_secret", "s" * 32)
+        secret = edge_checks.write(ENV["dir"], "reloaded_secret", "s" * 32)
         with open(secret, "w") as f:
             f.write("s" * 32)  # the demo's secret, without the newline
         ngx = Nginx("""
@@ -332,7 +304,7 @@ class ModuleTest(unittest.TestCase):
             # A reload reads the secret file again: the demo's cookie
             # stops passing once the new workers alone answer (the old
             # ones may still take a connection or two while they leave).
-            write(ENV["dir"], "reloaded_secret", "t" * 32)
+            edge_checks.write(ENV["dir"], "reloaded_secret", "t" * 32)
             os.kill(ngx.proc.pid, signal.SIGHUP)
             deadline = time.monotonic() + 8
             refused = 0
@@ -349,7 +321,7 @@ class ModuleTest(unittest.TestCase):
 
     def test_nginx_t_names_the_directive_of_each_error(self):
         d = ENV["dir"]
-        short = write(d, "short", "too short")
+        short = edge_checks.write(d, "short", "too short")
         good = "mcsession_store %s;\nmcsession_secret_file %s;\n" % (
             ENV["url"], ENV["secret"])
         on = "server { listen 127.0.0.1:{port}; location / { mcsession on; } }"
@@ -436,16 +408,11 @@ class ModuleTest(unittest.TestCase):
 
 def main():
     global MODULE
+    usage = "test_nginx_module.py MODULE DEMO TOOL [TEST...]"
     if len(sys.argv) < 4:
-        sys.exit("usage: test_nginx_module.py MODULE DEMO TOOL [TEST...]")
+        sys.exit("usage: " + usage)
     MODULE = os.path.abspath(sys.argv.pop(1))
-    demo_harness.DEMO = os.path.abspath(sys.argv.pop(1))
-    gate_harness.TOOL = os.path.abspath(sys.argv.pop(1))
-    for prog in ("memcached", "nginx"):
-        if not shutil.which(prog) and not os.path.exists("/usr/sbin/" + prog):
-            print("skipping: %s is not installed" % prog, file=sys.stderr)
-            sys.exit(77)
-    unittest.main(verbosity=2)
+    edge_checks.main(usage)
 
 
 if __name__ == "__main__":
