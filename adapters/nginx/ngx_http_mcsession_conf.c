@@ -657,7 +657,7 @@ static char *
 ngx_http_mcsession_read_secret(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t *path, size_t min, ngx_str_t *out)
 {
-    u_char                          *buf;
+    u_char                          *buf, mode[5];
     ssize_t                          n;
     ngx_fd_t                         fd;
     ngx_str_t                        name, *slot;
@@ -678,15 +678,20 @@ ngx_http_mcsession_read_secret(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     /* Readable by group or others: said once, still used (as the demo and
-     * the tool do). */
+     * the tool do). nginx's formats have no octal: the mode's four digits
+     * are written here. */
     if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR && ngx_is_file(&fi)
         && (fi.st_mode & 077))
     {
+        mode[0] = (u_char) ('0' + ((fi.st_mode >> 9) & 7));
+        mode[1] = (u_char) ('0' + ((fi.st_mode >> 6) & 7));
+        mode[2] = (u_char) ('0' + ((fi.st_mode >> 3) & 7));
+        mode[3] = (u_char) ('0' + (fi.st_mode & 7));
+        mode[4] = '\0';
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "\"%V\": the secret file \"%V\" is open to group "
-                           "or others (mode %04o); fix: chmod 600 \"%V\"",
-                           &cmd->name, &name,
-                           (unsigned) (fi.st_mode & 07777), &name);
+                           "or others (mode %s); fix: chmod 600 \"%V\"",
+                           &cmd->name, &name, mode, &name);
     }
 
     /* Two bytes more than a secret may hold, so an oversized file shows. */

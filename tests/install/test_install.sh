@@ -60,4 +60,25 @@ for prog in mcsession mcsession-gate; do
     { echo "installed $prog does not start"; exit 1; }
   find "$prefix" -name "$prog.1*" | grep -q . || { echo "no man page for $prog"; exit 1; }
 done
-echo "install test: pkg-config and find_package builds ran, examples/minimal too, the tool and the gate start"
+# 6. The nginx module, where it was built: nginx loads it from the prefix
+# (its rpath finds the library there) and reads a configuration with it.
+module=$(find "$prefix" -path '*/nginx/modules/ngx_http_mcsession_module.so')
+if [ -n "$module" ] && command -v nginx >/dev/null 2>&1; then
+  grep -q "load_module $module;" "$work/install.log" ||
+    { echo "make install did not print the load_module line"; exit 1; }
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
+  cat >"$work/nginx.conf" <<EOF2
+load_module $module;
+pid $work/nginx.pid;
+error_log stderr;
+events {}
+http {
+    mcsession_store memcached://127.0.0.1:11211;
+    mcsession_secret_file $work/secret;
+    server { listen 127.0.0.1:8; location / { mcsession on; } }
+}
+EOF2
+  nginx -t -p "$work" -c "$work/nginx.conf" 2>"$work/nginx.log" ||
+    { cat "$work/nginx.log"; echo "nginx cannot load the installed module"; exit 1; }
+fi
+echo "install test: pkg-config and find_package builds ran, examples/minimal too, the tool and the gate start, nginx loads the module"

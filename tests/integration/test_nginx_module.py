@@ -346,6 +346,15 @@ class ModuleTest(unittest.TestCase):
             self.assertNotEqual(rc, 0, directive)
             self.assertIn('"%s"' % name, err, directive)
             self.assertIn(what, err, directive)
+        # A secret others may read: used, with a warning that says so.
+        os.chmod(ENV["secret"], 0o644)
+        try:
+            rc, err = nginx_test(good + on, load_module())
+        finally:
+            os.chmod(ENV["secret"], 0o600)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("is open to group or others (mode 0644); fix: chmod "
+                      "600", err)
         # Tornado mode without its two secrets; mcsession on without a
         # store or a secret.
         rc, err = nginx_test(good + "mcsession_mode tornado;\n"
