@@ -24,3 +24,11 @@ if ! pkg-config --exists mcsession 2>/dev/null; then
 fi
 echo "Build a program:   cc app.c \$(pkg-config --cflags --libs mcsession)"
 echo "        or CMake:  find_package(mcsession) with -DCMAKE_PREFIX_PATH=$prefix"
+# The nginx module (docs/nginx.md, section 1), built where nginx-dev is.
+module=$(find "$prefix/lib" -maxdepth 4 -path '*/nginx/modules/ngx_http_mcsession_module.so' 2>/dev/null | head -n 1)
+if [ -n "$module" ]; then
+  echo "nginx module:      add at the top of nginx.conf (main context):"
+  echo "  load_module $module;"
+elif command -v nginx >/dev/null 2>&1; then
+  echo "nginx module:      not built (apt-get install nginx-dev, then make install again)"
+fi
