@@ -34,6 +34,11 @@ typedef struct {
     ngx_event_t                 flush;     /* posted: run after this turn */
     ngx_event_t                 timer;     /* mcs_loop_timeout() */
     ngx_uint_t                  exiting;   /* exit_process has begun */
+
+    /* This worker's burst of store errors (module.c, store_failed). */
+    time_t                      err_last;    /* the last error */
+    time_t                      err_logged;  /* the last line logged */
+    ngx_uint_t                  err_count;   /* errors since that line */
 } ngx_http_mcsession_store_t;
 
 

@@ -84,50 +84,44 @@ static ngx_str_t  ngx_http_mcsession_outcomes[] = {
 
 /* A store error is logged once per burst: the first of a burst (errors
  * less than QUIET_S apart), then at most one line per REPEAT_S while it
- * lasts, saying how many requests got 503 since. Per worker. */
+ * lasts, saying how many requests got 503 since. Per store, per worker. */
 #define NGX_HTTP_MCSESSION_QUIET_S   10
 #define NGX_HTTP_MCSESSION_REPEAT_S  60
 
-static time_t      ngx_http_mcsession_err_last;    /* the last error */
-static time_t      ngx_http_mcsession_err_logged;  /* the last line */
-static ngx_uint_t  ngx_http_mcsession_err_count;   /* since that line */
-
 
 static void
-ngx_http_mcsession_store_failed(ngx_http_request_t *r, int rc)
+ngx_http_mcsession_store_failed(ngx_http_request_t *r,
+    ngx_http_mcsession_store_t *st, int rc)
 {
-    time_t  now;
+    time_t      now;
+    ngx_uint_t  in_burst;
 
     now = ngx_time();
+    in_burst = st->err_last
+               && now - st->err_last < NGX_HTTP_MCSESSION_QUIET_S;
+    st->err_last = now;
 
-    if (ngx_http_mcsession_err_last
-        && now - ngx_http_mcsession_err_last < NGX_HTTP_MCSESSION_QUIET_S
-        && now - ngx_http_mcsession_err_logged < NGX_HTTP_MCSESSION_REPEAT_S)
-    {
-        ngx_http_mcsession_err_last = now;
-        ngx_http_mcsession_err_count++;
+    if (in_burst && now - st->err_logged < NGX_HTTP_MCSESSION_REPEAT_S) {
+        st->err_count++;
         return;
     }
 
-    if (ngx_http_mcsession_err_last
-        && now - ngx_http_mcsession_err_last < NGX_HTTP_MCSESSION_QUIET_S)
-    {
+    if (in_burst) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "mcsession: the session store still fails (%s): %ui "
-                      "more requests got 503 in the last %T s",
-                      mcs_strerror(rc), ngx_http_mcsession_err_count,
-                      now - ngx_http_mcsession_err_logged);
+                      "mcsession: the session store \"%V\" still fails "
+                      "(%s): %ui more requests got 503 in the last %T s",
+                      &st->url, mcs_strerror(rc), st->err_count,
+                      now - st->err_logged);
     } else {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "mcsession: the session store failed (%s): gated "
-                      "requests get 503 until it answers again; further "
-                      "failures of this burst are counted, not logged",
-                      mcs_strerror(rc));
+                      "mcsession: the session store \"%V\" failed (%s): "
+                      "gated requests get 503 until it answers again; "
+                      "further failures of this burst are counted, not "
+                      "logged", &st->url, mcs_strerror(rc));
     }
 
-    ngx_http_mcsession_err_last = now;
-    ngx_http_mcsession_err_logged = now;
-    ngx_http_mcsession_err_count = 0;
+    st->err_logged = now;
+    st->err_count = 0;
 }
 
 
@@ -400,7 +394,7 @@ ngx_http_mcsession_decide(ngx_http_request_t *r,
         if (status == NGX_HTTP_SERVICE_UNAVAILABLE
             && ctx->rc != MCS_ENOMEM && ctx->rc != MCS_ECONFLICT)
         {
-            ngx_http_mcsession_store_failed(r, ctx->rc);
+            ngx_http_mcsession_store_failed(r, lcf->store, ctx->rc);
 
         } else {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -127,6 +127,17 @@ HTTP = """
         }
     }
 
+    # A store nobody listens on.
+    server {
+        listen 127.0.0.1:%(deadport)d;
+        mcsession_store memcached://127.0.0.1:%(dead)d;
+
+        location / {
+            mcsession on;
+            proxy_pass http://backend;
+        }
+    }
+
     # The backend: echoes what nginx passed it.
     server {
         listen 127.0.0.1:%(backend)d;
@@ -154,11 +165,14 @@ def setUpModule():
     mc = ENV["mc"]
     ENV["tport"] = free_port()
     ENV["v6port"] = free_port()
+    ENV["deadport"] = free_port()
+    ENV["dead"] = free_port()
     ENV["conf"] = HTTP % {
         "mc": mc.port, "io": IO_TIMEOUT_MS, "secret": ENV["secret"],
         "cookie_file": ENV["cookie_file"],
         "session_file": ENV["session_file"], "backend": free_port(),
-        "tport": ENV["tport"], "v6port": ENV["v6port"]}
+        "tport": ENV["tport"], "v6port": ENV["v6port"],
+        "deadport": ENV["deadport"], "dead": ENV["dead"]}
     ENV["nginx"] = Nginx(ENV["conf"], main=load_module())
 
 
@@ -240,6 +254,19 @@ class ModuleTest(unittest.TestCase):
         r = get("/", native(c), port=ENV["v6port"])
         self.assertEqual((r.status, r.body), (200, "user=ivy\n"))
         self.assertEqual(get("/", port=ENV["v6port"]).status, 401)
+
+    def test_a_dead_store_gives_503_and_nginx_keeps_serving(self):
+        _, c = ENV["demo"].login("kim")
+        for _ in range(3):
+            r = get("/", native(c), port=ENV["deadport"])
+            self.assertEqual(r.status, 503)
+        # No cookie needs no store.
+        self.assertEqual(get("/", port=ENV["deadport"]).status, 200)
+        # Three 503s, one line.
+        self.assertEqual(ENV["nginx"].error_log().count(
+            'the session store "memcached://127.0.0.1:%d" failed'
+            % ENV["dead"]), 1)
+        self.assertEqual(get("/open/").body, "open\n")
 
     def test_one_memcached_command_per_gated_request_and_it_slides(self):
         before, after = edge_checks.one_command_per_request(
@@ -407,12 +434,16 @@ class ModuleTest(unittest.TestCase):
             self.assertEqual(get("/app/public/").status, 200)
             self.assertEqual(get("/app/").status, 401)  # no cookie
 
+        logged = len(ENV["nginx"].error_log())
         edge_checks.stalled_memcached(
             self, ENV, lambda cookie: get("/app/", cookie), quick,
             IO_TIMEOUT_MS)
         # Once per burst: three 503s, one line.
-        log = ENV["nginx"].error_log()
-        self.assertEqual(log.count("the session store failed"), 1, log)
+        log = ENV["nginx"].error_log()[logged:]
+        self.assertEqual(log.count("the session store \"memcached://"
+                                   "127.0.0.1:%d?io_timeout_ms=%d\" failed"
+                                   % (ENV["mc"].port, IO_TIMEOUT_MS)), 1,
+                         log)
 
 
 def main():
