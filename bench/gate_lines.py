@@ -198,8 +198,9 @@ def measure(ctx, port, path, cookie_file, nginx_pids, gate_pid=None):
 
 def _auth_request_line(ctx, name, servers, cookie_file, helper, label,
                        what):
-    """nginx with auth_request to `helper` (a started process, on CPU 0),
-    measured: a list with one line for results["edge"]. Stops both."""
+    """nginx (`name`: its configuration's and log's name) with auth_request
+    to `helper` (a started process, on CPU 0), measured: a list with one
+    line for results["edge"]. Stops both."""
     nginx = None
     try:
         nginx, pids, port = start_nginx(ctx, name, "", servers)
@@ -209,7 +210,8 @@ def _auth_request_line(ctx, name, servers, cookie_file, helper, label,
         ctx.progress("edge (%s) %8.0f req/s  runs %s  %.1f + %.1f us "
                      "CPU/req (nginx + %s)" % (
                          label, line["rps"], line["runs"],
-                         line["nginx_cpu_us"], line["gate_cpu_us"], name))
+                         line["nginx_cpu_us"], line["gate_cpu_us"],
+                         name.split("-", 1)[1]))
         return [line]
     finally:
         if nginx:
