@@ -14,14 +14,46 @@ typedef struct shown {
   json_t *data; /* v.data parsed, for the JSON output */
 } shown;
 
+/* A sealed record that did not open with the secret at the version the
+ * tool guessed (0 for a raw id, the cookie's for a cookie) names the
+ * version it was sealed with (the application's newest): true when the
+ * manager now holds the secret at that version, for one more try. Only
+ * with --secret-file: the store-key secret seals nothing. */
+static bool at_record_version(ops_ctx *ctx, const shown *s) {
+  void *raw = NULL;
+  size_t len = 0;
+  unsigned version = 0;
+  mcs_store_result r = MCS_STORE_MISS;
+  bool other = ctx->cookie_key.len &&
+               mcs_store_get(ctx->store, s->t.key, s->t.key_len, 0,
+                             MCS_MEMCACHED_ITEM_MAX, &raw, &len, NULL, NULL,
+                             &r) == MCS_OK &&
+               r == MCS_STORE_HIT &&
+               mcs_sealed_key_version(raw, len, &version) == MCS_OK &&
+               version != ctx->ring_version;
+  mcs_free(raw);
+  return other && ops_use_key_version(ctx, version) < 0;
+}
+
 /* Reads the session without touching it (mcs_admin_session_read: the
- * user's binding checked with a fresh read of the user's record). -1
- * when found, else the exit status (1: no such session). */
+ * user's binding checked with a fresh read of the user's record; a
+ * sealed record opened). -1 when found, else the exit status (1: no such
+ * session). */
 static int read_session(ops_ctx *ctx, shown *s) {
   int found = 0;
   int rc = mcs_admin_session_read(ctx->mgr, s->t.id, &s->v, &found);
+  if (rc == MCS_EBADSIG && found && at_record_version(ctx, s))
+    rc = mcs_admin_session_read(ctx->mgr, s->t.id, &s->v, &found);
   if (rc == MCS_OK && !found)
     return tool_fail(ctx->cmd, TOOL_EXIT_INVALID, "no such session", s->t.key);
+  if (found && rc == MCS_EBADSIG)
+    return tool_fail(ctx->cmd, TOOL_EXIT_ERROR,
+                     "the stored record does not open",
+                     ctx->cookie_key.len
+                         ? "altered, moved, or sealed with a secret other "
+                           "than --secret-file"
+                         : "it is sealed: give the application's "
+                           "--secret-file");
   if (found && (rc == MCS_ECORRUPT || rc == MCS_ETOOBIG))
     return tool_fail(ctx->cmd, TOOL_EXIT_ERROR,
                      "the stored record "
@@ -65,6 +97,10 @@ static json_t *describe(const ops_ctx *ctx, const shown *s) {
       or_null(r->user != NULL, json_string(r->user ? r->user : "")));
   if (r->user_revoked >= 0)
     json_object_set_new(doc, "user_revoked", json_boolean(r->user_revoked));
+  json_object_set_new(doc, "sealed", json_boolean(r->sealed));
+  if (r->sealed)
+    json_object_set_new(doc, "seal_key_version",
+                        json_integer(r->seal_key_version));
   json_object_set(doc, "data", s->data);
   return doc;
 }
@@ -101,6 +137,13 @@ static int print_text(const ops_ctx *ctx, const shown *s) {
   if (rc == TOOL_EXIT_OK && r->user)
     rc = ops_printf(ctx->cmd, "user:      %s (%s)\n", r->user,
                     r->user_revoked > 0 ? "revoked" : "current");
+  if (rc == TOOL_EXIT_OK && r->sealed)
+    rc = ops_printf(ctx->cmd, "sealed:    yes (key version %u)\n",
+                    r->seal_key_version);
+  else if (rc == TOOL_EXIT_OK && !ctx->tornado)
+    rc = ops_printf(ctx->cmd, "sealed:    no (a plain record: anyone who "
+                              "can write the store could have written "
+                              "it)\n");
   char *data = json_dumps(s->data, JSON_INDENT(2) | JSON_SORT_KEYS);
   if (rc == TOOL_EXIT_OK)
     rc = data ? ops_printf(ctx->cmd, "data:\n%s\n", data)

@@ -104,9 +104,12 @@ static int read_session_secret(const tool_cmd *cmd, const char *path,
 }
 
 /* The manager says why it refused a setting (a secret of the wrong
- * length, say); its messages start with "mcsession: ". */
+ * length, say); its messages start with "mcsession: ". Its warnings (a
+ * store error, a record that does not open) are left out: the command
+ * reports what it found itself, on one line. */
 static void log_to_stderr(void *ud, mcs_log_level level, const char *msg) {
-  (void)level;
+  if (level != MCS_LOG_ERROR)
+    return;
   if (strncmp(msg, "mcsession: ", 11) == 0)
     msg += 11;
   fprintf(stderr, "mcsession %s: %s\n", ((const tool_cmd *)ud)->name, msg);
@@ -132,6 +135,9 @@ static int manager_config(ops_ctx *ctx, mcs_manager_config *cfg,
   cfg->keys = ctx->ring;
   cfg->store = ctx->store;
   cfg->log = log_to_stderr;
+  /* An operator looks at whatever the store holds: plain records too
+   * (show says which were sealed). */
+  cfg->seal_records = MCS_SEAL_ACCEPT_PLAIN;
   cfg->log_ud = (void *)(uintptr_t)ctx->cmd;
   if (ctx->tornado) {
     cfg->mode = MCS_MODE_TORNADO;
@@ -180,6 +186,10 @@ static int ops_manager(ops_ctx *ctx, unsigned version) {
     rc = TOOL_EXIT_ERROR; /* the log callback said why */
   tool_secret_wipe(&spare);
   return rc;
+}
+
+int ops_use_key_version(ops_ctx *ctx, unsigned version) {
+  return ops_manager(ctx, version);
 }
 
 static int read_native_keys(ops_ctx *ctx) {

@@ -114,6 +114,11 @@ int ops_run_one(const tool_cmd *cmd, int argc, char **argv,
  * TOOL_EXIT_USAGE when a needed secret was not given. */
 int ops_resolve(ops_ctx *ctx, const char *arg, mcs_admin_ref *t);
 
+/* Remakes ctx's manager with its one secret at key version `version` (a
+ * sealed record names the version it was sealed with). -1, or the exit
+ * status after printing why. */
+int ops_use_key_version(ops_ctx *ctx, unsigned version);
+
 /* Prints a store error ("cannot reach the store: ...") and returns
  * TOOL_EXIT_ERROR. */
 int ops_store_error(const ops_ctx *ctx, int rc);

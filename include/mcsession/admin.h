@@ -19,8 +19,9 @@
  * admin calls). The calls that reach the store block for at most its
  * timeouts. The manager's counters count only what concerns users'
  * revocation records: their reads (revocation_reads, and
- * revocation_unreadable for one that cannot be read) and the store
- * errors of those reads and of revocations (store_errors).
+ * revocation_unreadable for one that cannot be read), the store
+ * errors of those reads and of revocations (store_errors), and session
+ * records that do not open (tampered).
  *
  * A signed value's fields can be read without the key with
  * mcs_signed_inspect (mcsession/signer.h), which proves nothing.
@@ -108,9 +109,16 @@ typedef struct mcs_admin_view {
   /* Seconds the record has left in the store, MCS_STORE_TTL_NEVER, or
    * MCS_STORE_TTL_UNKNOWN (a store without mcs_store_ops.peek). */
   int64_t ttl;
+  /* 1: the record was sealed (mcs_seal_mode) and opened, with the key
+   * ring's version seal_key_version. 0: a plain record (tornado mode,
+   * seal_records MCS_SEAL_OFF, or one from before sealing, accepted by
+   * MCS_SEAL_ACCEPT_PLAIN): whoever can write the store could have
+   * written it. */
+  int sealed;
+  uint32_t seal_key_version;
   /* Room for fields of later releases (mcsession.h, "Structs grow"):
    * zeroed by mcs_admin_session_read. */
-  uint64_t reserved[8];
+  uint64_t reserved[7];
 } mcs_admin_view;
 
 /* Reads session `id` WITHOUT sliding its expiry or changing anything
@@ -121,14 +129,31 @@ typedef struct mcs_admin_view {
  * (MCS_MEMCACHED_ITEM_MAX) whatever the manager's max_data_bytes, since
  * the application that wrote it may allow more. A record past its
  * absolute lifetime is shown as it is (compare `created`).
+ * A sealed record (mcs_seal_mode) is opened with the manager's key ring,
+ * as a load would; the manager's seal_records decides, as for a load,
+ * whether a plain record is accepted.
  * *found: 1 when the store holds the session, else 0 (and MCS_OK).
  * Errors: MCS_EINVAL (NULL arguments, an id not of the mode's shape),
  * MCS_ECORRUPT or MCS_ETOOBIG (the record cannot be decoded; *found is
- * 1), MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO (the session's or its
+ * 1), MCS_EBADSIG (the record does not open: altered, moved, sealed under
+ * a secret not in this key ring, or plain while seal_records is
+ * MCS_SEAL_ON; *found is 1; counted in the manager's `tampered`),
+ * MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO (the session's or its
  * user's record could not be read), MCS_ENOMEM. On error, and on a miss,
  * *view holds nothing to release. */
 MCS_EXPORT int mcs_admin_session_read(mcs_manager *mgr, const char *id,
                                       mcs_admin_view *view, int *found);
+
+/* The key-ring version a sealed record (mcs_seal_mode) names in its
+ * header, for a program that holds one secret and must give its manager
+ * that secret at the version the record was sealed with (the mcsession
+ * tool). record[0..len) is the record as the store holds it (say, from
+ * mcs_store_get). MCS_OK, or MCS_EINVAL (NULL arguments, not a sealed
+ * record of a format this library knows). Like mcs_signed_inspect it
+ * proves nothing: the version is authenticated only when the record
+ * opens. No I/O, no allocation. */
+MCS_EXPORT int mcs_sealed_key_version(const void *record, size_t len,
+                                      unsigned *version);
 
 /* Releases what *view owns and zeroes it. NULL is fine; so is a view
  * that holds nothing. */

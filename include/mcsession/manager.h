@@ -23,6 +23,28 @@ typedef enum mcs_mode {
   MCS_MODE_TORNADO      /* byte-compatible with the Tornado recipe */
 } mcs_mode;
 
+/* How native-mode records are kept in the store (docs/security.md,
+ * "Sealed records"). Sealed: encrypted and authenticated (XChaCha20-
+ * Poly1305) under a key derived from the key ring's newest secret and the
+ * session's id, bound to its store key: a reader of the store learns
+ * nothing of the data, a writer can plant nothing, and a record moved to
+ * another key does not open. A record that does not open (or, with
+ * MCS_SEAL_ON, a plain one) loads as MCS_SESSION_FORGED with a fresh id
+ * and counts in mcs_manager_stats.tampered. Tornado mode never seals (its
+ * records are the recipe's) and ignores the setting. */
+typedef enum mcs_seal_mode {
+  MCS_SEAL_ON = 0,       /* default: seal every write, open only sealed
+                            records */
+  MCS_SEAL_ACCEPT_PLAIN, /* seal every write, accept plain records too:
+                            for migrating a deployment whose records are
+                            plain (each is sealed at its next changed
+                            save); back to MCS_SEAL_ON once the plain
+                            ones have expired (absolute_timeout) */
+  MCS_SEAL_OFF           /* write plain JSON, accept plain and sealed
+                            records (so turning sealing off logs nobody
+                            out) */
+} mcs_seal_mode;
+
 typedef struct mcs_manager_config {
   mcs_mode mode;             /* default MCS_MODE_NATIVE */
   /* Required. Copied by mcs_manager_new. */
@@ -93,9 +115,15 @@ typedef struct mcs_manager_config {
    * About 600 bytes each. 0 disables; at most 65536; default 1024.
    * Rounded up to a power of two; four-way set-associative. */
   size_t cookie_cache_entries;
+  /* Sealed records (native mode), see mcs_seal_mode; default
+   * MCS_SEAL_ON. Sealing uses every version in the key ring: the newest
+   * seals, the others still open what they sealed (docs/security.md,
+   * "Rotating secrets"). */
+  mcs_seal_mode seal_records;
+  uint32_t reserved_u32; /* zero (alignment, for a later field) */
   /* Room for fields of later releases (mcsession.h, "Structs grow"):
    * zero. */
-  uint64_t reserved[16];
+  uint64_t reserved[15];
 } mcs_manager_config;
 
 typedef struct mcs_manager mcs_manager;
@@ -143,9 +171,15 @@ typedef struct mcs_manager_stats {
                            means something else writes these keys, or a
                            newer version of the library does (a rolling
                            upgrade); the log says so once a minute */
+  uint64_t tampered; /* loads (and admin reads) that found a record that
+                        does not open: altered, truncated, copied from
+                        another session's key, sealed under a secret no
+                        longer in the ring, or plain while seal_records is
+                        MCS_SEAL_ON. Loads settle as FORGED (also counted
+                        in forged); the log says so once a minute */
   /* Room for fields of later releases (mcsession.h, "Structs grow"):
    * zero. */
-  uint64_t reserved[16];
+  uint64_t reserved[15];
 } mcs_manager_stats;
 MCS_EXPORT void mcs_manager_stats_get(const mcs_manager *mgr,
                                       mcs_manager_stats *stats);

@@ -1,7 +1,7 @@
 /*
  * The crypto wing: HMAC-SHA256 with precomputed keys and a constant-time
- * compare (hmac.c), the key ring (keyring.c), and Tornado's signed-value
- * format v2 (signer.c).
+ * compare (hmac.c), the key ring (keyring.c), Tornado's signed-value
+ * format v2 (signer.c), and sealed records (seal.c).
  *
  * May use: util, libsodium. Knows nothing of cookies as HTTP headers,
  * sessions or stores. (docs/design.md, "Wings")
@@ -40,6 +40,43 @@ const uint8_t *mcs__keyring_secret(const mcs_keyring *ring, unsigned version,
 const uint8_t *mcs__keyring_oldest(const mcs_keyring *ring, size_t *len);
 /* Deep copy. */
 int mcs__keyring_clone(const mcs_keyring *ring, mcs_keyring **out);
+/* How many keys the ring holds, and the i-th (ascending versions): its
+ * secret (borrowed), *version and *len. NULL ring: 0 keys. */
+size_t mcs__keyring_count(const mcs_keyring *ring);
+const uint8_t *mcs__keyring_at(const mcs_keyring *ring, size_t i,
+                               unsigned *version, size_t *len);
+
+/* ---- Sealed records (seal.c) ----
+ * AEAD (XChaCha20-Poly1305) under a key derived from a key-ring version's
+ * secret and a context (the session id), with the store key as associated
+ * data; seal.c's comment has the layout and the reasons. */
+#define MCS__SEAL_HEADER 8   /* magic, format version, key version */
+#define MCS__SEAL_OVERHEAD 48 /* header, 24-byte nonce, 16-byte tag */
+typedef struct mcs__sealer mcs__sealer;
+/* A sealer for every version of the ring (a key per version, derived
+ * now); the newest seals. MCS_OK, MCS_EINVAL (empty ring), MCS_ENOMEM.
+ * Immutable once made: any thread may seal and open at once. */
+int mcs__sealer_new(const mcs_keyring *ring, mcs__sealer **out);
+void mcs__sealer_free(mcs__sealer *s); /* NULL is fine; wipes the keys */
+/* True when buf starts like a sealed record (the magic only: proves
+ * nothing). */
+bool mcs__sealed(const uint8_t *buf, size_t len);
+/* The key version in a sealed record's header: MCS_OK, or MCS_EINVAL when
+ * buf is no sealed record of a known format. Proves nothing. */
+int mcs__sealed_version(const uint8_t *buf, size_t len, unsigned *version);
+/* Seals buf's contents in place (it grows by MCS__SEAL_OVERHEAD) for
+ * context ctx (the session id) under store_key (at most
+ * MCS_STORE_KEY_MAX bytes). MCS_OK, MCS_ENOMEM, MCS_EIO (no random
+ * bytes), MCS_EINVAL; on error buf's contents are undefined. */
+int mcs__seal(const mcs__sealer *s, const void *ctx, size_t ctx_len,
+              const void *store_key, size_t key_len, mcs__buf *buf);
+/* Opens in[0..len) sealed for ctx under store_key into out (replaced):
+ * MCS_OK, MCS_EBADSIG for anything that does not open (not sealed, an
+ * unknown format or key version, altered, truncated, another context, key
+ * or secret), MCS_ENOMEM. Reads nothing past `len`. */
+int mcs__unseal(const mcs__sealer *s, const void *ctx, size_t ctx_len,
+                const void *store_key, size_t key_len, const uint8_t *in,
+                size_t len, mcs__buf *out);
 
 /* ---- Signed values (signer.c) ---- */
 /* True when s[0..n) is exactly `want` lowercase hex digits (Python's

@@ -167,3 +167,15 @@ int mcs__keyring_clone(const mcs_keyring *ring, mcs_keyring **out) {
   *out = copy;
   return MCS_OK;
 }
+
+size_t mcs__keyring_count(const mcs_keyring *ring) {
+  return ring ? ring->count : 0;
+}
+
+const uint8_t *mcs__keyring_at(const mcs_keyring *ring, size_t i,
+                               unsigned *version, size_t *len) {
+  const mcs__key *k = &ring->keys[i];
+  *version = k->version;
+  *len = k->len;
+  return k->secret;
+}

@@ -123,20 +123,48 @@ static int dump_data(const json_t *data, char **out, size_t *out_len) {
   return MCS_OK;
 }
 
-/* Reads the record under `key` without touching it and decodes it.
- * *found: the store had it. */
-static int peek_record(mcs_manager *m, const char *key, size_t key_len,
-                       mcs__record *rec, int64_t *ttl, int *found) {
+/* Opens (a sealed record: sealing.c, as a load does) and decodes what
+ * the store holds for id under key; says in the view whether it was
+ * sealed. */
+static int open_record(mcs_manager *m, const char *id, const char *key,
+                       size_t key_len, const mcs__buf *raw, mcs__record *rec,
+                       mcs_admin_view *view) {
   static const mcs__limits limits = {ADMIN_READ_MAX, MCS_JSON_DEPTH_MAX};
-  mcs_store_value v = {MCS__BUF_INIT, ADMIN_READ_MAX};
+  mcs__buf scratch = MCS__BUF_INIT;
+  const uint8_t *plain;
+  size_t len;
+  int rc = mcs__record_open(m, id, strlen(id), key, key_len,
+                            raw->data ? raw->data : (const uint8_t *)"",
+                            raw->len, &scratch, &plain, &len);
+  if (rc == MCS_EBADSIG)
+    mcs__record_tampered(m);
+  else if (rc == MCS_OK)
+    rc = m->codec->decode(len ? plain : (const uint8_t *)"", len, &limits, rec);
+  unsigned version = 0;
+  if (rc == MCS_OK && plain != raw->data &&
+      mcs__sealed_version(raw->data, raw->len, &version) == MCS_OK) {
+    view->sealed = 1;
+    view->seal_key_version = version;
+  }
+  if (scratch.data)
+    sodium_memzero(scratch.data, scratch.cap);
+  mcs__buf_free(&scratch);
+  return rc;
+}
+
+/* Reads id's record (under `key`) without touching it, opens and decodes
+ * it. *found: the store had it. */
+static int peek_record(mcs_manager *m, const char *id, const char *key,
+                       size_t key_len, mcs__record *rec, int64_t *ttl,
+                       int *found, mcs_admin_view *view) {
+  mcs_store_value v = {MCS__BUF_INIT, ADMIN_READ_MAX + MCS__SEAL_OVERHEAD};
   uint64_t cas = 0;
   uint32_t flags = 0;
   mcs_store_result r = MCS_STORE_MISS;
   int rc = mcs__store_peek(m->store, key, key_len, &v, &cas, &flags, ttl, &r);
   if (rc == MCS_OK && r == MCS_STORE_HIT) {
     *found = 1;
-    rc = m->codec->decode(v.buf.data ? v.buf.data : (const uint8_t *)"",
-                          v.buf.len, &limits, rec);
+    rc = open_record(m, id, key, key_len, &v.buf, rec, view);
   }
   mcs__buf_free(&v.buf);
   return rc;
@@ -176,13 +204,20 @@ int mcs_admin_session_read(mcs_manager *mgr, const char *id,
   memset(&rec, 0, sizeof rec);
   int rc = checked_key(mgr, id, key, &key_len);
   if (rc == MCS_OK)
-    rc = peek_record(mgr, key, key_len, &rec, &ttl, found);
+    rc = peek_record(mgr, id, key, key_len, &rec, &ttl, found, view);
   if (rc == MCS_OK && *found)
     rc = fill_view(mgr, &rec, ttl, view);
   mcs__record_clear(&rec);
   if (rc)
     mcs_admin_view_clear(view);
   return rc;
+}
+
+int mcs_sealed_key_version(const void *record, size_t len,
+                           unsigned *version) {
+  if (!record || !version)
+    return MCS_EINVAL;
+  return mcs__sealed_version(record, len, version);
 }
 
 void mcs_admin_view_clear(mcs_admin_view *view) {

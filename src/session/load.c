@@ -4,7 +4,8 @@
  * lifetimes, its user's revocations and, for a retired snapshot, its
  * grace. A store error is reported, never turned into an empty session
  * that a later save would write over real data; EXPIRED and FORGED
- * sessions get a fresh id. In steps (mcs__load_*), so that
+ * sessions get a fresh id (a record that does not open is FORGED too:
+ * sealing.c). In steps (mcs__load_*), so that
  * session_async.c runs the same code around a read it does not block on.
  */
 #include <string.h>
@@ -84,10 +85,21 @@ static bool settling_needs_io(mcs_session *s) {
          !mcs__revoke_known_current(s->mgr, &s->rec);
 }
 
+/* A record that did not open: the cookie was good, but nothing of that
+ * identity is trusted — not its CSRF tokens either. */
+static int settle_tampered(mcs_session *s) {
+  MCS__STAT_INC(s->mgr, forged);
+  s->presented_len = 0;
+  s->presented_csrf_known = false;
+  return make_fresh(s, MCS_SESSION_FORGED);
+}
+
 int mcs__load_settle(mcs_session *s, int found, bool allow_io) {
   mcs_manager *m = s->mgr;
-  mcs__fetch_result res = found ? MCS__FETCH_FOUND : MCS__FETCH_GONE;
+  mcs__fetch_result res = (mcs__fetch_result)found;
   int rc = MCS_OK;
+  if (res == MCS__FETCH_TAMPERED)
+    return settle_tampered(s);
   if (res == MCS__FETCH_FOUND && !allow_io) {
     if (settling_needs_io(s))
       return MCS__NEED_IO; /* nothing done yet: the caller retries */
@@ -121,16 +133,18 @@ int mcs__load_take(mcs_session *s, int rc, mcs_store_result r,
                    int *found) {
   mcs__fetch_result res;
   s->cas = cas;
-  rc = mcs__session_take_record(s, s->key, s->key_len, rc, r, v, &s->rec, &res);
-  *found = res == MCS__FETCH_FOUND;
+  rc = mcs__session_take_record(s, mcs__session_ident(s), rc, r, v, &s->rec,
+                                &res);
+  *found = (int)res;
   return rc ? rc : mcs__load_settle(s, *found, allow_io);
 }
 
 int mcs__load_read(mcs_session *s) {
   mcs__fetch_result res;
-  int rc = mcs__session_read_record(
-      s, s->key, s->key_len, s->mgr->cfg.idle_timeout, &s->rec, &s->cas, &res);
-  return rc ? rc : mcs__load_settle(s, res == MCS__FETCH_FOUND, true);
+  int rc = mcs__session_read_record(s, mcs__session_ident(s),
+                                    s->mgr->cfg.idle_timeout, &s->rec, &s->cas,
+                                    &res);
+  return rc ? rc : mcs__load_settle(s, (int)res, true);
 }
 
 /* Parses the Cookie header into s (see mcs__load_begin). */

@@ -81,12 +81,18 @@ static int check_tornado(const mcs_manager_config *cfg) {
 static int check_config(const mcs_manager_config *cfg) {
   unsigned v;
   if (!mcs__all_zero(cfg->reserved, sizeof cfg->reserved) ||
+      cfg->reserved_u32 != 0 ||
       !mcs__all_zero(cfg->cookie.reserved, sizeof cfg->cookie.reserved))
     return refuse(cfg, "mcsession: the config sets a field this library "
                        "does not know (built against a newer mcsession.h, "
                        "or not filled by mcs_manager_config_init)");
   if (cfg->mode != MCS_MODE_NATIVE && cfg->mode != MCS_MODE_TORNADO)
     return refuse(cfg, "mcsession: unknown mode");
+  if (cfg->seal_records != MCS_SEAL_ON &&
+      cfg->seal_records != MCS_SEAL_ACCEPT_PLAIN &&
+      cfg->seal_records != MCS_SEAL_OFF)
+    return refuse(cfg, "mcsession: seal_records must be MCS_SEAL_ON, "
+                       "MCS_SEAL_ACCEPT_PLAIN or MCS_SEAL_OFF");
   if (cfg->mode == MCS_MODE_TORNADO && check_tornado(cfg) != MCS_OK)
     return MCS_EINVAL;
   if (!cfg->keys || mcs_keyring_current(cfg->keys, &v) != MCS_OK)
@@ -237,7 +243,9 @@ int mcs_manager_new(mcs_manager **out, const mcs_manager_config *cfg) {
       (rc = mcs__idcache_new(cfg->mode == MCS_MODE_NATIVE
                                  ? cfg->cookie_cache_entries
                                  : 0,
-                             &m->idcache))) {
+                             &m->idcache)) ||
+      (cfg->mode == MCS_MODE_NATIVE &&
+       (rc = mcs__sealer_new(m->keys, &m->sealer)))) {
     mcs_manager_free(m);
     return rc;
   }
@@ -256,6 +264,7 @@ void mcs_manager_free(mcs_manager *mgr) {
   mcs__revcache_free(mgr->revcache);
   mcs__rcache_free(mgr->rcache);
   mcs__idcache_free(mgr->idcache);
+  mcs__sealer_free(mgr->sealer);
   mcs__free(mgr->key_prefix);
   mcs__free(mgr->cookie_name);
   mcs__free(mgr->cookie_path);
@@ -297,4 +306,5 @@ void mcs_manager_stats_get(const mcs_manager *mgr, mcs_manager_stats *st) {
   st->retired = atomic_load_explicit(&m->stats.retired, memory_order_relaxed);
   st->revocation_unreadable = atomic_load_explicit(
       &m->stats.revocation_unreadable, memory_order_relaxed);
+  st->tampered = atomic_load_explicit(&m->stats.tampered, memory_order_relaxed);
 }

@@ -35,7 +35,7 @@ static int merge_old_into_new(mcs_session *s, mcs__buf *body,
   s->rec.data = merged;
   s->rec.rev = old->rev > s->rec.rev ? old->rev + 1 : s->rec.rev + 1;
   mcs_store_result r;
-  if ((rc = mcs__session_encode(s, &s->rec, body)) ||
+  if ((rc = mcs__session_encode(s, mcs__session_ident(s), &s->rec, body)) ||
       (rc = mcs__session_store_rc(
            s, m->store->ops.set(m->store->ud, s->key, s->key_len, body->data,
                                 body->len, m->codec->flags,
@@ -55,7 +55,8 @@ static int write_retired(mcs_session *s, mcs__buf *body, mcs__record *old,
   mcs_store_result r = MCS_STORE_EXISTS;
   int rc = mcs__record_set_user(old, NULL, 0);
   old->retired_until = mcs__now(m) + m->cfg.forward_ttl;
-  if (rc || (rc = mcs__session_encode(s, old, body)) ||
+  if (rc || (rc = mcs__session_encode(s, mcs__session_old_ident(s), old,
+                                      body)) ||
       (rc = mcs__session_store_rc(
            s, st->ops.cas(st->ud, s->old_key, s->old_key_len, body->data,
                           body->len, m->codec->flags, m->cfg.forward_ttl, cas,
@@ -75,9 +76,9 @@ static int retire_attempt(mcs_session *s, mcs__buf *body, bool *done) {
   mcs__record old = {0};
   mcs__fetch_result res;
   uint64_t cas = 0;
-  int rc = mcs__session_read_record(s, s->old_key, s->old_key_len, 0, &old,
+  int rc = mcs__session_read_record(s, mcs__session_old_ident(s), 0, &old,
                                     &cas, &res);
-  if (rc == MCS_OK && res == MCS__FETCH_GONE)
+  if (rc == MCS_OK && res != MCS__FETCH_FOUND) /* a bad one stays as is */
     rc = MCS_EGONE;
   else if (rc == MCS_OK && old.retired_until)
     *done = true;
@@ -110,6 +111,8 @@ int mcs_session_regenerate(mcs_session *s) {
   if (rc)
     return rc;
   if (s->stored && !s->regenerated) {
+    memcpy(s->old_id, s->id, s->id_len + 1);
+    s->old_id_len = s->id_len;
     memcpy(s->old_key, s->key, s->key_len + 1);
     s->old_key_len = s->key_len;
     s->old_cas = s->cas;

@@ -37,25 +37,59 @@ mcs_store_value mcs__record_value(const mcs_manager *m) {
   return (mcs_store_value){MCS__BUF_INIT, m->limits.max_bytes * 2 + 1024};
 }
 
-/* Decodes what a read of `key` answered (rc, r, the value in v). Undecodable
- * records count as gone (and as corrupt): the user gets a fresh session
- * rather than an error page, and the bad record is left for an operator to
- * look at. */
-int mcs__session_take_record(mcs_session *s, const char *key, size_t key_len,
-                             int rc, mcs_store_result r,
-                             const mcs_store_value *v, mcs__record *rec,
-                             mcs__fetch_result *res) {
+mcs__ident mcs__session_ident(const mcs_session *s) {
+  return (mcs__ident){s->id, s->id_len, s->key, s->key_len};
+}
+
+mcs__ident mcs__session_old_ident(const mcs_session *s) {
+  return (mcs__ident){s->old_id, s->old_id_len, s->old_key, s->old_key_len};
+}
+
+/* Opens (sealing.c) and decodes the stored bytes raw[0..len) of `who`'s
+ * record into rec. The decoded-record cache is keyed by the stored
+ * bytes, so an unchanged sealed record costs neither an open nor a
+ * decode. */
+static int open_and_decode(mcs_manager *m, mcs__ident who, const uint8_t *raw,
+                           size_t len, mcs__record *rec) {
+  bool hit = false;
+  int rc = mcs__rcache_get(m->rcache, who.key, who.key_len, raw, len, rec, &hit);
+  if (rc || hit)
+    return rc;
+  mcs__buf scratch = MCS__BUF_INIT;
+  const uint8_t *plain;
+  size_t plain_len;
+  rc = mcs__record_open(m, who.id, who.id_len, who.key, who.key_len, raw, len,
+                        &scratch, &plain, &plain_len);
+  if (rc == MCS_OK)
+    rc = m->codec->decode(plain_len ? plain : (const uint8_t *)"", plain_len,
+                          &m->limits, rec);
+  if (scratch.data)
+    sodium_memzero(scratch.data, scratch.cap); /* the session's data */
+  mcs__buf_free(&scratch);
+  if (rc == MCS_OK) {
+    mcs__revoke_tag(m, rec);
+    mcs__rcache_put(m->rcache, who.key, who.key_len, raw, len, rec);
+  }
+  return rc;
+}
+
+/* Decodes what a read of `who` answered (rc, r, the value in v).
+ * Undecodable records count as gone (and as corrupt), records that do not
+ * open as tampered: either way the user gets a fresh session rather than
+ * an error page, and the bad record is left for an operator to look at. */
+int mcs__session_take_record(mcs_session *s, mcs__ident who, int rc,
+                             mcs_store_result r, const mcs_store_value *v,
+                             mcs__record *rec, mcs__fetch_result *res) {
   mcs_manager *m = s->mgr;
+  bool tampered = false;
   if (rc == MCS_OK && r == MCS_STORE_HIT) {
     const uint8_t *raw = v->buf.data ? v->buf.data : (const uint8_t *)"";
-    bool hit = false;
-    rc = mcs__rcache_get(m->rcache, key, key_len, raw, v->buf.len, rec, &hit);
-    if (rc == MCS_OK && !hit) {
-      rc = m->codec->decode(raw, v->buf.len, &m->limits, rec);
-      if (rc == MCS_OK) {
-        mcs__revoke_tag(m, rec);
-        mcs__rcache_put(m->rcache, key, key_len, raw, v->buf.len, rec);
-      }
+    rc = open_and_decode(m, who, raw, v->buf.len, rec);
+    if (rc == MCS_EBADSIG) {
+      mcs__record_tampered(m);
+      tampered = true;
+      r = MCS_STORE_MISS;
+      rc = MCS_OK;
     }
     if (rc == MCS_ECORRUPT || rc == MCS_ETOOBIG) {
       MCS__STAT_INC(m, corrupt);
@@ -71,22 +105,23 @@ int mcs__session_take_record(mcs_session *s, const char *key, size_t key_len,
   } else if (rc) {
     mcs__session_store_error(s, rc);
   }
-  *res =
-      (rc == MCS_OK && r == MCS_STORE_HIT) ? MCS__FETCH_FOUND : MCS__FETCH_GONE;
+  *res = tampered                                 ? MCS__FETCH_TAMPERED
+         : (rc == MCS_OK && r == MCS_STORE_HIT) ? MCS__FETCH_FOUND
+                                                : MCS__FETCH_GONE;
   return rc;
 }
 
 /* Reads and decodes one record (mcs__session_take_record says how). */
-int mcs__session_read_record(mcs_session *s, const char *key, size_t key_len,
+int mcs__session_read_record(mcs_session *s, mcs__ident who,
                              uint32_t touch_ttl, mcs__record *rec,
                              uint64_t *cas, mcs__fetch_result *res) {
   mcs_manager *m = s->mgr;
   mcs_store_value v = mcs__record_value(m);
   uint32_t flags = 0;
   mcs_store_result r = MCS_STORE_MISS;
-  int rc = m->store->ops.get(m->store->ud, key, key_len, touch_ttl, &v, cas,
-                             &flags, &r);
-  rc = mcs__session_take_record(s, key, key_len, rc, r, &v, rec, res);
+  int rc = m->store->ops.get(m->store->ud, who.key, who.key_len, touch_ttl, &v,
+                             cas, &flags, &r);
+  rc = mcs__session_take_record(s, who, rc, r, &v, rec, res);
   mcs__buf_free(&v.buf);
   return rc;
 }
@@ -109,9 +144,12 @@ uint32_t mcs__session_write_ttl(const mcs_session *s) {
   return ttl < 1 ? 1 : (uint32_t)ttl;
 }
 
-int mcs__session_encode(const mcs_session *s, const mcs__record *rec,
-                        mcs__buf *out) {
-  return s->mgr->codec->encode(rec, &s->mgr->limits, out);
+int mcs__session_encode(const mcs_session *s, mcs__ident who,
+                        const mcs__record *rec, mcs__buf *out) {
+  const mcs_manager *m = s->mgr;
+  int rc = m->codec->encode(rec, &m->limits, out);
+  return rc ? rc : mcs__record_seal(m, who.id, who.id_len, who.key,
+                                    who.key_len, out);
 }
 
 /* Maps a store call's outcome: errors are counted and passed on. */

@@ -1,7 +1,8 @@
 /*
  * The session wing: the manager (manager.c) and what it is configured
  * with — how a mode names sessions (scheme_native.c, scheme_tornado.c),
- * CSRF tokens (csrf.c), per-user revocation (revoke.c) — and a session's
+ * CSRF tokens (csrf.c), per-user revocation (revoke.c), sealed records
+ * (sealing.c) — and a session's
  * life: load (load.c), save (save.c), regenerate (retire.c), destroy and
  * what those share (session.c), typed values (values.c) over a change log
  * (changes.c), and the same on an event loop (session_async.c).
@@ -117,12 +118,15 @@ struct mcs_manager {
   mcs__revcache *revcache; /* users' generations (revoke.c) */
   mcs__rcache *rcache;     /* decoded records (rcache.c), or NULL */
   mcs__idcache *idcache;   /* verified cookies (idcache.c), or NULL */
+  mcs__sealer *sealer;     /* every ring version's sealing key (native
+                              mode; NULL in tornado mode) */
   struct {
     _Atomic uint64_t created, loaded, expired, forged, saves, writes_skipped,
         cas_retries, store_errors, corrupt, revoked, revocation_reads,
-        retired, revocation_unreadable;
+        retired, revocation_unreadable, tampered;
   } stats;
   mcs__ratelimit log_unreadable_user; /* revoke.c's warning */
+  mcs__ratelimit log_tampered;        /* sealing.c's warning */
   mcs__clock clock;   /* cfg.clock */
   mcs__logger logger; /* cfg.log */
 };
@@ -136,6 +140,23 @@ struct mcs_manager {
 #define mcs__log_burst(m, rl, ...)                                            \
   mcs__logf_burst(&(m)->logger, (rl), mcs__now(m), __VA_ARGS__)
 
+
+/* ---- Sealed records (sealing.c) ---- */
+/* Seals the codec's bytes in body (in place) for session id under its
+ * store key, unless the manager writes plain records (tornado mode,
+ * seal_records off). MCS_OK, MCS_ENOMEM, MCS_EIO. */
+int mcs__record_seal(const mcs_manager *m, const char *id, size_t id_len,
+                     const char *key, size_t key_len, mcs__buf *body);
+/* The codec's bytes of what the store holds for id under key: *plain is
+ * raw itself (a plain record the manager accepts) or scratch's contents
+ * (a sealed record, opened). MCS_EBADSIG when it does not open or is
+ * plain where only sealed records are accepted (tampering); MCS_ENOMEM. */
+int mcs__record_open(const mcs_manager *m, const char *id, size_t id_len,
+                     const char *key, size_t key_len, const uint8_t *raw,
+                     size_t len, mcs__buf *scratch, const uint8_t **plain,
+                     size_t *plain_len);
+/* Counts a record that did not open, and logs it once per burst. */
+void mcs__record_tampered(mcs_manager *m);
 
 /* ---- Change log (changes.c) ----
  * One entry per key this request touched. Sets and deletes are absolute
@@ -199,6 +220,8 @@ struct mcs_session {
   bool retired;     /* loaded a retired snapshot: read-only, never send
                        a cookie (retire.c, mcs_session_regenerate) */
   bool regenerated; /* regenerate called; old identity below */
+  char old_id[MCS__ID_MAX + 1]; /* its record is sealed for it */
+  size_t old_id_len;
   char old_key[MCS_STORE_KEY_MAX + 1];
   size_t old_key_len;
   uint64_t old_cas;
@@ -223,31 +246,43 @@ static inline int mcs__session_writable(const mcs_session *s) {
 /* ---- What load.c, save.c and retire.c share (session.c) ---- */
 
 /* What a read of a record came to: a record to use, or none (missing,
- * or undecodable: counted as corrupt). */
+ * or undecodable: counted as corrupt), or none because what the store
+ * holds did not open (counted as tampered). */
 typedef enum mcs__fetch_result {
   MCS__FETCH_FOUND,
-  MCS__FETCH_GONE
+  MCS__FETCH_GONE,
+  MCS__FETCH_TAMPERED
 } mcs__fetch_result;
 
 /* Counts and logs a store error. */
 void mcs__session_store_error(mcs_session *s, int rc);
-/* Decodes what a read of `key` answered (rc, r, the value in v) into rec,
- * through the manager's decoded-record cache. */
-int mcs__session_take_record(mcs_session *s, const char *key, size_t key_len,
-                             int rc, mcs_store_result r,
-                             const mcs_store_value *v, mcs__record *rec,
-                             mcs__fetch_result *res);
+/* Which session a record belongs to: its id (what it is sealed for) and
+ * store key. Borrowed pointers. */
+typedef struct mcs__ident {
+  const char *id;
+  size_t id_len;
+  const char *key;
+  size_t key_len;
+} mcs__ident;
+/* The session's current identity, and (after a regenerate) its old one. */
+mcs__ident mcs__session_ident(const mcs_session *s);
+mcs__ident mcs__session_old_ident(const mcs_session *s);
+/* Opens and decodes what a read of `who`'s record answered (rc, r, the
+ * value in v) into rec, through the manager's decoded-record cache. */
+int mcs__session_take_record(mcs_session *s, mcs__ident who, int rc,
+                             mcs_store_result r, const mcs_store_value *v,
+                             mcs__record *rec, mcs__fetch_result *res);
 /* Reads (sliding the expiry to touch_ttl, 0: not) and decodes one record. */
-int mcs__session_read_record(mcs_session *s, const char *key, size_t key_len,
+int mcs__session_read_record(mcs_session *s, mcs__ident who,
                              uint32_t touch_ttl, mcs__record *rec,
                              uint64_t *cas, mcs__fetch_result *res);
 /* s->key for s->id, as the mode's scheme names it. */
 int mcs__session_set_key(mcs_session *s);
 /* The TTL of a write of the session's record. */
 uint32_t mcs__session_write_ttl(const mcs_session *s);
-/* The record in the manager's codec into out. */
-int mcs__session_encode(const mcs_session *s, const mcs__record *rec,
-                        mcs__buf *out);
+/* The record in the manager's codec into out, sealed for `who`. */
+int mcs__session_encode(const mcs_session *s, mcs__ident who,
+                        const mcs__record *rec, mcs__buf *out);
 /* Passes a store call's rc on, counting it when it is a store error. */
 int mcs__session_store_rc(mcs_session *s, int rc);
 
@@ -277,8 +312,9 @@ mcs_store_value mcs__record_value(const mcs_manager *m);
 int mcs__load_begin(mcs_manager *mgr, const char *header, size_t len,
                     mcs_session **out, bool *need_read);
 /* Takes the answer of that read (rc, r, the value, its CAS token) and
- * settles the session. *found tells a later mcs__load_settle what the
- * read found. MCS__NEED_IO when settling needs more operations. */
+ * settles the session. *found (an mcs__fetch_result) tells a later
+ * mcs__load_settle what the read found. MCS__NEED_IO when settling needs
+ * more operations. */
 int mcs__load_take(mcs_session *s, int rc, mcs_store_result r,
                    const mcs_store_value *v, uint64_t cas, bool allow_io,
                    int *found);

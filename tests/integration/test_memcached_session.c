@@ -3,8 +3,9 @@
  * "Session life cycle"):
  * the life cycle, idle expiry and its sliding on reads, round trips as
  * the server itself counts them, the URL prefix as the key prefix, a
- * garbage record, the size limits, a store that cannot answer, and
- * sessions destroyed or changed concurrently.
+ * garbage record, sealed records as memcached holds them, the size
+ * limits, a store that cannot answer, and sessions destroyed or changed
+ * concurrently.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,28 +148,116 @@ static void test_session_url_prefix_is_the_key_prefix(void **state) {
   mcs_store_free(st);
 }
 
-/* Garbage where a record should be: a counted corrupt record and a fresh
- * session, never a crash or an error page. */
-static void test_session_garbage_record_counts_as_corrupt(void **state) {
-  (void)state;
+static void accept_plain(mcs_manager_config *cfg) {
+  cfg->seal_records = MCS_SEAL_ACCEPT_PLAIN;
+}
+
+/* Garbage where a record should be: a fresh session, never a crash or an
+ * error page. With sealing on (the default) it does not open: FORGED,
+ * counted as tampered; where plain records are accepted it is a counted
+ * corrupt record. */
+/* One round of garbage records for a manager that seals or not. */
+static void garbage_round(mcs_store *st, bool sealed) {
   static const char *junk[] = {"\x01\x02\xff\xfe garbage \x80\x95",
-                               "{\"v\":1,\"data\":[", "\x80\x04\x95."};
-  mcs_store *st = mt_store(nodes, 1, PARAMS);
-  mt_mgr m = mt_mgr_new(st, NULL);
+                               "{\"v\":1,\"data\":[", "\x80\x04\x95.",
+                               "\x00ms\x01\x00\x00\x00\x00 short"};
+  mt_mgr m = mt_mgr_new(st, sealed ? NULL : accept_plain);
   for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
-    char c[512], key[MCS_STORE_KEY_MAX + 1], req[512], reply[64];
+    char c[512], key[MCS_STORE_KEY_MAX + 1];
     mt_new_session(&m, 1, c, sizeof c);
     mt_store_key(&m, c, key, sizeof key);
-    snprintf(req, sizeof req, "ms %s %zu T60\r\n%s\r\n", key, strlen(junk[i]),
-             junk[i]);
-    assert_int_equal(mc_node_raw(&node, req, "\r\n", reply, sizeof reply), 0);
-    assert_string_equal(reply, "HD\r\n");
+    size_t n = i == 3 ? 14 : strlen(junk[i]); /* the last one holds NULs */
+    mcs_store_result r;
+    assert_int_equal(mcs_store_set(st, key, strlen(key), junk[i], n, 0, 60, &r),
+                     MCS_OK);
+    assert_int_equal(r, MCS_STORE_STORED);
     mcs_session *s = mt_load(&m, c);
-    assert_int_equal(mcs_session_outcome(s), MCS_SESSION_EXPIRED);
+    /* A record that starts like a sealed one never counts as corrupt. */
+    bool forged = sealed || i == 3;
+    assert_int_equal(mcs_session_outcome(s),
+                     forged ? MCS_SESSION_FORGED : MCS_SESSION_EXPIRED);
     assert_int_equal(mcs_session_count(s), 0);
     mcs_session_free(s);
-    assert_int_equal(mt_mgr_stats(&m).corrupt, i + 1);
+    mcs_manager_stats stats = mt_mgr_stats(&m);
+    assert_int_equal(stats.corrupt, sealed ? 0 : (i < 3 ? i + 1 : 3));
+    assert_int_equal(stats.tampered, sealed ? i + 1 : (i < 3 ? 0 : 1));
   }
+  mt_mgr_free(&m);
+}
+
+/* Garbage where a record should be: a fresh session, never a crash or an
+ * error page. With sealing on (the default) it does not open: FORGED,
+ * counted as tampered; where plain records are accepted it is a counted
+ * corrupt record. */
+static void test_session_garbage_record_is_tampered_or_corrupt(void **state) {
+  (void)state;
+  mcs_store *st = mt_store(nodes, 1, PARAMS);
+  garbage_round(st, true);
+  garbage_round(st, false);
+  mcs_store_free(st);
+}
+
+static bool has_bytes(const void *hay, size_t n, const char *needle) {
+  size_t m = strlen(needle);
+  for (size_t i = 0; i + m <= n; i++)
+    if (memcmp((const char *)hay + i, needle, m) == 0)
+      return true;
+  return false;
+}
+
+/* What memcached holds for a session, read raw: none of its strings; the
+ * record flipped there, or copied under another session's key, loads as
+ * FORGED and stays as it was. */
+static void test_session_sealed_record_in_memcached(void **state) {
+  (void)state;
+  mcs_store *st = mt_store(nodes, 1, PARAMS);
+  mt_mgr m = mt_mgr_new(st, NULL);
+  char c[512], c2[512], key[MCS_STORE_KEY_MAX + 1], key2[MCS_STORE_KEY_MAX + 1];
+  mcs_session *s = mt_load(&m, NULL);
+  assert_int_equal(mcs_session_set_str(s, "card", "4111-1111-1111", 14),
+                   MCS_OK);
+  assert_int_equal(mcs_session_set_user(s, "mallory@example.org"), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mt_cookie(s, c, sizeof c);
+  mcs_session_free(s);
+  mt_new_session(&m, 2, c2, sizeof c2);
+  mt_store_key(&m, c, key, sizeof key);
+  mt_store_key(&m, c2, key2, sizeof key2);
+  void *raw = NULL;
+  size_t len = 0;
+  mcs_store_result r;
+  assert_int_equal(mcs_store_get(st, key, strlen(key), 0, 1 << 20, &raw, &len,
+                                 NULL, NULL, &r),
+                   MCS_OK);
+  assert_int_equal(r, MCS_STORE_HIT);
+  assert_false(has_bytes(raw, len, "card"));
+  assert_false(has_bytes(raw, len, "4111"));
+  assert_false(has_bytes(raw, len, "mallory"));
+  assert_int_equal(((const uint8_t *)raw)[0], 0); /* no JSON text */
+  /* Copied under the other session's key. */
+  assert_int_equal(mcs_store_set(st, key2, strlen(key2), raw, len, 0, 60, &r),
+                   MCS_OK);
+  s = mt_load(&m, c2);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_FORGED);
+  mcs_session_free(s);
+  /* Flipped in place. */
+  ((uint8_t *)raw)[len / 2] ^= 4;
+  assert_int_equal(mcs_store_set(st, key, strlen(key), raw, len, 0, 60, &r),
+                   MCS_OK);
+  s = mt_load(&m, c);
+  assert_int_equal(mcs_session_outcome(s), MCS_SESSION_FORGED);
+  assert_null(mcs_session_user(s));
+  mcs_session_free(s);
+  void *after = NULL;
+  size_t after_len = 0;
+  assert_int_equal(mcs_store_get(st, key, strlen(key), 0, 1 << 20, &after,
+                                 &after_len, NULL, NULL, &r),
+                   MCS_OK);
+  assert_int_equal(after_len, len);
+  assert_memory_equal(after, raw, len);
+  assert_int_equal(mt_mgr_stats(&m).tampered, 2);
+  mcs_free(raw);
+  mcs_free(after);
   mt_mgr_free(&m);
   mcs_store_free(st);
 }
@@ -296,7 +385,8 @@ int main(void) {
       T(test_session_expires_when_idle_and_reads_slide_it),
       T(test_session_round_trips_from_server_stats),
       T(test_session_url_prefix_is_the_key_prefix),
-      T(test_session_garbage_record_counts_as_corrupt),
+      T(test_session_garbage_record_is_tampered_or_corrupt),
+      T(test_session_sealed_record_in_memcached),
       T(test_session_too_big_is_refused_and_kept),
       T(test_session_store_down_is_an_error),
       T(test_session_concurrent_requests),

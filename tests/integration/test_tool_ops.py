@@ -4,8 +4,9 @@ stats, revoke-user) against a real memcached on a free 127.0.0.1 port.
 
 Usage: /usr/bin/python3 test_tool_ops.py PATH/TO/mcsession
 
-Standard library only. Sessions are written straight into memcached in the
-documented formats (native: the JSON envelope under prefix +
+Standard library only (and libsodium through ctypes). Sessions are
+written straight into memcached in the documented formats (native: the
+JSON envelope, sealed as docs/security.md describes, under prefix +
 base64url(HMAC-SHA256(secret, id)); tornado: a pickled dict under the raw
 hex id), independently of the library, and cookies are signed with an
 independent implementation of Tornado's format 2. Exits 77 when memcached
@@ -13,6 +14,8 @@ is not installed, 1 when a check failed.
 """
 import atexit
 import base64
+import ctypes
+import ctypes.util
 import hashlib
 import hmac
 import json
@@ -143,13 +146,45 @@ def native_key(sid, secret=SECRET, prefix=b"mcs:"):
     return prefix + b64url(hmac.new(secret, sid, hashlib.sha256).digest())
 
 
-def new_native(data, ttl=300, user=None, secret=SECRET, prefix=b"mcs:"):
+SODIUM = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+
+
+def seal(plain, sid, key, secret=SECRET, version=0):
+    """A sealed record (docs/security.md, "Sealed records"): HKDF-SHA256
+    of the secret and the id, XChaCha20-Poly1305 with the header and the
+    store key as associated data."""
+    prk = hmac.new(b"mcsession record seal", secret, hashlib.sha256).digest()
+    k = hmac.new(prk, b"mcsession record key v1" + sid + b"\x01",
+                 hashlib.sha256).digest()
+    header = b"\x00ms\x01" + version.to_bytes(4, "big")
+    nonce = os.urandom(24)
+    ad = header + key
+    out = ctypes.create_string_buffer(len(plain) + 16)
+    n = ctypes.c_ulonglong(0)
+    if SODIUM.sodium_init() < 0 or \
+            SODIUM.crypto_aead_xchacha20poly1305_ietf_encrypt(
+                out, ctypes.byref(n), plain, ctypes.c_ulonglong(len(plain)),
+                ad, ctypes.c_ulonglong(len(ad)), None, nonce, k) != 0:
+        raise Failure("libsodium")
+    return header + nonce + out.raw[:n.value]
+
+
+def put_native(sid, env, ttl=300, secret=SECRET, prefix=b"mcs:",
+               seal_secret=SECRET, version=0, plain=False):
+    key = native_key(sid, secret, prefix)
+    body = env if isinstance(env, bytes) else json.dumps(env).encode()
+    if not plain:
+        body = seal(body, sid, key, seal_secret, version)
+    mc_set(key, body, ttl, 0x4A53)
+
+
+def new_native(data, ttl=300, user=None, secret=SECRET, prefix=b"mcs:",
+               **how):
     sid = new_id()
     env = {"v": 1, "c": 1700000000, "r": 4, "d": data}
     if user is not None:
         env["ui"] = user
-    mc_set(native_key(sid, secret, prefix), json.dumps(env).encode(), ttl,
-           0x4A53)
+    put_native(sid, env, ttl, secret, prefix, **how)
     return sid.decode()
 
 
@@ -271,7 +306,8 @@ def test_show_native_by_id_cookie_and_forms():
         doc = show_json(*native(arg))
         want = {"mode": "native", "id": sid,
                 "key": native_key(sid.encode()).decode(), "created": 1700000000,
-                "revision": 4, "user": None, "data": data}
+                "revision": 4, "user": None, "data": data, "sealed": True,
+                "seal_key_version": 0}
         for k, v in want.items():
             if doc.get(k) != v:
                 raise Failure("show %r: %s is %r, want %r" % (arg, k,
@@ -283,7 +319,8 @@ def test_show_native_by_id_cookie_and_forms():
     out = expect(["show", *native(sid)], 0).stdout.decode()
     for want in ("key:       mcs:", "id:        " + sid, "ttl:       ",
                  "created:   1700000000 (2023-11-14 22:13:20 UTC)",
-                 "revision:  4", '"user_name": "ann"'):
+                 "revision:  4", '"user_name": "ann"',
+                 "sealed:    yes (key version 0)"):
         if want not in out:
             raise Failure("text show lacks %r:\n%s" % (want, out))
 
@@ -359,8 +396,7 @@ def test_show_tornado_pickled_session():
 def test_show_a_retired_snapshot_left_by_regenerate():
     sid = new_id().decode()
     body = {"c": 1700000000, "r": 3, "d": {"cart": 2}}
-    mc_set(native_key(sid.encode()),
-           json.dumps({"v": 1, "ru": 1700000010, "s": body}).encode(), 10)
+    put_native(sid.encode(), {"v": 1, "ru": 1700000010, "s": body}, 10)
     doc = show_json(*native(sid))
     if doc.get("retired_until") != 1700000010 or doc.get("data") != {"cart": 2}:
         raise Failure("retired: %r" % doc)
@@ -373,13 +409,26 @@ def test_show_with_an_explicit_store_key_secret_and_prefix():
     skf = secret_file(OTHER_SECRET, "storekey")
     sid = new_native({"k": 1}, secret=OTHER_SECRET, prefix=b"app:")
     base = ["--store", url("?prefix=app:"), "--store-key-secret-file", skf]
-    doc = show_json(*base, sid)  # a raw id needs only the store-key secret
+    # A raw id names the record with the store-key secret alone; opening
+    # it takes the key ring's secret.
+    expect(["show", *base, sid], 3, "give the application's --secret-file")
+    doc = show_json(*base, "--secret-file", SF, sid)
     if doc["data"] != {"k": 1} or not doc["key"].startswith("app:"):
         raise Failure("explicit store key: %r" % doc)
     expect(["show", *base, sign("session", sid)], 2, "needs --secret-file")
     doc = show_json(*base, "--secret-file", SF, sign("session", sid))
     if doc["data"] != {"k": 1}:
         raise Failure("cookie with explicit store key: %r" % doc)
+    # A plain record (sealing off) is shown with the store-key secret.
+    sid = new_native({"k": 2}, secret=OTHER_SECRET, prefix=b"app:",
+                     plain=True)
+    doc = show_json(*base, sid)
+    if doc["data"] != {"k": 2} or doc["sealed"] is not False or \
+            "seal_key_version" in doc:
+        raise Failure("plain record with the store-key secret: %r" % doc)
+    if "sealed:    no (a plain record" not in expect(
+            ["show", *base, sid], 0).stdout.decode():
+        raise Failure("text show of a plain record")
 
 
 def test_show_errors():
@@ -414,8 +463,29 @@ def test_show_errors():
     expect(["show", *tornado(hashlib.sha256(b"x").hexdigest())], 1,
            "no such session")
     junk = new_id()
-    mc_set(native_key(junk), b"{not json")
+    put_native(junk, b"{not json")
     expect(["show", *native(junk.decode())], 3, "cannot be decoded")
+    sid = new_native({"a": 1}, seal_secret=OTHER_SECRET)
+    expect(["show", *native(sid)], 3, "the stored record does not open")
+    sid = new_native({"a": 1})
+    key = native_key(sid.encode())
+    rec = bytearray(mc_get(key))
+    rec[-1] ^= 1
+    mc_set(key, bytes(rec))
+    expect(["show", *native(sid)], 3, "the stored record does not open")
+    expect(["show", *native(sign("session", sid))], 3,
+           "the stored record does not open")
+
+
+def test_show_a_record_sealed_under_another_key_version():
+    """The application's ring seals with its newest version; the tool holds
+    one secret, and takes the version the record names."""
+    sid = new_native({"v": 7}, version=7)
+    if show_json(*native(sid))["data"] != {"v": 7}:
+        raise Failure("raw id, version 7")
+    cookie = sign("session", sid, key_version=2)
+    if show_json(*native(cookie))["data"] != {"v": 7}:
+        raise Failure("cookie of version 2, record of version 7")
 
 
 # ---- destroy and touch --------------------------------------------------
@@ -439,8 +509,7 @@ def test_destroy():
     expect(["destroy", *tornado(tsid)], 0)
     expect(["destroy", *tornado(tsid)], 1, "no such session")
     dash = b"-" + new_id()[1:]
-    mc_set(native_key(dash), json.dumps({"v": 1, "c": 1, "r": 1, "d": {}})
-           .encode())
+    put_native(dash, {"v": 1, "c": 1, "r": 1, "d": {}})
     expect(["destroy", *native(dash.decode())], 2, "unknown option")
     expect(["destroy", *native("--", dash.decode())], 0)
 

@@ -274,6 +274,10 @@ static void test_read_does_not_slide_the_expiry(void **state) {
   fixture_free(f);
 }
 
+static void accept_plain(mcs_manager_config *cfg) {
+  cfg->seal_records = MCS_SEAL_ACCEPT_PLAIN;
+}
+
 static void test_read_missing_corrupt_and_bad_input(void **state) {
   (void)state;
   fixture *f = fixture_new(NULL);
@@ -294,7 +298,7 @@ static void test_read_missing_corrupt_and_bad_input(void **state) {
   assert_int_equal(mcs_admin_session_read(f->mgr, id, &v, NULL), MCS_EINVAL);
   assert_int_equal(mcs_admin_session_read(f->mgr, "not-an-id", &v, &found),
                    MCS_EINVAL);
-  /* Corrupt: found, and ECORRUPT. */
+  /* Plain where only sealed records open: found, and EBADSIG, counted. */
   size_t key_len = 0;
   assert_int_equal(mcs_admin_store_key(f->mgr, id, key, sizeof key, &key_len),
                    MCS_OK);
@@ -303,9 +307,19 @@ static void test_read_missing_corrupt_and_bad_input(void **state) {
       mcs_store_set(f->memory, key, key_len, "{not json", 9, 0, 60, &r),
       MCS_OK);
   assert_int_equal(mcs_admin_session_read(f->mgr, id, &v, &found),
+                   MCS_EBADSIG);
+  assert_int_equal(found, 1);
+  assert_null(v.data);
+  mcs_manager_stats stats;
+  mcs_manager_stats_get(f->mgr, &stats);
+  assert_int_equal(stats.tampered, 1);
+  /* Corrupt, where plain records are accepted: found, and ECORRUPT. */
+  mcs_manager *plain = fixture_manager(f, accept_plain);
+  assert_int_equal(mcs_admin_session_read(plain, id, &v, &found),
                    MCS_ECORRUPT);
   assert_int_equal(found, 1);
   assert_null(v.data);
+  mcs_manager_free(plain);
   /* Gone: MCS_OK, not found. */
   f->clock.now += 61;
   assert_int_equal(mcs_admin_session_read(f->mgr, id, &v, &found), MCS_OK);

@@ -474,11 +474,17 @@ static void test_inflight_write_after_regenerate_is_refused(void **st) {
   fixture_free(f);
 }
 
+/* Plain records planted below load only where the manager accepts them
+ * (with sealing on they do not open: test_sealing.c). */
+static void accept_plain(mcs_manager_config *cfg) {
+  cfg->seal_records = MCS_SEAL_ACCEPT_PLAIN;
+}
+
 /* A record that claims a grace far in the future (written by whoever can
- * write the store) is held to forward_ttl from now. */
+ * write the store, with sealing off) is held to forward_ttl from now. */
 static void test_retired_grace_is_capped_at_forward_ttl(void **st) {
   (void)st;
-  fixture *f = fixture_new(NULL);
+  fixture *f = fixture_new(accept_plain);
   char cookie[512];
   make_stored(f, cookie, sizeof cookie);
   char key[MCS_STORE_KEY_MAX + 1], rec[256];
@@ -597,7 +603,7 @@ static void test_cas_retries_are_bounded(void **st) {
 
 static void test_corrupt_record_is_counted_and_left_alone(void **st) {
   (void)st;
-  fixture *f = fixture_new(NULL);
+  fixture *f = fixture_new(accept_plain);
   char cookie[512];
   make_stored(f, cookie, sizeof cookie);
   char key[MCS_STORE_KEY_MAX + 1]; /* the record's key, seen by the spy */

@@ -34,10 +34,12 @@ static void test_layout_is_frozen(void **state) {
 #if defined(__x86_64__) && defined(__LP64__)
   assert_int_equal(sizeof(mcs_manager_config), 368);
   assert_int_equal(offsetof(mcs_manager_config, cookie_cache_entries), 232);
-  assert_int_equal(offsetof(mcs_manager_config, reserved), 240);
+  assert_int_equal(offsetof(mcs_manager_config, seal_records), 240);
+  assert_int_equal(offsetof(mcs_manager_config, reserved), 248);
   assert_int_equal(sizeof(mcs_manager_stats), 232);
   assert_int_equal(offsetof(mcs_manager_stats, revocation_unreadable), 96);
-  assert_int_equal(offsetof(mcs_manager_stats, reserved), 104);
+  assert_int_equal(offsetof(mcs_manager_stats, tampered), 104);
+  assert_int_equal(offsetof(mcs_manager_stats, reserved), 112);
   assert_int_equal(sizeof(mcs_memory_config), 104);
   assert_int_equal(offsetof(mcs_memory_config, reserved), 40);
   assert_int_equal(sizeof(mcs_memory_stats), 96);
@@ -54,7 +56,8 @@ static void test_layout_is_frozen(void **state) {
   assert_int_equal(offsetof(mcs_admin_ref, reserved), 336);
   assert_int_equal(sizeof(mcs_admin_view), 128);
   assert_int_equal(offsetof(mcs_admin_view, ttl), 56);
-  assert_int_equal(offsetof(mcs_admin_view, reserved), 64);
+  assert_int_equal(offsetof(mcs_admin_view, sealed), 64);
+  assert_int_equal(offsetof(mcs_admin_view, reserved), 72);
   assert_int_equal(sizeof(mcs_admin_user), 56);
   assert_int_equal(offsetof(mcs_admin_user, reserved), 24);
   /* A store operation: the library fills it, a store's engine reads it
@@ -174,6 +177,12 @@ static void test_unknown_fields_are_refused(void **state) {
   mc.reserved[3] = 1;
   assert_int_equal(mcs_manager_new(&m, &mc), MCS_EINVAL);
   mc.reserved[3] = 0;
+  mc.reserved_u32 = 1;
+  assert_int_equal(mcs_manager_new(&m, &mc), MCS_EINVAL);
+  mc.reserved_u32 = 0;
+  mc.seal_records = (mcs_seal_mode)3; /* no such mode */
+  assert_int_equal(mcs_manager_new(&m, &mc), MCS_EINVAL);
+  mc.seal_records = MCS_SEAL_ON;
   mc.cookie.reserved[0] = 1;
   assert_int_equal(mcs_manager_new(&m, &mc), MCS_EINVAL);
   assert_null(m);
