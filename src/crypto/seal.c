@@ -17,13 +17,17 @@
  * or servers (a 96-bit GCM nonce drawn at random is safe for about 2^32
  * messages per key, and a record is resealed on every changed save).
  *
- * The key is HKDF-SHA256 (RFC 5869) over HMAC-SHA256: PRK = HMAC(salt,
- * secret of that version), once per version when the sealer is made;
- * key = HMAC(PRK, label || session id || 0x01), once per seal or open.
- * Not crypto_kdf: its context is 8 bytes and its subkey id 64 bits, so a
- * 256-bit session id would have to be hashed down first; HKDF takes the
- * id as it is, and the precomputed PRK makes the per-record derivation
- * one short HMAC (mcs__hmac, hmac.c).
+ * The key comes in two steps. Once per key-ring version, when the sealer
+ * is made: master = HMAC-SHA256(salt, secret of that version), HKDF's
+ * extract step (RFC 5869), which turns a secret of any length and
+ * quality into a uniform 32-byte key. Once per seal or open: key =
+ * BLAKE2b-256 keyed with master over label || session id — the keyed
+ * BLAKE2b that libsodium's crypto_kdf is built on, with the whole id as
+ * its input (crypto_kdf itself takes a 64-bit subkey id, too small for a
+ * 256-bit session id). Not HKDF's expand step: it costs three SHA-256
+ * compressions in portable C, about 12,000 instructions, where keyed
+ * BLAKE2b costs two of its own, a fifth of that; a changed save pays it
+ * on every request (docs/benchmarks.md, "Sealed records").
  *
  * The associated data is the header (magic, format and key version) and
  * the store key, so a record copied under another key, or relabelled
@@ -43,15 +47,15 @@
 
 _Static_assert(MCS__SEAL_OVERHEAD == MCS__SEAL_HEADER + SEAL_NONCE + SEAL_TAG,
                "the overhead the header promises");
-_Static_assert(SEAL_KEY == MCS__HMAC_BYTES, "one HKDF block is the key");
+_Static_assert(SEAL_KEY == MCS__HMAC_BYTES, "HKDF-Extract gives a key");
 
 static const uint8_t seal_magic[3] = {0x00, 0x6d, 0x73};
 static const char hkdf_salt[] = "mcsession record seal";
-static const char hkdf_label[] = "mcsession record key v1";
+static const char kdf_label[] = "mcsession record key v1";
 
 typedef struct seal_key {
   unsigned version;
-  mcs__hmac prk; /* HMAC keyed with the version's PRK */
+  uint8_t master[SEAL_KEY]; /* HKDF-Extract of the version's secret */
 } seal_key;
 
 struct mcs__sealer {
@@ -73,14 +77,11 @@ int mcs__sealer_new(const mcs_keyring *ring, mcs__sealer **out) {
     return MCS_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     size_t len = 0;
-    uint8_t prk[MCS__HMAC_BYTES];
     const uint8_t *secret = mcs__keyring_at(ring, i, &s->keys[i].version, &len);
     mcs__hmac salt;
     mcs__hmac_key(&salt, hkdf_salt, sizeof hkdf_salt - 1);
-    mcs__hmac_mac(&salt, secret, len, prk); /* HKDF-Extract */
+    mcs__hmac_mac(&salt, secret, len, s->keys[i].master); /* HKDF-Extract */
     mcs__hmac_wipe(&salt);
-    mcs__hmac_key(&s->keys[i].prk, prk, sizeof prk);
-    sodium_memzero(prk, sizeof prk);
   }
   s->count = n;
   *out = s;
@@ -120,16 +121,15 @@ static const seal_key *key_of(const mcs__sealer *s, unsigned version) {
   return NULL;
 }
 
-/* HKDF-Expand, one block: HMAC(PRK, label || ctx || 0x01). */
+/* The record key for ctx: BLAKE2b-256(key = master, label || ctx). */
 static void derive(const seal_key *k, const void *ctx, size_t ctx_len,
                    uint8_t key[SEAL_KEY]) {
-  static const uint8_t one = 1;
-  crypto_auth_hmacsha256_state st = k->prk.state;
-  crypto_auth_hmacsha256_update(&st, (const uint8_t *)hkdf_label,
-                                sizeof hkdf_label - 1);
-  crypto_auth_hmacsha256_update(&st, ctx, ctx_len);
-  crypto_auth_hmacsha256_update(&st, &one, 1);
-  crypto_auth_hmacsha256_final(&st, key);
+  crypto_generichash_blake2b_state st;
+  crypto_generichash_blake2b_init(&st, k->master, sizeof k->master, SEAL_KEY);
+  crypto_generichash_blake2b_update(&st, (const uint8_t *)kdf_label,
+                                    sizeof kdf_label - 1);
+  crypto_generichash_blake2b_update(&st, ctx, ctx_len);
+  crypto_generichash_blake2b_final(&st, key, SEAL_KEY);
   sodium_memzero(&st, sizeof st);
 }
 

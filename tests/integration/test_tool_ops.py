@@ -150,12 +150,14 @@ SODIUM = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
 
 
 def seal(plain, sid, key, secret=SECRET, version=0):
-    """A sealed record (docs/security.md, "Sealed records"): HKDF-SHA256
-    of the secret and the id, XChaCha20-Poly1305 with the header and the
-    store key as associated data."""
-    prk = hmac.new(b"mcsession record seal", secret, hashlib.sha256).digest()
-    k = hmac.new(prk, b"mcsession record key v1" + sid + b"\x01",
-                 hashlib.sha256).digest()
+    """A sealed record (docs/security.md, "Sealed records"): the key is
+    BLAKE2b-256 keyed with HMAC-SHA256(salt, secret) over a label and the
+    id; XChaCha20-Poly1305 with the header and the store key as associated
+    data."""
+    master = hmac.new(b"mcsession record seal", secret,
+                      hashlib.sha256).digest()
+    k = hashlib.blake2b(b"mcsession record key v1" + sid, key=master,
+                        digest_size=32).digest()
     header = b"\x00ms\x01" + version.to_bytes(4, "big")
     nonce = os.urandom(24)
     ad = header + key

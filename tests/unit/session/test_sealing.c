@@ -31,6 +31,29 @@ static void make_stored(fixture *f, char cookie[512],
   mcs_session_free(s);
 }
 
+/* The state of the tests that start from one stored session. */
+typedef struct stored {
+  fixture *f;
+  char cookie[512];
+  char key[MCS_STORE_KEY_MAX + 1];
+} stored;
+
+static int setup_stored(void **st) {
+  stored *t = calloc(1, sizeof *t);
+  assert_non_null(t);
+  t->f = fixture_new(NULL);
+  make_stored(t->f, t->cookie, t->key);
+  *st = t;
+  return 0;
+}
+
+static int teardown_stored(void **st) {
+  stored *t = *st;
+  fixture_free(t->f);
+  free(t);
+  return 0;
+}
+
 /* The bytes the memory store holds under key (malloc'd by the library). */
 static void *raw_of(fixture *f, const char *key, size_t *len) {
   void *data = NULL;
@@ -80,10 +103,9 @@ static void expect_tampered(fixture *f, const char *cookie, const char *key) {
 }
 
 static void test_store_holds_none_of_the_sessions_strings(void **st) {
-  (void)st;
-  fixture *f = fixture_new(NULL);
-  char cookie[512], key[MCS_STORE_KEY_MAX + 1];
-  make_stored(f, cookie, key);
+  stored *t = *st;
+  fixture *f = t->f;
+  const char *cookie = t->cookie, *key = t->key;
   size_t len;
   void *raw = raw_of(f, key, &len);
   assert_false(contains(raw, len, "secret-name"));
@@ -96,14 +118,12 @@ static void test_store_holds_none_of_the_sessions_strings(void **st) {
   assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
   assert_string_equal(mcs_session_user(s), "user-4711");
   mcs_session_free(s);
-  fixture_free(f);
 }
 
 static void test_flipped_bytes_are_tampering(void **st) {
-  (void)st;
-  fixture *f = fixture_new(NULL);
-  char cookie[512], key[MCS_STORE_KEY_MAX + 1];
-  make_stored(f, cookie, key);
+  stored *t = *st;
+  fixture *f = t->f;
+  const char *cookie = t->cookie, *key = t->key;
   size_t len;
   uint8_t *raw = raw_of(f, key, &len);
   /* Header, nonce, ciphertext, tag: a byte of each region and more. */
@@ -118,14 +138,12 @@ static void test_flipped_bytes_are_tampering(void **st) {
   assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
   mcs_session_free(s);
   mcs_free(raw);
-  fixture_free(f);
 }
 
 static void test_truncated_record_is_tampering(void **st) {
-  (void)st;
-  fixture *f = fixture_new(NULL);
-  char cookie[512], key[MCS_STORE_KEY_MAX + 1];
-  make_stored(f, cookie, key);
+  stored *t = *st;
+  fixture *f = t->f;
+  const char *cookie = t->cookie, *key = t->key;
   size_t len;
   uint8_t *raw = raw_of(f, key, &len);
   static const size_t cuts[] = {1, 3, 8, 31, 32, 47, 48};
@@ -136,7 +154,6 @@ static void test_truncated_record_is_tampering(void **st) {
   put_raw(f, key, raw, len - 1);
   expect_tampered(f, cookie, key);
   mcs_free(raw);
-  fixture_free(f);
 }
 
 /* Someone who can write the store copies their own record over the
@@ -184,10 +201,9 @@ static void use_ring(mcs_manager_config *cfg) {
 }
 
 static void test_record_sealed_by_another_secret_is_tampering(void **st) {
-  (void)st;
-  fixture *f = fixture_new(NULL);
-  char cookie[512], key[MCS_STORE_KEY_MAX + 1];
-  make_stored(f, cookie, key);
+  stored *t = *st;
+  fixture *f = t->f;
+  const char *cookie = t->cookie, *key = t->key;
   /* A manager with another ring writes a record under the same key. */
   ring_set(0, "a different secret of 16+ bytes", 0, NULL);
   mcs_manager *intruder = fixture_manager(f, use_ring);
@@ -203,7 +219,6 @@ static void test_record_sealed_by_another_secret_is_tampering(void **st) {
   put_raw(f, key, planted, len);
   expect_tampered(f, cookie, key);
   mcs_free(planted);
-  fixture_free(f);
 }
 
 static unsigned log_count;
@@ -241,10 +256,9 @@ static void test_tampering_is_logged_once_per_burst(void **st) {
  * reseals with version 1, and once version 0 has left the ring (the
  * store-key secret set explicitly) the resealed record still opens. */
 static void test_rotation(void **st) {
-  (void)st;
-  fixture *f = fixture_new(NULL);
-  char cookie[512], key[MCS_STORE_KEY_MAX + 1];
-  make_stored(f, cookie, key);
+  stored *t = *st;
+  fixture *f = t->f;
+  const char *cookie = t->cookie, *key = t->key;
   size_t len;
   uint8_t *raw = raw_of(f, key, &len);
   assert_int_equal(raw[7], 0); /* key version 0 */
@@ -275,7 +289,6 @@ static void test_rotation(void **st) {
   mcs_admin_view_clear(&v);
   mcs_manager_free(v1);
   ring_drop();
-  fixture_free(f);
 }
 
 static void seal_off(mcs_manager_config *cfg) {
@@ -333,10 +346,9 @@ static void test_plain_record_migration(void **st) {
 /* The retired snapshot a regenerate leaves under the old key is sealed
  * for the old id, and the old cookie still reads it. */
 static void test_retired_snapshot_is_sealed(void **st) {
-  (void)st;
-  fixture *f = fixture_new(NULL);
-  char cookie[512], key[MCS_STORE_KEY_MAX + 1];
-  make_stored(f, cookie, key);
+  stored *t = *st;
+  fixture *f = t->f;
+  const char *cookie = t->cookie, *key = t->key;
   mcs_session *s = load(f, cookie);
   assert_int_equal(mcs_session_regenerate(s), MCS_OK);
   assert_int_equal(mcs_session_save(s), MCS_OK);
@@ -354,16 +366,14 @@ static void test_retired_snapshot_is_sealed(void **st) {
   assert_int_equal(n, 12);
   assert_memory_equal(name, "alice-wonder", 12);
   mcs_session_free(s);
-  fixture_free(f);
 }
 
 /* A tampered record also fails the operator's read (EBADSIG, found); an
  * intact one opens. */
 static void test_admin_read_opens_sealed_records(void **st) {
-  (void)st;
-  fixture *f = fixture_new(NULL);
-  char cookie[512], key[MCS_STORE_KEY_MAX + 1];
-  make_stored(f, cookie, key);
+  stored *t = *st;
+  fixture *f = t->f;
+  const char *cookie = t->cookie, *key = t->key;
   mcs_admin_ref ref;
   const char *value = cookie + strlen("session=");
   assert_int_equal(
@@ -384,21 +394,27 @@ static void test_admin_read_opens_sealed_records(void **st) {
                    MCS_EBADSIG);
   assert_int_equal(found, 1);
   assert_null(v.data);
-  fixture_free(f);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_store_holds_none_of_the_sessions_strings),
-      cmocka_unit_test(test_flipped_bytes_are_tampering),
-      cmocka_unit_test(test_truncated_record_is_tampering),
+      cmocka_unit_test_setup_teardown(test_store_holds_none_of_the_sessions_strings, setup_stored,
+                                      teardown_stored),
+      cmocka_unit_test_setup_teardown(test_flipped_bytes_are_tampering, setup_stored,
+                                      teardown_stored),
+      cmocka_unit_test_setup_teardown(test_truncated_record_is_tampering, setup_stored,
+                                      teardown_stored),
       cmocka_unit_test(test_record_copied_under_another_key_is_tampering),
-      cmocka_unit_test(test_record_sealed_by_another_secret_is_tampering),
+      cmocka_unit_test_setup_teardown(test_record_sealed_by_another_secret_is_tampering, setup_stored,
+                                      teardown_stored),
       cmocka_unit_test(test_tampering_is_logged_once_per_burst),
-      cmocka_unit_test(test_rotation),
+      cmocka_unit_test_setup_teardown(test_rotation, setup_stored,
+                                      teardown_stored),
       cmocka_unit_test(test_plain_record_migration),
-      cmocka_unit_test(test_retired_snapshot_is_sealed),
-      cmocka_unit_test(test_admin_read_opens_sealed_records),
+      cmocka_unit_test_setup_teardown(test_retired_snapshot_is_sealed, setup_stored,
+                                      teardown_stored),
+      cmocka_unit_test_setup_teardown(test_admin_read_opens_sealed_records, setup_stored,
+                                      teardown_stored),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
