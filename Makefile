@@ -93,8 +93,10 @@ fuzz: deps-test
 # Benchmarks (issue 6): the demo, the Tornado recipe and express-session on
 # one memcached, plus bench_lib (no HTTP); prints one table and writes it to
 # bench/results/latest.md. BENCH_SECONDS=2 BENCH_RUNS=1 for a quick look;
-# run.py lists the other knobs.
+# BENCH_ONLY=instructions runs only the callgrind lines (sealing on and
+# off, a few minutes); run.py lists the other knobs.
 BENCH_BUILD    ?= build-bench
+BENCH_ONLY     ?=
 BENCH_PACKAGES := $(BUILD_PACKAGES) python3 python3-tornado python3-memcache \
                   memcached wrk valgrind nginx nginx-dev $(NODE_PACKAGES)
 bench:
@@ -109,7 +111,8 @@ bench:
 	/usr/bin/python3 bench/run.py --demo $(BENCH_BUILD)/mcsession-demo \
 	  --bench-lib $(BENCH_BUILD)/bench/bench_lib \
 	  --gate $(BENCH_BUILD)/mcsession-gate \
-	  --module $(BENCH_BUILD)/ngx_http_mcsession_module.so
+	  --module $(BENCH_BUILD)/ngx_http_mcsession_module.so \
+	  $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-bench $(INSTALL_BUILD)

@@ -9,6 +9,8 @@ express-session, on one memcached, in one run (issue 6).
   run.py --edge-only --demo ... --gate ... --module ...
          (only the nginx edge table, issue 14)
   run.py --render bench/results/latest.json   (the table again, no run)
+  run.py --demo ... --bench-lib ... --only instructions
+         (only the callgrind lines, sealing on and off: a few minutes)
 
 Environment: BENCH_SECONDS (wrk run length, default 10), BENCH_RUNS (runs
 per line, default 3), BENCH_LIB_SECONDS (bench_lib run length, default
@@ -269,6 +271,9 @@ def parse_args():
                    help="run only the edge table (with --gate, --module)")
     p.add_argument("--out", default=os.path.join(BENCH_DIR,
                                                  "results/latest.md"))
+    p.add_argument("--only", choices=("instructions",),
+                   help="run only this part (its table is printed, "
+                        "bench/results/ is left alone)")
     p.add_argument("--render", metavar="JSON",
                    help="only print the table of a run's saved results "
                         "(the .json written next to --out)")
@@ -304,6 +309,12 @@ def main():
     ok = False
     try:
         start_memcached(ctx)
+        if args.only == "instructions":
+            part = dict(instructions=instructions.instruction_lines(
+                ctx, secret_file(ctx, "demo.secret")))
+            print("\n".join(report.instructions_section(part)))
+            ok = True
+            return 0
         results = dict(config=dict(seconds=ctx.seconds, runs=ctx.runs,
                                    lib_seconds=ctx.lib_seconds),
                        versions=versions(), machine=report.machine(),

@@ -169,6 +169,7 @@ static int make_manager(sessions *s, const sessions_opts *o) {
     cfg.absolute_timeout = o->absolute_timeout;
   if (o->max_cas_retries)
     cfg.max_cas_retries = o->max_cas_retries;
+  cfg.seal_records = o->seal_records;
   cfg.log = o->log ? o->log : log_line;
   /* The default logger only reads the name (through uintptr_t: the
    * callback's closure is not const). */

@@ -31,6 +31,9 @@ typedef struct sessions_opts {
   uint32_t absolute_timeout; /* seconds, when absolute_set; 0 disables */
   bool absolute_set;
   unsigned max_cas_retries; /* 0: the library's default */
+  /* Native mode: sealed records (--seal-records); 0 is MCS_SEAL_ON, the
+   * library's default. */
+  mcs_seal_mode seal_records;
   /* Cookies without Secure: only for a server that says so at start-up
    * (the demo on a loopback address); the gate sets no cookies. */
   bool plain_http;

@@ -5,6 +5,10 @@
 #include "app.h"
 #include "sessions.h"
 
+_Static_assert(MCS_SEAL_ON == 0 && MCS_SEAL_ACCEPT_PLAIN == 1 &&
+                   MCS_SEAL_OFF == 2,
+               "flags.c reads --seal-records in mcs_seal_mode's order");
+
 int app_open(app *a, const demo_flags *f) {
   memset(a, 0, sizeof *a);
   metrics_init(&a->metrics);
@@ -21,6 +25,7 @@ int app_open(app *a, const demo_flags *f) {
       /* The /count page is made to be hammered: allow more replays than
        * the default before giving up with 503. */
       .max_cas_retries = 32,
+      .seal_records = (mcs_seal_mode)f->seal_records,
       /* Secure cookies, unless the demo serves plain HTTP on loopback
        * (demo_flags.plain_http), which its start-up line says. */
       .plain_http = f->plain_http,

@@ -15,7 +15,8 @@
   "[--listen ADDR:PORT] [--store memory|memcached://"                          \
   "HOST:PORT] [--mode native|tornado] [--secret-file FILE] "                   \
   "[--cookie-secret-file FILE --session-secret-file FILE] "                    \
-  "[--idle-timeout SECONDS] [--absolute-timeout SECONDS] [--threads N] "
+  "[--idle-timeout SECONDS] [--absolute-timeout SECONDS] "                   \
+  "[--seal-records on|accept-plain|off] [--threads N] "
 #define USAGE_LIMITS                                                           \
   "[--max-connections N] [--max-per-address N] [--header-timeout SECONDS] "
 
@@ -50,7 +51,13 @@ static const char HELP_FLAGS[] =
     "  --idle-timeout SECONDS     session idle timeout (default 1800;\n"
     "                             tornado: the recipe's session_timeout)\n"
     "  --absolute-timeout SECONDS native: session lifetime however active; 0\n"
-    "                             disables (default 86400)\n";
+    "                             disables (default 86400)\n"
+    "  --seal-records on|accept-plain|off\n"
+    "                             native: records in the store encrypted\n"
+    "                             and authenticated (on, the default);\n"
+    "                             accept-plain also loads plain records\n"
+    "                             while a deployment migrates; off writes\n"
+    "                             plain records (docs/security.md)\n";
 
 /* The limits that keep one client from holding every connection
  * (connguard.h); the defaults are DEMO_MAX_CONNECTIONS and the others. */
@@ -110,6 +117,7 @@ enum {
   F_MODE,
   F_COOKIE_SECRET,
   F_SESSION_SECRET,
+  F_SEAL,
   F_MAX_CONNECTIONS, /* this one and the next two: demo_connection_limits */
   F_MAX_PER_ADDRESS,
   F_HEADER_TIMEOUT
@@ -125,6 +133,7 @@ static const flag_def defs[] = {
     {"idle-timeout", F_IDLE},
     {"absolute-timeout", F_ABSOLUTE},
     {"threads", F_THREADS},
+    {"seal-records", F_SEAL},
     {"max-connections", F_MAX_CONNECTIONS},
     {"max-per-address", F_MAX_PER_ADDRESS},
     {"header-timeout", F_HEADER_TIMEOUT},
@@ -203,6 +212,14 @@ static int set_flag(demo_flags *f, int id, const char *arg, const char *value,
       return flags_usage_error("unknown mode", value);
     f->mode = strcmp(value, "tornado") == 0 ? DEMO_MODE_TORNADO
                                             : DEMO_MODE_NATIVE;
+  } else if (id == F_SEAL) {
+    static const char *const names[] = {"on", "accept-plain", "off"};
+    int i = 0;
+    while (i < 3 && strcmp(value, names[i]) != 0)
+      i++;
+    if (i == 3)
+      return flags_usage_error("unknown --seal-records value", value);
+    f->seal_records = i; /* the order of mcs_seal_mode */
   } else if (id == F_SECRET)
     f->secret_file = value;
   else if (id == F_COOKIE_SECRET)
@@ -233,6 +250,8 @@ static int check_combination(const demo_flags *f) {
         "--mode tornado needs",
         f->cookie_secret_file ? "--session-secret-file"
                               : "--cookie-secret-file");
+  if (f->seal_records) /* the recipe's records are pickles, never sealed */
+    return flags_usage_error("--mode tornado has no", "--seal-records");
   if (f->absolute_set) /* the recipe's records carry no creation time */
     return flags_usage_error("--mode tornado has no", "--absolute-timeout");
   return -1;

@@ -22,6 +22,9 @@ typedef struct demo_flags {
   uint32_t idle_timeout;     /* seconds; 0: the library's default */
   uint32_t absolute_timeout; /* seconds; 0: disabled */
   int absolute_set;          /* absolute_timeout came from the command line */
+  /* --seal-records: an mcs_seal_mode (0: MCS_SEAL_ON, the library's
+   * default); native mode only. */
+  int seal_records;
   unsigned threads;          /* server threads (each server's own kind;
                                 default demo_default_threads) */
   /* Connection limits (servers with demo_connection_limits only; see

@@ -70,6 +70,10 @@ static void render_sessions(const mcs_manager *mgr, strbuf *out) {
   counter(out, "mcsession_revocation_records_unreadable_total",
           "Users' revocation records found unreadable (counted as revoked).",
           st.revocation_unreadable);
+  counter(out, "mcsession_records_tampered_total",
+          "Stored session records that did not open (altered, moved, or "
+          "sealed under a secret not in the ring).",
+          st.tampered);
 }
 
 static void render_requests(const metrics *m, strbuf *out) {
