@@ -181,8 +181,12 @@ const tool_cmd tool_cmd_show = {
     "With --json: one object with the members mode, id, key, ttl (null:\n"
     "never expires), signed_at (cookies only), created and revision (null\n"
     "in tornado mode), user (or null), user_revoked (bound sessions only),\n"
-    "data; a retired snapshot left by a regenerate (read-only until then,\n"
-    "see mcs_session_regenerate) also shows retired_until.\n"
+    "sealed (and seal_key_version when true), data; a retired snapshot left\n"
+    "by a regenerate (read-only until then, see mcs_session_regenerate)\n"
+    "also shows retired_until. A native record is sealed: opening it takes\n"
+    "--secret-file (the secret is used at the key version the record\n"
+    "names); plain records (sealing off, or from before it) are shown as\n"
+    "such.\n"
     "\n"
     "COOKIE-OR-ID: the session cookie's value (quoted or not, alone, as\n"
     "name=value, or a whole 'Cookie: ...' or 'Set-Cookie: ...' line, of\n"
@@ -192,6 +196,8 @@ const tool_cmd tool_cmd_show = {
     "characters; tornado: 64 hex digits). Exits 1 when the cookie is\n"
     "invalid or the session does not exist.\n"
     "\n" OPS_STDIN_HELP "\n" OPS_OPTIONS_HELP,
-    OPS_EXIT_SESSION_HELP(", a stored record that cannot be decoded"),
+    OPS_EXIT_SESSION_HELP(", a stored record that does not open (altered,\n"
+                          "     moved, sealed with another secret) or "
+                          "cannot be\n     decoded"),
     run_show,
 };
