@@ -58,4 +58,35 @@ static inline bool mcs__store_has_engine(const mcs_store *store) {
  * filling its result; does not call op->done. */
 void mcs__store_op_run(mcs_store *store, mcs_store_op *op);
 
+/* ---- What the store URLs share (store_url.c) ---- */
+/* Longest host in a URL, brackets of IPv6 excluded (MCS_MEMCACHED_HOST_MAX,
+ * MCS_REDIS_HOST_MAX). */
+#define MCS__URL_HOST_MAX 255
+/* Writes a one-line reason to err (may be NULL; NUL-terminated, cut to
+ * err_size) and returns MCS_EINVAL. */
+int mcs__url_fail(char *err, size_t err_size, const char *fmt, ...)
+    MCS__PRINTF(3, 4);
+/* Decimal digits only (no sign, no spaces), at most `max`. */
+bool mcs__url_uint(const char *s, size_t n, unsigned max, unsigned *out);
+/* A name, an IPv4 address or an IPv6 address (without brackets). */
+bool mcs__url_host_valid(const char *h, size_t n);
+/* Parses one "host[:port]" or "[v6][:port]" entry of a server list into
+ * host (NUL-terminated, an IPv6 literal without brackets, its "%25" zone
+ * separator as '%') and *port (default_port when none is given). */
+int mcs__url_server(const char *s, size_t n, uint16_t default_port,
+                    char host[MCS__URL_HOST_MAX + 1], uint16_t *port,
+                    char *err, size_t err_size);
+/* The same server: same port, host names equal regardless of case. */
+bool mcs__url_same_server(const char *h1, uint16_t p1, const char *h2,
+                          uint16_t p2);
+/* %XX-decodes a parameter's value into dst (max bytes + NUL); `name` is
+ * for the reason. No NUL byte ever; with key_chars also no space, control
+ * byte or DEL (a key prefix). *out_len (may be NULL) gets the length. */
+int mcs__url_unescape(const char *name, const char *v, size_t n, char *dst,
+                      size_t max, bool key_chars, size_t *out_len, char *err,
+                      size_t err_size);
+/* At most max bytes, printable ASCII only, no fragment, no user info. */
+int mcs__url_check_chars(const char *url, size_t len, size_t max, char *err,
+                         size_t err_size);
+
 #endif /* MCS_STORE_INT_H */

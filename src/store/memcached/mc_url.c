@@ -9,8 +9,6 @@
  * printable ASCII. Every deviation is an error with a one-line reason,
  * never a silent default. Never allocates and never resolves names.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -18,18 +16,7 @@
 
 #define SCHEME "memcached://"
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int fail(char *err, size_t err_size, const char *fmt, ...) {
-  if (err && err_size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-  }
-  return MCS_EINVAL;
-}
+#define fail mcs__url_fail
 
 void mcs_memcached_config_init(mcs_memcached_config *cfg) {
   if (!cfg)
@@ -76,144 +63,24 @@ static const param params[] = {
 };
 #define NPARAMS (sizeof params / sizeof params[0])
 
-/* Decimal digits only (no sign, no spaces); false on overflow of max. */
-static bool parse_uint(const char *s, size_t n, unsigned max, unsigned *out) {
-  unsigned long v = 0;
-  if (n == 0 || n > 10)
-    return false;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9')
-      return false;
-    v = v * 10 + (unsigned long)(s[i] - '0');
-    if (v > max)
-      return false;
-  }
-  *out = (unsigned)v;
-  return true;
-}
-
-/* ---- Hosts ---- */
-
-static bool host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
-}
-
-/* A name or IPv4 address. */
-static bool valid_name(const char *h, size_t n) {
-  if (n == 0 || n > MCS_MEMCACHED_HOST_MAX)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if (!host_char(h[i]))
-      return false;
-  return true;
-}
-
-/* An IPv6 address (hex, ':' and '.' for a trailing IPv4 part), optionally
- * with a %zone of name characters. Its exact form is left to
- * getaddrinfo at connect time. */
-static bool valid_v6(const char *h, size_t n) {
-  size_t colons = 0, i = 0;
-  if (n < 2 || n > MCS_MEMCACHED_HOST_MAX)
-    return false;
-  for (; i < n && h[i] != '%'; i++) {
-    char c = h[i];
-    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-               (c >= 'A' && c <= 'F');
-    colons += c == ':';
-    if (!hex && c != ':' && c != '.')
-      return false;
-  }
-  if (colons < 2)
-    return false;
-  return i == n || valid_name(h + i + 1, n - i - 1);
-}
-
-static bool valid_host(const char *h, size_t n) {
-  return memchr(h, ':', n) ? valid_v6(h, n) : valid_name(h, n);
-}
-
-/* Copies a host, turning an IPv6 zone's "%25" (RFC 6874) into '%', and
- * validates the result. */
-static bool copy_host(char *dst, const char *h, size_t n, bool bracketed) {
-  size_t o = 0;
-  if (n > MCS_MEMCACHED_HOST_MAX)
-    return false;
-  for (size_t i = 0; i < n; i++, o++) {
-    dst[o] = h[i];
-    if (h[i] == '%' && i + 2 < n && h[i + 1] == '2' && h[i + 2] == '5')
-      i += 2;
-  }
-  dst[o] = '\0';
-  return bracketed ? valid_v6(dst, o) : valid_name(dst, o);
-}
-
-static int parse_port(const char *s, size_t n, uint16_t *port, char *err,
-                      size_t es) {
-  unsigned v;
-  if (!parse_uint(s, n, 65535, &v) || v == 0)
-    return fail(err, es, "bad port '%.*s' (1..65535)", (int)(n > 16 ? 16 : n),
-                s);
-  *port = (uint16_t)v;
-  return MCS_OK;
-}
-
-/* Splits one "host[:port]" or "[v6][:port]" entry. */
-static int split_server(const char *s, size_t n, const char **host,
-                        size_t *hlen, const char **port, size_t *plen,
-                        char *err, size_t es) {
-  const char *end = s + n, *colon;
-  *port = NULL;
-  *plen = 0;
-  if (n > 0 && s[0] == '[') {
-    const char *rb = memchr(s, ']', n);
-    if (!rb)
-      return fail(err, es, "unterminated '[' in server '%.*s'", (int)n, s);
-    *host = s + 1;
-    *hlen = (size_t)(rb - s - 1);
-    colon = rb + 1 < end ? rb + 1 : NULL;
-    if (colon && *colon != ':')
-      return fail(err, es, "unexpected text after ']' in '%.*s'", (int)n, s);
-  } else {
-    colon = memchr(s, ':', n);
-    *host = s;
-    *hlen = colon ? (size_t)(colon - s) : n;
-    if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
-      return fail(err, es, "IPv6 address '%.*s' must be in brackets",
-                  (int)n, s);
-  }
-  if (colon) {
-    *port = colon + 1;
-    *plen = (size_t)(end - colon - 1);
-  }
-  return MCS_OK;
-}
+#define parse_uint mcs__url_uint
 
 static bool same_server(const mcs_memcached_server *a,
                         const mcs_memcached_server *b) {
-  return a->port == b->port && strcasecmp(a->host, b->host) == 0;
+  return mcs__url_same_server(a->host, a->port, b->host, b->port);
 }
 
 static int add_server(mcs_memcached_config *cfg, const char *s, size_t n,
                       char *err, size_t es) {
-  const char *host = NULL, *port = NULL;
-  size_t hlen = 0, plen = 0;
   if (n == 0)
     return fail(err, es, "empty host in server list");
   if (cfg->server_count == MCS_MEMCACHED_SERVERS_MAX)
     return fail(err, es, "too many servers (at most %d)",
                 MCS_MEMCACHED_SERVERS_MAX);
-  int rc = split_server(s, n, &host, &hlen, &port, &plen, err, es);
-  if (rc)
-    return rc;
-  if (hlen == 0)
-    return fail(err, es, "empty host in '%.*s'", (int)n, s);
   mcs_memcached_server *srv = &cfg->servers[cfg->server_count];
-  if (!copy_host(srv->host, host, hlen, host != s))
-    return fail(err, es, "bad host '%.*s'", (int)(hlen > 64 ? 64 : hlen),
-                host);
-  srv->port = MCS_MEMCACHED_DEFAULT_PORT;
-  if (port && (rc = parse_port(port, plen, &srv->port, err, es)) != 0)
+  int rc = mcs__url_server(s, n, MCS_MEMCACHED_DEFAULT_PORT, srv->host,
+                           &srv->port, err, es);
+  if (rc)
     return rc;
   for (size_t i = 0; i < cfg->server_count; i++)
     if (same_server(&cfg->servers[i], srv))
@@ -224,39 +91,11 @@ static int add_server(mcs_memcached_config *cfg, const char *s, size_t n,
 
 /* ---- Query ---- */
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* %XX-decodes the prefix; the result must be usable in a memcached key. */
 static int set_prefix(mcs_memcached_config *cfg, const char *v, size_t n,
                       char *err, size_t es) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++, o++) {
-    int c = (unsigned char)v[i];
-    if (c == '%') {
-      int hi = i + 2 < n ? hexval(v[i + 1]) : -1;
-      int lo = i + 2 < n ? hexval(v[i + 2]) : -1;
-      if (hi < 0 || lo < 0)
-        return fail(err, es, "bad %%-escape in prefix");
-      c = hi * 16 + lo;
-      i += 2;
-    }
-    if (o == MCS_MEMCACHED_PREFIX_MAX)
-      return fail(err, es, "value out of range for 'prefix' (at most %d "
-                  "bytes)", MCS_MEMCACHED_PREFIX_MAX);
-    if (c <= 0x20 || c == 0x7f)
-      return fail(err, es, "prefix contains a space or control byte");
-    cfg->prefix[o] = (char)c;
-  }
-  cfg->prefix[o] = '\0';
-  return MCS_OK;
+  return mcs__url_unescape("prefix", v, n, cfg->prefix,
+                           MCS_MEMCACHED_PREFIX_MAX, true, NULL, err, es);
 }
 
 /* The hash's names, as in the URL (mcs_memcached_hash's order). */
@@ -318,22 +157,6 @@ static int parse_query(mcs_memcached_config *cfg, const char *q, char *err,
 
 /* ---- Whole URL ---- */
 
-static int check_chars(const char *url, size_t len, char *err, size_t es) {
-  if (len > MCS_MEMCACHED_URL_MAX)
-    return fail(err, es, "URL longer than %d bytes", MCS_MEMCACHED_URL_MAX);
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)url[i];
-    if (c <= 0x20 || c >= 0x7f)
-      return fail(err, es, "space, control or non-ASCII byte at offset %zu",
-                  i);
-    if (c == '#')
-      return fail(err, es, "fragment ('#') not allowed");
-    if (c == '@')
-      return fail(err, es, "user info ('@') not supported");
-  }
-  return MCS_OK;
-}
-
 static int parse_servers(mcs_memcached_config *cfg, const char *s, size_t n,
                          char *err, size_t es) {
   if (n == 0)
@@ -356,7 +179,8 @@ int mcs_memcached_url_parse(const char *url, mcs_memcached_config *cfg,
   if (!url || !cfg)
     return fail(err, err_size, "no URL or no config");
   size_t len = strnlen(url, MCS_MEMCACHED_URL_MAX + 1);
-  int rc = check_chars(url, len, err, err_size);
+  int rc = mcs__url_check_chars(url, len, MCS_MEMCACHED_URL_MAX, err,
+                                err_size);
   if (rc)
     return rc;
   if (strncasecmp(url, SCHEME, strlen(SCHEME)) != 0)
@@ -386,7 +210,7 @@ static int check_servers(const mcs_memcached_config *cfg, char *err,
   for (size_t i = 0; i < cfg->server_count; i++) {
     const mcs_memcached_server *s = &cfg->servers[i];
     size_t n = strnlen(s->host, sizeof s->host);
-    if (n == sizeof s->host || !valid_host(s->host, n))
+    if (n == sizeof s->host || !mcs__url_host_valid(s->host, n))
       return fail(err, es, "server %zu: bad or empty host", i);
     if (s->port == 0)
       return fail(err, es, "server %zu: bad port 0", i);
