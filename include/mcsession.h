@@ -60,6 +60,7 @@
 #include "mcsession/cookie.h"    /* Cookie / Set-Cookie */
 #include "mcsession/store.h"     /* the store interface, the memory store */
 #include "mcsession/memcached.h" /* the memcached store */
+#include "mcsession/redis.h"     /* the Redis store */
 #include "mcsession/manager.h"   /* the session manager */
 #include "mcsession/session.h"   /* sessions, values, users, CSRF */
 #include "mcsession/loop.h"      /* event loops */

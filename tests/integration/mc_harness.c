@@ -128,7 +128,18 @@ static int connect_local(uint16_t port, int timeout_s) {
   return fd;
 }
 
-static void exec_child(uint16_t port) {
+/* argv with "%port" replaced, then exec. */
+static void exec_argv(const char *const *argv, const char *port) {
+  const char *args[64];
+  size_t i = 0;
+  for (; argv[i] && i < 63; i++)
+    args[i] = strcmp(argv[i], "%port") == 0 ? port : argv[i];
+  args[i] = NULL;
+  execv(args[0], (char *const *)(void *)args);
+  _exit(127);
+}
+
+static void exec_child(uint16_t port, const char *const *argv) {
   char p[8];
   snprintf(p, sizeof p, "%u", (unsigned)port);
 #ifdef __linux__
@@ -139,6 +150,8 @@ static void exec_child(uint16_t port) {
     dup2(dn, 0);
     dup2(dn, 1);
   }
+  if (argv)
+    exec_argv(argv, p);
   if (geteuid() == 0)
     execl(binary(), "memcached", "-l", "127.0.0.1", "-p", p, "-U", "0",
           "-m", "64", "-u", "root", (char *)NULL);
@@ -173,7 +186,7 @@ static int spawn(mc_node *n) {
   if (pid < 0)
     return -1;
   if (pid == 0)
-    exec_child(n->port);
+    exec_child(n->port, n->argv);
   n->pid = pid;
   n->paused = false;
   track(pid, true);
@@ -188,6 +201,24 @@ int mc_node_start(mc_node *n) {
       return 0;
   }
   return -1;
+}
+
+int mc_node_start_argv(mc_node *n, const char *const *argv) {
+  memset(n, 0, sizeof *n);
+  for (int attempt = 0; attempt < 5; attempt++) {
+    n->argv = argv;
+    if ((n->port = mc_free_port()) != 0 && spawn(n) == 0)
+      return 0;
+  }
+  return -1;
+}
+
+int mc_node_start_argv_on(mc_node *n, const char *const *argv,
+                          uint16_t port) {
+  memset(n, 0, sizeof *n);
+  n->argv = argv;
+  n->port = port;
+  return spawn(n);
 }
 
 int mc_node_restart(mc_node *n) {

@@ -20,6 +20,10 @@ typedef struct mc_node {
   pid_t pid;      /* 0 when not running */
   uint16_t port;  /* kept across stop/restart */
   bool paused;    /* SIGSTOPped */
+  /* Another server than memcached (mc_node_start_argv): its argv, NULL
+   * terminated, "%port" standing for the port; BORROWED, kept for
+   * restarts. NULL: memcached. */
+  const char *const *argv;
 } mc_node;
 
 /* The memcached binary: $MCS_MEMCACHED, else /usr/bin/memcached. True if
@@ -35,6 +39,11 @@ uint16_t mc_free_port(void);
  * when running as root) and waits (at most 5 s) until it accepts.
  * 0 or -1. */
 int mc_node_start(mc_node *n);
+/* Starts argv[0] with argv (see mc_node.argv) on a free port, as
+ * mc_node_start (a Redis server, say). 0 or -1. */
+int mc_node_start_argv(mc_node *n, const char *const *argv);
+/* The same on a given port (a cluster node's). 0 or -1. */
+int mc_node_start_argv_on(mc_node *n, const char *const *argv, uint16_t port);
 /* Starts it again on the same port (after mc_node_stop/kill). 0 or -1. */
 int mc_node_restart(mc_node *n);
 /* SIGCONT (if paused), SIGTERM, waits up to 2 s, then SIGKILL; reaps. */

@@ -43,7 +43,7 @@ static inline mcs_store *mt_store(mc_node *const *nodes, size_t n,
 }
 
 static inline mcs_store *open_store(uint16_t port, const char *params) {
-  mc_node n = {0, port, false};
+  mc_node n = {0, port, false, NULL};
   mc_node *p = &n;
   return mt_store(&p, 1, params);
 }

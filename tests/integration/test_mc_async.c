@@ -199,7 +199,7 @@ static void test_three_servers_each_key_on_its_owner(void **state) {
  * probes again and succeeds. */
 static void test_refused_server_fails_fast_for_retry_s(void **state) {
   (void)state;
-  mc_node late = {0, mc_free_port(), false};
+  mc_node late = {0, mc_free_port(), false, NULL};
   mc_node *lp = &late;
   assert_true(late.port != 0);
   rig *r = rig_open(&lp, 1, "retry_s=1&connect_timeout_ms=200");

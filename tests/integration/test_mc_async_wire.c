@@ -52,7 +52,7 @@ static void test_wire_format_and_malformed_reply(void **state) {
   (void)state;
   uint16_t port;
   int lfd = fake_listen(&port);
-  mc_node fake = {0, port, false};
+  mc_node fake = {0, port, false, NULL};
   mc_node *fp = &fake;
   rig *r = rig_open(&fp, 1, "io_timeout_ms=2000&retry_s=60");
   top t[3] = {0};
@@ -128,7 +128,7 @@ static void test_duplicated_reply_never_answers_another_key(void **state) {
   (void)state;
   uint16_t port;
   int lfd = fake_listen(&port);
-  mc_node fake = {0, port, false};
+  mc_node fake = {0, port, false, NULL};
   mc_node *fp = &fake;
   rig *r = rig_open(&fp, 1, "io_timeout_ms=2000&retry_s=60");
   top t[3] = {0};

@@ -1,0 +1,336 @@
+/*
+ * Test harness for real Redis servers (see rd_harness.h). Test code: the
+ * processes are mc_harness's (registered, killed at exit, stopped by
+ * PID); replies are read with the library's own RESP parser.
+ */
+#include "rd_harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/redis/rd_int.h"
+
+extern char **environ;
+
+static const char *server_bin(void) {
+  const char *b = getenv("MCS_REDIS_SERVER");
+  return b && *b ? b : "/usr/bin/redis-server";
+}
+
+static const char *cli_bin(void) { return "/usr/bin/redis-cli"; }
+
+bool rd_harness_available(void) {
+  return access(server_bin(), X_OK) == 0 && access(cli_bin(), X_OK) == 0;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static void set_args(rd_server *s, const char *password, bool cluster) {
+  size_t n = 0;
+  const char **a = s->argv;
+  a[n++] = server_bin();
+  a[n++] = "--port";
+  a[n++] = "%port";
+  a[n++] = "--bind";
+  a[n++] = "127.0.0.1";
+  a[n++] = "--save";
+  a[n++] = "";
+  a[n++] = "--appendonly";
+  a[n++] = "no";
+  a[n++] = "--protected-mode";
+  a[n++] = "no";
+  a[n++] = "--dir";
+  a[n++] = s->dir;
+  if (password) {
+    snprintf(s->extra[0], sizeof s->extra[0], "%s", password);
+    a[n++] = "--requirepass";
+    a[n++] = s->extra[0];
+  }
+  if (cluster) {
+    a[n++] = "--cluster-enabled";
+    a[n++] = "yes";
+    a[n++] = "--cluster-node-timeout";
+    a[n++] = "1000";
+    a[n++] = "--cluster-replica-validity-factor";
+    a[n++] = "0";
+    a[n++] = "--repl-diskless-sync-delay";
+    a[n++] = "0";
+  }
+  a[n] = NULL;
+}
+
+/* True when nothing listens on 127.0.0.1:port (a bind succeeds). */
+static bool port_free(unsigned port) {
+  struct sockaddr_in a;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+int rd_server_start(rd_server *s, const char *password, bool cluster) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->dir, sizeof s->dir, "/tmp/mcs-redis-XXXXXX");
+  if (!mkdtemp(s->dir))
+    return -1;
+  set_args(s, password, cluster);
+  if (!cluster)
+    return mc_node_start_argv(&s->node, s->argv);
+  /* A cluster node also listens on port + 10000 (its bus: "Redis cluster
+   * specification", "Cluster bus"), which must exist and be free. */
+  for (int attempt = 0; attempt < 50; attempt++) {
+    unsigned port = mc_free_port();
+    if (port && port + 10000 <= 65535 && port_free(port + 10000) &&
+        mc_node_start_argv_on(&s->node, s->argv, (uint16_t)port) == 0)
+      return 0;
+  }
+  return -1;
+}
+
+void rd_dir_remove(rd_server *s) {
+  char path[160];
+  const char *files[] = {"nodes.conf", "dump.rdb"};
+  if (!s->dir[0])
+    return;
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/%s", s->dir, files[i]);
+    unlink(path);
+  }
+  rmdir(s->dir);
+  s->dir[0] = '\0';
+}
+
+static int connect_port(uint16_t port) {
+  struct sockaddr_in a;
+  struct timeval tv = {2, 0};
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int rd_cmd(const rd_server *s, const char *cmd, char *out, size_t size) {
+  static mcs__rd_node nodes[4096];
+  int fd = connect_port(s->node.port);
+  size_t len = 0, cnt, used;
+  if (fd < 0 || size < 2)
+    return fd < 0 ? -1 : (close(fd), -1);
+  char line[1024];
+  int n = snprintf(line, sizeof line, "%s\r\n", cmd);
+  int rc = -1;
+  if (send(fd, line, (size_t)n, MSG_NOSIGNAL) == n) {
+    for (;;) {
+      ssize_t r = recv(fd, out + len, size - 1 - len, 0);
+      if (r <= 0)
+        break;
+      len += (size_t)r;
+      int p = mcs__rd_parse((const uint8_t *)out, len, size, nodes, 4096,
+                            &cnt, &used);
+      if (p != MCS__RD_NEED_MORE) {
+        rc = p == MCS_OK ? 0 : -1;
+        break;
+      }
+      if (len + 1 >= size)
+        break;
+    }
+  }
+  out[len] = '\0';
+  close(fd);
+  return rc;
+}
+
+long long rd_info(const rd_server *s, const char *section, const char *name) {
+  static char buf[65536];
+  char cmd[64], pat[96];
+  snprintf(cmd, sizeof cmd, "INFO %s", section);
+  if (rd_cmd(s, cmd, buf, sizeof buf) != 0)
+    return -1;
+  snprintf(pat, sizeof pat, "\n%s:", name);
+  const char *p = strstr(buf, pat);
+  return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+long long rd_commands(const rd_server *s) {
+  static char buf[65536];
+  if (rd_cmd(s, "INFO commandstats", buf, sizeof buf) != 0)
+    return -1;
+  const char *names[] = {"get", "getex", "set", "evalsha", "eval", "del",
+                         "expire", "pttl"};
+  long long sum = 0;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char pat[48];
+    snprintf(pat, sizeof pat, "cmdstat_%s:calls=", names[i]);
+    const char *p = strstr(buf, pat);
+    if (p)
+      sum += strtoll(p + strlen(pat), NULL, 10);
+  }
+  return sum;
+}
+
+/* ---- Clusters ---- */
+
+/* Runs argv, output to /dev/null, at most 60 s. 0 when it exited 0. */
+static int run(const char **argv) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)(void *)argv,
+                       environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    return -1;
+  int st = 0;
+  for (int i = 0; i < 6000; i++) {
+    if (waitpid(pid, &st, WNOHANG) == pid)
+      return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+    sleep_ms(10);
+  }
+  kill(pid, SIGKILL); /* our own child */
+  waitpid(pid, NULL, 0);
+  return -1;
+}
+
+int rd_cluster_start(rd_cluster *c, size_t masters, bool replicas) {
+  char addr[RD_CLUSTER_MAX][32];
+  const char *argv[RD_CLUSTER_MAX + 8];
+  memset(c, 0, sizeof *c);
+  c->masters = masters;
+  c->count = replicas ? masters * 2 : masters;
+  size_t n = 0;
+  argv[n++] = cli_bin();
+  argv[n++] = "--cluster";
+  argv[n++] = "create";
+  for (size_t i = 0; i < c->count; i++) {
+    if (rd_server_start(&c->srv[i], NULL, true) != 0)
+      return -1;
+    snprintf(addr[i], sizeof addr[i], "127.0.0.1:%u",
+             (unsigned)c->srv[i].node.port);
+    argv[n++] = addr[i];
+  }
+  argv[n++] = "--cluster-replicas";
+  argv[n++] = replicas ? "1" : "0";
+  argv[n++] = "--cluster-yes";
+  argv[n] = NULL;
+  if (run(argv) != 0)
+    return -1;
+  return rd_cluster_wait_ok(c, 20000);
+}
+
+void rd_cluster_stop(rd_cluster *c) {
+  for (size_t i = 0; i < c->count; i++) {
+    mc_node_stop(&c->srv[i].node);
+    rd_dir_remove(&c->srv[i]);
+  }
+}
+
+/* CLUSTER NODES from a live node into buf. */
+static int nodes_text(rd_cluster *c, char *buf, size_t size) {
+  for (size_t i = 0; i < c->count; i++)
+    if (c->srv[i].node.pid && !c->srv[i].node.paused &&
+        rd_cmd(&c->srv[i], "CLUSTER NODES", buf, size) == 0 && buf[0] == '$')
+      return 0;
+  return -1;
+}
+
+static int index_of_port(const rd_cluster *c, unsigned port) {
+  for (size_t i = 0; i < c->count; i++)
+    if (c->srv[i].node.port == port)
+      return (int)i;
+  return -1;
+}
+
+int rd_cluster_master_of(rd_cluster *c, unsigned slot) {
+  static char buf[65536];
+  if (nodes_text(c, buf, sizeof buf) != 0)
+    return -1;
+  /* "<id> 127.0.0.1:<port>@<cport> <flags> <master> <ping> <pong>
+   * <epoch> <link> <slot ranges...>" */
+  for (char *l = strchr(buf, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
+    char *end = strchr(l + 1, '\n');
+    char line[1024];
+    size_t len = end ? (size_t)(end - l - 1) : strlen(l + 1);
+    if (len >= sizeof line)
+      continue;
+    memcpy(line, l + 1, len);
+    line[len] = '\0';
+    char *colon = strchr(line, ':');
+    if (!colon || !strstr(line, "master") || strstr(line, "fail"))
+      continue;
+    unsigned port = (unsigned)strtoul(colon + 1, NULL, 10);
+    char *tok = line;
+    for (int f = 0; f < 8 && tok; f++)
+      tok = strchr(tok + 1, ' ');
+    while (tok && *tok == ' ') {
+      unsigned a = 0, b = 0;
+      int k = sscanf(tok + 1, "%u-%u", &a, &b);
+      if (k == 1)
+        b = a;
+      if (k >= 1 && slot >= a && slot <= b)
+        return index_of_port(c, port);
+      tok = strchr(tok + 1, ' ');
+    }
+  }
+  return -1;
+}
+
+int rd_cluster_wait_ok(rd_cluster *c, long ms) {
+  static char buf[8192];
+  for (long waited = 0; waited < ms; waited += 50) {
+    bool ok = true;
+    for (size_t i = 0; i < c->count && ok; i++) {
+      if (!c->srv[i].node.pid)
+        continue;
+      ok = rd_cmd(&c->srv[i], "CLUSTER INFO", buf, sizeof buf) == 0 &&
+           strstr(buf, "cluster_state:ok") != NULL;
+    }
+    for (unsigned s = 0; ok && s < MCS__RD_SLOTS; s += 4096)
+      ok = rd_cluster_master_of(c, s) >= 0;
+    if (ok)
+      return 0;
+    sleep_ms(50);
+  }
+  return -1;
+}
+
+void rd_cluster_url(const rd_cluster *c, char *out, size_t size,
+                    const char *params) {
+  int len = snprintf(out, size, "redis+cluster://");
+  for (size_t i = 0; i < c->masters; i++)
+    len += snprintf(out + len, size - (size_t)len, "%s127.0.0.1:%u",
+                    i ? "," : "", (unsigned)c->srv[i].node.port);
+  snprintf(out + len, size - (size_t)len, "?%s", params ? params : "");
+}

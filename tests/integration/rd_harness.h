@@ -1,0 +1,65 @@
+/*
+ * Test harness for real Redis servers on 127.0.0.1 (Debian redis-server;
+ * $MCS_REDIS_SERVER overrides), started and stopped by PID through
+ * mc_harness (mc_node_start_argv): a single server, or a cluster of three
+ * masters (and a replica for each) made with `redis-cli --cluster create`.
+ * Servers persist nothing (no RDB, no AOF) and work in a temporary
+ * directory of their own, removed by rd_dir_remove. Not thread-safe.
+ */
+#ifndef RD_HARNESS_H
+#define RD_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc_harness.h"
+
+#define RD_ARGS_MAX 32
+
+typedef struct rd_server {
+  mc_node node;
+  const char *argv[RD_ARGS_MAX];
+  char dir[64];    /* its working directory */
+  char conf[96];   /* cluster: its nodes file */
+  char extra[4][128];
+} rd_server;
+
+/* redis-server and redis-cli are there (tests skip otherwise). */
+bool rd_harness_available(void);
+/* A server on a free port; `password` (may be NULL) for requirepass;
+ * `cluster` for --cluster-enabled. 0 or -1. */
+int rd_server_start(rd_server *s, const char *password, bool cluster);
+/* Removes the server's directory (after it stopped). */
+void rd_dir_remove(rd_server *s);
+
+/* Sends one command (inline form: words separated by spaces, no
+ * quoting) and reads its whole reply into out (the RESP text,
+ * NUL-terminated). 0 or -1. */
+int rd_cmd(const rd_server *s, const char *cmd, char *out, size_t size);
+/* The integer after "name:" in INFO <section>. -1 on failure. */
+long long rd_info(const rd_server *s, const char *section, const char *name);
+/* The sum of calls of the commands the store sends (INFO commandstats). */
+long long rd_commands(const rd_server *s);
+
+/* A cluster: n masters (3) and, with replicas, one replica each. */
+#define RD_CLUSTER_MAX 6
+typedef struct rd_cluster {
+  rd_server srv[RD_CLUSTER_MAX];
+  size_t masters, count;
+} rd_cluster;
+/* Starts the servers and runs redis-cli --cluster create; waits until
+ * every node reports cluster_state:ok. 0 or -1. */
+int rd_cluster_start(rd_cluster *c, size_t masters, bool replicas);
+void rd_cluster_stop(rd_cluster *c);
+/* The index of the server that is master for `slot` (CLUSTER SLOTS of a
+ * live node), -1 when unknown. */
+int rd_cluster_master_of(rd_cluster *c, unsigned slot);
+/* Waits (at most ms) until a live node says cluster_state:ok and names a
+ * live master for every slot. 0 or -1. */
+int rd_cluster_wait_ok(rd_cluster *c, long ms);
+/* "redis+cluster://127.0.0.1:<p>,...?<params>" (the masters as seeds). */
+void rd_cluster_url(const rd_cluster *c, char *out, size_t size,
+                    const char *params);
+
+#endif /* RD_HARNESS_H */
