@@ -85,10 +85,7 @@ static int exchange(mcs__rd_store *st, mcs__rd_pool *pool,
   t->sent_any = sent > 0;
   if (rc == MCS_OK)
     rc = read_replies(cmd, t, asking, deadline);
-  bool ok = rc == MCS_OK;
-  mcs__rd_pool_release(pool, t->conn, ok);
-  if (rc == MCS_ESTORE || rc == MCS_ETIMEDOUT)
-    mcs__rd_pool_mark_down(pool);
+  mcs__rd_pool_release(pool, t->conn, rc == MCS_OK);
   return rc;
 }
 
@@ -127,6 +124,10 @@ static int on_node(mcs__rd_store *st, int node, mcs__buf *wire,
     rc = exchange(st, pool, wire, cmd, asking, true, &t);
   if (rc && t.acquired)
     note_failure(st, rc);
+  /* A server that failed at the socket level is skipped for retry_s (a
+   * refusal by the pool itself, or a reply we refused, is not that). */
+  if ((rc == MCS_ESTORE || rc == MCS_ETIMEDOUT) && t.acquired)
+    mcs__rd_pool_mark_down(pool);
   return rc;
 }
 
