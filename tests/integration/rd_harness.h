@@ -39,7 +39,9 @@ void rd_dir_remove(rd_server *s);
 int rd_cmd(const rd_server *s, const char *cmd, char *out, size_t size);
 /* The integer after "name:" in INFO <section>. -1 on failure. */
 long long rd_info(const rd_server *s, const char *section, const char *name);
-/* The sum of calls of the commands the store sends (INFO commandstats). */
+/* The sum of calls of the commands the store sends but SET (INFO
+ * commandstats counts the commands a script runs, so SET inside the CAS
+ * script would count twice). */
 long long rd_commands(const rd_server *s);
 
 /* A cluster: n masters (3) and, with replicas, one replica each. */
