@@ -29,7 +29,7 @@ BUILD_PACKAGES   := $(INSTALL_PACKAGES) libcmocka-dev
 NODE_PACKAGES  := $(if $(shell command -v node),,nodejs) \
                   $(if $(shell command -v npm),,npm)
 TEST_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev \
-                  python3 python3-tornado python3-memcache memcached \
+                  python3 python3-tornado python3-memcache memcached redis-server \
                   chromium groff-base nginx nginx-dev $(NODE_PACKAGES)
 
 .PHONY: all build demo check fuzz bench install clean deps-build deps-test
