@@ -15,7 +15,7 @@ static const tool_cmd *const commands[] = {TOOL_COMMANDS(TOOL_TABLE_ENTRY)};
 static int print_tool_help(void) {
   printf("Usage: %s\n\n"
          "Tools for mcsession, server-side HTTP sessions backed by "
-         "memcached.\n\nCommands:\n",
+         "memcached or Redis.\n\nCommands:\n",
          TOOL_USAGE);
   for (size_t i = 0; i < NCOMMANDS; i++)
     printf("  %-12s %s\n", commands[i]->name, commands[i]->summary);

@@ -1,4 +1,4 @@
-/* `stats` over a short TCP connection (see node_stats.h). Non-blocking
+/* `stats` (or INFO) over a short TCP connection (see node_stats.h). Non-blocking
  * socket, every wait through poll() with the time left, so a stalled
  * server costs at most the timeouts. */
 #include <errno.h>
@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "node_stats.h"
 
@@ -59,8 +61,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, int *err) {
   return -1;
 }
 
-static int open_conn(const mcs_memcached_server *srv, unsigned ms,
-                     node_stats *out) {
+static int open_conn(const node_target *srv, unsigned ms, node_stats *out) {
   char port[8];
   struct addrinfo hints = {0}, *res = NULL;
   hints.ai_socktype = SOCK_STREAM;
@@ -81,8 +82,19 @@ static int open_conn(const mcs_memcached_server *srv, unsigned ms,
   return fd;
 }
 
-/* Reads until the reply ends with "END\r\n" (or an error line). */
-static int read_reply(int fd, char *buf, size_t size, int64_t deadline) {
+/* Whether the reply is whole: 1, 0 not yet, -1 an error reply. */
+static int complete(const node_target *t, const char *buf, size_t len,
+                    node_stats *out) {
+  if (t->redis)
+    return node_info_complete(t, buf, len, out);
+  if (strstr(buf, "ERROR"))
+    return -1;
+  return len >= 5 && strcmp(buf + len - 5, "END\r\n") == 0;
+}
+
+/* Reads until the reply is whole (or an error reply). 0, or -1. */
+static int read_reply(const node_target *t, int fd, char *buf, size_t size,
+                      int64_t deadline, node_stats *out) {
   size_t len = 0;
   while (len + 1 < size) {
     if (wait_for(fd, POLLIN, deadline) != 0)
@@ -92,9 +104,9 @@ static int read_reply(int fd, char *buf, size_t size, int64_t deadline) {
       return -1;
     len += n > 0 ? (size_t)n : 0;
     buf[len] = '\0';
-    if ((len >= 5 && strcmp(buf + len - 5, "END\r\n") == 0) ||
-        strstr(buf, "ERROR"))
-      return 0;
+    int c = complete(t, buf, len, out);
+    if (c != 0)
+      return c > 0 ? 0 : -1;
   }
   return -1;
 }
@@ -137,25 +149,34 @@ static void parse_reply(char *buf, node_stats *out) {
   }
 }
 
-void node_stats_read(const mcs_memcached_server *srv, unsigned connect_ms,
-                     unsigned io_ms, node_stats *out) {
-  static const char req[] = "stats\r\n";
+void node_stats_read(const node_target *t, node_stats *out) {
+  char req[1200];
+  size_t req_len = 0;
   memset(out, 0, sizeof *out);
-  int fd = open_conn(srv, connect_ms, out);
-  if (fd < 0)
-    return;
-  char *buf = malloc(REPLY_MAX);
-  int64_t deadline = now_ms() + io_ms;
-  bool ok = buf && wait_for(fd, POLLOUT, deadline) == 0 &&
-            send(fd, req, sizeof req - 1, MSG_NOSIGNAL) ==
-                (ssize_t)(sizeof req - 1) &&
-            read_reply(fd, buf, REPLY_MAX, deadline) == 0 &&
-            !strstr(buf, "ERROR");
-  close(fd);
-  if (ok)
-    parse_reply(buf, out);
+  if (t->redis)
+    req_len = node_info_request(t, req, sizeof req);
   else
-    snprintf(out->error, sizeof out->error, "no answer to 'stats'");
+    req_len = (size_t)snprintf(req, sizeof req, "stats\r\n");
+  int fd = req_len ? open_conn(t, t->connect_ms, out) : -1;
+  if (fd < 0) {
+    if (!req_len)
+      snprintf(out->error, sizeof out->error, "password too long");
+    return;
+  }
+  char *buf = malloc(REPLY_MAX);
+  int64_t deadline = now_ms() + t->io_ms;
+  bool ok = buf && wait_for(fd, POLLOUT, deadline) == 0 &&
+            send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len &&
+            read_reply(t, fd, buf, REPLY_MAX, deadline, out) == 0;
+  close(fd);
+  if (ok && t->redis)
+    node_info_parse(t, buf, out);
+  else if (ok)
+    parse_reply(buf, out);
+  else if (!out->error[0])
+    snprintf(out->error, sizeof out->error, "no answer to '%s'",
+             t->redis ? "INFO" : "stats");
   out->up = ok;
+  sodium_memzero(req, sizeof req); /* it may hold the password */
   free(buf);
 }

@@ -24,9 +24,11 @@ typedef struct ops_args {
 
 /* The --help paragraph describing the common options. */
 #define OPS_OPTIONS_HELP                                                       \
-  "  --store URL          the memcached store: memcached://host[:port],...\n"  \
-  "                       [?prefix=P&...] as the application uses it (the\n"   \
-  "                       URL's prefix is the key prefix). Required\n"         \
+  "  --store URL          the store as the application uses it (the URL's\n"  \
+  "                       prefix is the key prefix): memcached://host[:port]\n"\
+  "                       [,...][?prefix=P&...], redis://host[:port][/db]\n"   \
+  "                       [?...] or redis+cluster://host[:port][,...][?...]\n" \
+  "                       (native mode only). Required\n"                     \
   "  --mode MODE          native (default) or tornado\n"                       \
   "  --secret-file F      native: the key ring's secret (verifies cookies\n"   \
   "                       of any key version; derives store keys)\n"           \
@@ -81,7 +83,9 @@ typedef struct ops_ctx {
   const tool_cmd *cmd;
   const ops_args *args;
   bool tornado;
+  bool redis;              /* which of mc and rd the store was made from */
   mcs_memcached_config mc;
+  mcs_redis_config rd;
   mcs_store *store;
   mcs_keyring *ring;       /* what the manager was given */
   unsigned ring_version;   /* the key version `ring` holds its secret at */

@@ -776,8 +776,9 @@ def args_for(cmd, store):
 
 def test_bad_store_urls_are_usage_errors():
     for cmd in OPS:
-        for store, why in (("memory", "memcached:// URL"),
-                           ("redis://127.0.0.1", "memcached:// URL"),
+        for store, why in (("memory", "memcached://, redis:// or "),
+                           ("http://127.0.0.1", "memcached://, redis:// or "),
+                           ("redis://127.0.0.1?nope=1", "bad --store URL"),
                            ("memcached://127.0.0.1:99999", "bad --store URL"),
                            ("memcached://", "bad --store URL"),
                            ("memcached://h?nope=1", "bad --store URL")):
