@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <mcsession/memcached.h>
+#include <mcsession/redis.h>
 
 #include "sessions.h"
 
@@ -114,8 +115,37 @@ static int make_memcached(sessions *s, const sessions_opts *o) {
                              mcs_strerror(rc));
 }
 
+/* A bad URL is a usage error; a password_file that cannot be read an
+ * error, with the library's one-line reason. */
+static int make_redis(sessions *s, const sessions_opts *o) {
+  mcs_redis_config cfg;
+  char why[256];
+  if (mcs_redis_url_parse(o->store, &cfg, why, sizeof why) != MCS_OK) {
+    fprintf(stderr, "%s: bad --store URL: %s\n", o->program, why);
+    return SESSIONS_EXIT_USAGE;
+  }
+  int rc = mcs_store_redis_new_config(&s->store, &cfg, why, sizeof why);
+  return rc == MCS_OK ? 0
+                      : fail(o, "cannot create the Redis store",
+                             rc == MCS_EINVAL ? why : mcs_strerror(rc));
+}
+
+sessions_store_kind sessions_store_kind_of(const char *store) {
+  if (strcmp(store, "memory") == 0)
+    return SESSIONS_STORE_MEMORY;
+  if (strncmp(store, "memcached://", 12) == 0)
+    return SESSIONS_STORE_MEMCACHED;
+  if (strncmp(store, "redis://", 8) == 0 ||
+      strncmp(store, "redis+cluster://", 16) == 0)
+    return SESSIONS_STORE_REDIS;
+  return SESSIONS_STORE_UNKNOWN;
+}
+
 static int make_store(sessions *s, const sessions_opts *o) {
-  if (strcmp(o->store, "memory") != 0)
+  sessions_store_kind kind = sessions_store_kind_of(o->store);
+  if (kind == SESSIONS_STORE_REDIS)
+    return make_redis(s, o);
+  if (kind != SESSIONS_STORE_MEMORY)
     return make_memcached(s, o);
   int rc = mcs_store_memory_new(&s->store, NULL);
   return rc == MCS_OK ? 0
@@ -186,6 +216,13 @@ static int make_manager(sessions *s, const sessions_opts *o) {
 
 int sessions_open(sessions *s, const sessions_opts *o) {
   memset(s, 0, sizeof *s);
+  if (o->tornado && sessions_store_kind_of(o->store) == SESSIONS_STORE_REDIS) {
+    fprintf(stderr,
+            "%s: --mode tornado keeps its sessions in memcached (the "
+            "recipe's Python side speaks memcached only), not '%s'\n",
+            o->program, o->store);
+    return SESSIONS_EXIT_USAGE;
+  }
   int rc = make_keys(s, o);
   if (rc == 0)
     rc = make_store(s, o);

@@ -8,12 +8,13 @@
 
 #include "flags.h"
 #include "number.h"
+#include "sessions.h"
 
 /* The usage line after "usage: PROGRAM ": the flags every server has,
  * then the connection limits where the server has them. */
 #define USAGE_ARGS                                                             \
-  "[--listen ADDR:PORT] [--store memory|memcached://"                          \
-  "HOST:PORT] [--mode native|tornado] [--secret-file FILE] "                   \
+  "[--listen ADDR:PORT] [--store memory|memcached://HOST:PORT|"                \
+  "redis://HOST:PORT] [--mode native|tornado] [--secret-file FILE] "           \
   "[--cookie-secret-file FILE --session-secret-file FILE] "                    \
   "[--idle-timeout SECONDS] [--absolute-timeout SECONDS] "                   \
   "[--seal-records on|accept-plain|off] [--threads N] "
@@ -30,7 +31,10 @@ static const char HELP_FLAGS[] =
     "                             port 0 picks a free port; [::1]:PORT for "
     "IPv6)\n"
     "  --store memory|URL         session store: the embedded memory store\n"
-    "                             (default) or memcached://host:port[,...]\n"
+    "                             (default), memcached://host:port[,...],\n"
+    "                             redis://host:port[/db] or\n"
+    "                             redis+cluster://host:port[,...] (native\n"
+    "                             mode only)\n"
     "  --mode native|tornado      native (default): mcsession's own cookie\n"
     "                             and records; tornado: the Tornado recipe's\n"
     "                             (cookies session_id + verification, pickled\n"
@@ -204,7 +208,7 @@ static int set_flag(demo_flags *f, int id, const char *arg, const char *value,
   if (id == F_LISTEN)
     f->listen = value;
   else if (id == F_STORE) {
-    if (strcmp(value, "memory") != 0 && strncmp(value, "memcached://", 12) != 0)
+    if (sessions_store_kind_of(value) == SESSIONS_STORE_UNKNOWN)
       return flags_usage_error("unknown store", value);
     f->store = value;
   } else if (id == F_MODE) {

@@ -11,7 +11,7 @@ typedef enum demo_mode { DEMO_MODE_NATIVE = 0, DEMO_MODE_TORNADO } demo_mode;
 
 typedef struct demo_flags {
   const char *listen;        /* ADDR:PORT; default 127.0.0.1:8080 */
-  const char *store;         /* "memory" or "memcached://..." */
+  const char *store; /* "memory", "memcached://...", "redis[+cluster]://..." */
   demo_mode mode;            /* default DEMO_MODE_NATIVE */
   const char *secret_file;   /* native: NULL means a random secret */
   /* tornado (both required there, refused in native mode): the recipe's

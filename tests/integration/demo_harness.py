@@ -183,6 +183,33 @@ def free_port():
         return s.getsockname()[1]
 
 
+class Redis:
+    """A private redis-server (no persistence), stopped by its PID."""
+
+    def __init__(self, port):
+        self.port = port
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(port), "--bind",
+             "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        self.kill()
+        raise AssertionError("redis-server did not start on port %d" % port)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(TIMEOUT)
+
+
 class Memcached:
     """memcached on `listen` (always including 127.0.0.1, where its
     readiness is checked; "127.0.0.1,::1" adds IPv6's loopback)."""

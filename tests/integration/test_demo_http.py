@@ -838,6 +838,53 @@ def ping_answer(s):
     return int(answer[9:12]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
+class RedisStoreTest(unittest.TestCase):
+    """The demo on a Redis store (redis://): sessions, the counter's
+    replays, an outage (503) and the recovery; tornado mode refuses it."""
+
+    def setUp(self):
+        if not shutil.which("redis-server"):
+            self.skipTest("redis-server is not installed")
+        self.dir = tempfile.TemporaryDirectory()
+        self.secret = write_secret(self.dir.name, "s" * 32)
+        self.rd = demo_harness.Redis(free_port())
+        self.url = "redis://127.0.0.1:%d/2" % self.rd.port
+
+    def tearDown(self):
+        self.rd.kill()
+        self.dir.cleanup()
+
+    def test_sessions_count_outage_and_recovery(self):
+        demo = Demo("--store", self.url, secret_file=self.secret)
+        try:
+            _, c = demo.login("Rosa")
+            self.assertIn("What's up, Rosa?", demo.get("/", cookie=c).body)
+            for n in range(1, 4):
+                self.assertEqual(count_in(demo.get("/count", cookie=c).body),
+                                 n)
+            self.rd.kill()
+            self.assertEqual(demo.get("/", cookie=c).status, 503)
+            self.assertEqual(demo.get("/healthz").status, 503)
+            self.rd = demo_harness.Redis(self.rd.port)
+            deadline = time.monotonic() + 15
+            while demo.get("/healthz").status != 200:
+                self.assertLess(time.monotonic(), deadline, "no recovery")
+                time.sleep(0.25)
+            _, c2 = demo.login("Back")
+            self.assertEqual(count_in(demo.get("/count", cookie=c2).body), 1)
+        finally:
+            demo.stop()
+
+    def test_tornado_mode_refuses_a_redis_url(self):
+        r = subprocess.run([DEMO, "--store", self.url, "--mode", "tornado",
+                            "--cookie-secret-file", self.secret,
+                            "--session-secret-file", self.secret],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--mode tornado keeps its sessions in memcached", r.stderr)
+
+
 class MemcachedStoreTest(unittest.TestCase):
     def setUp(self):
         if not shutil.which("memcached"):
