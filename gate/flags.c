@@ -15,9 +15,10 @@
 #include "flags.h"
 #include "gatelog.h"
 #include "number.h"
+#include "sessions.h"
 
 #define USAGE_ARGS                                                             \
-  "--store memcached://HOST:PORT[,...] [--listen ADDR:PORT] "                  \
+  "--store memcached://HOST:PORT[,...]|redis://HOST:PORT [--listen ADDR:PORT] "\
   "(--secret-file FILE | --mode tornado --cookie-secret-file FILE "            \
   "--session-secret-file FILE [--user-key NAME]) [--idle-timeout SECONDS] "    \
   "[--absolute-timeout SECONDS] [--threads N] [--max-connections N] "          \
@@ -30,10 +31,12 @@ static const char HELP[] =
     "401 otherwise, 503 when the store fails. Any path and method. It reads\n"
     "sessions, never writes them: the read slides the idle expiry, and no\n"
     "Set-Cookie is ever sent.\n\n"
-    "  --store URL                memcached://host:port[,...] (required), as\n"
-    "                             the application that makes the sessions\n"
-    "                             has it (tornado, several servers: add\n"
-    "                             ?hash=python-memcache)\n"
+    "  --store URL                memcached://host:port[,...],\n"
+    "                             redis://host:port[/db] or\n"
+    "                             redis+cluster://host:port[,...] (native\n"
+    "                             mode only); required, as the application\n"
+    "                             that makes the sessions has it (tornado,\n"
+    "                             several servers: add ?hash=python-memcache)\n"
     "  --listen ADDR:PORT         where to listen (default 127.0.0.1:8081;\n"
     "                             port 0 picks a free port; [::1]:PORT for "
     "IPv6)\n"
@@ -149,8 +152,11 @@ static int set_flag(gate_flags *f, int id, const char *arg,
   case F_STORE:
     /* The gate reads what other processes write: the memory store would
      * hold no session ever. */
-    if (strncmp(value, "memcached://", 12) != 0)
-      return usage_error("--store must be a memcached:// URL, not", value);
+    if (sessions_store_kind_of(value) != SESSIONS_STORE_MEMCACHED &&
+        sessions_store_kind_of(value) != SESSIONS_STORE_REDIS)
+      return usage_error("--store must be a memcached://, redis:// or "
+                         "redis+cluster:// URL, not",
+                         value);
     f->store = value;
     return -1;
   case F_MODE:

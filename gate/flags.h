@@ -18,7 +18,7 @@
 
 typedef struct gate_flags {
   const char *listen; /* ADDR:PORT; default 127.0.0.1:8081 */
-  const char *store;  /* memcached://...; required */
+  const char *store;  /* memcached://, redis[+cluster]://...; required */
   bool tornado;       /* --mode tornado */
   const char *secret_file;         /* native: required */
   const char *cookie_secret_file;  /* tornado: required */

@@ -410,6 +410,39 @@ class StoreFailureTest(unittest.TestCase):
             gate.stop()
 
 
+class RedisTest(unittest.TestCase):
+    """The demo and the gate on one private redis-server (redis://): a
+    session with a user passes, none gets 401, a killed server 503."""
+
+    def setUp(self):
+        if not shutil.which("redis-server"):
+            self.skipTest("redis-server is not installed")
+        self.dir = tempfile.TemporaryDirectory()
+        self.secret = write_secret(self.dir.name, "s" * 32)
+        self.rd = demo_harness.Redis(demo_harness.free_port())
+        self.url = "redis://127.0.0.1:%d/1?io_timeout_ms=500" % self.rd.port
+
+    def tearDown(self):
+        self.rd.kill()
+        self.dir.cleanup()
+
+    def test_sessions_from_the_demo_pass_the_gate(self):
+        demo = Demo("--store", self.url, secret_file=self.secret)
+        gate = Gate("--store", self.url, "--secret-file", self.secret)
+        try:
+            _, c = demo.login("rosa")
+            r = http(gate.port, headers=cookie(c))
+            self.assertEqual((r.status, r.header("X-Session-User")),
+                             (200, "rosa"))
+            self.assertEqual(r.set_cookies(), [])
+            self.assertEqual(http(gate.port).status, 401)
+            self.rd.kill()
+            self.assertEqual(http(gate.port, headers=cookie(c)).status, 503)
+        finally:
+            gate.stop()
+            demo.stop()
+
+
 class FlagsTest(unittest.TestCase):
     def test_help_version_and_bad_flags(self):
         rc, out, _ = run_gate("--help")
@@ -424,7 +457,12 @@ class FlagsTest(unittest.TestCase):
             cases = [
                 ([], "--store is required"),
                 (["--store", "memory", "--secret-file", s], "memcached://"),
-                (["--store", "redis://x", "--secret-file", s], "redis://x"),
+                (["--store", "http://x", "--secret-file", s], "http://x"),
+                (["--store", "redis://x?db=1&db=2", "--secret-file", s],
+                 "--store URL"),
+                (["--store", "redis://127.0.0.1:1", "--mode", "tornado",
+                  "--cookie-secret-file", s, "--session-secret-file", s],
+                 "--mode tornado keeps its sessions in memcached"),
                 (store, "--secret-file is required"),
                 (store + ["--secret-file", s, "--bogus"], "--bogus"),
                 (store + ["--secret-file", s, "--threads", "0"],
