@@ -91,14 +91,17 @@ fuzz: deps-test
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L fuzz
 
 # Benchmarks (issue 6): the demo, the Tornado recipe and express-session on
-# one memcached, plus bench_lib (no HTTP); prints one table and writes it to
+# one memcached, plus bench_lib (no HTTP); the demo and the library on Redis
+# beside them, with hiredis as the floor (issue 15; bench/redis_lines.py
+# runs that part alone); prints one table and writes it to
 # bench/results/latest.md. BENCH_SECONDS=2 BENCH_RUNS=1 for a quick look;
 # BENCH_ONLY=instructions runs only the callgrind lines (sealing on and
 # off, a few minutes); run.py lists the other knobs.
 BENCH_BUILD    ?= build-bench
 BENCH_ONLY     ?=
 BENCH_PACKAGES := $(BUILD_PACKAGES) python3 python3-tornado python3-memcache \
-                  memcached wrk valgrind nginx nginx-dev $(NODE_PACKAGES)
+                  memcached wrk valgrind nginx nginx-dev redis-server \
+                  libhiredis-dev $(NODE_PACKAGES)
 bench:
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	@test bench/node/node_modules/.installed -nt bench/node/package-lock.json \
@@ -112,6 +115,7 @@ bench:
 	  --bench-lib $(BENCH_BUILD)/bench/bench_lib \
 	  --gate $(BENCH_BUILD)/mcsession-gate \
 	  --module $(BENCH_BUILD)/ngx_http_mcsession_module.so \
+	  --bench-redis $(BENCH_BUILD)/bench/bench_redis \
 	  $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 clean:

@@ -2,6 +2,7 @@
  * bench_lib — mcsession without HTTP, for `make bench` (bench/run.py).
  *
  *   bench_lib cycles --store memory|URL --mode read|write [--threads N]
+ *       (URL: memcached://, redis:// or redis+cluster://)
  *                    [--seconds S]
  *       load+save cycles per second. Each thread owns one session holding
  *       ~300 bytes of data and repeats: load it from its Cookie header,
@@ -115,7 +116,16 @@ static int is_memcached(const char *store) {
   return strncmp(store, "memcached://", 12) == 0;
 }
 
+static int is_redis(const char *store) {
+  return strncmp(store, "redis://", 8) == 0 ||
+         strncmp(store, "redis+cluster://", 16) == 0;
+}
+
+/* The memory store, memcached or Redis (cycles only: the bare floor on
+ * Redis is bench_redis's hiredis). */
 static int open_store(const char *spec, mcs_store **out) {
+  if (is_redis(spec))
+    return mcs_store_redis_new(out, spec);
   if (!is_memcached(spec))
     return mcs_store_memory_new(out, NULL);
   return mcs_store_memcached_new(out, spec);
@@ -514,8 +524,12 @@ static int prepare_workers(const opts *o, mcs_keyring *ring, mcs_store *store,
   return rc;
 }
 
+/* Commands the store sent (memcached or Redis). */
 static uint64_t store_requests(mcs_store *store) {
   mcs_memcached_stats st;
+  mcs_redis_stats rst;
+  if (mcs_store_redis_stats_get(store, &rst) == MCS_OK)
+    return rst.requests;
   return mcs_store_memcached_stats_get(store, &st) == MCS_OK ? st.requests : 0;
 }
 
@@ -560,7 +574,7 @@ static int cmd_timed(const opts *o, int bare) {
   printf("cycles_per_s=%.0f cycles=%" PRIu64 " failures=%" PRIu64
          " record_bytes=%zu",
          rate, cycles, failures, ws[0].sess.value_len);
-  if (!bare && is_memcached(o->store))
+  if (!bare && (is_memcached(o->store) || is_redis(o->store)))
     printf(" store_ops_per_cycle=%.3f",
            (double)reqs / (double)(cycles + WARMUP_CYCLES * o->threads));
   printf("\n");
@@ -674,7 +688,8 @@ static int cmd_inflight(const opts *o, int bare) {
            res.elapsed > 0 ? (double)res.cycles / res.elapsed : 0.0,
            res.cycles, res.failures, f.sess[0].value_len, f.n);
     /* Every op the store sent over every cycle run (warm-up too). */
-    if (!bare && is_memcached(o->store) && res.all_cycles)
+    if (!bare && (is_memcached(o->store) || is_redis(o->store)) &&
+        res.all_cycles)
       printf(" store_ops_per_cycle=%.3f",
              (double)reqs / (double)res.all_cycles);
     printf("\n");

@@ -349,6 +349,7 @@ def targets(r):
                      % (l["threads"], "s" if l["threads"] > 1 else ""),
                      "%.2f" % (l["rate"] / l["bare"]),
                      l["rate"] >= 0.8 * l["bare"]))
+    rows += redis_targets(r)
     rows.append(("≥ 200,000 read-only cycles/s, memory store, one core",
                   num(mem_read["rate"]), mem_read["rate"] >= 200000))
     last = g[-1]
@@ -365,8 +366,98 @@ def targets(r):
     return out + [""]
 
 
+def redis_floor(clients, line):
+    """The hiredis GETEX line a library line is divided by: same threads,
+    depth 1, or one thread pipelining as many as the loop keeps in flight."""
+    return find(clients, client="hiredis", threads=line["threads"],
+                depth=line["depth"])
+
+
+def redis_targets(r):
+    """Issue 15's: library ÷ bare GETEX ≥ 0.8 (read-only, blocking), one
+    command per read, the demo's two routes at 1 and 2 commands."""
+    rd = r.get("redis")
+    if not rd:
+        return []
+    rows = []
+    for l in rd["clients"]:
+        floor = redis_floor(rd["clients"], l)
+        if l["client"] == "library" and l["mode"] == "read" and \
+                l["depth"] == 1 and floor:
+            rows.append(("library ÷ bare GETEX ≥ 0.8, Redis read, %d "
+                         "thread%s" % (l["threads"],
+                                       "s" if l["threads"] > 1 else ""),
+                         "%.2f" % (l["rate"] / floor["rate"]),
+                         l["rate"] >= 0.8 * floor["rate"]))
+    read = find(rd["http"], route="/")
+    write = find(rd["http"], route="/count")
+    rows.append(("Redis cmds per read = 1 (GETEX)", "%.2f" % read["cmds"],
+                 abs(read["cmds"] - 1) <= 0.02))
+    rows.append(("Redis cmds per changed write = 2 (GETEX, EVALSHA)",
+                 "%.2f" % write["cmds"], abs(write["cmds"] - 2) <= 0.02))
+    return rows
+
+
+def redis_section(r):
+    """Issue 15: the Redis store (bench/redis_lines.py)."""
+    rd = r.get("redis")
+    if not rd:
+        return []
+    clients = rd["clients"]
+    out = ["## Redis (bench/redis_lines.py; redis-server on CPU 1, clients "
+           "and the demo on CPU 0; median of %d × %g s)"
+           % (r["config"]["runs"], r["config"]["lib_seconds"]), "",
+           "### The client: GETEX ops/s on one key", "",
+           "| client | threads | pipelined | GETEX/s | runs |",
+           "|---|--:|--:|--:|---|"]
+    for l in clients:
+        if l["client"] == "library":
+            continue
+        out.append("| %s | %d | %d | %s | %s |" % (
+            "hiredis 0.14.1" if l["client"] == "hiredis"
+            else "mcsession (mcs_store_get)", l["threads"], l["depth"],
+            num(l["rate"]), " ".join(num(x) for x in l["runs"])))
+    out += ["", "### The library ÷ a bare GETEX round trip", "",
+            "| session | threads | in flight (mcs_loop) | cycles/s "
+            "| hiredis GETEX/s | library ÷ GETEX | Redis cmds/cycle |",
+            "|---|--:|--:|--:|--:|--:|--:|"]
+    for l in clients:
+        if l["client"] != "library":
+            continue
+        floor = redis_floor(clients, l)
+        out.append("| %s | %d | %s | %s | %s | %s | %s |" % (
+            "read-only" if l["mode"] == "read" else "changed", l["threads"],
+            l["depth"] if l["depth"] > 1 else "—", num(l["rate"]),
+            num(floor["rate"]) if floor else "—",
+            "%.2f" % (l["rate"] / floor["rate"]) if floor else "—",
+            "%.2f" % l["cmds"] if l.get("cmds") is not None else "—"))
+    out += ["", "### The demo on Redis beside memcached (wrk as above)", "",
+            "| store | route | req/s | p99 ms | errors | non-2xx "
+            "| server CPU µs/req | store CPU µs/req | store cmds/req "
+            "| CAS replays |", "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    mc = [l for l in r.get("http", []) if l["server"] == "demo"]
+    for store, lines in (("memcached", mc), ("Redis", rd["http"])):
+        for l in lines:
+            out.append("| %s | GET %s | %s | %s | %d | %d | %s | %s | %.2f "
+                       "| %s |" % (
+                           store, l["route"], num(l["rps"]), ms(l["p99_us"]),
+                           l["errors"], l["non2xx"], cpu(l.get("cpu_us")),
+                           cpu(l.get("mc_cpu_us")), l["cmds"],
+                           num(l.get("cas_replays"))))
+    out += ["", "A read is one GETEX (read and slide the idle expiry); a "
+            "changed write is that GETEX and one EVALSHA of the CAS script "
+            "(compare the stored token, replace): two commands, two round "
+            "trips, as on memcached (mg, ms C). The hiredis floor is GETEX "
+            "alone, on one blocking context per thread (pipelined: that "
+            "many commands appended, then their replies). store cmds/req "
+            "on Redis counts the commands the demo sent (INFO commandstats: "
+            "GETEX, GET, EVALSHA, EVAL, EXPIRE, DEL), not the GETRANGE and "
+            "SET the CAS script runs inside the server.", ""]
+    return out
+
+
 def render(r):
     lines = header(r) + targets(r) + http_section(r) + edge_section(r) + \
         instructions_section(r) + lib_section(r) + memory_section(r) + \
-        growth_section(r)
+        redis_section(r) + growth_section(r)
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """make bench: mcsession side by side with the Tornado recipe and
-express-session, on one memcached, in one run (issue 6).
+express-session, on one memcached, in one run (issue 6); the demo and the
+library on Redis beside it (issue 15).
 
   run.py --demo BUILD/mcsession-demo --bench-lib BENCH_BUILD/bench_lib
-         [--gate BUILD/mcsession-gate]
+         [--gate BUILD/mcsession-gate] [--bench-redis BENCH_BUILD/bench_redis]
          [--module BUILD/ngx_http_mcsession_module.so]
          [--out bench/results/latest.md]
   run.py --edge-only --demo ... --gate ... --module ...
@@ -37,6 +38,7 @@ import http_lines
 import instructions
 import lib_lines
 import module_lines
+import redis_lines
 import report
 from http_lines import Server
 from mcstats import Memcached
@@ -61,6 +63,9 @@ class Ctx:
                           if args.bench_lib else None)
         self.gate = os.path.abspath(args.gate) if args.gate else None
         self.module = os.path.abspath(args.module) if args.module else None
+        bench_redis = getattr(args, "bench_redis", None)
+        self.bench_redis = os.path.abspath(bench_redis) if bench_redis \
+            else None
         self.work = work
         self.procs = Procs(work)
         self.lua_script = os.path.join(BENCH_DIR, "sessions.lua")
@@ -269,6 +274,8 @@ def parse_args():
                    "gated by the module (issue 14)")
     p.add_argument("--edge-only", action="store_true",
                    help="run only the edge table (with --gate, --module)")
+    p.add_argument("--bench-redis", help="BENCH_BUILD/bench_redis: the Redis "
+                   "lines (issue 15, bench/redis_lines.py)")
     p.add_argument("--out", default=os.path.join(BENCH_DIR,
                                                  "results/latest.md"))
     p.add_argument("--only", choices=("instructions",),
@@ -333,6 +340,7 @@ def main():
         results["http"] = http_part(ctx, demo_secret, threads, cookies)
         results["edge"] = results.get("edge", []) + edge_part(ctx,
                                                               demo_secret)
+        results["redis"] = redis_lines.redis_part(ctx, demo_secret)
         results["instructions"] = instructions.instruction_lines(
             ctx, demo_secret)
         results["growth"] = growth_part(ctx, demo_secret, threads)
