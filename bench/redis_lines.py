@@ -195,6 +195,7 @@ def main():
                                       lib_seconds=ctx.lib_seconds)))))
     finally:
         ctx.procs.stop_all()
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
