@@ -102,32 +102,28 @@ static int make_keys(sessions *s, const sessions_opts *o) {
                       : fail(o, "cannot build the key ring", mcs_strerror(rc));
 }
 
-static int make_memcached(sessions *s, const sessions_opts *o) {
-  mcs_memcached_config cfg;
-  char why[256];
-  if (mcs_memcached_url_parse(o->store, &cfg, why, sizeof why) != MCS_OK) {
+/* memcached:// or redis[+cluster]://: a bad URL is a usage error; a
+ * store that cannot be made (a Redis password_file that cannot be read,
+ * say) an error, with the library's one-line reason. */
+static int make_network_store(sessions *s, const sessions_opts *o,
+                              bool redis) {
+  mcs_memcached_config mc;
+  mcs_redis_config rd;
+  char why[256] = "";
+  int rc = redis ? mcs_redis_url_parse(o->store, &rd, why, sizeof why)
+                 : mcs_memcached_url_parse(o->store, &mc, why, sizeof why);
+  if (rc != MCS_OK) {
     fprintf(stderr, "%s: bad --store URL: %s\n", o->program, why);
     return SESSIONS_EXIT_USAGE;
   }
-  int rc = mcs_store_memcached_new_config(&s->store, &cfg);
+  rc = redis ? mcs_store_redis_new_config(&s->store, &rd, why, sizeof why)
+             : mcs_store_memcached_new_config(&s->store, &mc);
   return rc == MCS_OK ? 0
-                      : fail(o, "cannot create the memcached store",
-                             mcs_strerror(rc));
-}
-
-/* A bad URL is a usage error; a password_file that cannot be read an
- * error, with the library's one-line reason. */
-static int make_redis(sessions *s, const sessions_opts *o) {
-  mcs_redis_config cfg;
-  char why[256];
-  if (mcs_redis_url_parse(o->store, &cfg, why, sizeof why) != MCS_OK) {
-    fprintf(stderr, "%s: bad --store URL: %s\n", o->program, why);
-    return SESSIONS_EXIT_USAGE;
-  }
-  int rc = mcs_store_redis_new_config(&s->store, &cfg, why, sizeof why);
-  return rc == MCS_OK ? 0
-                      : fail(o, "cannot create the Redis store",
-                             rc == MCS_EINVAL ? why : mcs_strerror(rc));
+                      : fail(o,
+                             redis ? "cannot create the Redis store"
+                                   : "cannot create the memcached store",
+                             rc == MCS_EINVAL && why[0] ? why
+                                                        : mcs_strerror(rc));
 }
 
 sessions_store_kind sessions_store_kind_of(const char *store) {
@@ -143,10 +139,8 @@ sessions_store_kind sessions_store_kind_of(const char *store) {
 
 static int make_store(sessions *s, const sessions_opts *o) {
   sessions_store_kind kind = sessions_store_kind_of(o->store);
-  if (kind == SESSIONS_STORE_REDIS)
-    return make_redis(s, o);
   if (kind != SESSIONS_STORE_MEMORY)
-    return make_memcached(s, o);
+    return make_network_store(s, o, kind == SESSIONS_STORE_REDIS);
   int rc = mcs_store_memory_new(&s->store, NULL);
   return rc == MCS_OK ? 0
                       : fail(o, "cannot create the memory store",

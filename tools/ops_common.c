@@ -60,49 +60,41 @@ static bool has_scheme(const char *url, const char *scheme) {
   return strncmp(url, scheme, strlen(scheme)) == 0;
 }
 
-/* redis:// or redis+cluster://. Tornado mode keeps memcached: the
- * recipe's Python side speaks memcached, so its sessions are never in
- * Redis. */
-static int open_redis(ops_ctx *ctx, const char *url) {
-  char why[256];
-  if (ctx->tornado)
-    return tool_usage_error(ctx->cmd,
-                            "tornado mode keeps its sessions in memcached "
-                            "(the recipe's Python side speaks memcached "
-                            "only); --store must be memcached://, not",
-                            url);
-  if (mcs_redis_url_parse(url, &ctx->rd, why, sizeof why) != MCS_OK)
-    return tool_usage_error(ctx->cmd, "bad --store URL:", why);
-  ctx->redis = true;
-  int rc = mcs_store_redis_new_config(&ctx->store, &ctx->rd, why, sizeof why);
-  if (rc)
-    return tool_fail(ctx->cmd, TOOL_EXIT_ERROR, "cannot create the store",
-                     rc == MCS_EINVAL ? why : mcs_strerror(rc));
-  return -1;
-}
-
+/* memcached://, redis:// or redis+cluster://. Tornado mode keeps
+ * memcached: the recipe's Python side speaks memcached, so its sessions
+ * are never in Redis. */
 static int open_store(ops_ctx *ctx) {
   const char *url = ctx->args->store;
-  char why[256];
+  char why[256] = "";
   if (!url)
     return tool_usage_error(ctx->cmd, "--store is required", NULL);
-  if (has_scheme(url, "redis://") || has_scheme(url, "redis+cluster://"))
-    return open_redis(ctx, url);
-  if (!has_scheme(url, "memcached://"))
+  ctx->redis = has_scheme(url, "redis://") ||
+               has_scheme(url, "redis+cluster://");
+  if (!ctx->redis && !has_scheme(url, "memcached://"))
     return tool_usage_error(ctx->cmd,
                             "--store must be a memcached://, redis:// or "
                             "redis+cluster:// URL (a memory store lives "
                             "inside its process, out of reach), not",
                             url);
-  if (mcs_memcached_url_parse(url, &ctx->mc, why, sizeof why) != MCS_OK) {
+  if (ctx->redis && ctx->tornado)
+    return tool_usage_error(ctx->cmd,
+                            "tornado mode keeps its sessions in memcached "
+                            "(the recipe's Python side speaks memcached "
+                            "only); --store must be memcached://, not",
+                            url);
+  int rc = ctx->redis ? mcs_redis_url_parse(url, &ctx->rd, why, sizeof why)
+                      : mcs_memcached_url_parse(url, &ctx->mc, why, sizeof why);
+  if (rc != MCS_OK) {
     char reason[300]; /* `why` quotes what it names: no quotes around it */
     snprintf(reason, sizeof reason, "bad --store URL: %s", why);
     return tool_usage_error(ctx->cmd, reason, NULL);
   }
-  int rc = mcs_store_memcached_new_config(&ctx->store, &ctx->mc);
+  rc = ctx->redis
+           ? mcs_store_redis_new_config(&ctx->store, &ctx->rd, why, sizeof why)
+           : mcs_store_memcached_new_config(&ctx->store, &ctx->mc);
   if (rc)
     return tool_fail(ctx->cmd, TOOL_EXIT_ERROR, "cannot create the store",
-                     mcs_strerror(rc));
+                     rc == MCS_EINVAL && why[0] ? why : mcs_strerror(rc));
   return -1;
 }
 

@@ -183,44 +183,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Redis:
-    """A private redis-server (no persistence), stopped by its PID."""
+class Server:
+    """A private store server listening on 127.0.0.1:port (a subclass
+    gives its argv), started at once and stopped by its PID."""
+
+    name = "server"
 
     def __init__(self, port):
         self.port = port
-        self.proc = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(port), "--bind",
-             "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-        self.kill()
-        raise AssertionError("redis-server did not start on port %d" % port)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(TIMEOUT)
-
-
-class Memcached:
-    """memcached on `listen` (always including 127.0.0.1, where its
-    readiness is checked; "127.0.0.1,::1" adds IPv6's loopback)."""
-
-    def __init__(self, port, listen="127.0.0.1"):
-        self.port = port
-        cmd = [shutil.which("memcached"), "-l", listen, "-p", str(port),
-               "-U", "0", "-m", "16", "-t", "2"]
-        if os.geteuid() == 0:
-            cmd += ["-u", "root"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.argv(port),
+                                     stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
@@ -232,12 +204,41 @@ class Memcached:
                     break
                 time.sleep(0.05)
         self.kill()
-        raise AssertionError("memcached did not start on port %d" % port)
+        raise AssertionError("%s did not start on port %d"
+                             % (self.name, port))
 
     def kill(self):
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(TIMEOUT)
+
+
+class Redis(Server):
+    """A private redis-server (no persistence)."""
+
+    name = "redis-server"
+
+    def argv(self, port):
+        return [shutil.which("redis-server"), "--port", str(port), "--bind",
+                "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+class Memcached(Server):
+    """memcached on `listen` (always including 127.0.0.1, where its
+    readiness is checked; "127.0.0.1,::1" adds IPv6's loopback)."""
+
+    name = "memcached"
+
+    def __init__(self, port, listen="127.0.0.1"):
+        self.listen = listen
+        super().__init__(port)
+
+    def argv(self, port):
+        cmd = [shutil.which("memcached"), "-l", self.listen, "-p", str(port),
+               "-U", "0", "-m", "16", "-t", "2"]
+        if os.geteuid() == 0:
+            cmd += ["-u", "root"]
+        return cmd
 
 
 def start_memcached(listen="127.0.0.1"):

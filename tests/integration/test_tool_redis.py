@@ -18,16 +18,15 @@ import os
 import re
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
-import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_tool_ops as ops  # noqa: E402 - after the path is set
+import demo_harness  # noqa: E402 - after the path is set
+import test_tool_ops as ops  # noqa: E402
 
-REDIS = "/usr/bin/redis-server"
+REDIS = "/usr/bin/redis-server"  # demo_harness.Redis finds it on PATH
 PASSWORD = b"a redis password"
 DB = 3
 SRV = None
@@ -41,32 +40,21 @@ class Failure(Exception):
 
 # ---- redis ---------------------------------------------------------------
 
-def start_redis(tmp):
+def start_redis():
     global SRV, PORT
-    PORT = ops.free_port()
-    SRV = subprocess.Popen([REDIS, "--port", str(PORT), "--bind", "127.0.0.1",
-                            "--save", "", "--appendonly", "no",
-                            "--requirepass", PASSWORD.decode(),
-                            "--dir", tmp],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", PORT), 0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise Failure("redis-server did not start")
+    SRV = demo_harness.Redis(ops.free_port())
+    PORT = SRV.port
+    rd("CONFIG", "SET", "requirepass", PASSWORD, auth=False)
 
 
 def stop_redis():
-    if SRV and SRV.poll() is None:
+    if SRV:
         SRV.kill()  # by the PID we started, never by name
-        SRV.wait(10)
 
 
-def rd(*args):
-    """One command (after AUTH and SELECT) and its reply: bytes, int, None,
-    or an error raised."""
+def rd(*args, auth=True):
+    """One command (after AUTH and SELECT, unless not auth) and its reply:
+    bytes, int, None, or an error raised."""
     def bulk(a):
         a = a if isinstance(a, bytes) else str(a).encode()
         return b"$%d\r\n%s\r\n" % (len(a), a)
@@ -75,9 +63,10 @@ def rd(*args):
         return b"*%d\r\n" % len(a) + b"".join(bulk(x) for x in a)
 
     with socket.create_connection(("127.0.0.1", PORT), 5) as s:
-        s.sendall(cmd("AUTH", PASSWORD) + cmd("SELECT", DB) + cmd(*args))
+        hello = cmd("AUTH", PASSWORD) + cmd("SELECT", DB) if auth else b""
+        s.sendall(hello + cmd(*args))
         f = s.makefile("rb")
-        for _ in range(2):
+        for _ in range(2 if auth else 0):
             if f.readline() != b"+OK\r\n":
                 raise Failure("AUTH/SELECT refused")
         line = f.readline()
@@ -218,7 +207,7 @@ def main():
         ops.TMP = tmp
         ops.SF = ops.secret_file(ops.SECRET, "secret")
         PWF = ops.secret_file(PASSWORD, "redis_password")
-        start_redis(tmp)
+        start_redis()
         try:
             for name, fn in tests:
                 try:
