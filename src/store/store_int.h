@@ -89,4 +89,51 @@ int mcs__url_unescape(const char *name, const char *v, size_t n, char *dst,
 int mcs__url_check_chars(const char *url, size_t len, size_t max, char *err,
                          size_t err_size);
 
+/* ---- A server's connection pool (conn_pool.c): thread-safe; the same
+ * rules for every network store, which says how to open, check and close
+ * one of its connections (opaque to the pool). ---- */
+typedef struct mcs__conn_pool_ops {
+  /* Connects (and runs any handshake) within the store's connect timeout:
+   * MCS_OK with *conn, MCS_ETIMEDOUT, MCS_ESTORE, MCS_EPROTO, MCS_ENOMEM.
+   * Any failure but MCS_ENOMEM marks the server down. */
+  int (*open)(void *ctx, void **conn);
+  void (*close)(void *conn);
+  /* Nothing buffered, and (with probe) the peer has not closed it. */
+  bool (*idle_ok)(void *conn, bool probe);
+  /* The exchange on it is complete (nothing unread): reusable. */
+  bool (*done)(void *conn);
+  /* Frees ctx with the pool (NULL: the pool does not own it). */
+  void (*ctx_free)(void *ctx);
+} mcs__conn_pool_ops;
+typedef struct mcs__conn_pool mcs__conn_pool;
+
+/* At most `max` connections; a server that failed is skipped for retry_s.
+ * On failure ctx is not freed. */
+int mcs__conn_pool_new(const mcs__conn_pool_ops *ops, void *ctx,
+                       unsigned max, unsigned retry_s, mcs__conn_pool **out);
+/* Every connection must have been released. NULL is fine. */
+void mcs__conn_pool_free(mcs__conn_pool *p);
+/* Takes an idle connection or opens one; waits for a free one until
+ * `wait_deadline` (monotonic ms). MCS_ESTORE at once while the server is
+ * marked down, MCS_ETIMEDOUT (no free connection in time, or connect
+ * timeout), MCS_ESTORE (connect failed: the server is now marked down),
+ * MCS_ENOMEM. `fresh` forces a new connection (for a retry). `probe`
+ * asks an idle connection's socket whether the server closed it (after a
+ * restart) before handing it out: needed for writes, whose effect is
+ * unknown once sent on a dead connection; a read sent on one is simply
+ * sent again on a fresh connection, so reads skip the system call. */
+int mcs__conn_pool_acquire(mcs__conn_pool *p, int64_t wait_deadline,
+                           bool fresh, bool probe, void **out);
+/* Returns a connection: kept when `reuse` (and done), closed otherwise. */
+void mcs__conn_pool_release(mcs__conn_pool *p, void *c, bool reuse);
+/* The server failed mid-request: skip it for retry_s, drop idle
+ * connections. */
+void mcs__conn_pool_mark_down(mcs__conn_pool *p);
+/* True while the server is marked down and not yet due for a probe. */
+bool mcs__conn_pool_is_down(mcs__conn_pool *p);
+typedef struct mcs__conn_pool_stats {
+  uint64_t connects, connect_failures, down_skips;
+} mcs__conn_pool_stats;
+void mcs__conn_pool_stats_get(mcs__conn_pool *p, mcs__conn_pool_stats *st);
+
 #endif /* MCS_STORE_INT_H */

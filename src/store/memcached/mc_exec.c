@@ -54,7 +54,7 @@ static void op_fail(mc_store *st, mcs__mc_op *op, int rc, bool broken) {
   op->rc = rc;
   count_failure(st, rc);
   if (broken)
-    mcs__mc_pool_mark_down(st->pools[op->server]);
+    mcs__conn_pool_mark_down(st->pools[op->server]);
 }
 
 static int send_req(mcs__mc_op *op, size_t *sent) {
@@ -86,17 +86,19 @@ static int format_for_conn(mcs__mc_op *op) {
  * kernel took a byte, on a pooled connection the server had closed, is
  * repeated once on a fresh connection: nothing can have been applied. */
 static void op_start(mc_store *st, mcs__mc_op *op) {
-  mcs__mc_pool *pool = st->pools[op->server];
+  mcs__conn_pool *pool = st->pools[op->server];
   for (;;) {
     int64_t wait = mcs__mc_now_ms() + st->cfg.io_timeout_ms;
-    int rc = mcs__mc_pool_acquire(pool, wait, op->tries > 0, !is_read(op),
-                                  &op->conn);
+    void *conn = NULL;
+    int rc = mcs__conn_pool_acquire(pool, wait, op->tries > 0, !is_read(op),
+                                    &conn);
+    op->conn = conn;
     if (rc) {
       op->rc = rc; /* the pool marked the server down if it must */
       return;
     }
     if ((rc = format_for_conn(op)) != MCS_OK) { /* mcs__mc_exec checked */
-      mcs__mc_pool_release(pool, op->conn, false);
+      mcs__conn_pool_release(pool, op->conn, false);
       op->conn = NULL;
       op->rc = rc;
       return;
@@ -108,7 +110,7 @@ static void op_start(mc_store *st, mcs__mc_op *op) {
     if ((rc = send_req(op, &sent)) == MCS_OK)
       return;
     bool retry = op->reused && sent == 0 && rc == MCS_ESTORE;
-    mcs__mc_pool_release(pool, op->conn, false);
+    mcs__conn_pool_release(pool, op->conn, false);
     op->conn = NULL;
     if (!retry || op->tries++ > 0) {
       op_fail(st, op, retry ? MCS_ESTORE : rc, true);
@@ -134,7 +136,7 @@ static bool op_finish(mc_store *st, mcs__mc_op *op) {
   if (rc == MCS_OK && op->resp.status == MCS__MC_VA && op->value)
     rc = mcs_store_value_set(op->value, op->resp.value, op->resp.value_len);
   op->resp.value = NULL; /* it pointed into the connection's buffer */
-  mcs__mc_pool_release(st->pools[op->server], c, rc == MCS_OK);
+  mcs__conn_pool_release(st->pools[op->server], c, rc == MCS_OK);
   op->conn = NULL;
   op->rc = rc;
   if (!failed) {

@@ -177,34 +177,10 @@ bool mcs__mc_conn_done(mcs__mc_conn *c);
  * resolution blocks, as in mcs__mc_conn_open. */
 int mcs__mc_connect_start(const mcs_memcached_server *srv, int *fd);
 
-/* ---- Per-server pool (mc_pool.c): thread-safe. ---- */
-typedef struct mcs__mc_pool mcs__mc_pool;
-
+/* ---- Per-server pool (mc_pool.c): conn_pool.c over memcached
+ * connections. ---- */
 int mcs__mc_pool_new(const mcs_memcached_server *srv,
-                     const mcs_memcached_config *cfg, mcs__mc_pool **out);
-/* Every connection must have been released. NULL is fine. */
-void mcs__mc_pool_free(mcs__mc_pool *p);
-/* Takes an idle connection or opens one; waits for a free one until
- * `wait_deadline`. MCS_ESTORE at once while the server is marked down,
- * MCS_ETIMEDOUT (no free connection in time, or connect timeout),
- * MCS_ESTORE (connect failed: the server is now marked down),
- * MCS_ENOMEM. `fresh` forces a new connection (for a retry). `probe`
- * asks an idle connection's socket whether the server closed it (after a
- * restart) before handing it out: needed for writes, whose effect is
- * unknown once sent on a dead connection; a read sent on one is simply
- * sent again on a fresh connection, so reads skip the system call. */
-int mcs__mc_pool_acquire(mcs__mc_pool *p, int64_t wait_deadline, bool fresh,
-                         bool probe, mcs__mc_conn **out);
-/* Returns a connection: kept when `reuse` (and in step), closed otherwise. */
-void mcs__mc_pool_release(mcs__mc_pool *p, mcs__mc_conn *c, bool reuse);
-/* The server failed mid-request: skip it for retry_s, drop idle
- * connections. */
-void mcs__mc_pool_mark_down(mcs__mc_pool *p);
-
-typedef struct mcs__mc_pool_stats {
-  uint64_t connects, connect_failures, down_skips;
-} mcs__mc_pool_stats;
-void mcs__mc_pool_stats_get(mcs__mc_pool *p, mcs__mc_pool_stats *st);
+                     const mcs_memcached_config *cfg, mcs__conn_pool **out);
 
 /* ---- Consistent hashing (mc_ring.c): immutable once built. ---- */
 typedef struct mcs__mc_ring mcs__mc_ring;
@@ -253,7 +229,7 @@ void mcs__mc_server_name(const mcs_memcached_server *srv, char *out,
 typedef struct mcs__mc_store {
   mcs_memcached_config cfg;
   mcs__mc_ring *ring;
-  mcs__mc_pool **pools; /* one per server, in cfg.servers order */
+  mcs__conn_pool **pools; /* one per server, in cfg.servers order */
   _Atomic uint64_t requests, timeouts, protocol_errors, retries;
 } mcs__mc_store;
 

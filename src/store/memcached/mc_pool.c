@@ -1,220 +1,47 @@
 /*
- * The connection pool of one memcached server, shared by all threads.
- *
- * At most `pool` connections exist at once (idle + in use + being opened).
- * A thread that finds none free waits on a condition variable bound to
- * CLOCK_MONOTONIC (so wall-clock jumps cannot stretch the wait) until its
- * deadline. Connecting happens outside the lock.
- *
- * Failure handling: when a connect fails (or the store reports a failed
- * request), the server is marked down until now + retry_s. Meanwhile
- * requests fail at once with MCS_ESTORE without touching the network.
- * When the time has passed, the first request to arrive moves the mark
- * forward again and probes with one connect; the others keep failing fast
- * until the probe succeeds (then the mark is cleared). So a dead server
- * costs one connect attempt per retry_s, not one per request, and is never
- * given up on for good.
+ * A memcached server's connection pool: the rules of conn_pool.c (a
+ * bounded pool shared by all threads, a failed server skipped for retry_s
+ * and then probed by one connect) over memcached connections (mc_conn.c).
  */
-#include <pthread.h>
-#include <stdatomic.h>
-#include <string.h>
-#include <time.h>
-
 #include "store/memcached/mc_int.h"
 
-struct mcs__mc_pool {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
+/* What opening one connection needs. */
+typedef struct mc_target {
   mcs_memcached_server srv;
-  unsigned max, connect_timeout_ms;
-  int64_t retry_ms;
-  mcs__mc_conn **idle; /* stack: the most recently used is reused first */
-  unsigned idle_count;
-  unsigned total;      /* idle + in use + connecting */
-  int64_t down_until;  /* monotonic ms; 0 = up */
-  _Atomic uint64_t connects, connect_failures, down_skips;
-};
+  unsigned connect_timeout_ms;
+} mc_target;
 
-static int cond_init_monotonic(pthread_cond_t *cv) {
-  pthread_condattr_t attr;
-  if (pthread_condattr_init(&attr) != 0)
-    return MCS_ENOMEM;
-  int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  if (rc == 0)
-    rc = pthread_cond_init(cv, &attr);
-  pthread_condattr_destroy(&attr);
-  return rc ? MCS_ENOMEM : MCS_OK;
-}
-
-int mcs__mc_pool_new(const mcs_memcached_server *srv,
-                     const mcs_memcached_config *cfg, mcs__mc_pool **out) {
-  *out = NULL;
-  mcs__mc_pool *p = mcs__calloc(1, sizeof *p);
-  if (!p)
-    return MCS_ENOMEM;
-  p->idle = mcs__calloc(cfg->pool, sizeof *p->idle);
-  if (!p->idle || pthread_mutex_init(&p->mu, NULL) != 0) {
-    mcs__free(p->idle);
-    mcs__free(p);
-    return MCS_ENOMEM;
-  }
-  if (cond_init_monotonic(&p->cv) != 0) {
-    pthread_mutex_destroy(&p->mu);
-    mcs__free(p->idle);
-    mcs__free(p);
-    return MCS_ENOMEM;
-  }
-  p->srv = *srv;
-  p->max = cfg->pool;
-  p->connect_timeout_ms = cfg->connect_timeout_ms;
-  p->retry_ms = (int64_t)cfg->retry_s * 1000;
-  *out = p;
-  return MCS_OK;
-}
-
-void mcs__mc_pool_free(mcs__mc_pool *p) {
-  if (!p)
-    return;
-  for (unsigned i = 0; i < p->idle_count; i++)
-    mcs__mc_conn_close(p->idle[i]);
-  pthread_cond_destroy(&p->cv);
-  pthread_mutex_destroy(&p->mu);
-  mcs__free(p->idle);
-  mcs__free(p);
-}
-
-/* Closes the idle connections; called with the lock held. */
-static void drop_idle_locked(mcs__mc_pool *p) {
-  for (unsigned i = 0; i < p->idle_count; i++)
-    mcs__mc_conn_close(p->idle[i]);
-  p->total -= p->idle_count;
-  p->idle_count = 0;
-}
-
-static void mark_down_locked(mcs__mc_pool *p) {
-  /* Never 0, which means "up", even when retry_s is 0. */
-  int64_t until = mcs__mc_now_ms() + p->retry_ms;
-  p->down_until = until ? until : 1;
-  drop_idle_locked(p);
-  /* Waiters must re-check: they now fail fast instead of waiting. */
-  pthread_cond_broadcast(&p->cv);
-}
-
-void mcs__mc_pool_mark_down(mcs__mc_pool *p) {
-  pthread_mutex_lock(&p->mu);
-  mark_down_locked(p);
-  pthread_mutex_unlock(&p->mu);
-}
-
-static void deadline_ts(int64_t deadline_ms, struct timespec *ts) {
-  ts->tv_sec = (time_t)(deadline_ms / 1000);
-  ts->tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
-}
-
-/* Down and not yet time to probe: fail fast. Time to probe: move the mark
- * forward so that concurrent requests keep failing fast while this one
- * connects. Lock held. Returns true when the caller must fail. */
-static bool skip_down_locked(mcs__mc_pool *p, bool *probing) {
-  *probing = false;
-  if (p->down_until == 0)
-    return false;
-  int64_t now = mcs__mc_now_ms();
-  if (now < p->down_until)
-    return true;
-  p->down_until = now + p->retry_ms > 0 ? now + p->retry_ms : 1;
-  *probing = true;
-  return false;
-}
-
-/* Opens a connection for a slot already counted in total. */
-static int open_slot(mcs__mc_pool *p, bool probing, mcs__mc_conn **out) {
-  atomic_fetch_add_explicit(&p->connects, 1, memory_order_relaxed);
-  int rc = mcs__mc_conn_open(&p->srv, p->connect_timeout_ms, out);
-  pthread_mutex_lock(&p->mu);
-  if (rc) {
-    atomic_fetch_add_explicit(&p->connect_failures, 1,
-                              memory_order_relaxed);
-    p->total--;
-    if (rc != MCS_ENOMEM)
-      mark_down_locked(p);
-    else
-      pthread_cond_signal(&p->cv); /* the slot is free again */
-  } else if (probing) {
-    p->down_until = 0;
-  }
-  pthread_mutex_unlock(&p->mu);
+static int mc_open(void *ctx, void **conn) {
+  const mc_target *t = ctx;
+  mcs__mc_conn *c = NULL;
+  int rc = mcs__mc_conn_open(&t->srv, t->connect_timeout_ms, &c);
+  *conn = c;
   return rc;
 }
 
-/* Pops an idle connection that still looks healthy, closing stale ones;
- * `probe` also asks the socket (see mcs__mc_pool_acquire). Lock held. */
-static mcs__mc_conn *pop_idle_locked(mcs__mc_pool *p, bool probe) {
-  while (p->idle_count > 0) {
-    mcs__mc_conn *c = p->idle[--p->idle_count];
-    if (mcs__mc_conn_idle_ok(c, probe))
-      return c;
-    mcs__mc_conn_close(c);
-    p->total--;
-  }
-  return NULL;
+static void mc_close(void *conn) { mcs__mc_conn_close(conn); }
+
+static bool mc_idle_ok(void *conn, bool probe) {
+  return mcs__mc_conn_idle_ok(conn, probe);
 }
 
-int mcs__mc_pool_acquire(mcs__mc_pool *p, int64_t wait_deadline, bool fresh,
-                         bool probe, mcs__mc_conn **out) {
-  struct timespec ts;
-  bool probing;
+static bool mc_done(void *conn) { return mcs__mc_conn_done(conn); }
+
+static void mc_target_free(void *ctx) { mcs__free(ctx); }
+
+static const mcs__conn_pool_ops MC_POOL_OPS = {
+    mc_open, mc_close, mc_idle_ok, mc_done, mc_target_free};
+
+int mcs__mc_pool_new(const mcs_memcached_server *srv,
+                     const mcs_memcached_config *cfg, mcs__conn_pool **out) {
   *out = NULL;
-  deadline_ts(wait_deadline, &ts);
-  pthread_mutex_lock(&p->mu);
-  for (;;) {
-    if (skip_down_locked(p, &probing)) {
-      pthread_mutex_unlock(&p->mu);
-      atomic_fetch_add_explicit(&p->down_skips, 1, memory_order_relaxed);
-      return MCS_ESTORE;
-    }
-    if (fresh && p->idle_count > 0 && p->total >= p->max) {
-      mcs__mc_conn_close(p->idle[--p->idle_count]); /* make room */
-      p->total--;
-    }
-    if (!fresh && !probing && (*out = pop_idle_locked(p, probe)) != NULL)
-      break;
-    if (p->total < p->max) {
-      p->total++;
-      pthread_mutex_unlock(&p->mu);
-      return open_slot(p, probing, out);
-    }
-    if (probing)
-      p->down_until = 1; /* cannot probe now: due again, next one tries */
-    if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) != 0 &&
-        mcs__mc_now_ms() >= wait_deadline) {
-      pthread_mutex_unlock(&p->mu);
-      return MCS_ETIMEDOUT;
-    }
-  }
-  pthread_mutex_unlock(&p->mu);
-  return MCS_OK;
-}
-
-void mcs__mc_pool_release(mcs__mc_pool *p, mcs__mc_conn *c, bool reuse) {
-  if (!c)
-    return;
-  reuse = reuse && mcs__mc_conn_done(c);
-  pthread_mutex_lock(&p->mu);
-  if (reuse && p->down_until == 0 && p->idle_count < p->max) {
-    p->idle[p->idle_count++] = c;
-    c = NULL;
-  } else {
-    p->total--;
-  }
-  pthread_cond_signal(&p->cv);
-  pthread_mutex_unlock(&p->mu);
-  mcs__mc_conn_close(c); /* outside the lock: close() may take a while */
-}
-
-void mcs__mc_pool_stats_get(mcs__mc_pool *p, mcs__mc_pool_stats *st) {
-  st->connects = atomic_load_explicit(&p->connects, memory_order_relaxed);
-  st->connect_failures =
-      atomic_load_explicit(&p->connect_failures, memory_order_relaxed);
-  st->down_skips =
-      atomic_load_explicit(&p->down_skips, memory_order_relaxed);
+  mc_target *t = mcs__calloc(1, sizeof *t);
+  if (!t)
+    return MCS_ENOMEM;
+  t->srv = *srv;
+  t->connect_timeout_ms = cfg->connect_timeout_ms;
+  int rc = mcs__conn_pool_new(&MC_POOL_OPS, t, cfg->pool, cfg->retry_s, out);
+  if (rc != MCS_OK)
+    mcs__free(t);
+  return rc;
 }

@@ -197,7 +197,7 @@ static void mc_destroy(void *ud) {
   if (!st)
     return;
   for (size_t i = 0; st->pools && i < st->cfg.server_count; i++)
-    mcs__mc_pool_free(st->pools[i]);
+    mcs__conn_pool_free(st->pools[i]);
   mcs__free(st->pools);
   mcs__mc_ring_free(st->ring);
   mcs__free(st);
@@ -286,8 +286,8 @@ int mcs_store_memcached_stats_get(const mcs_store *store,
   stats->protocol_errors = atomic_load(&st->protocol_errors);
   stats->retries = atomic_load(&st->retries);
   for (size_t i = 0; i < st->cfg.server_count; i++) {
-    mcs__mc_pool_stats ps;
-    mcs__mc_pool_stats_get(st->pools[i], &ps);
+    mcs__conn_pool_stats ps;
+    mcs__conn_pool_stats_get(st->pools[i], &ps);
     stats->connects += ps.connects;
     stats->connect_failures += ps.connect_failures;
     stats->down_skips += ps.down_skips;

@@ -67,13 +67,15 @@ static int read_replies(mcs__rd_cmd *cmd, try_state *t, bool asking,
 }
 
 /* One try on node: a connection, the send, the replies. */
-static int exchange(mcs__rd_store *st, mcs__rd_pool *pool,
+static int exchange(mcs__rd_store *st, mcs__conn_pool *pool,
                     const mcs__buf *wire, mcs__rd_cmd *cmd, bool asking,
                     bool fresh, try_state *t) {
   int64_t deadline = mcs__rd_now_ms() + st->cfg.io_timeout_ms;
   memset(t, 0, sizeof *t);
-  int rc = mcs__rd_pool_acquire(pool, deadline, fresh,
-                                cmd->kind == MCS__RD_K_WRITE, &t->conn);
+  void *conn = NULL;
+  int rc = mcs__conn_pool_acquire(pool, deadline, fresh,
+                                  cmd->kind == MCS__RD_K_WRITE, &conn);
+  t->conn = conn;
   if (rc)
     return rc; /* the pool or the connect noted why */
   t->acquired = true;
@@ -85,7 +87,7 @@ static int exchange(mcs__rd_store *st, mcs__rd_pool *pool,
   t->sent_any = sent > 0;
   if (rc == MCS_OK)
     rc = read_replies(cmd, t, asking, deadline);
-  mcs__rd_pool_release(pool, t->conn, rc == MCS_OK);
+  mcs__conn_pool_release(pool, t->conn, rc == MCS_OK);
   return rc;
 }
 
@@ -115,7 +117,7 @@ static void note_failure(mcs__rd_store *st, int rc) {
 /* One command on one node, with the single repeat the rules allow. */
 static int on_node(mcs__rd_store *st, int node, mcs__buf *wire,
                    mcs__rd_cmd *cmd, bool asking) {
-  mcs__rd_pool *pool = st->nodes[node]->pool;
+  mcs__conn_pool *pool = st->nodes[node]->pool;
   try_state t;
   int rc = exchange(st, pool, wire, cmd, asking, false, &t);
   bool stale = rc == MCS_ESTORE && t.reused &&
@@ -127,7 +129,7 @@ static int on_node(mcs__rd_store *st, int node, mcs__buf *wire,
   /* A server that failed at the socket level is skipped for retry_s (a
    * refusal by the pool itself, or a reply we refused, is not that). */
   if ((rc == MCS_ESTORE || rc == MCS_ETIMEDOUT) && t.acquired)
-    mcs__rd_pool_mark_down(pool);
+    mcs__conn_pool_mark_down(pool);
   return rc;
 }
 

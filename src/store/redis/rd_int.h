@@ -113,14 +113,13 @@ void mcs__rd_server_name(const mcs_redis_server *srv, char *out, size_t size);
 
 /* ---- The store's shared state (rd_store.c) ---- */
 
-typedef struct mcs__rd_pool mcs__rd_pool;
 
 /* A server the store talks to: a configured one, or a cluster node
  * learnt from CLUSTER SLOTS or a redirection. Never removed while the
  * store lives (a cluster has few nodes; the list is bounded). */
 typedef struct mcs__rd_node_srv {
   mcs_redis_server srv;
-  mcs__rd_pool *pool;
+  mcs__conn_pool *pool;
 } mcs__rd_node_srv;
 #define MCS__RD_NODES_MAX 256
 
@@ -198,21 +197,10 @@ int mcs__rd_connect_start(const mcs_redis_server *srv, int *fd);
  * replies they will get (each must be +OK). */
 int mcs__rd_handshake(const mcs__rd_store *st, mcs__buf *out, size_t *n);
 
-/* ---- Per-server pool (rd_pool.c): thread-safe; the rules are
- * mc_pool.c's (a failed server is skipped for retry_s, then probed). ---- */
+/* ---- Per-server pool (rd_pool.c): conn_pool.c over Redis connections
+ * (whose open includes the handshake). ---- */
 int mcs__rd_pool_new(mcs__rd_store *st, const mcs_redis_server *srv,
-                     mcs__rd_pool **out);
-void mcs__rd_pool_free(mcs__rd_pool *p);
-int mcs__rd_pool_acquire(mcs__rd_pool *p, int64_t wait_deadline, bool fresh,
-                         bool probe, mcs__rd_conn **out);
-void mcs__rd_pool_release(mcs__rd_pool *p, mcs__rd_conn *c, bool reuse);
-void mcs__rd_pool_mark_down(mcs__rd_pool *p);
-/* True while the server is marked down and not yet due for a probe. */
-bool mcs__rd_pool_is_down(mcs__rd_pool *p);
-typedef struct mcs__rd_pool_stats {
-  uint64_t connects, connect_failures, down_skips;
-} mcs__rd_pool_stats;
-void mcs__rd_pool_stats_get(mcs__rd_pool *p, mcs__rd_pool_stats *st);
+                     mcs__conn_pool **out);
 
 /* ---- Commands (rd_exec.c) ---- */
 

@@ -79,16 +79,18 @@ int mcs__rd_slots_apply(mcs__rd_store *st, const mcs__rd_node *n,
 static int ask_node(mcs__rd_store *st, int node, mcs__rd_node *nodes) {
   static const mcs__rd_arg argv[2] = {{"CLUSTER", 7, NULL, 0},
                                       {"SLOTS", 5, NULL, 0}};
-  mcs__rd_pool *pool = st->nodes[node]->pool;
-  if (mcs__rd_pool_is_down(pool))
+  mcs__conn_pool *pool = st->nodes[node]->pool;
+  if (mcs__conn_pool_is_down(pool))
     return MCS_ESTORE;
   mcs__buf wire = MCS__BUF_INIT;
+  void *conn = NULL;
   mcs__rd_conn *c = NULL;
   int64_t deadline = mcs__rd_now_ms() + st->cfg.io_timeout_ms;
   size_t sent, cnt = 0;
   int rc = mcs__rd_format(&wire, argv, 2);
   if (rc == MCS_OK)
-    rc = mcs__rd_pool_acquire(pool, deadline, false, true, &c);
+    rc = mcs__conn_pool_acquire(pool, deadline, false, true, &conn);
+  c = conn;
   if (rc == MCS_OK)
     rc = mcs__rd_conn_send(c, wire.data, wire.len, deadline, &sent);
   if (rc == MCS_OK)
@@ -101,9 +103,9 @@ static int ask_node(mcs__rd_store *st, int node, mcs__rd_node *nodes) {
     rc = mcs__rd_slots_apply(st, nodes, cnt);
   }
   if (c)
-    mcs__rd_pool_release(pool, c, rc == MCS_OK);
+    mcs__conn_pool_release(pool, c, rc == MCS_OK);
   if (rc == MCS_ESTORE || rc == MCS_ETIMEDOUT)
-    mcs__rd_pool_mark_down(pool);
+    mcs__conn_pool_mark_down(pool);
   mcs__buf_free(&wire);
   return rc;
 }

@@ -225,7 +225,7 @@ static void rd_destroy(void *ud) {
     return;
   size_t n = atomic_load(&st->node_count);
   for (size_t i = 0; i < n; i++) {
-    mcs__rd_pool_free(st->nodes[i]->pool);
+    mcs__conn_pool_free(st->nodes[i]->pool);
     mcs__free(st->nodes[i]);
   }
   mcs__mc_ring_free(st->ring);
@@ -400,8 +400,8 @@ int mcs_store_redis_stats_get(const mcs_store *store, mcs_redis_stats *stats) {
   stats->script_loads = atomic_load(&st->script_loads);
   size_t n = atomic_load(&st->node_count);
   for (size_t i = 0; i < n; i++) {
-    mcs__rd_pool_stats ps;
-    mcs__rd_pool_stats_get(st->nodes[i]->pool, &ps);
+    mcs__conn_pool_stats ps;
+    mcs__conn_pool_stats_get(st->nodes[i]->pool, &ps);
     stats->connects += ps.connects;
     stats->connect_failures += ps.connect_failures;
     stats->down_skips += ps.down_skips;
