@@ -558,7 +558,8 @@ class FlagsTest(unittest.TestCase):
         self.assertIn("usage: %s " % PROGRAM, out)
         for args in (["--bogus"], ["--threads", "0"], ["--threads", "x"],
                      ["--listen", "nope"], ["--listen", "1.2.3.4:99999"],
-                     ["--store", "redis://x"], ["--idle-timeout", "-1"],
+                     ["--store", "http://x"],
+                     ["--idle-timeout", "-1"],
                      ["--threads"], ["extra"], ["--threads=2", "--threads=3"],
                      # out of range where the server has these flags,
                      # unknown where it has not
