@@ -38,12 +38,6 @@ struct mcs__conn_pool {
   _Atomic uint64_t connects, connect_failures, down_skips;
 };
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int cond_init_monotonic(pthread_cond_t *cv) {
   pthread_condattr_t attr;
   if (pthread_condattr_init(&attr) != 0)
@@ -104,7 +98,7 @@ static void drop_idle_locked(mcs__conn_pool *p) {
 
 static void mark_down_locked(mcs__conn_pool *p) {
   /* Never 0, which means "up", even when retry_s is 0. */
-  int64_t until = now_ms() + p->retry_ms;
+  int64_t until = mcs__net_now_ms() + p->retry_ms;
   p->down_until = until ? until : 1;
   drop_idle_locked(p);
   /* Waiters must re-check: they now fail fast instead of waiting. */
@@ -129,7 +123,7 @@ static bool skip_down_locked(mcs__conn_pool *p, bool *probing) {
   *probing = false;
   if (p->down_until == 0)
     return false;
-  int64_t now = now_ms();
+  int64_t now = mcs__net_now_ms();
   if (now < p->down_until)
     return true;
   p->down_until = now + p->retry_ms > 0 ? now + p->retry_ms : 1;
@@ -197,7 +191,7 @@ int mcs__conn_pool_acquire(mcs__conn_pool *p, int64_t wait_deadline, bool fresh,
     if (probing)
       p->down_until = 1; /* cannot probe now: due again, next one tries */
     if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) != 0 &&
-        now_ms() >= wait_deadline) {
+        mcs__net_now_ms() >= wait_deadline) {
       pthread_mutex_unlock(&p->mu);
       return MCS_ETIMEDOUT;
     }
@@ -225,7 +219,7 @@ void mcs__conn_pool_release(mcs__conn_pool *p, void *c, bool reuse) {
 
 bool mcs__conn_pool_is_down(mcs__conn_pool *p) {
   pthread_mutex_lock(&p->mu);
-  bool down = p->down_until != 0 && now_ms() < p->down_until;
+  bool down = p->down_until != 0 && mcs__net_now_ms() < p->down_until;
   pthread_mutex_unlock(&p->mu);
   return down;
 }

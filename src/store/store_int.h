@@ -136,4 +136,35 @@ typedef struct mcs__conn_pool_stats {
 } mcs__conn_pool_stats;
 void mcs__conn_pool_stats_get(mcs__conn_pool *p, mcs__conn_pool_stats *st);
 
+/* ---- The network stores' sockets (net.c): no protocol, only bytes;
+ * every wait bounded by a deadline in monotonic ms. ---- */
+struct iovec;
+/* CLOCK_MONOTONIC in milliseconds: the deadlines' scale. */
+int64_t mcs__net_now_ms(void);
+/* Waits for `events` on fd until deadline: MCS_OK, MCS_ETIMEDOUT,
+ * MCS_ESTORE. */
+int mcs__net_wait(int fd, short events, int64_t deadline);
+/* A connected non-blocking TCP socket (TCP_NODELAY) to host:port within
+ * the deadline, trying each address: MCS_OK with *fd, MCS_ETIMEDOUT,
+ * MCS_ESTORE. *resolved (may be NULL): whether the name resolved. Name
+ * resolution itself blocks (use addresses where that matters). */
+int mcs__net_connect(const char *host, uint16_t port, int64_t deadline,
+                     int *fd, bool *resolved);
+/* The same, without waiting: the connect started (for an event loop);
+ * MCS_OK with *fd, MCS_ESTORE. */
+int mcs__net_connect_start(const char *host, uint16_t port, int *fd);
+/* An idle connection with nothing to read (not closed by the server). */
+bool mcs__net_quiet(int fd);
+/* Sends all of iov[0..iovcnt) (at most 8) before deadline; *sent counts
+ * what the kernel took. MCS_OK, MCS_ETIMEDOUT, MCS_ESTORE, MCS_EINVAL. */
+int mcs__net_sendv(int fd, const struct iovec *iov, int iovcnt,
+                   int64_t deadline, size_t *sent);
+/* Reads what is there into rbuf (rbuf[*rpos..len) is unread and moves to
+ * the front), waiting until deadline for at least one byte. MCS_OK,
+ * MCS_ETIMEDOUT, MCS_ESTORE (closed or failed), MCS_ENOMEM. */
+int mcs__net_fill(int fd, mcs__buf *rbuf, size_t *rpos, int64_t deadline);
+/* After an exchange: true when nothing is left unread (the buffer is then
+ * emptied, and released when a large value grew it). */
+bool mcs__net_drained(mcs__buf *rbuf, size_t *rpos);
+
 #endif /* MCS_STORE_INT_H */

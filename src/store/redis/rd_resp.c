@@ -300,11 +300,7 @@ uint16_t mcs__rd_slot(const char *key, size_t len) {
   return crc16((const uint8_t *)key, len) & (MCS__RD_SLOTS - 1);
 }
 
-int64_t mcs__rd_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t mcs__rd_now_ms(void) { return mcs__net_now_ms(); }
 
 void mcs__rd_server_name(const mcs_redis_server *srv, char *out,
                          size_t size) {
