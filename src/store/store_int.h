@@ -85,6 +85,23 @@ bool mcs__url_same_server(const char *h1, uint16_t p1, const char *h2,
 int mcs__url_unescape(const char *name, const char *v, size_t n, char *dst,
                       size_t max, bool key_chars, size_t *out_len, char *err,
                       size_t err_size);
+/* A URL parameter: a number (set NULL: an unsigned at `offset` in the
+ * config, min..max) or parsed by `set` into the config. dup_note is added
+ * to the "duplicate parameter" reason (may be NULL). */
+typedef struct mcs__url_param {
+  const char *name;
+  unsigned min, max;
+  size_t offset;
+  int (*set)(void *cfg, const char *v, size_t n, char *err, size_t es);
+  const char *dup_note;
+} mcs__url_param;
+/* Parses the query q ("name=value&..."; NUL-terminated) into cfg by the
+ * table params[0..count) (at most 32). *seen (bit i: params[i] given)
+ * starts as the caller's (a parameter the path set already) and is
+ * updated. MCS_OK or MCS_EINVAL with a one-line reason: empty, without a
+ * value, unknown, repeated, out of range. */
+int mcs__url_query(const mcs__url_param *params, size_t count, void *cfg,
+                   const char *q, unsigned *seen, char *err, size_t es);
 /* At most max bytes, printable ASCII only, no fragment, no user info. */
 int mcs__url_check_chars(const char *url, size_t len, size_t max, char *err,
                          size_t err_size);

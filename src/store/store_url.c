@@ -214,3 +214,47 @@ int mcs__url_check_chars(const char *url, size_t len, size_t max, char *err,
   }
   return MCS_OK;
 }
+
+/* One "name=value" of a query (s[0..n)). */
+static int url_param(const mcs__url_param *params, size_t count, void *cfg,
+                     const char *s, size_t n, unsigned *seen, char *err,
+                     size_t es) {
+  const char *eq = memchr(s, '=', n);
+  size_t nlen = eq ? (size_t)(eq - s) : n;
+  int shown = (int)(nlen > 32 ? 32 : nlen);
+  if (n == 0)
+    return mcs__url_fail(err, es, "empty parameter in query");
+  if (!eq)
+    return mcs__url_fail(err, es, "parameter '%.*s' has no value", shown, s);
+  const char *v = eq + 1;
+  size_t vlen = n - nlen - 1;
+  for (unsigned i = 0; i < count && i < 32; i++) {
+    const mcs__url_param *pm = &params[i];
+    if (strlen(pm->name) != nlen || memcmp(pm->name, s, nlen) != 0)
+      continue;
+    if (*seen & (1u << i))
+      return mcs__url_fail(err, es, "duplicate parameter '%s'%s", pm->name,
+                           pm->dup_note ? pm->dup_note : "");
+    *seen |= 1u << i;
+    if (pm->set)
+      return pm->set(cfg, v, vlen, err, es);
+    unsigned *dst = (unsigned *)(void *)((char *)cfg + pm->offset);
+    if (!mcs__url_uint(v, vlen, pm->max, dst) || *dst < pm->min)
+      return mcs__url_fail(err, es, "value out of range for '%s' (%u..%u)",
+                           pm->name, pm->min, pm->max);
+    return MCS_OK;
+  }
+  return mcs__url_fail(err, es, "unknown parameter '%.*s'", shown, s);
+}
+
+int mcs__url_query(const mcs__url_param *params, size_t count, void *cfg,
+                   const char *q, unsigned *seen, char *err, size_t es) {
+  for (;;) {
+    const char *amp = strchr(q, '&');
+    size_t n = amp ? (size_t)(amp - q) : strlen(q);
+    int rc = url_param(params, count, cfg, q, n, seen, err, es);
+    if (rc || !amp)
+      return rc;
+    q = amp + 1;
+  }
+}

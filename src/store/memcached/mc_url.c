@@ -32,38 +32,26 @@ void mcs_memcached_config_init(mcs_memcached_config *cfg) {
 
 /* ---- Parameters: name, range, where the value goes. ---- */
 
-/* Parses a parameter that is not a number into cfg. */
-typedef int (*param_setter)(mcs_memcached_config *cfg, const char *v,
-                            size_t n, char *err, size_t es);
-static int set_prefix(mcs_memcached_config *cfg, const char *v, size_t n,
-                      char *err, size_t es);
-static int set_hash(mcs_memcached_config *cfg, const char *v, size_t n,
-                    char *err, size_t es);
+static int set_prefix(void *cfg, const char *v, size_t n, char *err,
+                      size_t es);
+static int set_hash(void *cfg, const char *v, size_t n, char *err, size_t es);
 
-typedef struct param {
-  const char *name;
-  unsigned min, max;
-  size_t offset;    /* of an unsigned in mcs_memcached_config */
-  param_setter set; /* non-NULL: not a number; set parses it */
-} param;
-
-static const param params[] = {
+static const mcs__url_param params[] = {
     {"replicas", 0, MCS_MEMCACHED_REPLICAS_MAX,
-     offsetof(mcs_memcached_config, replicas), NULL},
+     offsetof(mcs_memcached_config, replicas), NULL, NULL},
     {"connect_timeout_ms", 1, MCS_MEMCACHED_TIMEOUT_MAX_MS,
-     offsetof(mcs_memcached_config, connect_timeout_ms), NULL},
+     offsetof(mcs_memcached_config, connect_timeout_ms), NULL, NULL},
     {"io_timeout_ms", 1, MCS_MEMCACHED_TIMEOUT_MAX_MS,
-     offsetof(mcs_memcached_config, io_timeout_ms), NULL},
+     offsetof(mcs_memcached_config, io_timeout_ms), NULL, NULL},
     {"retry_s", 0, MCS_MEMCACHED_RETRY_MAX_S,
-     offsetof(mcs_memcached_config, retry_s), NULL},
+     offsetof(mcs_memcached_config, retry_s), NULL, NULL},
     {"pool", 1, MCS_MEMCACHED_POOL_MAX,
-     offsetof(mcs_memcached_config, pool), NULL},
-    {"prefix", 0, 0, 0, set_prefix},
-    {"hash", 0, 0, 0, set_hash},
+     offsetof(mcs_memcached_config, pool), NULL, NULL},
+    {"prefix", 0, 0, 0, set_prefix, NULL},
+    {"hash", 0, 0, 0, set_hash, NULL},
 };
 #define NPARAMS (sizeof params / sizeof params[0])
 
-#define parse_uint mcs__url_uint
 
 static bool same_server(const mcs_memcached_server *a,
                         const mcs_memcached_server *b) {
@@ -92,9 +80,10 @@ static int add_server(mcs_memcached_config *cfg, const char *s, size_t n,
 /* ---- Query ---- */
 
 /* %XX-decodes the prefix; the result must be usable in a memcached key. */
-static int set_prefix(mcs_memcached_config *cfg, const char *v, size_t n,
-                      char *err, size_t es) {
-  return mcs__url_unescape("prefix", v, n, cfg->prefix,
+static int set_prefix(void *cfg, const char *v, size_t n, char *err,
+                      size_t es) {
+  return mcs__url_unescape("prefix", v, n,
+                           ((mcs_memcached_config *)cfg)->prefix,
                            MCS_MEMCACHED_PREFIX_MAX, true, NULL, err, es);
 }
 
@@ -102,57 +91,15 @@ static int set_prefix(mcs_memcached_config *cfg, const char *v, size_t n,
 static const char *const hash_names[] = {"ketama", "python-memcache"};
 #define NHASHES (sizeof hash_names / sizeof hash_names[0])
 
-static int set_hash(mcs_memcached_config *cfg, const char *v, size_t n,
-                    char *err, size_t es) {
+static int set_hash(void *cfg, const char *v, size_t n, char *err,
+                    size_t es) {
   for (size_t i = 0; i < NHASHES; i++)
     if (strlen(hash_names[i]) == n && memcmp(hash_names[i], v, n) == 0) {
-      cfg->hash = (mcs_memcached_hash)i;
+      ((mcs_memcached_config *)cfg)->hash = (mcs_memcached_hash)i;
       return MCS_OK;
     }
   return fail(err, es, "unknown hash '%.*s' (ketama or python-memcache)",
               (int)(n > 32 ? 32 : n), v);
-}
-
-static int set_param(mcs_memcached_config *cfg, const char *s, size_t n,
-                     unsigned *seen, char *err, size_t es) {
-  const char *eq = memchr(s, '=', n);
-  size_t nlen = eq ? (size_t)(eq - s) : n;
-  int shown = (int)(nlen > 32 ? 32 : nlen);
-  if (n == 0)
-    return fail(err, es, "empty parameter in query");
-  if (!eq)
-    return fail(err, es, "parameter '%.*s' has no value", shown, s);
-  const char *v = eq + 1;
-  size_t vlen = n - nlen - 1;
-  for (unsigned i = 0; i < NPARAMS; i++) {
-    const param *pm = &params[i];
-    if (strlen(pm->name) != nlen || memcmp(pm->name, s, nlen) != 0)
-      continue;
-    if (*seen & (1u << i))
-      return fail(err, es, "duplicate parameter '%s'", pm->name);
-    *seen |= 1u << i;
-    if (pm->set)
-      return pm->set(cfg, v, vlen, err, es);
-    unsigned *dst = (unsigned *)(void *)((char *)cfg + pm->offset);
-    if (!parse_uint(v, vlen, pm->max, dst) || *dst < pm->min)
-      return fail(err, es, "value out of range for '%s' (%u..%u)", pm->name,
-                  pm->min, pm->max);
-    return MCS_OK;
-  }
-  return fail(err, es, "unknown parameter '%.*s'", shown, s);
-}
-
-static int parse_query(mcs_memcached_config *cfg, const char *q, char *err,
-                       size_t es) {
-  unsigned seen = 0;
-  for (;;) {
-    const char *amp = strchr(q, '&');
-    size_t n = amp ? (size_t)(amp - q) : strlen(q);
-    int rc = set_param(cfg, q, n, &seen, err, es);
-    if (rc || !amp)
-      return rc;
-    q = amp + 1;
-  }
 }
 
 /* ---- Whole URL ---- */
@@ -194,7 +141,8 @@ int mcs_memcached_url_parse(const char *url, mcs_memcached_config *cfg,
   if (*rest == '/')
     rest++;
   if (*rest == '?')
-    rc = parse_query(cfg, rest + 1, err, err_size);
+    rc = mcs__url_query(params, NPARAMS, cfg, rest + 1, &(unsigned){0}, err,
+                        err_size);
   else if (*rest)
     return fail(err, err_size, "unexpected path '%.*s'", 32, rest);
   return rc ? rc : mcs_memcached_config_check(cfg, err, err_size);
@@ -224,7 +172,7 @@ static int check_servers(const mcs_memcached_config *cfg, char *err,
 static int check_ranges(const mcs_memcached_config *cfg, char *err,
                         size_t es) {
   for (unsigned i = 0; i < NPARAMS; i++) {
-    const param *pm = &params[i];
+    const mcs__url_param *pm = &params[i];
     if (pm->set)
       continue;
     unsigned v = *(const unsigned *)(const void *)((const char *)cfg +

@@ -31,88 +31,39 @@ void mcs_redis_config_init(mcs_redis_config *cfg) {
   memcpy(cfg->prefix, "mcs:", 5);
 }
 
-typedef int (*param_setter)(mcs_redis_config *cfg, const char *v, size_t n,
-                            char *err, size_t es);
-
-static int set_prefix(mcs_redis_config *cfg, const char *v, size_t n,
-                      char *err, size_t es) {
-  return mcs__url_unescape("prefix", v, n, cfg->prefix, MCS_REDIS_PREFIX_MAX,
-                           true, NULL, err, es);
+static int set_prefix(void *cfg, const char *v, size_t n, char *err,
+                      size_t es) {
+  return mcs__url_unescape("prefix", v, n, ((mcs_redis_config *)cfg)->prefix,
+                           MCS_REDIS_PREFIX_MAX, true, NULL, err, es);
 }
 
-static int set_password_file(mcs_redis_config *cfg, const char *v, size_t n,
-                             char *err, size_t es) {
+static int set_password_file(void *cfg, const char *v, size_t n, char *err,
+                             size_t es) {
   size_t len = 0;
-  int rc = mcs__url_unescape("password_file", v, n, cfg->password_file,
+  int rc = mcs__url_unescape("password_file", v, n,
+                             ((mcs_redis_config *)cfg)->password_file,
                              MCS_REDIS_PATH_MAX, false, &len, err, es);
   if (!rc && len == 0)
     return fail(err, es, "empty value for 'password_file'");
   return rc;
 }
 
-typedef struct param {
-  const char *name;
-  unsigned min, max;
-  size_t offset;    /* of an unsigned in mcs_redis_config */
-  param_setter set; /* non-NULL: not a number */
-} param;
-
-static const param params[] = {
+static const mcs__url_param params[] = {
     {"connect_timeout_ms", 1, MCS_REDIS_TIMEOUT_MAX_MS,
-     offsetof(mcs_redis_config, connect_timeout_ms), NULL},
+     offsetof(mcs_redis_config, connect_timeout_ms), NULL, NULL},
     {"io_timeout_ms", 1, MCS_REDIS_TIMEOUT_MAX_MS,
-     offsetof(mcs_redis_config, io_timeout_ms), NULL},
+     offsetof(mcs_redis_config, io_timeout_ms), NULL, NULL},
     {"retry_s", 0, MCS_REDIS_RETRY_MAX_S, offsetof(mcs_redis_config, retry_s),
+     NULL, NULL},
+    {"pool", 1, MCS_REDIS_POOL_MAX, offsetof(mcs_redis_config, pool), NULL,
      NULL},
-    {"pool", 1, MCS_REDIS_POOL_MAX, offsetof(mcs_redis_config, pool), NULL},
-    {"db", 0, MCS_REDIS_DB_MAX, offsetof(mcs_redis_config, db), NULL},
-    {"prefix", 0, 0, 0, set_prefix},
-    {"password_file", 0, 0, 0, set_password_file},
+    {"db", 0, MCS_REDIS_DB_MAX, offsetof(mcs_redis_config, db), NULL,
+     " (the path names the database too)"},
+    {"prefix", 0, 0, 0, set_prefix, NULL},
+    {"password_file", 0, 0, 0, set_password_file, NULL},
 };
 #define NPARAMS (sizeof params / sizeof params[0])
 #define DB_BIT (1u << 4) /* params[4]: the path sets it too */
-
-static int set_param(mcs_redis_config *cfg, const char *s, size_t n,
-                     unsigned *seen, char *err, size_t es) {
-  const char *eq = memchr(s, '=', n);
-  size_t nlen = eq ? (size_t)(eq - s) : n;
-  int shown = (int)(nlen > 32 ? 32 : nlen);
-  if (n == 0)
-    return fail(err, es, "empty parameter in query");
-  if (!eq)
-    return fail(err, es, "parameter '%.*s' has no value", shown, s);
-  const char *v = eq + 1;
-  size_t vlen = n - nlen - 1;
-  for (unsigned i = 0; i < NPARAMS; i++) {
-    const param *pm = &params[i];
-    if (strlen(pm->name) != nlen || memcmp(pm->name, s, nlen) != 0)
-      continue;
-    if (*seen & (1u << i))
-      return fail(err, es, "duplicate parameter '%s'%s", pm->name,
-                  i == 4 ? " (the path names the database too)" : "");
-    *seen |= 1u << i;
-    if (pm->set)
-      return pm->set(cfg, v, vlen, err, es);
-    unsigned *dst = (unsigned *)(void *)((char *)cfg + pm->offset);
-    if (!mcs__url_uint(v, vlen, pm->max, dst) || *dst < pm->min)
-      return fail(err, es, "value out of range for '%s' (%u..%u)", pm->name,
-                  pm->min, pm->max);
-    return MCS_OK;
-  }
-  return fail(err, es, "unknown parameter '%.*s'", shown, s);
-}
-
-static int parse_query(mcs_redis_config *cfg, const char *q, unsigned seen,
-                       char *err, size_t es) {
-  for (;;) {
-    const char *amp = strchr(q, '&');
-    size_t n = amp ? (size_t)(amp - q) : strlen(q);
-    int rc = set_param(cfg, q, n, &seen, err, es);
-    if (rc || !amp)
-      return rc;
-    q = amp + 1;
-  }
-}
 
 static int add_server(mcs_redis_config *cfg, const char *s, size_t n,
                       char *err, size_t es) {
@@ -193,7 +144,8 @@ int mcs_redis_url_parse(const char *url, mcs_redis_config *cfg, char *err,
   if ((rc = parse_path(cfg, path, plen, &seen, err, err_size)) != 0)
     return rc;
   if (path[plen] == '?')
-    rc = parse_query(cfg, path + plen + 1, seen, err, err_size);
+    rc = mcs__url_query(params, NPARAMS, cfg, path + plen + 1, &seen, err,
+                        err_size);
   return rc ? rc : mcs_redis_config_check(cfg, err, err_size);
 }
 
@@ -229,7 +181,7 @@ int mcs_redis_config_check(const mcs_redis_config *cfg, char *err,
   if (rc)
     return rc;
   for (unsigned i = 0; i < NPARAMS; i++) {
-    const param *pm = &params[i];
+    const mcs__url_param *pm = &params[i];
     if (pm->set)
       continue;
     unsigned v =
