@@ -149,8 +149,8 @@ static int mcs_get(worker *w) {
   void *data = NULL;
   size_t len = 0;
   mcs_store_result res;
-  int rc = mcs_store_get(w->store, KEY, strlen(KEY), TTL, 1u << 20, &data,
-                         &len, NULL, NULL, &res);
+  int rc = mcs_store_get(w->store, KEY, strlen(KEY), TTL, 1u << 20, &data, &len,
+                         NULL, NULL, &res);
   mcs_free(data);
   return rc == MCS_OK && res == MCS_STORE_HIT ? 0 : -1;
 }
@@ -208,8 +208,8 @@ static int cmd_timed(const opts *o, int hiredis) {
     failures += ws[i].failures;
   }
   pthread_barrier_destroy(&start);
-  printf("threads=%u depth=%u ops_per_s=%.0f ops=%" PRIu64
-         " failures=%" PRIu64 "\n",
+  printf("threads=%u depth=%u ops_per_s=%.0f ops=%" PRIu64 " failures=%" PRIu64
+         "\n",
          o->threads, hiredis ? o->depth : 1, rate, ops, failures);
   mcs_store_free(store);
   return failures ? 1 : 0;

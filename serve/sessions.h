@@ -1,8 +1,8 @@
 /* The session side of a server program, from its command line's options:
  * the key ring (from secret files), the store (the memory store, a
- * memcached URL or a Redis URL) and the manager, native or Tornado mode. Shared by the
- * demo servers and the gate, so that they read secret files and store URLs
- * alike and refuse the same mistakes with the same messages. */
+ * memcached URL or a Redis URL) and the manager, native or Tornado mode. Shared
+ * by the demo servers and the gate, so that they read secret files and store
+ * URLs alike and refuse the same mistakes with the same messages. */
 #ifndef SERVE_SESSIONS_H
 #define SERVE_SESSIONS_H
 
@@ -22,7 +22,7 @@ typedef struct sessions_opts {
    * (--store). Tornado mode takes memcached only: the recipe's Python
    * side speaks memcached, so a Redis URL is a usage error. */
   const char *store;
-  bool tornado;        /* --mode tornado */
+  bool tornado; /* --mode tornado */
   /* Native: the cookie-signing secret (--secret-file); NULL makes a
    * random one, with a warning that sessions end with the process. */
   const char *secret_file;
@@ -64,8 +64,9 @@ sessions_store_kind sessions_store_kind_of(const char *store);
 
 /* Builds *s from the options. Returns 0, or an exit status after saying
  * why on stderr (naming the flag or file): SESSIONS_EXIT_USAGE for a bad
- * store URL (or a Redis URL in tornado mode), SESSIONS_EXIT_FAILED for anything else (a secret file that
- * cannot be read or has the wrong length, ...). *s is then empty. */
+ * store URL (or a Redis URL in tornado mode), SESSIONS_EXIT_FAILED for anything
+ * else (a secret file that cannot be read or has the wrong length, ...). *s is
+ * then empty. */
 int sessions_open(sessions *s, const sessions_opts *o);
 /* Frees what sessions_open built; a zeroed *s is fine. */
 void sessions_close(sessions *s);

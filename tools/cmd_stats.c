@@ -64,17 +64,27 @@ static void list_targets(const ops_ctx *ctx, targets *ts) {
     read_password(rd->password_file, ts, &pw_len);
     ts->count = rd->server_count;
     for (size_t i = 0; i < ts->count; i++)
-      ts->t[i] = (node_target){rd->servers[i].host, rd->servers[i].port,
-                               rd->connect_timeout_ms, rd->io_timeout_ms,
-                               true, ts->password, pw_len, rd->db};
+      ts->t[i] = (node_target){rd->servers[i].host,
+                               rd->servers[i].port,
+                               rd->connect_timeout_ms,
+                               rd->io_timeout_ms,
+                               true,
+                               ts->password,
+                               pw_len,
+                               rd->db};
     return;
   }
   const mcs_memcached_config *mc = &ctx->mc;
   ts->count = mc->server_count;
   for (size_t i = 0; i < ts->count; i++)
-    ts->t[i] = (node_target){mc->servers[i].host, mc->servers[i].port,
-                             mc->connect_timeout_ms, mc->io_timeout_ms,
-                             false, NULL, 0, 0};
+    ts->t[i] = (node_target){mc->servers[i].host,
+                             mc->servers[i].port,
+                             mc->connect_timeout_ms,
+                             mc->io_timeout_ms,
+                             false,
+                             NULL,
+                             0,
+                             0};
 }
 
 /* Asks every server; prints a table or one JSON object. */

@@ -58,8 +58,8 @@ static long line_at(const char *buf, size_t len, size_t pos) {
 
 /* An error reply's text (the password is never in one) into out. */
 static int error_reply(const char *p, long n, node_stats *out) {
-  snprintf(out->error, sizeof out->error, "%.*s",
-           (int)(n < 120 ? n : 120), p + 1);
+  snprintf(out->error, sizeof out->error, "%.*s", (int)(n < 120 ? n : 120),
+           p + 1);
   return -1;
 }
 

@@ -1,6 +1,6 @@
-/* `stats` (or INFO) over a short TCP connection (see node_stats.h). Non-blocking
- * socket, every wait through poll() with the time left, so a stalled
- * server costs at most the timeouts. */
+/* `stats` (or INFO) over a short TCP connection (see node_stats.h).
+ * Non-blocking socket, every wait through poll() with the time left, so a
+ * stalled server costs at most the timeouts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>

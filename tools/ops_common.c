@@ -68,8 +68,8 @@ static int open_store(ops_ctx *ctx) {
   char why[256] = "";
   if (!url)
     return tool_usage_error(ctx->cmd, "--store is required", NULL);
-  ctx->redis = has_scheme(url, "redis://") ||
-               has_scheme(url, "redis+cluster://");
+  ctx->redis =
+      has_scheme(url, "redis://") || has_scheme(url, "redis+cluster://");
   if (!ctx->redis && !has_scheme(url, "memcached://"))
     return tool_usage_error(ctx->cmd,
                             "--store must be a memcached://, redis:// or "

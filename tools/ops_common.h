@@ -24,11 +24,12 @@ typedef struct ops_args {
 
 /* The --help paragraph describing the common options. */
 #define OPS_OPTIONS_HELP                                                       \
-  "  --store URL          the store as the application uses it (the URL's\n"  \
-  "                       prefix is the key prefix): memcached://host[:port]\n"\
+  "  --store URL          the store as the application uses it (the URL's\n"   \
+  "                       prefix is the key prefix): "                         \
+  "memcached://host[:port]\n"                                                  \
   "                       [,...][?prefix=P&...], redis://host[:port][/db]\n"   \
   "                       [?...] or redis+cluster://host[:port][,...][?...]\n" \
-  "                       (native mode only). Required\n"                     \
+  "                       (native mode only). Required\n"                      \
   "  --mode MODE          native (default) or tornado\n"                       \
   "  --secret-file F      native: the key ring's secret (verifies cookies\n"   \
   "                       of any key version; derives store keys)\n"           \
@@ -83,7 +84,7 @@ typedef struct ops_ctx {
   const tool_cmd *cmd;
   const ops_args *args;
   bool tornado;
-  bool redis;              /* which of mc and rd the store was made from */
+  bool redis; /* which of mc and rd the store was made from */
   mcs_memcached_config mc;
   mcs_redis_config rd;
   mcs_store *store;

@@ -33,8 +33,8 @@ struct mcs__conn_pool {
   int64_t retry_ms;
   void **idle; /* stack: the most recently used is reused first */
   unsigned idle_count;
-  unsigned total;      /* idle + in use + connecting */
-  int64_t down_until;  /* monotonic ms; 0 = up */
+  unsigned total;     /* idle + in use + connecting */
+  int64_t down_until; /* monotonic ms; 0 = up */
   _Atomic uint64_t connects, connect_failures, down_skips;
 };
 
@@ -49,8 +49,8 @@ static int cond_init_monotonic(pthread_cond_t *cv) {
   return rc ? MCS_ENOMEM : MCS_OK;
 }
 
-int mcs__conn_pool_new(const mcs__conn_pool_ops *ops, void *ctx,
-                       unsigned max, unsigned retry_s, mcs__conn_pool **out) {
+int mcs__conn_pool_new(const mcs__conn_pool_ops *ops, void *ctx, unsigned max,
+                       unsigned retry_s, mcs__conn_pool **out) {
   *out = NULL;
   mcs__conn_pool *p = mcs__calloc(1, sizeof *p);
   if (!p)
@@ -137,8 +137,7 @@ static int open_slot(mcs__conn_pool *p, bool probing, void **out) {
   int rc = p->ops.open(p->ctx, out);
   pthread_mutex_lock(&p->mu);
   if (rc) {
-    atomic_fetch_add_explicit(&p->connect_failures, 1,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->connect_failures, 1, memory_order_relaxed);
     p->total--;
     if (rc != MCS_ENOMEM)
       mark_down_locked(p);
@@ -152,7 +151,8 @@ static int open_slot(mcs__conn_pool *p, bool probing, void **out) {
 }
 
 /* Pops an idle connection that still looks healthy, closing stale ones;
- * `probe` also asks the socket (see mcs__conn_pool_acquire in store_int.h). Lock held. */
+ * `probe` also asks the socket (see mcs__conn_pool_acquire in store_int.h).
+ * Lock held. */
 static void *pop_idle_locked(mcs__conn_pool *p, bool probe) {
   while (p->idle_count > 0) {
     void *c = p->idle[--p->idle_count];
@@ -165,7 +165,7 @@ static void *pop_idle_locked(mcs__conn_pool *p, bool probe) {
 }
 
 int mcs__conn_pool_acquire(mcs__conn_pool *p, int64_t wait_deadline, bool fresh,
-                         bool probe, void **out) {
+                           bool probe, void **out) {
   struct timespec ts;
   bool probing;
   *out = NULL;
@@ -228,6 +228,5 @@ void mcs__conn_pool_stats_get(mcs__conn_pool *p, mcs__conn_pool_stats *st) {
   st->connects = atomic_load_explicit(&p->connects, memory_order_relaxed);
   st->connect_failures =
       atomic_load_explicit(&p->connect_failures, memory_order_relaxed);
-  st->down_skips =
-      atomic_load_explicit(&p->down_skips, memory_order_relaxed);
+  st->down_skips = atomic_load_explicit(&p->down_skips, memory_order_relaxed);
 }

@@ -97,8 +97,8 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, int *out) {
   return rc;
 }
 
-int mcs__net_connect(const char *host, uint16_t port, int64_t deadline,
-                     int *fd, bool *resolved) {
+int mcs__net_connect(const char *host, uint16_t port, int64_t deadline, int *fd,
+                     bool *resolved) {
   struct addrinfo *res = NULL;
   *fd = -1;
   int rc = resolve(host, port, &res);

@@ -74,8 +74,8 @@ bool mcs__url_host_valid(const char *h, size_t n);
  * host (NUL-terminated, an IPv6 literal without brackets, its "%25" zone
  * separator as '%') and *port (default_port when none is given). */
 int mcs__url_server(const char *s, size_t n, uint16_t default_port,
-                    char host[MCS__URL_HOST_MAX + 1], uint16_t *port,
-                    char *err, size_t err_size);
+                    char host[MCS__URL_HOST_MAX + 1], uint16_t *port, char *err,
+                    size_t err_size);
 /* The same server: same port, host names equal regardless of case. */
 bool mcs__url_same_server(const char *h1, uint16_t p1, const char *h2,
                           uint16_t p2);
@@ -126,8 +126,8 @@ typedef struct mcs__conn_pool mcs__conn_pool;
 
 /* At most `max` connections; a server that failed is skipped for retry_s.
  * On failure ctx is not freed. */
-int mcs__conn_pool_new(const mcs__conn_pool_ops *ops, void *ctx,
-                       unsigned max, unsigned retry_s, mcs__conn_pool **out);
+int mcs__conn_pool_new(const mcs__conn_pool_ops *ops, void *ctx, unsigned max,
+                       unsigned retry_s, mcs__conn_pool **out);
 /* Every connection must have been released. NULL is fine. */
 void mcs__conn_pool_free(mcs__conn_pool *p);
 /* Takes an idle connection or opens one; waits for a free one until
@@ -139,8 +139,8 @@ void mcs__conn_pool_free(mcs__conn_pool *p);
  * restart) before handing it out: needed for writes, whose effect is
  * unknown once sent on a dead connection; a read sent on one is simply
  * sent again on a fresh connection, so reads skip the system call. */
-int mcs__conn_pool_acquire(mcs__conn_pool *p, int64_t wait_deadline,
-                           bool fresh, bool probe, void **out);
+int mcs__conn_pool_acquire(mcs__conn_pool *p, int64_t wait_deadline, bool fresh,
+                           bool probe, void **out);
 /* Returns a connection: kept when `reuse` (and done), closed otherwise. */
 void mcs__conn_pool_release(mcs__conn_pool *p, void *c, bool reuse);
 /* The server failed mid-request: skip it for retry_s, drop idle
@@ -165,8 +165,8 @@ int mcs__net_wait(int fd, short events, int64_t deadline);
  * the deadline, trying each address: MCS_OK with *fd, MCS_ETIMEDOUT,
  * MCS_ESTORE. *resolved (may be NULL): whether the name resolved. Name
  * resolution itself blocks (use addresses where that matters). */
-int mcs__net_connect(const char *host, uint16_t port, int64_t deadline,
-                     int *fd, bool *resolved);
+int mcs__net_connect(const char *host, uint16_t port, int64_t deadline, int *fd,
+                     bool *resolved);
 /* The same, without waiting: the connect started (for an event loop);
  * MCS_OK with *fd, MCS_ESTORE. */
 int mcs__net_connect_start(const char *host, uint16_t port, int *fd);

@@ -29,8 +29,8 @@ static bool mc_done(void *conn) { return mcs__mc_conn_done(conn); }
 
 static void mc_target_free(void *ctx) { mcs__free(ctx); }
 
-static const mcs__conn_pool_ops MC_POOL_OPS = {
-    mc_open, mc_close, mc_idle_ok, mc_done, mc_target_free};
+static const mcs__conn_pool_ops MC_POOL_OPS = {mc_open, mc_close, mc_idle_ok,
+                                               mc_done, mc_target_free};
 
 int mcs__mc_pool_new(const mcs_memcached_server *srv,
                      const mcs_memcached_config *cfg, mcs__conn_pool **out) {

@@ -30,8 +30,8 @@ static bool rd_done(void *conn) { return mcs__rd_conn_done(conn); }
 
 static void rd_target_free(void *ctx) { mcs__free(ctx); }
 
-static const mcs__conn_pool_ops RD_POOL_OPS = {
-    rd_open, rd_close, rd_idle_ok, rd_done, rd_target_free};
+static const mcs__conn_pool_ops RD_POOL_OPS = {rd_open, rd_close, rd_idle_ok,
+                                               rd_done, rd_target_free};
 
 int mcs__rd_pool_new(mcs__rd_store *st, const mcs_redis_server *srv,
                      mcs__conn_pool **out) {
@@ -41,8 +41,8 @@ int mcs__rd_pool_new(mcs__rd_store *st, const mcs_redis_server *srv,
     return MCS_ENOMEM;
   t->st = st;
   t->srv = *srv;
-  int rc = mcs__conn_pool_new(&RD_POOL_OPS, t, st->cfg.pool, st->cfg.retry_s,
-                              out);
+  int rc =
+      mcs__conn_pool_new(&RD_POOL_OPS, t, st->cfg.pool, st->cfg.retry_s, out);
   if (rc != MCS_OK)
     mcs__free(t);
   return rc;
