@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The Redis lines of make bench (issue 15): the demo's read and write
-routes on Redis beside memcached (same wrk method, bench/http_lines.py),
+routes on Redis beside memcached (same wrk method, bench/http_lines.py)
+and express-session with connect-redis as the peer,
 the library ÷ a bare GETEX round trip, and the client choice: hiredis
 (Debian's 0.14.1) against the store's own RESP2 client, GETEX ops/s with
 one and two threads, pipelined and not (bench_redis).
@@ -47,12 +48,13 @@ LIB_LINES = (("read", 1, 0), ("write", 1, 0), ("read", 2, 0),
 class RedisInfo:
     """INFO on one connection kept open, shaped as mcstats.Memcached's
     stats(), so that http_lines measures Redis as it measures memcached:
-    the commands the client sent, by kind (INFO commandstats), as
-    memcached's counters (cmd_get: GETEX and GET; cmd_set: EVALSHA and
-    EVAL; cmd_touch: EXPIRE; delete_hits: DEL), and total_connections.
-    SET is left out: the CAS script calls it (and GETRANGE) inside the
-    server, which counts those calls too, and the measured routes (logged-in
-    sessions) never send one themselves."""
+    the commands the clients sent, by kind (INFO commandstats), as
+    memcached's counters (cmd_get: GETEX and GET; cmd_set: EVALSHA, EVAL
+    and SET; cmd_touch: EXPIRE; delete_hits: DEL), and total_connections.
+    The CAS script's own GETRANGE and SET run inside the server, which
+    counts them too: GETRANGE is left out, and one SET per GETRANGE (a
+    script run that found its token; a conflict, which writes nothing,
+    shows as a CAS replay)."""
 
     KINDS = {"cmd_get": ("getex", "get"), "cmd_set": ("evalsha", "eval"),
              "cmd_touch": ("expire",), "delete_hits": ("del",)}
@@ -81,6 +83,8 @@ class RedisInfo:
                 calls[name[8:]] = int(value.split(",")[0].split("=")[1])
         for key, names in self.KINDS.items():
             figures[key] = sum(calls.get(n, 0) for n in names)
+        figures["cmd_set"] += max(0, calls.get("set", 0) -
+                                  calls.get("getrange", 0))
         return figures
 
     def close(self):
@@ -136,18 +140,28 @@ def client_and_lib_lines(ctx, url):
     return lines
 
 
-def demo_lines(ctx, secret, url, pid, port):
+def http_part(ctx, secret, url, pid, port):
     """The demo on Redis, its / (read) and /count (write) routes, measured
-    as the memcached lines are; cmds/req from INFO."""
+    as the memcached lines are (cmds/req from INFO), and express-session
+    with connect-redis beside it when Node.js is there."""
     rctx = copy.copy(ctx)
     rctx.mc = RedisInfo(port)
     rctx.mc_pid = pid
-    server = http_lines.Server("demo-redis", lambda p: [
+    servers = [http_lines.Server("demo-redis", lambda p: [
         ctx.demo, "--listen", "127.0.0.1:%d" % p, "--store", url,
         "--secret-file", secret, "--threads", "1"],
-        ["/", "/count", "/ping"], cas_metric="mcsession_cas_retries_total")
+        ["/", "/count", "/ping"], cas_metric="mcsession_cas_retries_total")]
+    app = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+    if shutil.which("node") and os.path.isdir(os.path.join(
+            app, "node_modules", "connect-redis")):
+        servers.append(http_lines.Server("node-redis", lambda p: [
+            "node", os.path.join(app, "app.js"), "--port", str(p),
+            "--redis", "127.0.0.1:%d" % port, "--secret-file", secret],
+            ["/", "/count", "/ping"]))
+    lines = []
     try:
-        lines, _ = http_lines.server_lines(rctx, server)
+        for server in servers:
+            lines += http_lines.server_lines(rctx, server)[0]
     finally:
         rctx.mc.close()
     return lines
@@ -166,7 +180,7 @@ def redis_part(ctx, secret):
         % port
     try:
         return dict(clients=client_and_lib_lines(ctx, url),
-                    http=demo_lines(ctx, secret, url, proc.pid, port))
+                    http=http_part(ctx, secret, url, proc.pid, port))
     finally:
         ctx.procs.stop(proc)
 

@@ -1,8 +1,9 @@
-// The express-session + connect-memcached peer for `make bench`: the same
-// routes as the C demo and the Tornado recipe, configured as its docs
-// recommend for a login app.
+// The express-session peer for `make bench`, on connect-memcached or (issue
+// 15) connect-redis: the same routes as the C demo and the Tornado recipe,
+// configured as their docs recommend for a login app.
 //
-//   node app.js --port P --memcached HOST:PORT --secret-file F
+//   node app.js --port P (--memcached HOST:PORT | --redis HOST:PORT)
+//               --secret-file F
 //
 // GET /        the logged-in user's greeting (a read); /login without one
 // GET /count   increments session.count (a write)
@@ -12,13 +13,15 @@
 // resave: false and saveUninitialized: false: a request that changes
 // nothing does not rewrite the session; the idle timeout (cookie maxAge)
 // is refreshed through the store's touch (connect-memcached implements
-// touch as a set of the whole session).
+// touch as a set of the whole session, connect-redis as an EXPIRE).
 'use strict';
 
 const fs = require('fs');
 const express = require('express');
 const session = require('express-session');
 const MemcachedStore = require('connect-memcached')(session);
+const RedisStore = require('connect-redis').default;
+const { createClient } = require('redis');
 
 const IDLE_TIMEOUT_MS = 1800 * 1000;
 
@@ -26,9 +29,10 @@ function parseArgs(argv) {
   const args = {};
   for (let i = 2; i + 1 < argv.length; i += 2)
     args[argv[i].replace(/^--/, '')] = argv[i + 1];
-  if (!args.port || !args.memcached || !args['secret-file']) {
-    console.error('usage: node app.js --port P --memcached HOST:PORT ' +
-                  '--secret-file F');
+  if (!args.port || !(args.memcached || args.redis) ||
+      !args['secret-file']) {
+    console.error('usage: node app.js --port P (--memcached HOST:PORT | ' +
+                  '--redis HOST:PORT) --secret-file F');
     process.exit(2);
   }
   return args;
@@ -43,6 +47,17 @@ const LOGIN_PAGE = '<!doctype html><html><body>' +
   'Name: <input type="text" name="name"><input type="submit" value="Sign in">' +
   '</form></body></html>';
 
+// connect-redis as its readme sets it up: one node-redis client, connected
+// before the first request (its commands queue until then).
+function makeStore(args) {
+  if (!args.redis)
+    return new MemcachedStore({ hosts: [args.memcached] });
+  const client = createClient({ url: 'redis://' + args.redis });
+  client.on('error', (err) => console.error('redis:', err.message));
+  client.connect();
+  return new RedisStore({ client, prefix: 'sess:' });
+}
+
 function makeApp(args) {
   const app = express();
   app.disable('x-powered-by');
@@ -50,7 +65,7 @@ function makeApp(args) {
   app.get('/ping', (req, res) => res.type('text/plain').send('ok'));
   app.use(session({
     secret: fs.readFileSync(args['secret-file'], 'utf8').trim(),
-    store: new MemcachedStore({ hosts: [args.memcached] }),
+    store: makeStore(args),
     resave: false,
     saveUninitialized: false,
     rolling: false,
