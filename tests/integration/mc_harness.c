@@ -109,7 +109,7 @@ uint16_t mc_free_port(void) {
   return port;
 }
 
-static int connect_local(uint16_t port, int timeout_s) {
+int mc_connect_local(uint16_t port, int timeout_s) {
   struct sockaddr_in a;
   struct timeval tv = {timeout_s, 0};
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -169,7 +169,7 @@ static int wait_ready(mc_node *n) {
       n->pid = 0;
       return -1;
     }
-    int fd = connect_local(n->port, 1);
+    int fd = mc_connect_local(n->port, 1);
     if (fd >= 0) {
       close(fd);
       return 0;
@@ -299,7 +299,7 @@ static bool ends_with(const char *s, size_t len, const char *end) {
 
 int mc_node_raw(const mc_node *n, const char *request, const char *end,
                 char *reply, size_t size) {
-  int fd = connect_local(n->port, 2);
+  int fd = mc_connect_local(n->port, 2);
   size_t len = 0, rlen = strlen(request);
   if (fd < 0 || size == 0)
     return fd < 0 ? -1 : (close(fd), -1);

@@ -64,4 +64,8 @@ int mc_node_stat(const mc_node *n, const char *name, uint64_t *value);
 /* "flush_all". 0 or -1. */
 int mc_node_flush(const mc_node *n);
 
+/* A blocking TCP connection to 127.0.0.1:port whose sends and receives
+ * give up after timeout_s (SO_SNDTIMEO, SO_RCVTIMEO). The fd, or -1. */
+int mc_connect_local(uint16_t port, int timeout_s);
+
 #endif /* MC_HARNESS_H */

@@ -122,28 +122,10 @@ void rd_dir_remove(rd_server *s) {
   s->dir[0] = '\0';
 }
 
-static int connect_port(uint16_t port) {
-  struct sockaddr_in a;
-  struct timeval tv = {2, 0};
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return -1;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 int rd_cmd(const rd_server *s, const char *cmd, char *out, size_t size) {
   static mcs__rd_node nodes[4096];
-  int fd = connect_port(s->node.port);
+  int fd = mc_connect_local(s->node.port, 2);
   size_t len = 0, cnt, used;
   if (fd < 0 || size < 2)
     return fd < 0 ? -1 : (close(fd), -1);

@@ -12,45 +12,13 @@
 #include <cmocka.h>
 
 #include "mc_testutil.h"
+#include "loop_drive.h"
 
 static mc_node node, node2;
 static mc_node *nodes[2] = {&node, &node2};
 
 #define PARAMS "io_timeout_ms=3000&connect_timeout_ms=2000&retry_s=1"
 #define BATCH 64
-
-typedef struct result {
-  int calls;
-  int rc;
-  mcs_session *s;
-} result;
-
-static void on_done(void *ud, int rc, mcs_session *s) {
-  result *r = ud;
-  r->calls++;
-  r->rc = rc;
-  r->s = s;
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs the loop until nothing is pending; returns the milliseconds it
- * took and fails the test past 10 s. */
-static int64_t drive(mcs_loop *loop) {
-  int64_t t0 = now_ms();
-  while (mcs_loop_pending(loop) > 0) {
-    int t = mcs_loop_timeout(loop);
-    struct pollfd pfd = {mcs_loop_fd(loop), POLLIN, 0};
-    (void)poll(&pfd, 1, t < 0 || t > 100 ? 100 : t);
-    mcs_loop_run(loop);
-    assert_true(now_ms() - t0 < 10000);
-  }
-  return now_ms() - t0;
-}
 
 /* Loads the session named by `cookie` through the loop (it must go
  * pending and succeed) and returns its "n". */

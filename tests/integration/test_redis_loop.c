@@ -24,6 +24,7 @@
 
 #include "rd_harness.h"
 #include "mcsession.h"
+#include "loop_drive.h"
 
 ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
 ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags);
@@ -38,36 +39,6 @@ static char pwfile[64], badpwfile[64];
 #define PARAMS "io_timeout_ms=3000&connect_timeout_ms=2000&retry_s=1"
 #define BATCH 64
 static const char secret[] = "0123456789abcdef0123456789abcdef";
-
-typedef struct result {
-  int calls, rc;
-  mcs_session *s;
-} result;
-
-static void on_done(void *ud, int rc, mcs_session *s) {
-  result *r = ud;
-  r->calls++;
-  r->rc = rc;
-  r->s = s;
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t drive(mcs_loop *loop) {
-  int64_t t0 = now_ms();
-  while (mcs_loop_pending(loop) > 0) {
-    int t = mcs_loop_timeout(loop);
-    struct pollfd pfd = {mcs_loop_fd(loop), POLLIN, 0};
-    (void)poll(&pfd, 1, t < 0 || t > 100 ? 100 : t);
-    mcs_loop_run(loop);
-    assert_true(now_ms() - t0 < 10000);
-  }
-  return now_ms() - t0;
-}
 
 typedef struct env {
   mcs_store *store;
