@@ -144,8 +144,8 @@ def test_destroy():
 def test_revoke_user():
     sid = new_native({}, user="alice")
     r = ops.expect(["revoke-user", *native("alice")], 0)
-    if not re.fullmatch(rb"revoked user alice \(generation [0-9a-f]{16}\)\n",
-                        r.stdout):
+    if not re.match(rb"revoked user alice \(generation [0-9a-f]{16}\)",
+                    r.stdout):
         raise Failure("revoke-user text %r" % r.stdout)
     rec = json.loads(get(ops.user_key("alice")))
     if not re.fullmatch("[0-9a-f]{16}", rec["g"]):
