@@ -122,6 +122,31 @@ void rd_dir_remove(rd_server *s) {
   s->dir[0] = '\0';
 }
 
+int rd_pair_start(rd_server *plain, rd_server *locked, const char *password) {
+  if (rd_server_start(plain, NULL, false) == 0 &&
+      rd_server_start(locked, password, false) == 0)
+    return 0;
+  fprintf(stderr, "could not start redis-server\n");
+  return -1;
+}
+
+void rd_pair_stop(rd_server *plain, rd_server *locked) {
+  mc_node_stop(&plain->node);
+  mc_node_stop(&locked->node);
+  rd_dir_remove(plain);
+  rd_dir_remove(locked);
+}
+
+int rd_temp_file(char *path, size_t size, const char *text) {
+  snprintf(path, size, "/tmp/mcs-pw-XXXXXX");
+  int fd = mkstemp(path);
+  if (fd < 0)
+    return -1;
+  size_t n = strlen(text);
+  bool ok = write(fd, text, n) == (ssize_t)n;
+  close(fd);
+  return ok ? 0 : -1;
+}
 
 int rd_cmd(const rd_server *s, const char *cmd, char *out, size_t size) {
   static mcs__rd_node nodes[4096];

@@ -32,6 +32,14 @@ bool rd_harness_available(void);
 int rd_server_start(rd_server *s, const char *password, bool cluster);
 /* Removes the server's directory (after it stopped). */
 void rd_dir_remove(rd_server *s);
+/* Two servers, one without a password and one requiring `password`
+ * (the tests of AUTH); 0, or -1 after saying why on stderr. Stop them
+ * (and remove their directories) with rd_pair_stop. */
+int rd_pair_start(rd_server *plain, rd_server *locked, const char *password);
+void rd_pair_stop(rd_server *plain, rd_server *locked);
+/* A new file /tmp/mcs-pw-XXXXXX holding `text` (a password file); its
+ * path in path[0..size). 0 or -1. */
+int rd_temp_file(char *path, size_t size, const char *text);
 
 /* Sends one command (inline form: words separated by spaces, no
  * quoting) and reads its whole reply into out (the RESP text,

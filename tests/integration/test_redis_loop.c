@@ -232,14 +232,6 @@ static void test_killed_then_restarted_through_the_loop(void **st0) {
   rd_dir_remove(&r);
 }
 
-static void write_file(char *path, size_t size, const char *text) {
-  snprintf(path, size, "/tmp/mcs-pw-XXXXXX");
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-  close(fd);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_a_turns_loads_are_one_write),
@@ -251,18 +243,12 @@ int main(void) {
     fprintf(stderr, "redis-server not found: skipped\n");
     return 77;
   }
-  write_file(pwfile, sizeof pwfile, "pw-for-loop\n");
-  write_file(badpwfile, sizeof badpwfile, "not-it\n");
-  if (rd_server_start(&srv, NULL, false) != 0 ||
-      rd_server_start(&locked, "pw-for-loop", false) != 0) {
-    fprintf(stderr, "could not start redis-server\n");
+  if (rd_temp_file(pwfile, sizeof pwfile, "pw-for-loop\n") != 0 ||
+      rd_temp_file(badpwfile, sizeof badpwfile, "not-it\n") != 0 ||
+      rd_pair_start(&srv, &locked, "pw-for-loop") != 0)
     return 1;
-  }
   int failed = cmocka_run_group_tests_name("redis_loop", tests, NULL, NULL);
-  mc_node_stop(&srv.node);
-  mc_node_stop(&locked.node);
-  rd_dir_remove(&srv);
-  rd_dir_remove(&locked);
+  rd_pair_stop(&srv, &locked);
   unlink(pwfile);
   unlink(badpwfile);
   return failed;

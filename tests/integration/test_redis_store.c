@@ -283,15 +283,6 @@ static void test_stalled_server_times_out(void **st0) {
   mcs_store_free(s);
 }
 
-static void write_file(char *path, size_t size, const char *tmpl,
-                       const char *text) {
-  snprintf(path, size, "%s", tmpl);
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-  close(fd);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_script_sha_is_the_servers_and_noscript_is_answered),
@@ -308,20 +299,14 @@ int main(void) {
     fprintf(stderr, "redis-server not found: skipped\n");
     return 77;
   }
-  write_file(pwfile, sizeof pwfile, "/tmp/mcs-pw-XXXXXX", "s3cret\n");
-  write_file(badpwfile, sizeof badpwfile, "/tmp/mcs-pw-XXXXXX", "wrong-pass\n");
-  write_file(emptyfile, sizeof emptyfile, "/tmp/mcs-pw-XXXXXX", "\n");
   (void)password;
-  if (rd_server_start(&plain, NULL, false) != 0 ||
-      rd_server_start(&locked, "s3cret", false) != 0) {
-    fprintf(stderr, "could not start redis-server\n");
+  if (rd_temp_file(pwfile, sizeof pwfile, "s3cret\n") != 0 ||
+      rd_temp_file(badpwfile, sizeof badpwfile, "wrong-pass\n") != 0 ||
+      rd_temp_file(emptyfile, sizeof emptyfile, "\n") != 0 ||
+      rd_pair_start(&plain, &locked, "s3cret") != 0)
     return 1;
-  }
   int failed = cmocka_run_group_tests_name("redis_store", tests, NULL, NULL);
-  mc_node_stop(&plain.node);
-  mc_node_stop(&locked.node);
-  rd_dir_remove(&plain);
-  rd_dir_remove(&locked);
+  rd_pair_stop(&plain, &locked);
   unlink(pwfile);
   unlink(badpwfile);
   unlink(emptyfile);
