@@ -199,7 +199,7 @@ def main():
     args = p.parse_args()
     work = tempfile.mkdtemp(prefix="mcsession-bench-redis-")
     ctx = run.Ctx(argparse.Namespace(demo=args.demo, bench_lib=args.bench_lib,
-                                     gate=None), work)
+                                     gate=None, module=None), work)
     ctx.bench_redis = os.path.abspath(args.bench_redis)
     try:
         r = redis_part(ctx, run.secret_file(ctx, "demo.secret"))
