@@ -123,8 +123,9 @@ static bool hex4(scan *s, unsigned *out) {
   return true;
 }
 
-/* The escape after a backslash: one of "\/bfnrt, or \uXXXX naming a
- * character (a surrogate only as the first half of a pair). */
+/* The escape after a backslash: one of "\/bfnrt, or \u with four hex
+ * digits naming a character (a surrogate only as the first half of a
+ * pair). */
 static bool escape(scan *s, bool key) {
   int c = peek(s);
   unsigned u, low;
