@@ -120,7 +120,13 @@ typedef struct mcs_manager_config {
    * seals, the others still open what they sealed (docs/security.md,
    * "Rotating secrets"). */
   mcs_seal_mode seal_records;
-  uint32_t reserved_u32; /* zero (alignment, for a later field) */
+  /* A user's sessions (mcs_manager_list_sessions): how often, in
+   * seconds, a load of a bound session updates its "last seen" time in
+   * the user's list. A load in between costs no store command for it;
+   * one that finds the interval passed (as this process last wrote it)
+   * costs a read and a compare-and-swap of the list. 0 means the
+   * default, 300; at most 86400. */
+  uint32_t last_seen_interval;
   /* Room for fields of later releases (mcsession.h, "Structs grow"):
    * zero. */
   uint64_t reserved[15];

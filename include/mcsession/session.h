@@ -188,6 +188,98 @@ MCS_EXPORT const char *mcs_session_user(const mcs_session *s);
  * Thread-safe; any thread may call it while others load sessions. */
 MCS_EXPORT int mcs_manager_revoke_user(mcs_manager *mgr, const char *uid);
 
+/* --- A user's sessions -------------------------------------------------------
+ * Native mode only (tornado mode: MCS_EINVAL). A session bound with
+ * mcs_session_set_user (or _set_user_labels) is recorded, when the save
+ * that writes the binding succeeds, in its user's LIST: one store record
+ * per user, sealed like session records (docs/design.md, "A user's
+ * sessions"). Each entry has a HANDLE (an opaque string naming the
+ * session in the list: a keyed hash of its id, from which neither the id
+ * nor a cookie can be made), when the session was created, when it was
+ * last seen (updated by a load at most once per last_seen_interval per
+ * process) and the labels the application gave at login.
+ *
+ * The list keeps the MCS_USER_SESSIONS_MAX newest entries (by creation):
+ * an older one drops off the list, which does NOT end its session (it
+ * lives on, unlisted, until it expires or the user is revoked). Entries
+ * of sessions that ended (expired, destroyed, revoked, past their
+ * absolute lifetime) are pruned when the list is read by
+ * mcs_manager_list_sessions, never on an ordinary load. Logins that race
+ * each other all get their entry (compare-and-swap, replayed on
+ * conflict). */
+#define MCS_USER_SESSIONS_MAX 64
+/* Labels per session, and bytes per label (longer ones are cut at a
+ * UTF-8 character boundary). */
+#define MCS_SESSION_LABELS_MAX 4
+#define MCS_SESSION_LABEL_MAX 128
+/* A handle's length: 22 characters of base64url (128 bits). */
+#define MCS_SESSION_HANDLE_LEN 22
+
+/* set_user with labels (say the User-Agent and the client address, in
+ * an order the application chooses): `count` (0..MCS_SESSION_LABELS_MAX)
+ * strings of valid UTF-8 without control characters, copied (and cut to
+ * MCS_SESSION_LABEL_MAX bytes). They are stored only in the user's
+ * sealed list, not in the session. Same errors as mcs_session_set_user,
+ * plus MCS_EINVAL for a bad label or count. mcs_session_set_user is this
+ * with no labels. */
+MCS_EXPORT int mcs_session_set_user_labels(mcs_session *s, const char *uid,
+                                           const char *const *labels,
+                                           size_t count);
+
+/* The handle this session has (or will have, once bound and saved) in
+ * its user's list, into out[0..MCS_SESSION_HANDLE_LEN] (NUL-terminated):
+ * the way to mark "this device" in mcs_manager_list_sessions's result.
+ * It changes with mcs_session_regenerate (a regenerated bound session is
+ * listed again under its new handle at its save). MCS_OK, MCS_EINVAL
+ * (NULL argument, tornado mode). One request's session. */
+MCS_EXPORT int mcs_session_handle(const mcs_session *s,
+                                  char out[MCS_SESSION_HANDLE_LEN + 1]);
+
+/* One entry of a user's list. Plain data, returned in an array the
+ * caller owns (see mcs_manager_list_sessions). */
+typedef struct mcs_user_session {
+  char handle[MCS_SESSION_HANDLE_LEN + 1];
+  int64_t created;   /* Unix seconds */
+  int64_t last_seen; /* Unix seconds: login, or a load since (at most
+                        last_seen_interval old, per process) */
+  size_t label_count;
+  char labels[MCS_SESSION_LABELS_MAX][MCS_SESSION_LABEL_MAX + 1];
+  uint64_t reserved[4]; /* zero: room for later fields */
+} mcs_user_session;
+
+/* The live sessions of `uid`, oldest first: *out (OWNED by the caller,
+ * free with mcs_free; NULL when *count is 0) holds *count entries.
+ * Prunes first: an entry whose session was destroyed or has expired,
+ * was revoked (mcs_manager_revoke_user) or is past absolute_timeout is
+ * left out and removed from the stored list (one compare-and-swap; if
+ * another write wins, the next list prunes it). Cost: one read of the
+ * list, one read of the user's revocation state, one read per entry
+ * (does its record still exist? reads do not slide its expiry), and the
+ * write when something was pruned. A session regenerated in the last
+ * forward_ttl seconds may show under its old handle too (its retired
+ * snapshot still exists). A list that does not open (tampered, or
+ * sealed under a secret no longer in the ring) or cannot be read counts
+ * as empty (the next login starts it afresh).
+ * Errors: MCS_EINVAL (NULL argument, bad uid, tornado mode), MCS_ESTORE /
+ * MCS_ETIMEDOUT / MCS_EPROTO, MCS_ENOMEM; then *out is NULL, *count 0.
+ * Thread-safe: any thread, while others use the manager. */
+MCS_EXPORT int mcs_manager_list_sessions(mcs_manager *mgr, const char *uid,
+                                         mcs_user_session **out,
+                                         size_t *count);
+
+/* Ends exactly the session `handle` names in uid's list: its record is
+ * deleted (its next load is MCS_SESSION_EXPIRED, its cookie worth
+ * nothing) and its entry removed. The user's other sessions are
+ * untouched; to end all of them use mcs_manager_revoke_user (one write).
+ * MCS_OK, MCS_ENOENT (no such handle in the list: never listed, dropped
+ * off, or already ended), MCS_EINVAL (NULL argument, bad uid or handle,
+ * tornado mode), MCS_ECONFLICT (the list kept changing under us; the
+ * session's record is deleted already: call again to remove the entry),
+ * MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO, MCS_ENOMEM.
+ * Thread-safe: any thread, while others use the manager. */
+MCS_EXPORT int mcs_manager_end_session(mcs_manager *mgr, const char *uid,
+                                       const char *handle);
+
 /* --- Values ----------------------------------------------------------------
  * A session maps UTF-8 keys (1..MCS_KEY_MAX bytes, no NUL) to values.
  * Getters return MCS_ENOENT for an absent key and MCS_ETYPE for a value of

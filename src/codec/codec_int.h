@@ -106,4 +106,29 @@ typedef struct mcs__codec {
 extern const mcs__codec mcs__codec_json;    /* codec_json.c */
 extern const mcs__codec mcs__codec_tornado; /* codec_tornado.c (pickle) */
 
+/* ---- A user's list of sessions (ulist.c) ---- */
+/* The largest encoded list (64 entries of the longest members, escaped). */
+#define MCS__ULIST_BYTES (160 * 1024)
+typedef struct mcs__ulist_entry {
+  char handle[MCS_SESSION_HANDLE_LEN + 1];
+  char key[MCS_STORE_KEY_MAX + 1]; /* the session's record */
+  int64_t created, seen;
+  uint64_t gen; /* the user's generation when bound (0: none) */
+  size_t label_count;
+  char labels[MCS_SESSION_LABELS_MAX][MCS_SESSION_LABEL_MAX + 1];
+} mcs__ulist_entry;
+typedef struct mcs__ulist {
+  size_t count; /* oldest first */
+  mcs__ulist_entry e[MCS_USER_SESSIONS_MAX];
+} mcs__ulist;
+/* Decodes a list (replacing *out): MCS_OK, MCS_ECORRUPT (not exactly
+ * what mcs__ulist_encode writes, or over a limit), MCS_ENOMEM. */
+int mcs__ulist_decode(const void *buf, size_t len, mcs__ulist *out);
+/* Encodes *l into out (replaced): MCS_OK, MCS_ENOMEM. */
+int mcs__ulist_encode(const mcs__ulist *l, mcs__buf *out);
+/* A handle's shape: MCS_SESSION_HANDLE_LEN base64url characters. */
+bool mcs__ulist_handle_valid(const char *s);
+/* A label: up to MCS_SESSION_LABEL_MAX bytes of UTF-8, no control bytes. */
+bool mcs__ulist_label_valid(const char *s, size_t n);
+
 #endif /* MCS_CODEC_INT_H */

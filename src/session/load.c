@@ -82,7 +82,8 @@ static void settle_retired(mcs_session *s, mcs__fetch_result *res) {
  * drop, a user binding the revocation cache cannot vouch for. */
 static bool settling_needs_io(mcs_session *s) {
   return s->rec.retired_until || past_absolute_lifetime(s) ||
-         !mcs__revoke_known_current(s->mgr, &s->rec);
+         !mcs__revoke_known_current(s->mgr, &s->rec) ||
+         mcs__sessions_seen_due(s);
 }
 
 /* A record that did not open: the cookie was good, but nothing of that
@@ -112,6 +113,8 @@ int mcs__load_settle(mcs_session *s, int found, bool allow_io) {
     }
     if (res == MCS__FETCH_FOUND && (rc = check_revoked(s, &res)))
       return rc;
+    if (res == MCS__FETCH_FOUND)
+      mcs__sessions_seen(s); /* at most once per last_seen_interval */
   }
   if (res == MCS__FETCH_GONE) {
     MCS__STAT_INC(m, expired);

@@ -29,6 +29,8 @@
 #define DEFAULT_REVOCATION_ENTRIES 4096
 #define REVOCATION_ENTRIES_MIN 16
 #define REVOCATION_ENTRIES_MAX (1024 * 1024)
+#define DEFAULT_LAST_SEEN_INTERVAL 300
+#define LAST_SEEN_INTERVAL_MAX 86400
 
 void mcs_manager_config_init(mcs_manager_config *cfg) {
   if (!cfg)
@@ -81,7 +83,6 @@ static int check_tornado(const mcs_manager_config *cfg) {
 static int check_config(const mcs_manager_config *cfg) {
   unsigned v;
   if (!mcs__all_zero(cfg->reserved, sizeof cfg->reserved) ||
-      cfg->reserved_u32 != 0 ||
       !mcs__all_zero(cfg->cookie.reserved, sizeof cfg->cookie.reserved))
     return refuse(cfg, "mcsession: the config sets a field this library "
                        "does not know (built against a newer mcsession.h, "
@@ -132,6 +133,9 @@ static int check_config(const mcs_manager_config *cfg) {
   if (cfg->cookie_cache_entries > COOKIE_CACHE_ENTRIES_MAX)
     return refuse(cfg, "mcsession: cookie_cache_entries must be at most "
                        "65536");
+  if (cfg->last_seen_interval > LAST_SEEN_INTERVAL_MAX)
+    return refuse(cfg, "mcsession: last_seen_interval must be at most "
+                       "86400");
   if (cfg->revocation_cache_entries < REVOCATION_ENTRIES_MIN ||
       cfg->revocation_cache_entries > REVOCATION_ENTRIES_MAX)
     return refuse(cfg, "mcsession: revocation_cache_entries must be "
@@ -202,6 +206,8 @@ static void apply_defaults(mcs_manager *m) {
   m->signature_max_age = c->signature_max_age ? c->signature_max_age
                          : c->absolute_timeout ? c->absolute_timeout
                                                : TORNADO_DEFAULT_MAX_AGE;
+  if (c->last_seen_interval == 0)
+    c->last_seen_interval = DEFAULT_LAST_SEEN_INTERVAL;
   m->limits.max_bytes = c->max_data_bytes;
   m->limits.max_depth = MCS_JSON_DEPTH_MAX;
   m->scheme = tornado ? &mcs__scheme_tornado : &mcs__scheme_native;
@@ -239,6 +245,8 @@ int mcs_manager_new(mcs_manager **out, const mcs_manager_config *cfg) {
       (rc = mcs__keyring_clone(cfg->keys, &m->keys)) ||
       (rc = attach_store(m, cfg->store)) ||
       (rc = mcs__revcache_new(cfg->revocation_cache_entries, &m->revcache)) ||
+      (rc = mcs__revcache_new(cfg->revocation_cache_entries,
+                              &m->seencache)) ||
       (rc = mcs__rcache_new(cfg->decode_cache_entries, &m->rcache)) ||
       (rc = mcs__idcache_new(cfg->mode == MCS_MODE_NATIVE
                                  ? cfg->cookie_cache_entries
@@ -262,6 +270,7 @@ void mcs_manager_free(mcs_manager *mgr) {
     mcs_store_free(mgr->store);
   mcs_keyring_free(mgr->keys);
   mcs__revcache_free(mgr->revcache);
+  mcs__revcache_free(mgr->seencache);
   mcs__rcache_free(mgr->rcache);
   mcs__idcache_free(mgr->idcache);
   mcs__sealer_free(mgr->sealer);

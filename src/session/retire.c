@@ -120,5 +120,7 @@ int mcs_session_regenerate(mcs_session *s) {
     s->stored = false;
   }
   rc = s->mgr->scheme->new_id(s->mgr, s->id, &s->id_len);
+  if (rc == MCS_OK && s->rec.user)
+    s->list_pending = true; /* listed again under its new handle */
   return rc ? rc : mcs__session_set_key(s);
 }

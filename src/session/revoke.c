@@ -94,8 +94,8 @@
  * manager's keyed state (store_key_hmac: keyed once, with that secret);
  * the label keeps these inputs apart from session ids (which never
  * contain a NUL). */
-static void user_mac(const mcs_manager *m, const char *uid,
-                     uint8_t mac[crypto_auth_hmacsha256_BYTES]) {
+void mcs__user_mac(const mcs_manager *m, const char *uid,
+                   uint8_t mac[MCS__HMAC_BYTES]) {
   static const char label[] = "mcsession user"; /* sizeof: NUL included */
   mcs__hmac_mac2(&m->store_key_hmac, label, sizeof label, uid, strlen(uid),
                  mac);
@@ -106,7 +106,7 @@ typedef struct user_ref {
 } user_ref;
 
 static void user_ref_of(const mcs_manager *m, const char *uid, user_ref *u) {
-  user_mac(m, uid, u->mac);
+  mcs__user_mac(m, uid, u->mac);
 }
 
 _Static_assert(MCS__USER_TAG_BYTES == crypto_auth_hmacsha256_BYTES,
@@ -114,7 +114,7 @@ _Static_assert(MCS__USER_TAG_BYTES == crypto_auth_hmacsha256_BYTES,
 
 void mcs__revoke_tag(const mcs_manager *m, mcs__record *rec) {
   if (rec->user && !rec->user_tag_set) {
-    user_mac(m, rec->user, rec->user_tag);
+    mcs__user_mac(m, rec->user, rec->user_tag);
     rec->user_tag_set = true;
   }
 }
@@ -424,25 +424,6 @@ int mcs__revoke_write(mcs_manager *m, const char *uid, uint32_t ttl,
 int mcs_manager_revoke_user(mcs_manager *mgr, const char *uid) {
   return mgr ? mcs__revoke_write(mgr, uid, mcs__revoke_ttl(mgr), NULL)
              : MCS_EINVAL;
-}
-
-/* ---- Binding sessions -----------------------------------------------------
- */
-
-
-int mcs_session_set_user(mcs_session *s, const char *uid) {
-  if (!s || !mcs__user_id_valid(uid) || s->mgr->cfg.mode != MCS_MODE_NATIVE)
-    return MCS_EINVAL;
-  int rc = mcs__session_writable(s);
-  if (rc)
-    return rc;
-  uint64_t gen;
-  rc = mcs__revoke_current(s->mgr, uid, &gen);
-  if (rc == MCS_OK)
-    rc = mcs__record_set_user(&s->rec, uid, gen);
-  if (rc == MCS_OK)
-    s->user_pending = true;
-  return rc;
 }
 
 const char *mcs_session_user(const mcs_session *s) {

@@ -245,7 +245,7 @@ int mcs__save_finish(mcs_session *s, int rc) {
     return rc;
   }
   mcs__changes_clear(&s->changes);
-  s->user_pending = false;
+  s->user_pending = s->list_pending = false;
   MCS__STAT_INC(s->mgr, saves);
   return MCS_OK;
 }
@@ -274,7 +274,8 @@ int mcs__save_begin(mcs_session *s, mcs__buf *body, mcs_store_op *op) {
   op->kind = 0;
   if (s->retired && mcs_session_dirty(s))
     return MCS_ERETIRED;
-  if (s->destroyed || s->regenerated || (s->stored && s->cas == 0))
+  if (s->destroyed || s->regenerated || s->list_pending ||
+      (s->stored && s->cas == 0))
     return MCS__NEED_IO;
   int rc;
   if (!s->stored) {
@@ -321,10 +322,23 @@ bool mcs__save_written_needs_io(const mcs_store_op *op) {
   return op->rc == MCS_OK && op->result == MCS_STORE_EXISTS;
 }
 
-int mcs__save_slow(mcs_session *s, mcs__buf *body) {
-  if (s->destroyed)
-    return save_destroyed(s);
+static int save_written(mcs_session *s, mcs__buf *body) {
   if (s->regenerated)
     return save_regenerated(s, body);
   return s->stored ? save_existing(s, body) : save_new(s, body);
+}
+
+/* A save that writes a binding (or a bound session's new id) first
+ * lists the session in its user's list, then writes its record: a
+ * session is listed before it can be used, so the list never misses a
+ * live one; if the record's write fails after, the entry names a record
+ * that is not there and the next listing prunes it. A failure to list
+ * fails the save (nothing written, no cookie sent). */
+int mcs__save_slow(mcs_session *s, mcs__buf *body) {
+  if (s->destroyed)
+    return save_destroyed(s);
+  int rc = MCS_OK;
+  if (s->list_pending && s->rec.user)
+    rc = mcs__sessions_listed(s);
+  return rc ? rc : save_written(s, body);
 }

@@ -166,6 +166,7 @@ void mcs_session_free(mcs_session *s) {
     return;
   mcs__record_clear(&s->rec);
   mcs__changes_clear(&s->changes);
+  mcs__free(s->labels);
   if (s->cookies) {
     sodium_memzero(s->cookies, sizeof *s->cookies); /* signed ids */
     mcs__free(s->cookies);

@@ -93,6 +93,22 @@ int mcs__revoke_state(mcs_manager *m, const char *uid, uint64_t *gen,
 /* The record TTL mcs_manager_revoke_user uses: mcs_revocation_ttl (the
  * rule, explained in revoke.c) applied to the manager's own timeouts. */
 uint32_t mcs__revoke_ttl(const mcs_manager *m);
+/* The user's MAC (HMAC-SHA256 of the uid under the store-key secret, with
+ * a label of its own), which names the user's records in the store. */
+void mcs__user_mac(const mcs_manager *m, const char *uid,
+                   uint8_t mac[MCS__HMAC_BYTES]);
+
+/* ---- A user's sessions (sessions.c) ---- */
+/* After a save wrote a binding (s->list_pending): lists the session in
+ * its user's list (compare-and-swap, replayed on conflict). Blocking. */
+int mcs__sessions_listed(mcs_session *s);
+/* True when a load of this bound session should update its "last seen"
+ * (this process has not written it for last_seen_interval). No I/O. */
+bool mcs__sessions_seen_due(const mcs_session *s);
+/* Updates its "last seen" in the list; best effort (a failure only
+ * leaves the time older), never adds an entry. Blocking. */
+void mcs__sessions_seen(mcs_session *s);
+
 /* ---- The manager (manager.c) ---- */
 struct mcs_manager {
   mcs_manager_config cfg; /* strings below replace the borrowed ones */
@@ -116,6 +132,9 @@ struct mcs_manager {
   const mcs__codec *codec;
   mcs__limits limits;
   mcs__revcache *revcache; /* users' generations (revoke.c) */
+  mcs__revcache *seencache; /* when this process last wrote a session's
+                               "last seen" (sessions.c; tag: its handle's
+                               MAC, gen unused) */
   mcs__rcache *rcache;     /* decoded records (rcache.c), or NULL */
   mcs__idcache *idcache;   /* verified cookies (idcache.c), or NULL */
   mcs__sealer *sealer;     /* every ring version's sealing key (native
@@ -228,6 +247,10 @@ struct mcs_session {
   bool destroyed;
   bool csrf_issued;
   bool user_pending; /* set_user called: rec.user is to be written */
+  bool list_pending; /* to be (re)listed in its user's list by the next
+                        successful save (sessions.c) */
+  size_t label_count; /* labels for that entry (allocated when > 0) */
+  char (*labels)[MCS_SESSION_LABEL_MAX + 1];
 
   /* Set-Cookie values prepared by save; allocated by the first save that
    * sends a cookie (most requests send none, and without these 2 KiB a

@@ -35,6 +35,8 @@ static void test_layout_is_frozen(void **state) {
   assert_int_equal(sizeof(mcs_manager_config), 368);
   assert_int_equal(offsetof(mcs_manager_config, cookie_cache_entries), 232);
   assert_int_equal(offsetof(mcs_manager_config, seal_records), 240);
+  assert_int_equal(offsetof(mcs_manager_config, last_seen_interval), 244);
+  assert_int_equal(sizeof(mcs_user_session), 600);
   assert_int_equal(offsetof(mcs_manager_config, reserved), 248);
   assert_int_equal(sizeof(mcs_manager_stats), 232);
   assert_int_equal(offsetof(mcs_manager_stats, revocation_unreadable), 96);
@@ -177,9 +179,9 @@ static void test_unknown_fields_are_refused(void **state) {
   mc.reserved[3] = 1;
   assert_int_equal(mcs_manager_new(&m, &mc), MCS_EINVAL);
   mc.reserved[3] = 0;
-  mc.reserved_u32 = 1;
+  mc.last_seen_interval = 86401; /* over a day: refused */
   assert_int_equal(mcs_manager_new(&m, &mc), MCS_EINVAL);
-  mc.reserved_u32 = 0;
+  mc.last_seen_interval = 0; /* the default */
   mc.seal_records = (mcs_seal_mode)3; /* no such mode */
   assert_int_equal(mcs_manager_new(&m, &mc), MCS_EINVAL);
   mc.seal_records = MCS_SEAL_ON;
