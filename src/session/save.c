@@ -174,8 +174,11 @@ static int delete_key(mcs_session *s, const char *key, size_t len) {
 
 static int save_destroyed(mcs_session *s) {
   int rc = MCS_OK;
+  bool listed = s->stored && s->rec.user && !s->regenerated;
   if (s->stored)
     rc = delete_key(s, s->key, s->key_len);
+  if (rc == MCS_OK && listed)
+    mcs__sessions_unlisted(s); /* a logout leaves the list at once */
   if (rc == MCS_OK && s->regenerated)
     rc = delete_key(s, s->old_key, s->old_key_len);
   if (rc)
@@ -328,17 +331,18 @@ static int save_written(mcs_session *s, mcs__buf *body) {
   return s->stored ? save_existing(s, body) : save_new(s, body);
 }
 
-/* A save that writes a binding (or a bound session's new id) first
- * lists the session in its user's list, then writes its record: a
- * session is listed before it can be used, so the list never misses a
- * live one; if the record's write fails after, the entry names a record
- * that is not there and the next listing prunes it. A failure to list
- * fails the save (nothing written, no cookie sent). */
+/* A save that wrote a binding (or a bound session's new id) then lists
+ * the session in its user's list. After the write, not before: a
+ * listing prunes entries whose record is not there, so an entry written
+ * first could be pruned by a concurrent listing before its record
+ * exists, and the live session would be missing. A failure to list
+ * fails the save (no cookie is sent: the record is written but nobody
+ * holds it, and it expires unused). */
 int mcs__save_slow(mcs_session *s, mcs__buf *body) {
   if (s->destroyed)
     return save_destroyed(s);
-  int rc = MCS_OK;
-  if (s->list_pending && s->rec.user)
+  int rc = save_written(s, body);
+  if (rc == MCS_OK && s->list_pending && s->rec.user && s->stored)
     rc = mcs__sessions_listed(s);
-  return rc ? rc : save_written(s, body);
+  return rc;
 }

@@ -102,6 +102,9 @@ void mcs__user_mac(const mcs_manager *m, const char *uid,
 /* After a save wrote a binding (s->list_pending): lists the session in
  * its user's list (compare-and-swap, replayed on conflict). Blocking. */
 int mcs__sessions_listed(mcs_session *s);
+/* After a bound session's record was deleted (a logout): removes its
+ * entry; best effort (the next listing prunes it anyway). Blocking. */
+void mcs__sessions_unlisted(mcs_session *s);
 /* True when a load of this bound session should update its "last seen"
  * (this process has not written it for last_seen_interval). No I/O. */
 bool mcs__sessions_seen_due(const mcs_session *s);

@@ -32,12 +32,14 @@
  *
  * When things happen:
  *   - listed: by the save that writes a binding (set_user) or the new
- *     record of a regenerated bound session, just before that record is
- *     written (save.c, mcs__save_slow);
+ *     record of a regenerated bound session, just after that record is
+ *     written (save.c, mcs__save_slow, says why after);
  *   - last seen: by a load of a bound session when this process has not
  *     written that session's time for last_seen_interval (the manager's
  *     seencache; a miss, say after a restart, costs one update); never
  *     an entry added there;
+ *   - removed: by the save of a destroyed bound session (a logout;
+ *     best effort), and by mcs_manager_end_session;
  *   - pruned: by mcs_manager_list_sessions (ended, expired, revoked);
  *   - ended one: mcs_manager_end_session.
  * The oldest entry drops off when a 65th is added; that ends nothing.
@@ -339,6 +341,25 @@ int mcs_session_set_user_labels(mcs_session *s, const char *uid,
 
 int mcs_session_set_user(mcs_session *s, const char *uid) {
   return mcs_session_set_user_labels(s, uid, NULL, 0);
+}
+
+static int drop_entry(mcs__ulist *list, void *arg, bool *changed) {
+  ptrdiff_t at = find(list, arg);
+  if (at >= 0) {
+    remove_at(list, (size_t)at);
+    *changed = true;
+  }
+  return MCS_OK;
+}
+
+void mcs__sessions_unlisted(mcs_session *s) {
+  uint8_t mac[MCS__HMAC_BYTES];
+  char handle[MCS_SESSION_HANDLE_LEN + 1];
+  if (!s->mgr->sealer)
+    return;
+  handle_mac(s->mgr, s->id, s->id_len, mac);
+  handle_text(mac, handle);
+  (void)update_list(s->mgr, s->rec.user, drop_entry, handle);
 }
 
 /* ---- Last seen ------------------------------------------------------------- */
