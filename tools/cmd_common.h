@@ -23,7 +23,9 @@
   X(destroy)                                                                 \
   X(touch)                                                                   \
   X(stats)                                                                   \
-  X(revoke_user)
+  X(revoke_user)                                                             \
+  X(sessions)                                                                \
+  X(end_session)
 
 /* Exit statuses, the same for every subcommand (listed by --help). */
 enum {

@@ -27,6 +27,25 @@ void ops_opts_init(ops_opts *o, ops_args *a) {
   o->n = sizeof common / sizeof common[0];
 }
 
+int ops_timeouts(const tool_cmd *cmd, const char *idle, const char *absolute,
+                 ops_args *a) {
+  int64_t v;
+  int rc;
+  if (idle && (rc = tool_opt_i64(cmd, "--idle-timeout", idle, 1, UINT32_MAX,
+                                 &v)) >= 0)
+    return rc;
+  if (idle)
+    a->idle_timeout = (uint32_t)v;
+  if (absolute && (rc = tool_opt_i64(cmd, "--absolute-timeout", absolute, 0,
+                                     UINT32_MAX, &v)) >= 0)
+    return rc;
+  if (absolute) {
+    a->has_absolute = true;
+    a->absolute_timeout = (uint32_t)v;
+  }
+  return -1;
+}
+
 void ops_opts_add(ops_opts *o, const char *name, const char **value) {
   if (o->n < sizeof o->opt / sizeof o->opt[0])
     o->opt[o->n++] = (tool_opt){name, value, NULL};
@@ -158,6 +177,10 @@ static int manager_config(ops_ctx *ctx, mcs_manager_config *cfg,
    * (show says which were sealed). */
   cfg->seal_records = MCS_SEAL_ACCEPT_PLAIN;
   cfg->log_ud = (void *)(uintptr_t)ctx->cmd;
+  if (ctx->args->idle_timeout)
+    cfg->idle_timeout = ctx->args->idle_timeout;
+  if (ctx->args->has_absolute)
+    cfg->absolute_timeout = ctx->args->absolute_timeout;
   if (ctx->tornado) {
     cfg->mode = MCS_MODE_TORNADO;
     const tool_secret *ss = &ctx->session_key;

@@ -20,6 +20,12 @@ typedef struct ops_args {
   const char *cookie_secret_file;
   const char *session_secret_file;
   bool json;
+  /* The application's timeouts, for the commands that write a user's
+   * session list (its lifetime follows them) and prune it (sessions,
+   * end-session): 0 / has_absolute false mean the library's defaults. */
+  uint32_t idle_timeout;
+  bool has_absolute;
+  uint32_t absolute_timeout;
 } ops_args;
 
 /* The --help paragraph describing the common options. */
@@ -74,6 +80,16 @@ typedef struct ops_opts {
   size_t n;
 } ops_opts;
 void ops_opts_init(ops_opts *o, ops_args *a);
+/* --idle-timeout and --absolute-timeout as given (NULL: not) into a;
+ * -1, or TOOL_EXIT_USAGE after printing why. */
+int ops_timeouts(const tool_cmd *cmd, const char *idle, const char *absolute,
+                 ops_args *a);
+/* The --help paragraph on those two options. */
+#define OPS_TIMEOUTS_HELP                                                      \
+  "  --idle-timeout S     the application's idle_timeout, 1 to 4294967295\n"  \
+  "                       (library default 1800)\n"                          \
+  "  --absolute-timeout S the application's absolute_timeout, 0 (none) to\n"   \
+  "                       4294967295 (library default 86400)\n"
 void ops_opts_add(ops_opts *o, const char *name, const char **value);
 
 /* An open store and, for the commands that name sessions or users, a

@@ -5,7 +5,8 @@
  * a cached check costs nothing, an expired cache one read, revoking one
  * write; two stores play two processes. Also the store's read without
  * touching (mcs_store_peek, the tool's `show`): remaining TTL, no slide,
- * replicas.
+ * replicas. And a user's sessions (sessions.c): listed at login, ended
+ * one by one, no command on an ordinary load.
  */
 /* cmocka.h needs these first (and in this order, so no sorting). */
 /* clang-format off */
@@ -73,8 +74,9 @@ static void test_round_trips_from_server_stats(void **state) {
   mt_mgr m = mt_mgr_new(st, with_clock);
   char c[512];
   uint64_t n0 = mt_commands(&node);
-  login(&m, "alice", c, sizeof c); /* set_user: mg; save: ms */
-  assert_int_equal(mt_commands(&node) - n0, 2);
+  /* set_user: mg; save: ms; then the user's list: mg, ms (add) */
+  login(&m, "alice", c, sizeof c);
+  assert_int_equal(mt_commands(&node) - n0, 4);
   n0 = mt_commands(&node);
   for (int i = 0; i < 3; i++) /* cached: the session's mg only */
     assert_int_equal(outcome(&m, c), MCS_SESSION_LOADED);
@@ -308,6 +310,39 @@ static void test_peek_with_replicas(void **state) {
   mcs_store_free(st);
 }
 
+static void test_user_sessions_listed_and_ended(void **state) {
+  (void)state;
+  mcs_store *st = mt_store(nodes, 1, PARAMS);
+  mt_mgr m = mt_mgr_new(st, with_clock);
+  char c1[512], c2[512], h1[MCS_SESSION_HANDLE_LEN + 1];
+  login(&m, "mallory", c1, sizeof c1);
+  login(&m, "mallory", c2, sizeof c2);
+  mcs_session *s = mt_load(&m, c1);
+  assert_int_equal(mcs_session_handle(s, h1), MCS_OK);
+  mcs_session_free(s);
+  /* A load within the interval: the session's mg only. */
+  uint64_t n0 = mt_commands(&node);
+  assert_int_equal(outcome(&m, c2), MCS_SESSION_LOADED);
+  assert_int_equal(mt_commands(&node) - n0, 1);
+  mcs_user_session *l = NULL;
+  size_t n = 0;
+  assert_int_equal(mcs_manager_list_sessions(m.mgr, "mallory", &l, &n),
+                   MCS_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(l[0].handle, h1);
+  mcs_free(l);
+  assert_int_equal(mcs_manager_end_session(m.mgr, "mallory", h1), MCS_OK);
+  assert_int_equal(outcome(&m, c1), MCS_SESSION_EXPIRED);
+  assert_int_equal(outcome(&m, c2), MCS_SESSION_LOADED);
+  assert_int_equal(mcs_manager_list_sessions(m.mgr, "mallory", &l, &n),
+                   MCS_OK);
+  assert_int_equal(n, 1);
+  assert_string_not_equal(l[0].handle, h1);
+  mcs_free(l);
+  mt_mgr_free(&m);
+  mcs_store_free(st);
+}
+
 int main(void) {
   if (!mc_harness_available()) {
     fprintf(stderr, "memcached not installed: skipped\n");
@@ -322,6 +357,7 @@ int main(void) {
       cmocka_unit_test_setup(test_unreadable_user_record_revokes, reset),
       cmocka_unit_test_setup(test_peek_reports_ttl_without_sliding, reset),
       cmocka_unit_test_setup(test_peek_with_replicas, reset),
+      cmocka_unit_test_setup(test_user_sessions_listed_and_ended, reset),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   mc_node_stop(&node);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The operations subcommands of the mcsession tool (show, destroy, touch,
-stats, revoke-user) against a real memcached on a free 127.0.0.1 port.
+stats, revoke-user, sessions, end-session) against a real memcached on a free 127.0.0.1 port.
 
 Usage: /usr/bin/python3 test_tool_ops.py PATH/TO/mcsession
 
@@ -33,7 +33,8 @@ TOOL = None
 TMP = None
 MC = None  # the memcached process we started
 PORT = None
-OPS = ["show", "destroy", "touch", "stats", "revoke-user"]
+OPS = ["show", "destroy", "touch", "stats", "revoke-user", "sessions",
+       "end-session"]
 SECRET = b"0123456789abcdef0123456789abcdef"
 OTHER_SECRET = b"fedcba9876543210fedcba9876543210"
 SESSION_SECRET = b"recipe session secret"
@@ -286,11 +287,12 @@ def test_every_operation_has_help():
 
 def test_each_operation_lists_only_its_exit_statuses():
     """A command's --help lists the exit statuses it returns, not every
-    one the tool has: stats and revoke-user never exit 1."""
+    one the tool has: stats, revoke-user and sessions never exit 1."""
     for cmd in OPS:
         out = expect([cmd, "--help"], 0).stdout.decode()
         codes = re.findall(r"^  ([0-3])  ", out, re.M)
-        want = ["0", "2", "3"] if cmd in ("stats", "revoke-user") \
+        want = ["0", "2", "3"] if cmd in ("stats", "revoke-user",
+                                          "sessions") \
             else ["0", "1", "2", "3"]
         if codes != want:
             raise Failure("%s --help lists exit statuses %r, want %r"
@@ -771,7 +773,9 @@ def args_for(cmd, store):
     sid = new_id().decode()
     return {"show": [cmd, *base, sid], "destroy": [cmd, *base, sid],
             "touch": [cmd, *base, sid, "5"], "stats": [cmd, "--store", store],
-            "revoke-user": [cmd, *base, "alice"]}[cmd]
+            "revoke-user": [cmd, *base, "alice"],
+            "sessions": [cmd, *base, "alice"],
+            "end-session": [cmd, *base, "alice", "A" * 22]}[cmd]
 
 
 def test_bad_store_urls_are_usage_errors():
@@ -832,6 +836,100 @@ def test_option_errors():
     expect(["show", "--store", url(), "--mode", "tornado",
             "--session-secret-file", empty, hashlib.sha256(b"y").hexdigest()],
            3, "session secret")
+
+
+# ---- sessions, end-session ----------------------------------------------
+
+def list_key(uid, secret=SECRET):
+    mac = hmac.new(secret, b"mcsession user\0" + uid.encode(), hashlib.sha256)
+    return b"mcs:l:" + b64url(mac.digest())
+
+
+def handle_of(sid, secret=SECRET):
+    mac = hmac.new(secret, b"mcsession handle\0" + sid.encode(),
+                   hashlib.sha256)
+    return b64url(mac.digest()[:16]).decode()
+
+
+def put_list(uid, entries):
+    """A user's session list as src/codec/ulist.c writes it, sealed for
+    "mcsession sessions\\0" + uid under its store key."""
+    key = list_key(uid)
+    plain = json.dumps({"v": 1, "e": entries}, separators=(",", ":"))
+    mc_set(key, seal(plain.encode(), b"mcsession sessions\0" + uid.encode(),
+                     key), 600, 0x534C)
+
+
+def entry(sid, created, seen, labels):
+    return {"h": handle_of(sid), "k": native_key(sid.encode()).decode(),
+            "c": created, "s": seen, "g": "0" * 16, "l": labels}
+
+
+def test_sessions_and_end_session():
+    now = int(time.time())
+    one = new_native({"n": 1}, user="sessions-user")
+    two = new_native({"n": 2}, user="sessions-user")
+    # (a user no other test revokes: revoked sessions are pruned)
+    gone = new_id().decode()  # listed, but its record is not there
+    put_list("sessions-user", [entry(one, now - 100, now - 10, ["Firefox", "192.0.2.1"]),
+                       entry(gone, now - 90, now - 9, ["lost"]),
+                       entry(two, now - 80, now - 8, [])])
+    r = expect(["sessions", "--json", *native("sessions-user")], 0)
+    if r.stderr:
+        raise Failure("sessions said %r" % r.stderr)
+    doc = json.loads(r.stdout)
+    got = [(s["handle"], s["created"], s["last_seen"], s["labels"])
+           for s in doc["sessions"]]
+    want = [(handle_of(one), now - 100, now - 10, ["Firefox", "192.0.2.1"]),
+            (handle_of(two), now - 80, now - 8, [])]
+    if doc["user"] != "sessions-user" or got != want:
+        raise Failure("sessions --json %r" % doc)
+    # The listing wrote the pruned list back, sealed by the library: it
+    # holds none of its strings in the clear.
+    raw = mc_get(list_key("sessions-user"))
+    if b"Firefox" in raw or handle_of(one).encode() in raw or \
+            b"mcs:" in raw:
+        raise Failure("the list is not sealed")
+    text = expect(["sessions", *native("sessions-user")], 0).stdout.decode()
+    lines = text.splitlines()
+    if len(lines) != 2 or not lines[0].startswith(handle_of(one) + "  ") \
+            or not lines[0].endswith("  Firefox | 192.0.2.1"):
+        raise Failure("sessions text %r" % text)
+    r = expect(["end-session", *native("sessions-user", handle_of(one))], 0)
+    if r.stdout.decode() != "ended session %s of user sessions-user\n" % \
+            handle_of(one):
+        raise Failure("end-session text %r" % r.stdout)
+    if mc_get(native_key(one.encode())) is not None:
+        raise Failure("end-session left the record")
+    if mc_get(native_key(two.encode())) is None:
+        raise Failure("end-session ended another session")
+    doc = json.loads(expect(["sessions", "--json", *native("sessions-user")],
+                            0).stdout)
+    if [s["handle"] for s in doc["sessions"]] != [handle_of(two)]:
+        raise Failure("after end-session %r" % doc)
+    doc = json.loads(expect(["end-session", "--json",
+                             *native("sessions-user", handle_of(two))],
+                            0).stdout)
+    if doc != {"user": "sessions-user", "handle": handle_of(two),
+               "ended": True}:
+        raise Failure("end-session --json %r" % doc)
+    expect(["end-session", *native("sessions-user", handle_of(one))], 1,
+           "no such session in the user's list")
+    if "no live sessions for user dave" not in expect(
+            ["sessions", *native("dave")], 0).stdout.decode():
+        raise Failure("empty list text")
+
+
+def test_sessions_errors():
+    expect(["sessions", "--mode", "tornado", *native("sessions-user")], 2,
+           "native mode only")
+    expect(["sessions", *native("")], 2, "UID must be")
+    expect(["sessions", "--idle-timeout", "0", *native("sessions-user")], 2,
+           "--idle-timeout")
+    expect(["end-session", *native("sessions-user", "short")], 2, "HANDLE must be")
+    expect(["end-session", *native("sessions-user")], 2)
+    expect(["sessions", "--store", "memcached://127.0.0.1:1",
+            "--secret-file", SF, "sessions-user"], 3)
 
 
 def main():

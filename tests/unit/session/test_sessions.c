@@ -6,7 +6,7 @@
  * ended, revoked and expired sessions, the list sealed in the store, a
  * regenerate keeping its entry, bad arguments and tornado mode. The
  * 16-thread test is test_sessions_threads.c; memcached is covered by
- * integration.memcached_sessions. */
+ * integration.memcached_revoke and, through the tool, integration.tool_ops. */
 #include <stdbool.h>
 
 #include "test_util.h"
