@@ -166,7 +166,12 @@ MCS_EXPORT int mcs_session_destroy(mcs_session *s);
  * MCS_ESTATE (after destroy), MCS_ERETIRED (a retired session),
  * MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO (the user's record could not be
  * read or replaced; the session is unchanged), MCS_EIO (no random bytes),
- * MCS_ENOMEM. One request's session: not for concurrent use. */
+ * MCS_ENOMEM. One request's session: not for concurrent use.
+ * Native mode: the save that writes the binding also lists the session
+ * in the user's list of sessions (see "A user's sessions" below; that
+ * save then fails with the list's errors too, MCS_ECONFLICT included,
+ * and sends no cookie). The save of a destroyed bound session (a logout)
+ * removes its entry. */
 MCS_EXPORT int mcs_session_set_user(mcs_session *s, const char *uid);
 
 /* The user the session is bound to, or NULL (none, destroyed, retired —

@@ -179,6 +179,63 @@ static void test_every_allocation_failure_in_login_and_revoke(void **st) {
   }
 }
 
+/* A user's sessions: a login with labels (listed), a listing, ending one.
+ * A failed listing of a stored list must be MCS_ENOMEM, never "the list
+ * is corrupt" (which would count it as empty and let the next login
+ * write over it). */
+static int list_and_end(fixture *f, const char *first_handle) {
+  mcs_session *s = NULL;
+  const char *labels[] = {"Firefox", "192.0.2.1"};
+  mcs_user_session *l = NULL;
+  size_t n = 0;
+  int rc = mcs_session_load(f->mgr, NULL, 0, &s);
+  if (rc == MCS_OK)
+    rc = mcs_session_set_user_labels(s, "alice", labels, 2);
+  if (rc == MCS_OK)
+    rc = mcs_session_save(s);
+  mcs_session_free(s);
+  if (rc == MCS_OK)
+    rc = mcs_manager_list_sessions(f->mgr, "alice", &l, &n);
+  if (rc == MCS_OK && n != 2)
+    rc = MCS_ECORRUPT;
+  mcs_free(l);
+  if (rc == MCS_OK)
+    rc = mcs_manager_end_session(f->mgr, "alice", first_handle);
+  return rc;
+}
+
+static void test_every_allocation_failure_in_a_users_sessions(void **st) {
+  (void)st;
+  for (long n = 0;; n++) {
+    fixture *f = fixture_new(NULL);
+    char h[MCS_SESSION_HANDLE_LEN + 1];
+    mcs_session *s = load(f, NULL);
+    assert_int_equal(mcs_session_set_user(s, "alice"), MCS_OK);
+    assert_int_equal(mcs_session_save(s), MCS_OK);
+    assert_int_equal(mcs_session_handle(s, h), MCS_OK);
+    mcs_session_free(s);
+    arm(n);
+    int rc = list_and_end(f, h);
+    disarm();
+    if (rc == MCS_OK || rc == MCS_ENOMEM) { /* the first entry survives */
+      mcs_user_session *l = NULL;
+      size_t count = 0;
+      assert_int_equal(mcs_manager_list_sessions(f->mgr, "alice", &l, &count),
+                       MCS_OK);
+      assert_true(count >= 1 || rc == MCS_OK);
+      mcs_free(l);
+    }
+    fixture_free(f);
+    if (!failed) {
+      assert_int_equal(rc, MCS_OK);
+      break;
+    }
+    if (rc != MCS_OK && rc != MCS_ENOMEM)
+      fail_msg("allocation %ld failed: got %s, want MCS_ENOMEM", n,
+               mcs_errname(rc));
+  }
+}
+
 /* Loading a session whose user was revoked, with each allocation failing
  * in turn: the load fails with MCS_ENOMEM or finds the session revoked,
  * never LOADED. The loading manager is new, so it reads and parses the
@@ -310,6 +367,7 @@ int main(void) {
       cmocka_unit_test(test_every_allocation_failure_in_a_loaded_session),
       cmocka_unit_test(test_every_allocation_failure_in_a_regenerate),
       cmocka_unit_test(test_every_allocation_failure_in_login_and_revoke),
+      cmocka_unit_test(test_every_allocation_failure_in_a_users_sessions),
       cmocka_unit_test(test_json_loadb_without_memory_is_enomem),
       cmocka_unit_test(
           test_every_allocation_failure_in_loading_a_revoked_session),
