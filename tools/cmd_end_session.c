@@ -6,7 +6,8 @@
 
 #include "ops_common.h"
 
-static int end_one(ops_ctx *ctx, const char *uid, const char *handle) {
+static int end_one(ops_ctx *ctx, char **pos) {
+  const char *uid = pos[0], *handle = pos[1];
   int rc = mcs_manager_end_session(ctx->mgr, uid, handle);
   if (rc == MCS_ENOENT)
     return tool_fail(ctx->cmd, TOOL_EXIT_INVALID,
@@ -20,25 +21,8 @@ static int end_one(ops_ctx *ctx, const char *uid, const char *handle) {
   return ops_printf(ctx->cmd, "ended session %s of user %s\n", handle, uid);
 }
 
-static int run_end_session(const tool_cmd *cmd, int argc, char **argv) {
-  ops_args a;
-  ops_opts o;
-  char *pos[2];
-  const char *idle = NULL, *absolute = NULL;
-  ops_opts_init(&o, &a);
-  ops_opts_add(&o, "idle-timeout", &idle);
-  ops_opts_add(&o, "absolute-timeout", &absolute);
-  int rc = tool_parse_args(cmd, argc, argv, o.opt, o.n, pos, 2);
-  if (rc >= 0 || (rc = ops_timeouts(cmd, idle, absolute, &a)) >= 0)
-    return rc;
-  if (a.mode && strcmp(a.mode, "tornado") == 0)
-    return tool_usage_error(cmd, "end-session works in native mode only",
-                            NULL);
-  if (!mcs_user_id_valid(pos[0]))
-    return tool_usage_error(cmd,
-                            "UID must be 1 to 256 bytes of UTF-8 "
-                            "without control characters",
-                            NULL);
+/* HANDLE as mcsession sessions prints it: 22 base64url characters. */
+static int check_handle(const tool_cmd *cmd, char **pos) {
   if (strlen(pos[1]) != MCS_SESSION_HANDLE_LEN ||
       strspn(pos[1], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                      "0123456789-_") != MCS_SESSION_HANDLE_LEN)
@@ -46,12 +30,11 @@ static int run_end_session(const tool_cmd *cmd, int argc, char **argv) {
                             "HANDLE must be a handle as 'mcsession "
                             "sessions' prints it (22 characters)",
                             NULL);
-  ops_ctx ctx;
-  if ((rc = ops_open(&ctx, cmd, &a, true)) >= 0)
-    return rc;
-  rc = end_one(&ctx, pos[0], pos[1]);
-  ops_close(&ctx);
-  return rc;
+  return -1;
+}
+
+static int run_end_session(const tool_cmd *cmd, int argc, char **argv) {
+  return ops_run_user(cmd, argc, argv, 2, check_handle, end_one);
 }
 
 const tool_cmd tool_cmd_end_session = {

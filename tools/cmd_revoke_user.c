@@ -131,16 +131,8 @@ static int run_revoke_user(const tool_cmd *cmd, int argc, char **argv) {
     return rc;
   if ((rc = choose_ttl(cmd, ttl_arg, &t, &ttl)) >= 0)
     return rc;
-  if (a.mode && strcmp(a.mode, "tornado") == 0)
-    return tool_usage_error(cmd,
-                            "revoke-user works in native mode only "
-                            "(tornado sessions cannot be bound to users)",
-                            NULL);
-  if (!mcs_user_id_valid(pos[0]))
-    return tool_usage_error(cmd,
-                            "UID must be 1 to 256 bytes of UTF-8 "
-                            "without control characters",
-                            NULL);
+  if ((rc = ops_check_user(cmd, &a, pos[0])) >= 0)
+    return rc;
   ops_ctx ctx;
   if ((rc = ops_open(&ctx, cmd, &a, true)) >= 0)
     return rc;

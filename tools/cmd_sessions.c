@@ -61,42 +61,20 @@ static int print_text(ops_ctx *ctx, const char *uid,
   return rc;
 }
 
-static int list(ops_ctx *ctx, const char *uid) {
+static int list(ops_ctx *ctx, char **pos) {
   mcs_user_session *l = NULL;
   size_t n = 0;
-  int rc = mcs_manager_list_sessions(ctx->mgr, uid, &l, &n);
+  int rc = mcs_manager_list_sessions(ctx->mgr, pos[0], &l, &n);
   if (rc)
     return ops_store_error(ctx, rc);
-  rc = ctx->args->json ? print_json(ctx, uid, l, n)
-                       : print_text(ctx, uid, l, n);
+  rc = ctx->args->json ? print_json(ctx, pos[0], l, n)
+                       : print_text(ctx, pos[0], l, n);
   mcs_free(l);
   return rc;
 }
 
 static int run_sessions(const tool_cmd *cmd, int argc, char **argv) {
-  ops_args a;
-  ops_opts o;
-  char *pos[1];
-  const char *idle = NULL, *absolute = NULL;
-  ops_opts_init(&o, &a);
-  ops_opts_add(&o, "idle-timeout", &idle);
-  ops_opts_add(&o, "absolute-timeout", &absolute);
-  int rc = tool_parse_args(cmd, argc, argv, o.opt, o.n, pos, 1);
-  if (rc >= 0 || (rc = ops_timeouts(cmd, idle, absolute, &a)) >= 0)
-    return rc;
-  if (a.mode && strcmp(a.mode, "tornado") == 0)
-    return tool_usage_error(cmd, "sessions works in native mode only", NULL);
-  if (!mcs_user_id_valid(pos[0]))
-    return tool_usage_error(cmd,
-                            "UID must be 1 to 256 bytes of UTF-8 "
-                            "without control characters",
-                            NULL);
-  ops_ctx ctx;
-  if ((rc = ops_open(&ctx, cmd, &a, true)) >= 0)
-    return rc;
-  rc = list(&ctx, pos[0]);
-  ops_close(&ctx);
-  return rc;
+  return ops_run_user(cmd, argc, argv, 1, NULL, list);
 }
 
 const tool_cmd tool_cmd_sessions = {

@@ -471,6 +471,47 @@ int ops_printf(const tool_cmd *cmd, const char *fmt, ...) {
                    strerror(errno));
 }
 
+int ops_check_user(const tool_cmd *cmd, const ops_args *a, const char *uid) {
+  char why[128];
+  if (a->mode && strcmp(a->mode, "tornado") == 0) {
+    snprintf(why, sizeof why,
+             "%s works in native mode only (tornado sessions cannot be "
+             "bound to users)",
+             cmd->name);
+    return tool_usage_error(cmd, why, NULL);
+  }
+  if (!mcs_user_id_valid(uid))
+    return tool_usage_error(cmd,
+                            "UID must be 1 to 256 bytes of UTF-8 "
+                            "without control characters",
+                            NULL);
+  return -1;
+}
+
+int ops_run_user(const tool_cmd *cmd, int argc, char **argv, size_t npos,
+                 int (*check)(const tool_cmd *cmd, char **pos),
+                 int (*fn)(ops_ctx *ctx, char **pos)) {
+  ops_args a;
+  ops_opts o;
+  char *pos[2];
+  const char *idle = NULL, *absolute = NULL;
+  ops_ctx ctx;
+  if (npos < 1 || npos > sizeof pos / sizeof pos[0])
+    return TOOL_EXIT_ERROR;
+  ops_opts_init(&o, &a);
+  ops_opts_add(&o, "idle-timeout", &idle);
+  ops_opts_add(&o, "absolute-timeout", &absolute);
+  int rc = tool_parse_args(cmd, argc, argv, o.opt, o.n, pos, npos);
+  if (rc >= 0 || (rc = ops_timeouts(cmd, idle, absolute, &a)) >= 0 ||
+      (rc = ops_check_user(cmd, &a, pos[0])) >= 0 ||
+      (check && (rc = check(cmd, pos)) >= 0) ||
+      (rc = ops_open(&ctx, cmd, &a, true)) >= 0)
+    return rc;
+  rc = fn(&ctx, pos);
+  ops_close(&ctx);
+  return rc;
+}
+
 int ops_run_one(const tool_cmd *cmd, int argc, char **argv,
                 int (*fn)(ops_ctx *ctx, const char *cookie_or_id)) {
   ops_args a;

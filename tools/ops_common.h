@@ -135,6 +135,20 @@ int ops_run_one(const tool_cmd *cmd, int argc, char **argv,
  * TOOL_EXIT_USAGE when a needed secret was not given. */
 int ops_resolve(ops_ctx *ctx, const char *arg, mcs_admin_ref *t);
 
+/* A command about a user: native mode only, and UID (1 to 256 bytes of
+ * UTF-8 without control characters). -1, or TOOL_EXIT_USAGE after
+ * printing why. */
+int ops_check_user(const tool_cmd *cmd, const ops_args *a, const char *uid);
+
+/* The whole run of a subcommand that takes the common options, the
+ * application's timeouts (ops_timeouts) and `npos` arguments, the first
+ * a UID: parse, check (ops_check_user, then check(cmd, pos) if not
+ * NULL: -1 or an exit status), open the store and manager, fn(ctx, pos),
+ * close. Returns the exit status. */
+int ops_run_user(const tool_cmd *cmd, int argc, char **argv, size_t npos,
+                 int (*check)(const tool_cmd *cmd, char **pos),
+                 int (*fn)(ops_ctx *ctx, char **pos));
+
 /* Remakes ctx's manager with its one secret at key version `version` (a
  * sealed record names the version it was sealed with). -1, or the exit
  * status after printing why. */
