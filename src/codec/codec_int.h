@@ -76,6 +76,8 @@ void mcs__record_clear(mcs__record *rec);
 int mcs__record_set_user(mcs__record *rec, const char *uid, uint64_t gen);
 /* A user id: 1..MCS_USER_ID_MAX bytes of UTF-8 without control bytes. */
 bool mcs__user_id_valid(const char *uid);
+/* s[0..n): UTF-8 without control bytes (C0 and DEL). */
+bool mcs__text_valid(const char *s, size_t n);
 /* A generation as 16 lowercase hex digits / back (0 is refused). */
 #define MCS__GEN_HEX 16
 void mcs__gen_format(uint64_t gen, char out[MCS__GEN_HEX + 1]);

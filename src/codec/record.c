@@ -16,18 +16,22 @@ void mcs__record_clear(mcs__record *rec) {
   memset(rec, 0, sizeof *rec);
 }
 
-bool mcs__user_id_valid(const char *uid) {
-  if (!uid)
-    return false;
-  size_t n = strnlen(uid, MCS_USER_ID_MAX + 1);
-  if (n == 0 || n > MCS_USER_ID_MAX || !mcs__utf8_valid(uid, n))
+bool mcs__text_valid(const char *s, size_t n) {
+  if (!mcs__utf8_valid(s, n))
     return false;
   for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)uid[i];
+    unsigned char c = (unsigned char)s[i];
     if (c < 0x20 || c == 0x7f)
       return false;
   }
   return true;
+}
+
+bool mcs__user_id_valid(const char *uid) {
+  if (!uid)
+    return false;
+  size_t n = strnlen(uid, MCS_USER_ID_MAX + 1);
+  return n > 0 && n <= MCS_USER_ID_MAX && mcs__text_valid(uid, n);
 }
 
 void mcs__gen_format(uint64_t gen, char out[MCS__GEN_HEX + 1]) {

@@ -61,14 +61,7 @@ static bool key_ok(const char *s, size_t n) {
 }
 
 bool mcs__ulist_label_valid(const char *s, size_t n) {
-  if (n > MCS_SESSION_LABEL_MAX || !mcs__utf8_valid(s, n))
-    return false;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 || c == 0x7f)
-      return false;
-  }
-  return true;
+  return n <= MCS_SESSION_LABEL_MAX && mcs__text_valid(s, n);
 }
 
 /* The string member `name` of obj into out[0..max] (NUL-terminated), if

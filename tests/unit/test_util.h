@@ -150,6 +150,15 @@ static const mcs_store_ops spy_ops = {
     .kind = "spy",
 };
 
+/* Whether needle occurs in hay[0..n) (what a store holds, say). */
+static inline bool mem_contains(const void *hay, size_t n, const char *needle) {
+  size_t m = strlen(needle);
+  for (size_t i = 0; i + m <= n; i++)
+    if (memcmp((const char *)hay + i, needle, m) == 0)
+      return true;
+  return false;
+}
+
 /* ---- A manager over a spied memory store -------------------------------- */
 
 typedef struct fixture {

@@ -155,6 +155,20 @@ static int login_and_revoke(fixture *f, const char *cookie) {
   return rc;
 }
 
+/* After a run with allocation n failing: true when nothing failed (the
+ * run must then have succeeded); else the run must have given
+ * MCS_ENOMEM or still succeeded. */
+static bool ran_clean(long n, int rc) {
+  if (!failed) {
+    assert_int_equal(rc, MCS_OK);
+    return true;
+  }
+  if (rc != MCS_OK && rc != MCS_ENOMEM)
+    fail_msg("allocation %ld failed: got %s, want MCS_ENOMEM", n,
+             mcs_errname(rc));
+  return false;
+}
+
 static void test_every_allocation_failure_in_login_and_revoke(void **st) {
   (void)st;
   for (long n = 0;; n++) {
@@ -169,13 +183,8 @@ static void test_every_allocation_failure_in_login_and_revoke(void **st) {
     int rc = login_and_revoke(f, cookie);
     disarm();
     fixture_free(f);
-    if (!failed) {
-      assert_int_equal(rc, MCS_OK);
+    if (ran_clean(n, rc))
       break;
-    }
-    if (rc != MCS_OK && rc != MCS_ENOMEM)
-      fail_msg("allocation %ld failed: got %s, want MCS_ENOMEM", n,
-               mcs_errname(rc));
   }
 }
 
@@ -226,13 +235,8 @@ static void test_every_allocation_failure_in_a_users_sessions(void **st) {
       mcs_free(l);
     }
     fixture_free(f);
-    if (!failed) {
-      assert_int_equal(rc, MCS_OK);
+    if (ran_clean(n, rc))
       break;
-    }
-    if (rc != MCS_OK && rc != MCS_ENOMEM)
-      fail_msg("allocation %ld failed: got %s, want MCS_ENOMEM", n,
-               mcs_errname(rc));
   }
 }
 

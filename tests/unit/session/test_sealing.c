@@ -8,14 +8,6 @@
 
 #include "test_util.h"
 
-/* Whether needle occurs in hay. */
-static bool contains(const void *hay, size_t n, const char *needle) {
-  size_t m = strlen(needle);
-  for (size_t i = 0; i + m <= n; i++)
-    if (memcmp((const char *)hay + i, needle, m) == 0)
-      return true;
-  return false;
-}
 
 /* A stored session with recognisable strings; its cookie header and
  * store key. */
@@ -115,10 +107,10 @@ static void test_store_holds_none_of_the_sessions_strings(void **st) {
   const char *cookie = t->cookie, *key = t->key;
   size_t len;
   void *raw = raw_of(f, key, &len);
-  assert_false(contains(raw, len, "secret-name"));
-  assert_false(contains(raw, len, "alice-wonder"));
-  assert_false(contains(raw, len, "user-4711"));
-  assert_false(contains(raw, len, "\"d\""));
+  assert_false(mem_contains(raw, len, "secret-name"));
+  assert_false(mem_contains(raw, len, "alice-wonder"));
+  assert_false(mem_contains(raw, len, "user-4711"));
+  assert_false(mem_contains(raw, len, "\"d\""));
   mcs_free(raw);
   /* ... and it loads. */
   mcs_session *s = load(f, cookie);
@@ -292,7 +284,7 @@ static void test_rotation(void **st) {
   int found = 0;
   assert_int_equal(mcs_admin_session_read(v1, ref.id, &v, &found), MCS_OK);
   assert_int_equal(found, 1);
-  assert_true(contains(v.data, v.data_len, "alice-wonder"));
+  assert_true(mem_contains(v.data, v.data_len, "alice-wonder"));
   mcs_admin_view_clear(&v);
   mcs_manager_free(v1);
   ring_drop();
@@ -316,7 +308,7 @@ static void test_plain_record_migration(void **st) {
   size_t len;
   char *raw = raw_of(f, key, &len);
   assert_int_equal(raw[0], '{'); /* plain JSON, as before sealing */
-  assert_true(contains(raw, len, "alice-wonder"));
+  assert_true(mem_contains(raw, len, "alice-wonder"));
   mcs_free(raw);
   mcs_manager_free(f->mgr);
   f->mgr = fixture_manager(f, seal_accept_plain);
@@ -332,7 +324,7 @@ static void test_plain_record_migration(void **st) {
   assert_int_equal(mcs_session_save(s), MCS_OK);
   mcs_session_free(s);
   raw = raw_of(f, key, &len);
-  assert_false(contains(raw, len, "alice-wonder")); /* sealed now */
+  assert_false(mem_contains(raw, len, "alice-wonder")); /* sealed now */
   mcs_free(raw);
   /* Sealing off again: the sealed record still loads. */
   mcs_manager_free(f->mgr);
@@ -362,8 +354,8 @@ static void test_retired_snapshot_is_sealed(void **st) {
   mcs_session_free(s);
   size_t len;
   void *raw = raw_of(f, key, &len);
-  assert_false(contains(raw, len, "alice-wonder"));
-  assert_false(contains(raw, len, "\"ru\""));
+  assert_false(mem_contains(raw, len, "alice-wonder"));
+  assert_false(mem_contains(raw, len, "\"ru\""));
   mcs_free(raw);
   s = load(f, cookie);
   assert_int_equal(mcs_session_outcome(s), MCS_SESSION_RETIRED);
@@ -390,7 +382,7 @@ static void test_admin_read_opens_sealed_records(void **st) {
   int found = 0;
   assert_int_equal(mcs_admin_session_read(f->mgr, ref.id, &v, &found), MCS_OK);
   assert_string_equal(v.user, "user-4711");
-  assert_true(contains(v.data, v.data_len, "alice-wonder"));
+  assert_true(mem_contains(v.data, v.data_len, "alice-wonder"));
   mcs_admin_view_clear(&v);
   size_t len;
   uint8_t *raw = raw_of(f, key, &len);

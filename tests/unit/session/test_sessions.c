@@ -266,13 +266,6 @@ static void list_key(fixture *f, const char *uid,
   key[6 + mcs__b64url_encode(mac, sizeof mac, key + 6)] = '\0';
 }
 
-static bool contains(const void *hay, size_t n, const char *needle) {
-  size_t m = strlen(needle);
-  for (size_t i = 0; i + m <= n; i++)
-    if (memcmp((const char *)hay + i, needle, m) == 0)
-      return true;
-  return false;
-}
 
 static void test_list_is_sealed_and_a_bad_one_is_empty(void **st) {
   (void)st;
@@ -288,10 +281,10 @@ static void test_list_is_sealed_and_a_bad_one_is_empty(void **st) {
                                  &raw, &len, NULL, NULL, &r),
                    MCS_OK);
   assert_int_equal(r, MCS_STORE_HIT);
-  assert_false(contains(raw, len, "Firefox"));
-  assert_false(contains(raw, len, "192.0.2.1"));
-  assert_false(contains(raw, len, a.handle));
-  assert_false(contains(raw, len, "mcs:"));
+  assert_false(mem_contains(raw, len, "Firefox"));
+  assert_false(mem_contains(raw, len, "192.0.2.1"));
+  assert_false(mem_contains(raw, len, a.handle));
+  assert_false(mem_contains(raw, len, "mcs:"));
   /* Flipped: it lists nothing and ends nothing. */
   ((uint8_t *)raw)[len - 1] ^= 1;
   assert_int_equal(
