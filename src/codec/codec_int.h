@@ -42,6 +42,13 @@ bool mcs__key_valid(const char *key);
  * code. */
 json_t *mcs__json_loadb(const void *buf, size_t len, size_t flags, int *rc,
                         enum json_error_code *code);
+/* mcs__json_loadb for a document read back from a store, which this
+ * library wrote with JSON_COMPACT: the result is exactly what the text
+ * holds, or NULL with *rc MCS_ENOMEM or MCS_ECORRUPT, never a value jansson
+ * cut short for lack of memory (value.c says how). Text in another form
+ * costs a second parse. */
+json_t *mcs__json_load_exact(const void *buf, size_t len, size_t flags,
+                             int *rc);
 /* True when jansson 2.14's json_loadb, with these flags (JSON_DECODE_ANY,
  * JSON_ALLOW_NUL, JSON_REJECT_DUPLICATES; others: false), must parse the
  * text or fail only for a duplicate key or a number out of range. Never

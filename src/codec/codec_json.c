@@ -115,9 +115,8 @@ static int json_decode(const uint8_t *buf, size_t len,
   if (len > limits->max_bytes + ENVELOPE_SLACK)
     return MCS_ETOOBIG;
   int rc;
-  json_t *doc = mcs__json_loadb(buf, len,
-                                JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &rc,
-                                NULL);
+  json_t *doc = mcs__json_load_exact(
+      buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &rc);
   if (!doc)
     return rc;
   rc = decode_envelope(doc, limits, out);

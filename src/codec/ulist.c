@@ -21,13 +21,11 @@
  * MCS_ENOMEM, told apart by mcs__json_loadb. Unknown members are refused
  * rather than ignored: a later format is a new version.
  *
- * And what decodes must encode back to exactly the input: jansson 2.14's
- * lexer drops the bytes of a string it cannot grow its buffer for and
- * still succeeds (found by the allocation-failure test: a 22-character
- * handle came back with 21), so a list decoded under memory pressure
- * could be silently wrong. The writer's output is its own fixed point
- * (tests/fuzz/fuzz_ulist.c checks it), so the comparison costs nothing
- * but an encode, on the rare paths that read a list.
+ * Read with mcs__json_load_exact: jansson 2.14's lexer drops the bytes
+ * of a string it cannot grow its buffer for and still succeeds (found
+ * here first, by the allocation-failure test: a 22-character handle came
+ * back with 21), so a list decoded under memory pressure could otherwise
+ * be silently wrong; a list that decodes is exactly what the text says.
  */
 #include <string.h>
 
@@ -124,25 +122,12 @@ static bool take_entry(const json_t *obj, mcs__ulist_entry *e) {
   return true;
 }
 
-
-/* MCS_OK when *l encodes to exactly buf[0..len); else empties it. */
-static int same_bytes(mcs__ulist *l, const void *buf, size_t len) {
-  mcs__buf again = MCS__BUF_INIT;
-  int rc = mcs__ulist_encode(l, &again);
-  if (rc == MCS_OK && (again.len != len || memcmp(again.data, buf, len)))
-    rc = MCS_ECORRUPT;
-  mcs__buf_free(&again);
-  if (rc)
-    l->count = 0;
-  return rc;
-}
-
 int mcs__ulist_decode(const void *buf, size_t len, mcs__ulist *out) {
   int rc;
   out->count = 0;
   if (len > MCS__ULIST_BYTES)
     return MCS_ECORRUPT;
-  json_t *root = mcs__json_loadb(buf, len, JSON_REJECT_DUPLICATES, &rc, NULL);
+  json_t *root = mcs__json_load_exact(buf, len, JSON_REJECT_DUPLICATES, &rc);
   if (!root)
     return rc;
   const json_t *e = json_object_get(root, "e");
@@ -159,7 +144,7 @@ int mcs__ulist_decode(const void *buf, size_t len, mcs__ulist *out) {
   if (rc == MCS_OK)
     out->count = json_array_size(e);
   json_decref(root);
-  return rc == MCS_OK ? same_bytes(out, buf, len) : rc;
+  return rc;
 }
 
 static json_t *entry_json(const mcs__ulist_entry *e) {

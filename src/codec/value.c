@@ -191,6 +191,50 @@ json_t *mcs__json_loadb(const void *buf, size_t len, size_t flags, int *rc,
 }
 
 
+/* ---- Documents this library wrote -------------------------------------- */
+
+/* json_dump_callback sink comparing what is dumped with the input. */
+typedef struct same_as {
+  const char *text;
+  size_t len, at;
+} same_as;
+
+static int compare_chunk(const char *data, size_t n, void *ud) {
+  same_as *c = ud;
+  if (n > c->len - c->at || memcmp(c->text + c->at, data, n) != 0)
+    return -1; /* differs: stop dumping */
+  c->at += n;
+  return 0;
+}
+
+/* Why: jansson 2.14 drops a byte of a token and parses on when its
+ * lexer's buffer cannot grow (load.c, lex_save ignores the failure; fixed
+ * upstream after 2.14 by commit 5cf038c), so a string or number can come
+ * back cut with no error. Equal bytes after a compact dump prove nothing
+ * was dropped (dumping is one-to-one: two different documents never dump
+ * to the same text). Text in another form (an older or foreign writer,
+ * or a dump that itself ran out of memory) is parsed a second time and
+ * must agree: a transient failure does not cut both parses alike. */
+json_t *mcs__json_load_exact(const void *buf, size_t len, size_t flags,
+                             int *rc) {
+  json_t *v = mcs__json_loadb(buf, len, flags, rc, NULL);
+  if (!v)
+    return NULL;
+  same_as c = {buf, len, 0};
+  if (json_dump_callback(v, compare_chunk, &c, JSON_COMPACT) == 0 &&
+      c.at == len)
+    return v;
+  json_t *again = mcs__json_loadb(buf, len, flags, rc, NULL);
+  bool agree = again && json_equal(v, again);
+  json_decref(again);
+  if (agree)
+    return v;
+  json_decref(v);
+  if (*rc == MCS_OK)
+    *rc = MCS_ENOMEM; /* the two parses differ: one was cut */
+  return NULL;
+}
+
 bool mcs__key_valid(const char *key) {
   if (!key)
     return false;

@@ -45,6 +45,11 @@
  * (pickle_machine.h) is the machine they work: the input, the stack,
  * the marks, the memo, the values built and what they weigh.
  */
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec/pickle/pickle_machine.h"
@@ -216,30 +221,55 @@ static bool json_number_syntax(const char *s, size_t n) {
   return i == n;
 }
 
+/* The "C" locale's number format, made once (newlocale, POSIX 2008): the
+ * decimal point of repr() text is '.', whatever locale the application
+ * set. NULL when it could not be made (no memory). */
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+
+static void make_c_numeric(void) {
+  c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+/* Python's float() of text in JSON number syntax: strtod under the "C"
+ * locale, switched for this thread only (uselocale). Not jansson's
+ * parser: for text over 15 bytes its lexer must grow a buffer, and
+ * jansson 2.14 drops a digit and goes on when that fails (value.c,
+ * mcs__json_load_exact), which would read a different float.
+ * Out of range is overflow only: Python reads "1e-400" as 0.0. */
+static int text_to_double(mcs__pk_dec *d, const char *s, size_t n,
+                          double *x) {
+  char text[TEXT_ARG_MAX + 1];
+  memcpy(text, s, n); /* n <= TEXT_ARG_MAX (mcs__pk_take_line) */
+  text[n] = '\0';
+  pthread_once(&c_numeric_once, make_c_numeric);
+  if (!c_numeric)
+    return mcs__pk_nomem(d);
+  locale_t was = uselocale(c_numeric);
+  char *end;
+  errno = 0;
+  *x = strtod(text, &end);
+  int range = errno == ERANGE && isinf(*x);
+  uselocale(was);
+  if (end != text + n || range)
+    return mcs__pk_corrupt(d, "FLOAT text is out of range");
+  return MCS_OK;
+}
+
 /* FLOAT (protocol 0): repr() text. Only JSON number syntax is accepted
- * ("inf", "nan", "1_0" are refused); the value is then read with
- * jansson's locale-independent parser, which can only fail for overflow
- * ("1e999") or lack of memory. */
+ * ("inf", "nan", "1_0" are refused). */
 static int op_float(mcs__pk_dec *d, unsigned arg) {
   (void)arg;
   const char *s;
   size_t n;
+  double x;
   int rc = mcs__pk_take_line(d, TEXT_ARG_MAX, &s, &n);
   if (rc)
     return rc;
   if (!json_number_syntax(s, n))
     return mcs__pk_corrupt(d, "FLOAT text is not a finite number");
-  enum json_error_code code;
-  json_t *v = mcs__json_loadb(s, n, JSON_DECODE_ANY, &rc, &code);
-  if (!v)
-    return code == json_error_numeric_overflow
-               ? mcs__pk_corrupt(d, "FLOAT text is out of range")
-               : mcs__pk_nomem(d);
-  double x = json_number_value(v);
-  if (json_is_integer(v) && x == 0 && s[0] == '-')
-    x = -0.0; /* "-0" is negative zero to Python's float() */
-  json_decref(v);
-  return mcs__pk_push_double(d, x);
+  rc = text_to_double(d, s, n, &x);
+  return rc ? rc : mcs__pk_push_double(d, x);
 }
 
 static int push_str(mcs__pk_dec *d, const uint8_t *s, size_t n) {

@@ -8,6 +8,7 @@
  * record empty, and free everything it allocated. Both the library and
  * jansson allocate through counting hooks installed in main(), so "no leak"
  * is checked by every test, not only under LeakSanitizer. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,8 +28,13 @@ static const mcs__limits limits = {65536, MCS_JSON_DEPTH_MAX};
 /* ---- Counting allocators ---------------------------------------------- */
 
 static long live_blocks; /* allocations not yet freed, library + jansson */
+static long fail_at; /* when nonzero: the fail_at-th malloc from now fails */
 
 static void *count_malloc(size_t n) {
+  if (fail_at && --fail_at == 0) {
+    errno = ENOMEM;
+    return NULL; /* one failure, then malloc works again (transient) */
+  }
   void *p = malloc(n);
   if (p)
     live_blocks++;
@@ -711,6 +717,62 @@ static void test_session_key_named_like_a_tag_is_data(void **state) {
   mcs__record_clear(&rec);
 }
 
+/* jansson 2.14 ignores a failed growth of its lexer's token buffer
+ * (load.c, lex_save): the byte is dropped and the parse goes on, so a
+ * string can come back shorter with no error (fixed upstream after 2.14,
+ * commit 5cf038c). A record is decoded exactly or not at all: with each
+ * single allocation failing in turn, every decode gives the record
+ * unchanged or MCS_ENOMEM, never a cut value, and leaks nothing. The
+ * string's token (302 bytes with its quotes) crosses the buffer's sizes
+ * 16, 32, ... 256 inside its text, where jansson drops one byte and reads
+ * on safely; a failure as the closing quote is saved would make jansson
+ * itself read past its buffer, which no caller can mend (docs/design.md,
+ * "jansson under memory pressure"). */
+static void test_decode_under_each_allocation_failure_is_exact(void **state) {
+  (void)state;
+  char text[512], value[301];
+  for (size_t i = 0; i < 300; i++)
+    value[i] = (char)('a' + i % 26);
+  value[300] = '\0';
+  snprintf(text, sizeof text,
+           "{\"v\":1,\"c\":1700000000,\"r\":12345678901234567,"
+           "\"d\":{\"k\":\"%s\",\"n\":-123456789012345678}}",
+           value);
+  size_t exact = 0, nomem = 0;
+  for (long k = 1; k < 200; k++) {
+    mcs__record rec;
+    long before = live_blocks;
+    fail_at = k;
+    int rc = decode(text, &rec);
+    bool failed = fail_at == 0; /* the k-th allocation was reached */
+    fail_at = 0;
+    if (rc == MCS_OK) {
+      json_t *d = rec.data;
+      const json_t *k_value = json_object_get(d, "k");
+      if (!json_is_string(k_value) ||
+          json_string_length(k_value) != sizeof value - 1 ||
+          memcmp(json_string_value(k_value), value, sizeof value - 1) ||
+          json_integer_value(json_object_get(d, "n")) != -123456789012345678 ||
+          rec.rev != 12345678901234567u || rec.created != 1700000000)
+        fail_msg("allocation %ld failing: decoded a different record", k);
+      mcs__record_clear(&rec);
+      exact++;
+    } else if (rc == MCS_ENOMEM) {
+      nomem++;
+    } else {
+      fail_msg("allocation %ld failing: %s, want OK or ENOMEM", k,
+               mcs_errname(rc));
+    }
+    if (live_blocks != before)
+      fail_msg("allocation %ld failing: %ld block(s) leaked", k,
+               live_blocks - before);
+    if (!failed)
+      break; /* past the decode's last allocation */
+  }
+  assert_true(nomem > 0); /* the failures did reach the decoder */
+  assert_true(exact > 0);
+}
+
 int main(void) {
   json_set_alloc_funcs(count_malloc, count_free);
   if (mcs_replace_allocator(count_malloc, count_realloc, count_calloc,
@@ -752,6 +814,7 @@ int main(void) {
       T(test_trailing_garbage_is_corrupt),
       T(test_input_over_size_limit_is_toobig),
       T(test_encode_over_size_limit_is_toobig),
+      T(test_decode_under_each_allocation_failure_is_exact),
   };
 #undef T
   return cmocka_run_group_tests_name("codec_json", tests, NULL, NULL);

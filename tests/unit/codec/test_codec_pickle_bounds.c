@@ -256,6 +256,38 @@ static void test_allocation_failures_are_clean(void **state) {
   }
 }
 
+/* FLOAT text longer than 15 bytes is read exactly, also when an
+ * allocation fails on the way: the value or MCS_ENOMEM, never a float with
+ * a digit dropped (jansson 2.14's lexer drops one when its buffer cannot
+ * grow, so op_float reads the text with strtod instead). */
+static void test_long_float_text_is_exact_or_enomem(void **state) {
+  (void)state;
+  static const char in[] = "\x80\x04}(\x8c\x01"
+                           "fF1.2345678901234567e-300\n\x8c\x01"
+                           "gF0.10000000000000001\nu.";
+  size_t exact = 0;
+  for (long nth = 0; nth < 64; nth++) {
+    mcs__record rec;
+    long before = live_blocks;
+    fail_countdown = nth;
+    int rc = decode(in, sizeof in - 1, &rec, NULL);
+    fail_countdown = -1;
+    if (rc == MCS_OK) {
+      assert_true(json_real_value(json_object_get(rec.data, "f")) ==
+                  1.2345678901234567e-300);
+      assert_true(json_real_value(json_object_get(rec.data, "g")) == 0.1);
+      mcs__record_clear(&rec);
+      exact++;
+    } else if (rc != MCS_ENOMEM) {
+      fail_msg("allocation %ld failed: %s", nth, mcs_errname(rc));
+    }
+    if (live_blocks != before)
+      fail_msg("allocation %ld failed: %ld block(s) leaked", nth,
+               live_blocks - before);
+  }
+  assert_true(exact > 0);
+}
+
 int main(void) {
   if (pickle_tests_init())
     return 1;
@@ -270,6 +302,7 @@ int main(void) {
       T(test_reason_names_the_refused_opcode),
       T(test_container_shared_while_open_but_unchanged),
       T(test_allocation_failures_are_clean),
+      T(test_long_float_text_is_exact_or_enomem),
   };
 #undef T
   return cmocka_run_group_tests_name("codec_pickle_bounds", tests, NULL, NULL);
