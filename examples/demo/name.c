@@ -4,44 +4,7 @@
 #include <string.h>
 
 #include "name.h"
-
-/* Decodes the UTF-8 sequence at s[*i..n) into *cp and advances *i.
- * False for anything not well formed (RFC 3629): stray continuation
- * bytes, truncated sequences, overlong forms, surrogates, values beyond
- * U+10FFFF. */
-static bool next_code_point(const unsigned char *s, size_t n, size_t *i,
-                            uint32_t *cp) {
-  unsigned char b = s[*i];
-  size_t extra = b < 0x80                ? 0
-                 : b >= 0xc2 && b < 0xe0 ? 1
-                 : b >= 0xe0 && b < 0xf0 ? 2
-                 : b >= 0xf0 && b < 0xf5 ? 3
-                                         : 4;
-  if (extra == 4 || n - *i <= extra)
-    return false;
-  static const uint32_t first_mask[] = {0x7f, 0x1f, 0x0f, 0x07};
-  static const uint32_t least[] = {0, 0x80, 0x800, 0x10000};
-  uint32_t v = b & first_mask[extra];
-  for (size_t k = 1; k <= extra; k++) {
-    unsigned char c = s[*i + k];
-    if ((c & 0xc0) != 0x80)
-      return false;
-    v = v << 6 | (c & 0x3f);
-  }
-  if (v < least[extra] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-    return false;
-  *i += extra + 1;
-  *cp = v;
-  return true;
-}
-
-static bool is_control(uint32_t cp) {
-  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
-}
-
-static bool is_bidi_control(uint32_t cp) {
-  return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
+#include "text.h"
 
 /* Characters that show nothing on their own: the space separators and
  * the zero-width ones. A name made only of them greets nobody. */
@@ -70,11 +33,11 @@ name_verdict name_check(char *name, size_t *len) {
   name_verdict found = NAME_OK;
   for (size_t i = 0; i < *len;) {
     uint32_t cp;
-    if (!next_code_point(s, *len, &i, &cp))
+    if (!text_next(s, *len, &i, &cp))
       return NAME_NOT_UTF8; /* the first rule a reader can act on */
-    if (found == NAME_OK && is_control(cp))
+    if (found == NAME_OK && text_is_control(cp))
       found = NAME_CONTROL;
-    else if (found == NAME_OK && is_bidi_control(cp))
+    else if (found == NAME_OK && text_is_bidi_control(cp))
       found = NAME_BIDI;
     visible = visible || !is_invisible(cp);
   }

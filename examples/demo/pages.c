@@ -5,9 +5,11 @@
  * Now the policy allows styles from this origin only, and nothing else. */
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include <mcsession.h>
 
+#include "device.h"
 #include "pages.h"
 
 static const char STYLE[] =
@@ -52,7 +54,16 @@ static const char STYLE[] =
     "margin-top:1.5rem;padding-top:1.25rem;border-top:1px solid #eaeef2}"
     ".actions button{margin:0}"
     "a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}"
-    "footer{margin-top:1rem;font-size:.8rem;color:#8c959f}\n";
+    "footer{margin-top:1rem;font-size:.8rem;color:#8c959f}"
+    ".small{font-size:.85rem}"
+    "ul.sessions{list-style:none;margin:0 0 1rem;padding:0}"
+    "li.session{display:flex;flex-wrap:wrap;align-items:center;"
+    "gap:.25rem 1rem;padding:.75rem 0;border-top:1px solid #eaeef2}"
+    "li.session .about{flex:1 1 15rem;min-width:0}"
+    "li.session .agent{overflow-wrap:anywhere}"
+    "li.session form button{margin:0}"
+    ".this-device{margin-left:.5rem;padding:.1rem .5rem;border-radius:999px;"
+    "background:#dafbe1;color:#116329;font-size:.8rem;font-weight:600}\n";
 
 static void begin(strbuf *sb, const char *title) {
   sb_puts(sb, "<!doctype html>\n<html lang=\"en\"><head>"
@@ -90,8 +101,12 @@ static void home_count(strbuf *sb, int64_t count) {
               "(/count) counts a visit; this page just shows the number.</p>");
 }
 
-/* Per-user revocation: every session of this user, on every device. */
+/* Per-user revocation: every session of this user, on every device; and
+ * the page that lists them, to end them one by one. */
 static void everywhere_form(strbuf *sb, const char *xsrf) {
+  sb_puts(sb, "<p class=\"everywhere\"><a href=\"/sessions\" "
+              "id=\"sessions-link\">Your sessions</a><span class=\"muted\"> "
+              "— where you are signed in, and ending one</span></p>");
   sb_puts(sb, "<form class=\"everywhere\" method=\"post\" "
               "action=\"/logout-everywhere\">");
   xsrf_field(sb, xsrf);
@@ -118,15 +133,20 @@ void page_home(strbuf *sb, const char *name, size_t name_len, int64_t count,
   end(sb);
 }
 
+/* A notice above a page's content (what just happened), if any. */
+static void notice_para(strbuf *sb, const char *notice) {
+  if (!notice)
+    return;
+  sb_puts(sb, "<p class=\"notice\" id=\"notice\" role=\"status\">");
+  sb_html(sb, notice, strlen(notice));
+  sb_puts(sb, "</p>");
+}
+
 void page_login(strbuf *sb, const char *xsrf, const char *notice,
                 const char *error) {
   begin(sb, "Sign in");
   sb_puts(sb, "<h1>Sign in</h1>");
-  if (notice) {
-    sb_puts(sb, "<p class=\"notice\" id=\"notice\" role=\"status\">");
-    sb_html(sb, notice, strlen(notice));
-    sb_puts(sb, "</p>");
-  }
+  notice_para(sb, notice);
   if (error) {
     sb_puts(sb, "<p class=\"error\" id=\"error\" role=\"alert\">");
     sb_html(sb, error, strlen(error));
@@ -164,5 +184,106 @@ void page_error(strbuf *sb, unsigned status, const char *title,
   sb_puts(sb, "</h1><p class=\"muted\">");
   sb_html(sb, message, strlen(message));
   sb_puts(sb, "</p><nav><a href=\"/\">Home</a></nav>");
+  end(sb);
+}
+
+/* ---- Your sessions ---- */
+
+/* Unix seconds as "2026-12-03 14:05 UTC": one clock for every reader. */
+static void utc_time(strbuf *sb, int64_t t) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  char text[32];
+  if (t <= 0 || !gmtime_r(&tt, &tm) ||
+      strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &tm) == 0) {
+    sb_puts(sb, "unknown");
+    return;
+  }
+  sb_puts(sb, text);
+}
+
+/* One hidden field and a button: an action on this page's sessions. */
+static void session_form(strbuf *sb, const char *action, const char *xsrf,
+                         const char *handle, const char *button) {
+  sb_puts(sb, "<form method=\"post\" action=\"");
+  sb_puts(sb, action);
+  sb_puts(sb, "\">");
+  xsrf_field(sb, xsrf);
+  if (handle) {
+    sb_puts(sb, "<input type=\"hidden\" name=\"handle\" value=\"");
+    sb_html(sb, handle, strlen(handle));
+    sb_puts(sb, "\">");
+  }
+  sb_puts(sb, "<button type=\"submit\" class=\"quiet\">");
+  sb_puts(sb, button);
+  sb_puts(sb, "</button></form>");
+}
+
+/* The device (a short name; the whole User-Agent below it) and where it
+ * signed in from: labels 0 and 1, as POST /login gives them. */
+static void session_about(strbuf *sb, const mcs_user_session *e, bool here) {
+  char device[DEVICE_NAME_SIZE];
+  const char *label = e->label_count > 0 ? e->labels[0] : "";
+  device_name(label[0] ? label : "Unknown device", device);
+  sb_puts(sb, "<div class=\"about\"><strong class=\"device\">");
+  sb_html(sb, device, strlen(device));
+  sb_puts(sb, "</strong>");
+  if (here)
+    sb_puts(sb, "<span class=\"this-device\" id=\"this-device\">This "
+                "device</span>");
+  sb_puts(sb, "<div class=\"muted small\">");
+  if (e->label_count > 1 && e->labels[1][0]) {
+    sb_puts(sb, "from <span class=\"address\">");
+    sb_html(sb, e->labels[1], strlen(e->labels[1]));
+    sb_puts(sb, "</span> · ");
+  }
+  sb_puts(sb, "signed in <span class=\"created\">");
+  utc_time(sb, e->created);
+  sb_puts(sb, "</span> · last seen <span class=\"last-seen\">");
+  utc_time(sb, e->last_seen);
+  sb_puts(sb, "</span></div>");
+  if (label[0]) {
+    sb_puts(sb, "<div class=\"muted small agent\">");
+    sb_html(sb, label, strlen(label));
+    sb_puts(sb, "</div>");
+  }
+  sb_puts(sb, "</div>");
+}
+
+static void session_row(strbuf *sb, const sessions_view *v,
+                        const mcs_user_session *e) {
+  bool here = strcmp(e->handle, v->this_handle) == 0;
+  sb_puts(sb, "<li class=\"session\" data-handle=\"");
+  sb_html(sb, e->handle, strlen(e->handle));
+  sb_puts(sb, here ? "\" aria-current=\"true\">" : "\">");
+  session_about(sb, e, here);
+  if (!here)
+    session_form(sb, "/sessions/end", v->xsrf, e->handle, "End");
+  sb_puts(sb, "</li>");
+}
+
+void page_sessions(strbuf *sb, const sessions_view *v) {
+  begin(sb, "Your sessions");
+  sb_puts(sb, "<h1>Your sessions</h1>");
+  notice_para(sb, v->notice);
+  sb_puts(sb, "<p class=\"muted\">Where <strong>");
+  sb_html(sb, v->name, v->name_len);
+  sb_puts(sb, "</strong> is signed in. Ending a session signs that device "
+              "out: its next visit finds no session.</p>"
+              "<ul class=\"sessions\" id=\"sessions\">");
+  size_t others = 0;
+  for (size_t i = 0; i < v->count; i++) {
+    session_row(sb, v, &v->list[i]);
+    others += strcmp(v->list[i].handle, v->this_handle) != 0;
+  }
+  sb_puts(sb, "</ul>");
+  if (others > 0)
+    session_form(sb, "/sessions/end-others", v->xsrf, NULL,
+                 "Log out everywhere else");
+  else
+    sb_puts(sb, "<p id=\"only-this\">No other device is signed in.</p>");
+  sb_puts(sb, "<p class=\"muted small\">Times are UTC. \"Last seen\" is "
+              "noted every few minutes, not on every visit.</p>"
+              "<nav><a href=\"/\">Home</a></nav>");
   end(sb);
 }

@@ -88,6 +88,8 @@ bool route_task_start(route_task *t, app *a, mcs_loop *loop, const request *rq,
 void route_task_release(route_task *t) {
   mcs_session_free(t->call.session);
   t->call.session = NULL;
+  mcs_free(t->call.list);
+  t->call.list = NULL;
   mcs_session_free(t->rp.session);
   t->rp.session = NULL;
   sb_free(&t->rp.body);

@@ -23,6 +23,7 @@
 #include <mcsession.h>
 
 #include "app.h"
+#include "device.h"
 #include "reply.h"
 #include "routes.h"
 
@@ -46,6 +47,18 @@ typedef struct route_call {
    * (valid until it is saved or freed, which work does not do). */
   const char *user;
   bool revoked; /* POST /logout-everywhere: the user was revoked */
+  /* POST /login: the labels the user's list of sessions shows. */
+  char device[DEVICE_LABEL_SIZE]; /* device.h: from the User-Agent */
+  char client[CLIENT_LABEL_SIZE]; /* the client's address, or "" */
+  /* The sessions routes (route_sessions.c): this session's handle, and
+   * for POST /sessions/end the one to end. */
+  char handle[MCS_SESSION_HANDLE_LEN + 1];
+  char target[MCS_SESSION_HANDLE_LEN + 1];
+  /* GET /sessions and POST /sessions/end-others: the user's live
+   * sessions, OWNED (route_finish frees them with mcs_free); NULL when
+   * count is 0. */
+  mcs_user_session *list;
+  size_t count;
   int rc; /* work's result */
 } route_call;
 
@@ -81,7 +94,7 @@ void route_saved(app *a, const request *rq, const route_def *d, route_call *c,
                  reply *rp, int rc);
 
 /* The end of every request: frees a session still owned (a reply without
- * a save sends no cookies) and fills the status and content type a route
+ * a save sends no cookies) and a list of sessions, and fills the status and content type a route
  * left unset (200, HTML). */
 void route_finish(route_call *c, reply *rp);
 

@@ -1,80 +1,24 @@
-/* The recipe's app (docs/design.md, "Tornado mode") plus health, metrics
- * and a session-free /ping, each route split into the phases of
+/* The recipe's app (docs/design.md, "Tornado mode"), "Log out
+ * everywhere" and the route table (with "Your sessions" from
+ * route_sessions.c), plus health, metrics and a session-free /ping, each route split into the phases of
  * route_def.h so that the blocking driver (route_sync.c) and the
  * event-loop driver (route_async.c) run the same code. Independent of
  * the HTTP library: the drivers load and save the session, the server
  * sends the reply. */
 #include <string.h>
-#include <strings.h>
 
+#include "device.h"
 #include "form.h"
 #include "name.h"
 #include "pages.h"
-#include "route_def.h"
+#include "route_kit.h"
+#include "route_sessions.h"
 
 static const char TEXT[] = "text/plain; charset=utf-8";
-
-/* After a sign-out, or a sign-in form that had expired, the browser is
- * sent to the sign-in page with a notice saying what happened: a query
- * argument rather than state, so it needs no script, no cookie and no
- * store write, and a reload shows the same page. Only these values are
- * shown, as these fixed sentences. */
-#define LOGIN_SIGNED_OUT "/login?notice=signed-out"
-#define LOGIN_SIGNED_OUT_EVERYWHERE "/login?notice=signed-out-everywhere"
-#define LOGIN_FORM_EXPIRED "/login?notice=form-expired"
-
-static const struct {
-  const char *value, *text;
-} NOTICES[] = {
-    {"signed-out", "You are signed out."},
-    {"signed-out-everywhere", "You are signed out on every device."},
-    {"form-expired",
-     "This form was open too long (or you signed in or out in another tab) "
-     "and has expired. Please sign in again."},
-};
-
-static const char *notice_text(const char *value) {
-  for (size_t i = 0; value && i < sizeof NOTICES / sizeof NOTICES[0]; i++)
-    if (strcmp(NOTICES[i].value, value) == 0)
-      return NOTICES[i].text;
-  return NULL;
-}
-
-static void redirect(reply *rp, const char *location) {
-  rp->status = 302;
-  rp->location = location;
-  rp->content_type = TEXT;
-  sb_puts(&rp->body, "See ");
-  sb_puts(&rp->body, location);
-  sb_puts(&rp->body, "\n");
-}
-
-/* The recipe's current_user: session["user_name"]. A retired session (the
- * cookie from before a login moments ago: mcs_session_regenerate) is
- * nobody, whatever its old data says. */
-static bool user_name(const mcs_session *s, const char **name, size_t *len) {
-  return mcs_session_outcome(s) != MCS_SESSION_RETIRED &&
-         mcs_session_get_str(s, "user_name", name, len) == MCS_OK;
-}
-
-static bool logged_in(const mcs_session *s) {
-  return user_name(s, NULL, NULL);
-}
 
 static int64_t count_of(const mcs_session *s) {
   int64_t n = 0;
   return mcs_session_get_int(s, "count", &n) == MCS_OK ? n : 0;
-}
-
-/* A CSRF token for the page, issued before the save that makes a new
- * session's cookie go out with it. */
-static route_step issue_token(route_call *c, reply *rp) {
-  int rc = mcs_csrf_token(c->session, c->xsrf, sizeof c->xsrf);
-  if (rc != MCS_OK) {
-    route_session_error(rp, rc);
-    return STEP_REPLY;
-  }
-  return STEP_SAVE;
 }
 
 /* ---- GET / ---- */
@@ -118,53 +62,6 @@ static void login_form_render(app *a, const request *rq, route_call *c,
 }
 
 /* ---- POST /login ---- */
-
-typedef enum form_check {
-  FORM_CHECKED, /* a form this session was given: go on */
-  FORM_REFUSED, /* *rp is the error page */
-  /* A token of the right shape that does not verify: a form this demo
-   * served, to a session that has ended since (the tab was open past the
-   * idle timeout, or signed in or out elsewhere; a demo restarted without
-   * --secret-file), or a forgery. Nothing is done either way. */
-  FORM_STALE
-} form_check;
-
-/* Checks the body's content type and its _xsrf field. */
-static form_check check_form(const request *rq, const mcs_session *s,
-                             reply *rp) {
-  static const char want[] = "application/x-www-form-urlencoded";
-  const char *ct = rq->content_type;
-  if (!ct || strncasecmp(ct, want, sizeof want - 1) != 0 ||
-      (ct[sizeof want - 1] != '\0' && ct[sizeof want - 1] != ';')) {
-    reply_error(rp, 415, "Send the form as application/x-www-form-urlencoded.");
-    return FORM_REFUSED;
-  }
-  char token[MCS_CSRF_TOKEN_LEN + 1];
-  size_t len;
-  int rc = form_get(rq->body, rq->body_len, "_xsrf", token, sizeof token, &len);
-  if (rc == FORM_MALFORMED) {
-    reply_error(rp, 400, "The form data is malformed.");
-    return FORM_REFUSED;
-  }
-  if (rc == FORM_OK && mcs_csrf_verify(s, token, len) == MCS_OK)
-    return FORM_CHECKED;
-  if (rc == FORM_OK && len == MCS_CSRF_TOKEN_LEN)
-    return FORM_STALE;
-  reply_error(rp, 403,
-              "The form has no valid _xsrf field. Send it from the page that "
-              "shows it.");
-  return FORM_REFUSED;
-}
-
-/* A stale logout form: the page was open too long. Nothing was done; the
- * home page (or the sign-in page, if the session has ended) is one click
- * away on the error page. */
-static void stale_page(reply *rp) {
-  reply_error(rp, 403,
-              "This page was open too long (or you signed in or out in "
-              "another tab), so nothing was done. Open the home page and try "
-              "again.");
-}
 
 /* Reads and checks the name field into c->name. False with c->refused
  * set for a name the person should change (the form is shown again,
@@ -218,14 +115,22 @@ static route_step login_prepare(app *a, const request *rq, route_call *c,
     rc = mcs_session_regenerate(c->session);
   if (rc != MCS_OK)
     return login_failed(rp, rc);
+  if (!a->bind_users)
+    return STEP_SAVE;
   /* Bound to its user, the session ends when the user is logged out
-   * everywhere. Binding reads the store (once, at login): work. */
-  return a->bind_users ? STEP_WORK : STEP_SAVE;
+   * everywhere, and is listed on the user's "Your sessions" page with
+   * where it signed in from. Binding reads the store (once, at login):
+   * work. */
+  device_label(rq->user_agent, c->device);
+  client_label(rq->client, c->client);
+  return STEP_WORK;
 }
 
 static void login_work(app *a, route_call *c) {
   (void)a;
-  c->rc = mcs_session_set_user(c->session, c->name);
+  const char *labels[] = {c->device, c->client};
+  c->rc = mcs_session_set_user_labels(c->session, c->name, labels,
+                                      c->client[0] ? 2 : 1);
 }
 
 static route_step login_after_work(app *a, const request *rq, route_call *c,
@@ -280,18 +185,10 @@ static route_step destroy_session(route_call *c, reply *rp) {
   return STEP_SAVE;
 }
 
-/* Checks a logout form: true to go on, else *rp is the page. */
-static bool logout_form(const request *rq, route_call *c, reply *rp) {
-  form_check fc = check_form(rq, c->session, rp);
-  if (fc == FORM_STALE)
-    stale_page(rp);
-  return fc == FORM_CHECKED;
-}
-
 static route_step logout_prepare(app *a, const request *rq, route_call *c,
                                  reply *rp) {
   (void)a;
-  return logout_form(rq, c, rp) ? destroy_session(c, rp) : STEP_REPLY;
+  return action_form(rq, c, rp) ? destroy_session(c, rp) : STEP_REPLY;
 }
 
 /* "Log out everywhere": revokes the user (one store write), which ends
@@ -299,16 +196,7 @@ static route_step logout_prepare(app *a, const request *rq, route_call *c,
  * the manager's revocation_check_interval elsewhere, at once here. */
 static route_step everywhere_prepare(app *a, const request *rq, route_call *c,
                                      reply *rp) {
-  /* Tornado mode binds no session to a user (the recipe has no users),
-   * so "everywhere" could only mean this session: the home page offers
-   * no such button there, and the route is not there either. */
-  if (!a->bind_users) {
-    reply_error(rp, 404,
-                "There is no page here: in tornado mode sessions are not "
-                "bound to users, so only Log out is offered.");
-    return STEP_REPLY;
-  }
-  if (!logout_form(rq, c, rp))
+  if (!native_only(a, rp) || !action_form(rq, c, rp))
     return STEP_REPLY;
   c->user = mcs_session_user(c->session);
   return c->user ? STEP_WORK : destroy_session(c, rp);
@@ -444,6 +332,25 @@ static const route_def routes[] = {
      .work = everywhere_work,
      .after_work = everywhere_after_work,
      .render = to_signed_out_everywhere},
+    {.path = "/sessions",
+     .method = "GET",
+     .session = true,
+     .prepare = sessions_prepare,
+     .work = sessions_work,
+     .after_work = sessions_after_work,
+     .render = sessions_render},
+    {.path = "/sessions/end",
+     .method = "POST",
+     .session = true,
+     .prepare = session_end_prepare,
+     .work = session_end_work,
+     .after_work = session_end_after_work},
+    {.path = "/sessions/end-others",
+     .method = "POST",
+     .session = true,
+     .prepare = end_others_prepare,
+     .work = end_others_work,
+     .after_work = end_others_after_work},
     {.path = "/healthz",
      .method = "GET",
      .prepare = health_prepare,
@@ -517,6 +424,8 @@ void route_saved(app *a, const request *rq, const route_def *d, route_call *c,
 void route_finish(route_call *c, reply *rp) {
   mcs_session_free(c->session);
   c->session = NULL;
+  mcs_free(c->list);
+  c->list = NULL;
   if (!rp->status)
     rp->status = 200;
   if (!rp->content_type)

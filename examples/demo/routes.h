@@ -18,6 +18,10 @@
 
 typedef struct request request;
 
+/* Bytes a client address takes as text, with its NUL: an IPv6 address
+ * (INET6_ADDRSTRLEN, 46) with room to spare. */
+#define CLIENT_LABEL_SIZE 64
+
 /* Loads the request's session from its Cookie header, for route(). A
  * server does it with its adapter (mcs_evhttp_session_load), so the
  * example shows that call; returns what it returns. */
@@ -33,6 +37,12 @@ struct request {
    * as fixed sentences, never the value itself. */
   const char *notice;
   const char *content_type; /* NULL when absent */
+  /* The User-Agent header as sent (NULL when absent) and the client's
+   * address as text (NULL when unknown): POST /login gives them to the
+   * session as labels for the user's list of sessions. The address is
+   * the connection's peer: behind a proxy, the proxy's. */
+  const char *user_agent;
+  const char *client;
   const char *body;         /* the whole body (at most DEMO_BODY_MAX bytes) */
   size_t body_len;
   session_loader load; /* route(): the server's; never NULL there */

@@ -40,6 +40,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <mcsession/mhd.h>
 #include <microhttpd.h>
 
@@ -81,6 +85,7 @@ typedef struct req_state {
   char *body;
   size_t len;
   request rq;      /* what the route reads, kept while it runs */
+  char client[CLIENT_LABEL_SIZE]; /* rq.client's text */
   route_task task; /* the route in progress, then its reply */
 } req_state;
 
@@ -183,6 +188,23 @@ static void task_done(route_task *t) {
   st->sl->resumed = true;
 }
 
+/* The client's address as text into st->client; rq.client points there,
+ * or is NULL when MHD does not know it. */
+static const char *client_text(req_state *st) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+  socklen_t len = !sa                        ? 0
+                  : sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                  : sa->sa_family == AF_INET6
+                      ? sizeof(struct sockaddr_in6)
+                      : 0;
+  return len && getnameinfo(sa, len, st->client, sizeof st->client, NULL, 0,
+                            NI_NUMERICHOST) == 0
+             ? st->client
+             : NULL;
+}
+
 /* The request as the routes see it. The strings point into the
  * connection's memory pool, which MHD keeps until the request completes
  * and leaves alone while the connection is suspended (MHD 0.9.75's
@@ -198,6 +220,7 @@ static void build_request(req_state *st, const char *url, const char *method) {
     cookie = NULL;
     cookie_len = 0;
   }
+  bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
   st->rq = (request){
       .method = method,
       .path = url,
@@ -205,6 +228,13 @@ static void build_request(req_state *st, const char *url, const char *method) {
                                             "notice"),
       .content_type = MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND,
                                                   MHD_HTTP_HEADER_CONTENT_TYPE),
+      /* Read for POSTs only (a sign-in uses them): a GET, the common
+       * request, pays for no address formatting. */
+      .user_agent = post ? MHD_lookup_connection_value(
+                               st->conn, MHD_HEADER_KIND,
+                               MHD_HTTP_HEADER_USER_AGENT)
+                         : NULL,
+      .client = post ? client_text(st) : NULL,
       .body = st->body,
       .body_len = st->len,
       .cookie = cookie,

@@ -144,12 +144,26 @@ static void route_request(app *a, struct evhttp_request *req, const char *path,
     reply_error(rp, 503, "Out of memory.");
     return;
   }
+  bool post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
+  char *peer = NULL;
+  ev_uint16_t port = 0;
+  /* Read for POSTs only (a sign-in uses them), as the other server does.
+   * evhttp keeps the peer's address as numeric text; the connection
+   * outlives this call. */
+  if (post)
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer,
+                               &port);
   request rq = {
       .method = method_name(evhttp_request_get_command(req)),
       .path = path,
       .notice = notice_arg(req, notice, sizeof notice),
       .content_type = evhttp_find_header(evhttp_request_get_input_headers(req),
                                          "Content-Type"),
+      .user_agent = post ? evhttp_find_header(
+                               evhttp_request_get_input_headers(req),
+                               "User-Agent")
+                         : NULL,
+      .client = peer,
       .body = body,
       .body_len = len,
       .load = load_session,

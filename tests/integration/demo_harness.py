@@ -136,12 +136,14 @@ class Demo:
         the connection closed without one)."""
         return raw_status(self.port, data)
 
-    def login(self, name):
-        """Logs in through the form; returns (cookie before, cookie after)."""
-        r = self.get("/login")
+    def login(self, name, user_agent=None):
+        """Logs in through the form (sending `user_agent` as the
+        User-Agent when given); returns (cookie before, cookie after)."""
+        hdrs = {"User-Agent": user_agent} if user_agent is not None else {}
+        r = self.get("/login", headers=hdrs)
         before, token = r.cookie(), r.xsrf()
         r = self.post("/login", {"name": name, "_xsrf": token},
-                      cookie=before)
+                      cookie=before, headers=hdrs)
         if r.status != 302:
             raise AssertionError("login failed: %d %s" % (r.status, r.body))
         return before, r.cookie()
@@ -154,6 +156,34 @@ class Demo:
                 name, value = line.rsplit(" ", 1)
                 out[name] = float(value)
         return out
+
+
+SESSION_ROW = re.compile(r'<li class="session" data-handle="([^"]+)"'
+                         r'( aria-current="true")?>')
+
+
+def session_rows(body):
+    """The rows of the "Your sessions" page: [(handle, this device?)]."""
+    return [(h, bool(here)) for h, here in SESSION_ROW.findall(body)]
+
+
+def memcached_commands(port):
+    """Every command memcached has served (stats, on a connection of its
+    own): each request a session store sends moves exactly one of these
+    counters (bench/mcstats.py says which)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(b"stats\r\n")
+        buf = b""
+        while not buf.endswith(b"END\r\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise AssertionError("memcached closed the stats connection")
+            buf += chunk
+    stats = dict(line.split()[1:3] for line in buf.decode().splitlines()
+                 if line.startswith("STAT "))
+    return sum(int(stats[k]) for k in (
+        "cmd_get", "cmd_set", "cmd_touch", "delete_hits", "delete_misses",
+        "incr_hits", "incr_misses", "decr_hits", "decr_misses"))
 
 
 def session_id(cookie):

@@ -30,7 +30,8 @@ import unittest
 
 import demo_harness
 from demo_harness import (TIMEOUT, Demo, Memcached, count_in, free_port,
-                          session_id, write_secret)
+                          memcached_commands, session_id, session_rows,
+                          write_secret)
 
 DEMO = None  # set from argv in main()
 PROGRAM = None  # its file name: "mcsession-demo", ...
@@ -546,6 +547,203 @@ class DemoTest(unittest.TestCase):
         self.assertGreater(m['mcsession_demo_requests_total{code="2xx"}'], 0)
 
 
+FIREFOX_LINUX = ("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 "
+                 "Firefox/121.0")
+CHROME_ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/"
+                  "537.36 (KHTML, like Gecko) Chrome/120.0 Mobile "
+                  "Safari/537.36")
+
+
+def other_rows(body):
+    return [h for h, here in session_rows(body) if not here]
+
+
+class SessionsPageTest(unittest.TestCase):
+    """ "Your sessions" (issue 16): the signed-in user's live sessions,
+    this device marked, each other one ended on its own (CSRF-protected
+    forms), all but this one ended at once; labels escaped."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.demo = Demo("--threads", "2")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.demo.stop()
+
+    def tearDown(self):
+        self.assertIsNone(self.demo.proc.poll(), "demo died: " + self.demo.err())
+
+    def page(self, cookie, path="/sessions"):
+        r = self.demo.get(path, cookie=cookie)
+        self.assertEqual(r.status, 200, r.body)
+        return r
+
+    def signed_in(self, cookie):
+        return self.demo.get("/", cookie=cookie).status == 200
+
+    def token(self, cookie):
+        """A CSRF token for the session, from the home page's forms (the
+        sessions page has forms only when there is another session)."""
+        return self.demo.get("/", cookie=cookie).xsrf()
+
+    def test_home_links_to_the_page_and_it_needs_a_sign_in(self):
+        _, c = self.demo.login("Linked")
+        self.assertIn('<a href="/sessions" id="sessions-link">Your sessions'
+                      '</a>', self.demo.get("/", cookie=c).body)
+        for cookie in (None, "garbage"):
+            r = self.demo.get("/sessions", cookie=cookie)
+            self.assertEqual((r.status, r.header("Location")),
+                             (302, "/login"))
+        self.assertEqual(self.demo.get("/sessions/end").status, 405)
+
+    def test_lists_two_logins_marks_this_device_and_ends_the_other(self):
+        _, laptop = self.demo.login("Twin", FIREFOX_LINUX)
+        _, phone = self.demo.login("Twin", CHROME_ANDROID)
+        _, stranger = self.demo.login("Not Twin", FIREFOX_LINUX)
+        r = self.page(laptop)
+        rows = session_rows(r.body)
+        self.assertEqual(len(rows), 2, r.body)
+        self.assertEqual([here for _, here in rows], [True, False])
+        self.assertEqual(r.body.count('id="this-device">This device<'), 1)
+        self.assertIn('<strong class="device">Firefox on Linux</strong>',
+                      r.body)
+        self.assertIn('<strong class="device">Chrome on Android</strong>',
+                      r.body)
+        self.assertIn('from <span class="address">127.0.0.1</span>', r.body)
+        self.assertRegex(r.body, r'signed in <span class="created">'
+                         r'\d{4}-\d\d-\d\d \d\d:\d\d UTC</span>')
+        self.assertIn(">Log out everywhere else</button>", r.body)
+        self.assertEqual(r.body.count(">End</button>"), 1)  # not this one
+        (other,) = other_rows(r.body)
+        self.assertEqual(other_rows(self.page(phone).body),
+                         [rows[0][0]], "the phone sees the laptop")
+
+        r = self.demo.post("/sessions/end", {"_xsrf": r.xsrf(),
+                                             "handle": other}, cookie=laptop)
+        self.assertEqual((r.status, r.header("Location")),
+                         (302, "/sessions?notice=session-ended"))
+        self.assertEqual(r.set_cookies(), [])
+        r = self.page(laptop, r.header("Location"))
+        self.assertIn("That session has ended", r.body)
+        self.assertEqual(session_rows(r.body), [(rows[0][0], True)])
+        self.assertIn('id="only-this">No other device is signed in.', r.body)
+        # The phone's next request finds no session: signed out, and its
+        # cookie starts a new, empty one.
+        r = self.demo.get("/", cookie=phone)
+        self.assertEqual((r.status, r.header("Location")), (302, "/login"))
+        self.assertEqual(count_in(self.demo.get("/count",
+                                                cookie=phone).body), 1)
+        self.assertTrue(self.signed_in(laptop))
+        self.assertTrue(self.signed_in(stranger))
+
+        # Ending it again: said plainly, nothing breaks.
+        r = self.demo.post("/sessions/end", {"_xsrf": self.token(laptop),
+                                             "handle": other}, cookie=laptop)
+        self.assertEqual((r.status, r.header("Location")),
+                         (302, "/sessions?notice=session-gone"))
+        self.assertIn("That session had already ended",
+                      self.page(laptop, r.header("Location")).body)
+        self.assertTrue(self.signed_in(laptop))
+
+    def test_forms_refuse_missing_forged_and_foreign_tokens(self):
+        _, laptop = self.demo.login("Guarded")
+        _, phone = self.demo.login("Guarded")
+        _, mallory = self.demo.login("Mallory")
+        token = self.page(laptop).xsrf()
+        (other,) = other_rows(self.page(laptop).body)
+        foreign = self.page(mallory).xsrf()
+        flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+        for path in ("/sessions/end", "/sessions/end-others"):
+            for body in ({}, {"_xsrf": ""}, {"_xsrf": "x" * 5000},
+                         {"_xsrf": flipped}, {"_xsrf": foreign}):
+                body = dict(body, handle=other)
+                r = self.demo.post(path, body, cookie=laptop)
+                self.assertEqual(r.status, 403, (path, body))
+                self.assertEqual(r.set_cookies(), [])
+            r = self.demo.post(path, "handle=" + other, cookie=laptop,
+                               headers={"Content-Type": "text/plain"})
+            self.assertEqual(r.status, 415)
+        self.assertTrue(self.signed_in(phone), "ended without a valid token")
+        self.assertEqual(len(session_rows(self.page(laptop).body)), 2)
+
+    def test_a_bad_or_own_handle_is_refused_and_another_users_is_gone(self):
+        _, c = self.demo.login("Careful")
+        _, victim = self.demo.login("Victim of Careful")
+        token = self.token(c)
+        ((mine, _),) = session_rows(self.page(c).body)
+        (theirs, _), = session_rows(self.page(victim).body)
+        for handle in ("", "x", "A" * 21, "A" * 23, "A" * 21 + "=",
+                       "<script>" + "A" * 14):
+            r = self.demo.post("/sessions/end", {"_xsrf": token,
+                                                 "handle": handle}, cookie=c)
+            self.assertEqual(r.status, 400, handle)
+            self.assertIn("does not say which session", r.body)
+        r = self.demo.post("/sessions/end", {"_xsrf": token}, cookie=c)
+        self.assertEqual(r.status, 400)
+        r = self.demo.post("/sessions/end", {"_xsrf": token, "handle": mine},
+                           cookie=c)
+        self.assertEqual(r.status, 400)
+        self.assertIn("To end it, use Log out", r.body)
+        # Handles name sessions in their own user's list only.
+        r = self.demo.post("/sessions/end", {"_xsrf": token,
+                                             "handle": theirs}, cookie=c)
+        self.assertEqual((r.status, r.header("Location")),
+                         (302, "/sessions?notice=session-gone"))
+        self.assertTrue(self.signed_in(victim))
+        self.assertTrue(self.signed_in(c))
+
+    def test_labels_are_escaped_and_any_user_agent_signs_in(self):
+        hostile = "<script>alert('x')</script> \"&amp;\" <img src=x>"
+        _, c = self.demo.login("Escaped", hostile)
+        # Bytes as sent: not UTF-8 (0xe9 alone), DEL, U+202E (a
+        # text-direction override), markup.
+        _, c2 = self.demo.login("Escaped", b"caf\xe9\x7f "
+                                + "\u202e".encode() + b"<b>")
+        _, c3 = self.demo.login("Escaped", "")
+        _, c4 = self.demo.login("Escaped", "Z" * 2000)
+        body = self.page(c).body
+        self.assertNotIn("<script>", body)
+        self.assertNotIn("<img", body)
+        self.assertNotIn("<b>", body)
+        self.assertIn("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; "
+                      "&quot;&amp;amp;&quot; &lt;img src=x&gt;", body)
+        self.assertIn("caf? &lt;b&gt;", body)  # not UTF-8, DEL, bidi
+        self.assertIn('<strong class="device">Unknown browser</strong>', body)
+        self.assertIn("Z" * 128 + "</div>", body)  # cut to a label's size
+        self.assertNotIn("Z" * 129, body)
+        self.assertIn("Z" * 40 + "\u2026</strong>", body)
+        self.assertEqual(len(session_rows(body)), 4)
+        for cookie in (c2, c3, c4):
+            self.assertTrue(self.signed_in(cookie))
+
+    def test_log_out_everywhere_else_keeps_this_device(self):
+        _, here = self.demo.login("Many")
+        others = [self.demo.login("Many")[1] for _ in range(3)]
+        _, stranger = self.demo.login("Not Many")
+        r = self.page(here)
+        self.assertEqual(len(session_rows(r.body)), 4)
+        r = self.demo.post("/sessions/end-others", {"_xsrf": r.xsrf()},
+                           cookie=here)
+        self.assertEqual((r.status, r.header("Location")),
+                         (302, "/sessions?notice=others-ended"))
+        r = self.page(here, r.header("Location"))
+        self.assertIn("Your other sessions have ended", r.body)
+        self.assertEqual([here for _, here in session_rows(r.body)], [True])
+        self.assertNotIn("Log out everywhere else", r.body)
+        self.assertTrue(self.signed_in(here), "this device was logged out")
+        for c in others:
+            r = self.demo.get("/", cookie=c)
+            self.assertEqual((r.status, r.header("Location")),
+                             (302, "/login"), "another device still works")
+        self.assertTrue(self.signed_in(stranger))
+        # Again, with nothing else left: fine, and still signed in.
+        r = self.demo.post("/sessions/end-others",
+                           {"_xsrf": self.token(here)}, cookie=here)
+        self.assertEqual(r.status, 302)
+        self.assertTrue(self.signed_in(here))
+
+
 class FlagsTest(unittest.TestCase):
     def run_demo(self, *args):
         p = subprocess.run([DEMO, *args], capture_output=True, text=True,
@@ -1036,6 +1234,46 @@ class MemcachedStoreTest(unittest.TestCase):
             r = demo.get("/count", cookie=c)
             self.assertEqual(r.status, 200)
             self.assertGreaterEqual(count_in(r.body), 2)
+        finally:
+            demo.stop()
+
+    def test_store_commands_for_login_load_list_and_logout(self):
+        """What each step costs in memcached commands, as memcached counts
+        them: an ordinary load stays at one (the list is not read), a
+        login and a logout pay for the user's list (docs/design.md, "A
+        user's sessions", has the figures)."""
+        demo = self.demo()
+        try:
+            def cost(step):
+                before = memcached_commands(self.mc.port)
+                r = step()
+                return memcached_commands(self.mc.port) - before, r
+
+            _, other = demo.login("Counted")  # the user's list exists
+            r = demo.get("/login")
+            c, token = r.cookie(), r.xsrf()
+            login, r = cost(lambda: demo.post(
+                "/login", {"name": "Counted", "_xsrf": token}, cookie=c))
+            self.assertEqual(r.status, 302)
+            c = r.cookie()
+            load, r = cost(lambda: demo.get("/", cookie=c))
+            self.assertEqual((load, r.status), (1, 200))
+            listing, r = cost(lambda: demo.get("/sessions", cookie=c))
+            self.assertEqual(len(session_rows(r.body)), 2)
+            token = r.xsrf()
+            logout, r = cost(lambda: demo.post("/logout", {"_xsrf": token},
+                                               cookie=c))
+            self.assertEqual(r.status, 302)
+            sys.stderr.write("\nmemcached commands: login %d, load %d, "
+                             "GET /sessions (2 sessions) %d, logout %d\n"
+                             % (login, load, listing, logout))
+            # A login: the pre-login session's read, the user's
+            # revocation generation, the new record's add, and the list's
+            # read and compare-and-swap. A logout: the read, the delete,
+            # and the list's read and compare-and-swap. The list page:
+            # the read, the list, the revocation state, and one read per
+            # session listed (nothing pruned, so no write).
+            self.assertEqual((login, load, listing, logout), (5, 1, 5, 4))
         finally:
             demo.stop()
 

@@ -184,18 +184,26 @@ class SharedSessions(OneServer):
 
     def test_c_offers_only_the_log_out_it_can_do(self):
         """Tornado mode binds no session to a user, so "Log out
-        everywhere ... on every device" would only log this session out:
-        the C side neither offers nor accepts it; "Log out" works and
-        says so."""
+        everywhere ... on every device" would only log this session out,
+        and there is no list of a user's sessions: the C side neither
+        offers nor accepts either; "Log out" works and says so."""
         b = Browser()
         b.login(self.c, "Tess")
         r = b.get(self.c, "/")
         self.assertIn(">Log out</button>", r.body)
         self.assertNotIn("everywhere", r.body)
         self.assertNotIn("every device", r.body)
+        self.assertNotIn("/sessions", r.body)  # no "Your sessions" page
+        token = r.xsrf()
         r = b.request(self.c, "POST", "/logout-everywhere",
-                      {"_xsrf": r.xsrf()})
+                      {"_xsrf": token})
         self.assertEqual(r.status, 404)
+        # Nor a list of the user's sessions: there is no user.
+        self.assertEqual(b.get(self.c, "/sessions").status, 404)
+        for path in ("/sessions/end", "/sessions/end-others"):
+            r = b.request(self.c, "POST", path,
+                          {"_xsrf": token, "handle": "A" * 22})
+            self.assertEqual(r.status, 404, path)
         self.assertGreets(self.py, b, "Tess")  # still signed in
         r = b.request(self.c, "POST", "/logout",
                       {"_xsrf": b.get(self.c, "/").xsrf()})

@@ -1,0 +1,205 @@
+/* A user's sessions, listed and ended one by one (route_sessions.h; the
+ * library side: mcsession/session.h, "A user's sessions").
+ *
+ * "Log out everywhere else" ends the other listed sessions one by one
+ * with mcs_manager_end_session rather than revoking the user and binding
+ * this session again. Revoke and re-bind would end this device too if
+ * any of its requests loaded in between (it would find itself revoked,
+ * and its record deleted before the re-bind's save), and other servers
+ * notice a revocation only after their revocation_check_interval; ending
+ * a session deletes its record, which every server sees at the session's
+ * next request, and never touches this device's record. What it does not
+ * reach is a session the list no longer holds (beyond the 64 newest):
+ * "Log out everywhere" (revocation) is there for that. Cost: one list,
+ * then about three store commands per session ended. */
+#include <string.h>
+#include <time.h>
+
+#include "form.h"
+#include "pages.h"
+#include "route_kit.h"
+#include "route_sessions.h"
+
+/* How often a session's end is tried again when the list kept changing
+ * under it (MCS_ECONFLICT: the record is deleted already, the entry not
+ * yet removed). */
+#define END_TRIES 3
+
+/* The checks every sessions route makes first: native mode, signed in
+ * (else to the sign-in page), this session's handle. STEP_WORK to go on
+ * with c->user and c->handle set; else STEP_REPLY with *rp the page. */
+static route_step signed_in_user(app *a, route_call *c, reply *rp) {
+  if (!native_only(a, rp))
+    return STEP_REPLY;
+  if (!logged_in(c->session)) {
+    redirect(rp, "/login");
+    return STEP_REPLY;
+  }
+  c->user = mcs_session_user(c->session);
+  int rc = mcs_session_handle(c->session, c->handle);
+  if (rc != MCS_OK) {
+    route_session_error(rp, rc);
+    return STEP_REPLY;
+  }
+  return STEP_WORK;
+}
+
+/* ---- GET /sessions ---- */
+
+route_step sessions_prepare(app *a, const request *rq, route_call *c,
+                            reply *rp) {
+  (void)rq;
+  route_step next = signed_in_user(a, c, rp);
+  if (next == STEP_WORK && issue_token(c, rp) != STEP_SAVE)
+    return STEP_REPLY;
+  return next;
+}
+
+void sessions_work(app *a, route_call *c) {
+  /* A signed-in session bound to no user (signed in before the demo
+   * bound users) has no list: the page shows none. */
+  c->rc = c->user ? mcs_manager_list_sessions(a->mgr, c->user, &c->list,
+                                              &c->count)
+                  : MCS_OK;
+}
+
+route_step sessions_after_work(app *a, const request *rq, route_call *c,
+                               reply *rp) {
+  (void)a;
+  (void)rq;
+  if (c->rc != MCS_OK) {
+    route_session_error(rp, c->rc);
+    return STEP_REPLY;
+  }
+  return STEP_SAVE; /* for a token's cookie; an unchanged session writes
+                       nothing */
+}
+
+void sessions_render(app *a, const request *rq, route_call *c, reply *rp) {
+  (void)a;
+  const char *name;
+  size_t len;
+  if (!user_name(c->session, &name, &len)) {
+    redirect(rp, "/login"); /* another tab logged out meanwhile */
+    return;
+  }
+  page_sessions(&rp->body,
+                &(sessions_view){.name = name,
+                                 .name_len = len,
+                                 .list = c->list,
+                                 .count = c->count,
+                                 .this_handle = c->handle,
+                                 .xsrf = c->xsrf,
+                                 .notice = notice_text(rq->notice),
+                                 .now = (int64_t)time(NULL)});
+}
+
+/* ---- POST /sessions/end ---- */
+
+/* A handle is MCS_SESSION_HANDLE_LEN characters of base64url. */
+static bool handle_well_formed(const char *h, size_t len) {
+  if (len != MCS_SESSION_HANDLE_LEN)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!((h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= 'a' && h[i] <= 'z') ||
+          (h[i] >= '0' && h[i] <= '9') || h[i] == '-' || h[i] == '_'))
+      return false;
+  return true;
+}
+
+/* Reads the form's handle into c->target: true when it names a session
+ * other than this one, else *rp is the 400 page. */
+static bool form_target(const request *rq, route_call *c, reply *rp) {
+  size_t len = 0;
+  int rc = form_get(rq->body, rq->body_len, "handle", c->target,
+                    sizeof c->target, &len);
+  if (rc != FORM_OK || !handle_well_formed(c->target, len)) {
+    reply_error(rp, 400,
+                "The form does not say which session to end. Use the End "
+                "buttons on the Your sessions page.");
+    return false;
+  }
+  if (strcmp(c->target, c->handle) == 0) {
+    reply_error(rp, 400,
+                "That is the session you are using now. To end it, use Log "
+                "out on the home page.");
+    return false;
+  }
+  return true;
+}
+
+route_step session_end_prepare(app *a, const request *rq, route_call *c,
+                               reply *rp) {
+  if (!native_only(a, rp) || !action_form(rq, c, rp))
+    return STEP_REPLY;
+  route_step next = signed_in_user(a, c, rp);
+  if (next == STEP_WORK && !form_target(rq, c, rp))
+    return STEP_REPLY;
+  if (next == STEP_WORK && !c->user) { /* no list: nothing to end */
+    redirect(rp, SESSIONS_GONE);
+    return STEP_REPLY;
+  }
+  return next;
+}
+
+/* Ends one session of c->user; returns what mcs_manager_end_session
+ * last did. */
+static int end_one(app *a, route_call *c, const char *handle) {
+  int rc = MCS_ECONFLICT;
+  for (int i = 0; i < END_TRIES && rc == MCS_ECONFLICT; i++)
+    rc = mcs_manager_end_session(a->mgr, c->user, handle);
+  return rc;
+}
+
+void session_end_work(app *a, route_call *c) {
+  c->rc = end_one(a, c, c->target);
+}
+
+/* Post/Redirect/Get: the list again, saying what happened. A session
+ * that was gone already (signed out, expired, ended in another tab, or
+ * not this user's) is said so plainly: nothing to do is not an error. */
+route_step session_end_after_work(app *a, const request *rq, route_call *c,
+                                  reply *rp) {
+  (void)a;
+  (void)rq;
+  if (c->rc == MCS_OK || c->rc == MCS_ENOENT)
+    redirect(rp, c->rc == MCS_OK ? SESSIONS_ENDED : SESSIONS_GONE);
+  else
+    route_session_error(rp, c->rc);
+  return STEP_REPLY;
+}
+
+/* ---- POST /sessions/end-others ---- */
+
+route_step end_others_prepare(app *a, const request *rq, route_call *c,
+                              reply *rp) {
+  if (!native_only(a, rp) || !action_form(rq, c, rp))
+    return STEP_REPLY;
+  route_step next = signed_in_user(a, c, rp);
+  if (next == STEP_WORK && !c->user) { /* no list: nothing to end */
+    redirect(rp, SESSIONS_OTHERS_ENDED);
+    return STEP_REPLY;
+  }
+  return next;
+}
+
+void end_others_work(app *a, route_call *c) {
+  c->rc = mcs_manager_list_sessions(a->mgr, c->user, &c->list, &c->count);
+  for (size_t i = 0; c->rc == MCS_OK && i < c->count; i++) {
+    if (strcmp(c->list[i].handle, c->handle) == 0)
+      continue; /* this device */
+    int rc = end_one(a, c, c->list[i].handle);
+    c->rc = rc == MCS_ENOENT ? MCS_OK : rc; /* ended meanwhile: fine */
+  }
+}
+
+route_step end_others_after_work(app *a, const request *rq, route_call *c,
+                                 reply *rp) {
+  (void)a;
+  (void)rq;
+  if (c->rc == MCS_OK)
+    redirect(rp, SESSIONS_OTHERS_ENDED);
+  else
+    route_session_error(rp, c->rc);
+  return STEP_REPLY;
+}
