@@ -4,9 +4,15 @@
 // flags, count, log out and see it confirmed; sign in from a tab whose
 // form went stale meanwhile (signed in and out in another tab) and get a
 // fresh form that says so and works; log out everywhere, confirmed.
+// "Your sessions" with two browsers (contexts: two cookie jars) signed
+// in as the same user: the first sees two rows, this device marked, ends
+// the second, whose next request finds it signed out; signed in again,
+// the second is ended by the first's "Log out everywhere else", which
+// leaves the first signed in.
 // Saves screenshots to OUTDIR: e2e-login.png (the form), e2e-count.png
 // (the counter), e2e-demo.png (the greeting after counting),
-// e2e-stale.png (the fresh form after a stale one).
+// e2e-stale.png (the fresh form after a stale one), e2e-sessions.png
+// (the sessions page with two rows).
 //
 // Usage: node demo.e2e.mjs PATH/TO/mcsession-demo OUTDIR
 import assert from 'node:assert/strict';
@@ -126,6 +132,80 @@ async function staleTabLogin(context, page, url) {
   assert.equal(await page.textContent('#greeting'), `What's up, ${NAME}?`);
 }
 
+// The sessions page as `page` sees it: its rows, and which is this
+// device's.
+async function sessionRows(page) {
+  return page.$$eval('li.session', (rows) => rows.map((row) => ({
+    here: row.getAttribute('aria-current') === 'true',
+    device: row.querySelector('.device').textContent,
+    marked: row.querySelector('#this-device') !== null,
+  })));
+}
+
+async function openSessions(page, url) {
+  await page.goto(url);
+  await Promise.all([page.waitForURL(/\/sessions$/),
+                     page.click('#sessions-link')]);
+  assert.equal(await page.textContent('h1'), 'Your sessions');
+  return sessionRows(page);
+}
+
+async function signedOut(page, url) {
+  await page.goto(url);
+  return new URL(page.url()).pathname === '/login';
+}
+
+// Clicks a button on the sessions page; lands on it again with a notice.
+async function sessionsAction(page, button, notice) {
+  await Promise.all([page.waitForURL(/\/sessions\?notice=/),
+                     page.click(button)]);
+  assert.match(await page.textContent('#notice'), notice);
+}
+
+async function yourSessions(url) {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
+  });
+  try {
+    const [first, second] = await Promise.all(
+      [0, 1].map(async () => {
+        const context = await browser.newContext(
+          { viewport: { width: 900, height: 700 } });
+        const page = await context.newPage();
+        page.setDefaultTimeout(15000);
+        return page;
+      }));
+    await loginThroughTheForm(first, url, false);
+    await loginThroughTheForm(second, url, false);
+    step('the first browser sees two sessions, itself marked');
+    let rows = await openSessions(first, url);
+    assert.equal(rows.length, 2, JSON.stringify(rows));
+    assert.deepEqual(rows.map((r) => r.here).sort(), [false, true]);
+    assert.ok(rows.every((r) => r.marked === r.here), 'mark on another row');
+    assert.ok(rows.every((r) => /Chrome on Linux$/.test(r.device)),
+              `devices: ${rows.map((r) => r.device)}`);
+    await first.mouse.move(0, 0);
+    await first.screenshot({ path: join(outDir, 'e2e-sessions.png') });
+    step('it ends the second, which is signed out at its next request');
+    await sessionsAction(first, 'li.session:not([aria-current]) ' +
+                         'button:text-is("End")', /^That session has ended/);
+    assert.equal((await sessionRows(first)).length, 1);
+    assert.ok(await signedOut(second, url), 'the ended session still works');
+    assert.ok(!await signedOut(first, url), 'the first was signed out');
+    step('"Log out everywhere else" ends the second again, not the first');
+    await loginThroughTheForm(second, url, false);
+    assert.equal((await openSessions(first, url)).length, 2);
+    await sessionsAction(first, 'button:text-is("Log out everywhere else")',
+                         /^Your other sessions have ended/);
+    rows = await sessionRows(first);
+    assert.deepEqual(rows.map((r) => r.here), [true]);
+    assert.ok(await signedOut(second, url), 'the other session still works');
+    assert.ok(!await signedOut(first, url), 'this device was signed out');
+  } finally {
+    await browser.close();
+  }
+}
+
 async function run(url) {
   const profile = mkdtempSync(join(tmpdir(), 'mcs-e2e-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -158,6 +238,7 @@ async function run(url) {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
   }
+  await yourSessions(url);
 }
 
 const watchdog = setTimeout(() => {
