@@ -133,13 +133,21 @@ void page_home(strbuf *sb, const char *name, size_t name_len, int64_t count,
   end(sb);
 }
 
+/* `text` HTML-escaped between two pieces of markup; nothing when it is
+ * NULL. */
+static void escaped(strbuf *sb, const char *before, const char *text,
+                    const char *after) {
+  if (!text)
+    return;
+  sb_puts(sb, before);
+  sb_html(sb, text, strlen(text));
+  sb_puts(sb, after);
+}
+
 /* A notice above a page's content (what just happened), if any. */
 static void notice_para(strbuf *sb, const char *notice) {
-  if (!notice)
-    return;
-  sb_puts(sb, "<p class=\"notice\" id=\"notice\" role=\"status\">");
-  sb_html(sb, notice, strlen(notice));
-  sb_puts(sb, "</p>");
+  escaped(sb, "<p class=\"notice\" id=\"notice\" role=\"status\">", notice,
+          "</p>");
 }
 
 void page_login(strbuf *sb, const char *xsrf, const char *notice,
@@ -147,11 +155,7 @@ void page_login(strbuf *sb, const char *xsrf, const char *notice,
   begin(sb, "Sign in");
   sb_puts(sb, "<h1>Sign in</h1>");
   notice_para(sb, notice);
-  if (error) {
-    sb_puts(sb, "<p class=\"error\" id=\"error\" role=\"alert\">");
-    sb_html(sb, error, strlen(error));
-    sb_puts(sb, "</p>");
-  }
+  escaped(sb, "<p class=\"error\" id=\"error\" role=\"alert\">", error, "</p>");
   sb_puts(sb, "<p class=\"muted\">Any name will do: it is kept in your "
               "server-side session.</p>"
               "<form method=\"post\" action=\"/login\">"
@@ -209,11 +213,7 @@ static void session_form(strbuf *sb, const char *action, const char *xsrf,
   sb_puts(sb, action);
   sb_puts(sb, "\">");
   xsrf_field(sb, xsrf);
-  if (handle) {
-    sb_puts(sb, "<input type=\"hidden\" name=\"handle\" value=\"");
-    sb_html(sb, handle, strlen(handle));
-    sb_puts(sb, "\">");
-  }
+  escaped(sb, "<input type=\"hidden\" name=\"handle\" value=\"", handle, "\">");
   sb_puts(sb, "<button type=\"submit\" class=\"quiet\">");
   sb_puts(sb, button);
   sb_puts(sb, "</button></form>");
@@ -225,37 +225,29 @@ static void session_about(strbuf *sb, const mcs_user_session *e, bool here) {
   char device[DEVICE_NAME_SIZE];
   const char *label = e->label_count > 0 ? e->labels[0] : "";
   device_name(label[0] ? label : "Unknown device", device);
-  sb_puts(sb, "<div class=\"about\"><strong class=\"device\">");
-  sb_html(sb, device, strlen(device));
-  sb_puts(sb, "</strong>");
+  escaped(sb, "<div class=\"about\"><strong class=\"device\">", device,
+          "</strong>");
   if (here)
     sb_puts(sb, "<span class=\"this-device\" id=\"this-device\">This "
                 "device</span>");
   sb_puts(sb, "<div class=\"muted small\">");
-  if (e->label_count > 1 && e->labels[1][0]) {
-    sb_puts(sb, "from <span class=\"address\">");
-    sb_html(sb, e->labels[1], strlen(e->labels[1]));
-    sb_puts(sb, "</span> · ");
-  }
+  if (e->label_count > 1 && e->labels[1][0])
+    escaped(sb, "from <span class=\"address\">", e->labels[1], "</span> · ");
   sb_puts(sb, "signed in <span class=\"created\">");
   utc_time(sb, e->created);
   sb_puts(sb, "</span> · last seen <span class=\"last-seen\">");
   utc_time(sb, e->last_seen);
   sb_puts(sb, "</span></div>");
-  if (label[0]) {
-    sb_puts(sb, "<div class=\"muted small agent\">");
-    sb_html(sb, label, strlen(label));
-    sb_puts(sb, "</div>");
-  }
+  if (label[0])
+    escaped(sb, "<div class=\"muted small agent\">", label, "</div>");
   sb_puts(sb, "</div>");
 }
 
 static void session_row(strbuf *sb, const sessions_view *v,
                         const mcs_user_session *e) {
   bool here = strcmp(e->handle, v->this_handle) == 0;
-  sb_puts(sb, "<li class=\"session\" data-handle=\"");
-  sb_html(sb, e->handle, strlen(e->handle));
-  sb_puts(sb, here ? "\" aria-current=\"true\">" : "\">");
+  escaped(sb, "<li class=\"session\" data-handle=\"", e->handle,
+          here ? "\" aria-current=\"true\">" : "\">");
   session_about(sb, e, here);
   if (!here)
     session_form(sb, "/sessions/end", v->xsrf, e->handle, "End");

@@ -25,7 +25,6 @@ typedef struct sessions_view {
   const char *this_handle; /* this session's (mcs_session_handle) */
   const char *xsrf;
   const char *notice; /* what just happened, or NULL */
-  int64_t now;        /* Unix seconds */
 } sessions_view;
 
 /* The user's live sessions: device, address, signed in, last seen; this

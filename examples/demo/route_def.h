@@ -94,8 +94,8 @@ void route_saved(app *a, const request *rq, const route_def *d, route_call *c,
                  reply *rp, int rc);
 
 /* The end of every request: frees a session still owned (a reply without
- * a save sends no cookies) and a list of sessions, and fills the status and content type a route
- * left unset (200, HTML). */
+ * a save sends no cookies) and a list of sessions, and fills the status and
+ * content type a route left unset (200, HTML). */
 void route_finish(route_call *c, reply *rp);
 
 #endif

@@ -13,7 +13,6 @@
  * "Log out everywhere" (revocation) is there for that. Cost: one list,
  * then about three store commands per session ended. */
 #include <string.h>
-#include <time.h>
 
 #include "form.h"
 #include "pages.h"
@@ -58,9 +57,9 @@ route_step sessions_prepare(app *a, const request *rq, route_call *c,
 void sessions_work(app *a, route_call *c) {
   /* A signed-in session bound to no user (signed in before the demo
    * bound users) has no list: the page shows none. */
-  c->rc = c->user ? mcs_manager_list_sessions(a->mgr, c->user, &c->list,
-                                              &c->count)
-                  : MCS_OK;
+  c->rc = c->user
+              ? mcs_manager_list_sessions(a->mgr, c->user, &c->list, &c->count)
+              : MCS_OK;
 }
 
 route_step sessions_after_work(app *a, const request *rq, route_call *c,
@@ -83,15 +82,13 @@ void sessions_render(app *a, const request *rq, route_call *c, reply *rp) {
     redirect(rp, "/login"); /* another tab logged out meanwhile */
     return;
   }
-  page_sessions(&rp->body,
-                &(sessions_view){.name = name,
-                                 .name_len = len,
-                                 .list = c->list,
-                                 .count = c->count,
-                                 .this_handle = c->handle,
-                                 .xsrf = c->xsrf,
-                                 .notice = notice_text(rq->notice),
-                                 .now = (int64_t)time(NULL)});
+  page_sessions(&rp->body, &(sessions_view){.name = name,
+                                            .name_len = len,
+                                            .list = c->list,
+                                            .count = c->count,
+                                            .this_handle = c->handle,
+                                            .xsrf = c->xsrf,
+                                            .notice = notice_text(rq->notice)});
 }
 
 /* ---- POST /sessions/end ---- */
@@ -128,18 +125,26 @@ static bool form_target(const request *rq, route_call *c, reply *rp) {
   return true;
 }
 
-route_step session_end_prepare(app *a, const request *rq, route_call *c,
-                               reply *rp) {
-  if (!native_only(a, rp) || !action_form(rq, c, rp))
+/* The checks both actions make: native mode, a form of this session's,
+ * signed in, and (when `target`) the handle to end in c->target. A
+ * session bound to no user has no list, so nothing to end: it is sent to
+ * `no_list`. STEP_WORK to go on, else STEP_REPLY with *rp the page. */
+static route_step action_prepare(app *a, const request *rq, route_call *c,
+                                 reply *rp, bool target, const char *no_list) {
+  if (!native_only(a, rp) || !action_form(rq, c, rp) ||
+      signed_in_user(a, c, rp) != STEP_WORK ||
+      (target && !form_target(rq, c, rp)))
     return STEP_REPLY;
-  route_step next = signed_in_user(a, c, rp);
-  if (next == STEP_WORK && !form_target(rq, c, rp))
-    return STEP_REPLY;
-  if (next == STEP_WORK && !c->user) { /* no list: nothing to end */
-    redirect(rp, SESSIONS_GONE);
+  if (!c->user) {
+    redirect(rp, no_list);
     return STEP_REPLY;
   }
-  return next;
+  return STEP_WORK;
+}
+
+route_step session_end_prepare(app *a, const request *rq, route_call *c,
+                               reply *rp) {
+  return action_prepare(a, rq, c, rp, true, SESSIONS_GONE);
 }
 
 /* Ends one session of c->user; returns what mcs_manager_end_session
@@ -173,14 +178,7 @@ route_step session_end_after_work(app *a, const request *rq, route_call *c,
 
 route_step end_others_prepare(app *a, const request *rq, route_call *c,
                               reply *rp) {
-  if (!native_only(a, rp) || !action_form(rq, c, rp))
-    return STEP_REPLY;
-  route_step next = signed_in_user(a, c, rp);
-  if (next == STEP_WORK && !c->user) { /* no list: nothing to end */
-    redirect(rp, SESSIONS_OTHERS_ENDED);
-    return STEP_REPLY;
-  }
-  return next;
+  return action_prepare(a, rq, c, rp, false, SESSIONS_OTHERS_ENDED);
 }
 
 void end_others_work(app *a, route_call *c) {

@@ -1,10 +1,10 @@
 /* The recipe's app (docs/design.md, "Tornado mode"), "Log out
  * everywhere" and the route table (with "Your sessions" from
- * route_sessions.c), plus health, metrics and a session-free /ping, each route split into the phases of
- * route_def.h so that the blocking driver (route_sync.c) and the
- * event-loop driver (route_async.c) run the same code. Independent of
- * the HTTP library: the drivers load and save the session, the server
- * sends the reply. */
+ * route_sessions.c), plus health, metrics and a session-free /ping.
+ * Each route is split into the phases of route_def.h so that the
+ * blocking driver (route_sync.c) and the event-loop driver
+ * (route_async.c) run the same code. Independent of the HTTP library:
+ * the drivers load and save the session, the server sends the reply. */
 #include <string.h>
 
 #include "device.h"

@@ -194,11 +194,10 @@ static const char *client_text(req_state *st) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-  socklen_t len = !sa                        ? 0
-                  : sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-                  : sa->sa_family == AF_INET6
-                      ? sizeof(struct sockaddr_in6)
-                      : 0;
+  socklen_t len = !sa                         ? 0
+                  : sa->sa_family == AF_INET  ? sizeof(struct sockaddr_in)
+                  : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : 0;
   return len && getnameinfo(sa, len, st->client, sizeof st->client, NULL, 0,
                             NI_NUMERICHOST) == 0
              ? st->client
@@ -230,10 +229,10 @@ static void build_request(req_state *st, const char *url, const char *method) {
                                                   MHD_HTTP_HEADER_CONTENT_TYPE),
       /* Read for POSTs only (a sign-in uses them): a GET, the common
        * request, pays for no address formatting. */
-      .user_agent = post ? MHD_lookup_connection_value(
-                               st->conn, MHD_HEADER_KIND,
-                               MHD_HTTP_HEADER_USER_AGENT)
-                         : NULL,
+      .user_agent =
+          post ? MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND,
+                                             MHD_HTTP_HEADER_USER_AGENT)
+               : NULL,
       .client = post ? client_text(st) : NULL,
       .body = st->body,
       .body_len = st->len,

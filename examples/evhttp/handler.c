@@ -159,10 +159,10 @@ static void route_request(app *a, struct evhttp_request *req, const char *path,
       .notice = notice_arg(req, notice, sizeof notice),
       .content_type = evhttp_find_header(evhttp_request_get_input_headers(req),
                                          "Content-Type"),
-      .user_agent = post ? evhttp_find_header(
-                               evhttp_request_get_input_headers(req),
-                               "User-Agent")
-                         : NULL,
+      .user_agent =
+          post ? evhttp_find_header(evhttp_request_get_input_headers(req),
+                                    "User-Agent")
+               : NULL,
       .client = peer,
       .body = body,
       .body_len = len,

@@ -167,23 +167,36 @@ def session_rows(body):
     return [(h, bool(here)) for h, here in SESSION_ROW.findall(body)]
 
 
-def memcached_commands(port):
-    """Every command memcached has served (stats, on a connection of its
-    own): each request a session store sends moves exactly one of these
-    counters (bench/mcstats.py says which)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+# Every command a session store sends counts once (as bench/mcstats.py
+# counts them): meta and classic gets, every storage command, touch,
+# delete, incr/decr.
+COMMAND_STATS = ("cmd_get", "cmd_set", "cmd_touch", "cmd_flush",
+                 "delete_hits", "delete_misses", "incr_hits", "incr_misses",
+                 "decr_hits", "decr_misses")
+
+
+def mc_stats(port):
+    """memcached's `stats` as a dict of ints (on a connection of its
+    own)."""
+    with socket.create_connection(("127.0.0.1", port), TIMEOUT) as s:
         s.sendall(b"stats\r\n")
         buf = b""
         while not buf.endswith(b"END\r\n"):
             chunk = s.recv(65536)
             if not chunk:
-                raise AssertionError("memcached closed the stats connection")
+                raise AssertionError("memcached closed the connection")
             buf += chunk
-    stats = dict(line.split()[1:3] for line in buf.decode().splitlines()
-                 if line.startswith("STAT "))
-    return sum(int(stats[k]) for k in (
-        "cmd_get", "cmd_set", "cmd_touch", "delete_hits", "delete_misses",
-        "incr_hits", "incr_misses", "decr_hits", "decr_misses"))
+    out = {}
+    for line in buf.decode().split("\r\n"):
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "STAT" and parts[2].isdigit():
+            out[parts[1]] = int(parts[2])
+    return out
+
+
+def mc_commands(before, after):
+    """The commands memcached served between two mc_stats."""
+    return sum(after.get(k, 0) - before.get(k, 0) for k in COMMAND_STATS)
 
 
 def session_id(cookie):

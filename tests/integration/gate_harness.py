@@ -13,17 +13,11 @@ import subprocess
 import tempfile
 import time
 
-from demo_harness import TIMEOUT, Response, free_port, raw_status  # noqa: F401 (re-exported)
+from demo_harness import (TIMEOUT, Response, free_port,  # noqa: F401 (re-exported)
+                          mc_commands, mc_stats, raw_status)
 
 GATE = None  # path of build/mcsession-gate; the tests' main() sets it
 TOOL = None  # path of build/mcsession (the tool)
-
-# Every command a session store sends counts once (as bench/mcstats.py
-# counts them): meta and classic gets, every storage command, touch,
-# delete, incr/decr.
-COMMAND_STATS = ("cmd_get", "cmd_set", "cmd_touch", "cmd_flush",
-                 "delete_hits", "delete_misses", "incr_hits", "incr_misses",
-                 "decr_hits", "decr_misses")
 
 
 def _stop_proc(proc, sig=signal.SIGTERM):
@@ -121,28 +115,6 @@ def read_response(s, head_only=False):
             break
         rest += chunk
     return Response(status, headers, rest[:length])
-
-
-def mc_stats(port):
-    """memcached's `stats` as a dict of ints."""
-    with socket.create_connection(("127.0.0.1", port), TIMEOUT) as s:
-        s.sendall(b"stats\r\n")
-        buf = b""
-        while not buf.endswith(b"END\r\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                raise AssertionError("memcached closed the connection")
-            buf += chunk
-    out = {}
-    for line in buf.decode().split("\r\n"):
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == "STAT" and parts[2].isdigit():
-            out[parts[1]] = int(parts[2])
-    return out
-
-
-def mc_commands(before, after):
-    return sum(after.get(k, 0) - before.get(k, 0) for k in COMMAND_STATS)
 
 
 def tool(*args, stdin=None):

@@ -30,7 +30,7 @@ import unittest
 
 import demo_harness
 from demo_harness import (TIMEOUT, Demo, Memcached, count_in, free_port,
-                          memcached_commands, session_id, session_rows,
+                          mc_commands, mc_stats, session_id, session_rows,
                           write_secret)
 
 DEMO = None  # set from argv in main()
@@ -1245,9 +1245,9 @@ class MemcachedStoreTest(unittest.TestCase):
         demo = self.demo()
         try:
             def cost(step):
-                before = memcached_commands(self.mc.port)
+                before = mc_stats(self.mc.port)
                 r = step()
-                return memcached_commands(self.mc.port) - before, r
+                return mc_commands(before, mc_stats(self.mc.port)), r
 
             _, other = demo.login("Counted")  # the user's list exists
             r = demo.get("/login")
