@@ -1261,19 +1261,29 @@ class MemcachedStoreTest(unittest.TestCase):
             listing, r = cost(lambda: demo.get("/sessions", cookie=c))
             self.assertEqual(len(session_rows(r.body)), 2)
             token = r.xsrf()
+            (handle,) = [h for h, here in session_rows(r.body) if not here]
+            end, r = cost(lambda: demo.post(
+                "/sessions/end", {"_xsrf": token, "handle": handle},
+                cookie=c))
+            self.assertEqual(r.header("Location"),
+                             "/sessions?notice=session-ended")
             logout, r = cost(lambda: demo.post("/logout", {"_xsrf": token},
                                                cookie=c))
             self.assertEqual(r.status, 302)
             sys.stderr.write("\nmemcached commands: login %d, load %d, "
-                             "GET /sessions (2 sessions) %d, logout %d\n"
-                             % (login, load, listing, logout))
+                             "GET /sessions (2 sessions) %d, end one %d, "
+                             "logout %d\n"
+                             % (login, load, listing, end, logout))
             # A login: the pre-login session's read, the user's
             # revocation generation, the new record's add, and the list's
             # read and compare-and-swap. A logout: the read, the delete,
             # and the list's read and compare-and-swap. The list page:
             # the read, the list, the revocation state, and one read per
-            # session listed (nothing pruned, so no write).
-            self.assertEqual((login, load, listing, logout), (5, 1, 5, 4))
+            # session listed (nothing pruned, so no write). Ending one:
+            # the read, then the list's read, the delete and the list's
+            # compare-and-swap.
+            self.assertEqual((login, load, listing, end, logout),
+                             (5, 1, 5, 4, 4))
         finally:
             demo.stop()
 
