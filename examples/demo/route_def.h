@@ -43,7 +43,8 @@ typedef struct route_call {
   /* POST /login: why the name was refused (static), shown above a fresh
    * sign-in form; NULL when it was not. */
   const char *refused;
-  /* POST /logout-everywhere: the user to revoke; BORROWED from session
+  /* POST /logout-everywhere: the user to revoke; the sessions routes:
+   * the user whose sessions are listed or ended. BORROWED from session
    * (valid until it is saved or freed, which work does not do). */
   const char *user;
   bool revoked; /* POST /logout-everywhere: the user was revoked */

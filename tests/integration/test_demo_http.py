@@ -1287,6 +1287,38 @@ class MemcachedStoreTest(unittest.TestCase):
         finally:
             demo.stop()
 
+    def test_tornado_mode_has_no_sessions_page(self):
+        """Tornado mode binds no session to a user: no list, so no page
+        and no link to it, and its forms answer 404 (as "Log out
+        everywhere" does there)."""
+        demo = Demo("--store", self.url, "--mode", "tornado",
+                    "--cookie-secret-file", self.secret,
+                    "--session-secret-file", self.secret)
+        try:
+            r = demo.get("/login")
+            headers = {"Cookie": "; ".join(
+                sc.split(";")[0] for sc in r.set_cookies())}
+            r = demo.post("/login", {"name": "Tess", "_xsrf": r.xsrf()},
+                          headers=headers)
+            self.assertEqual(r.status, 302)
+            headers = {"Cookie": "; ".join(
+                sc.split(";")[0] for sc in r.set_cookies())}
+            r = demo.get("/", headers=headers)
+            self.assertIn("What's up, Tess?", r.body)
+            self.assertNotIn("/sessions", r.body)
+            token = r.xsrf()
+            r = demo.get("/sessions", headers=headers)
+            self.assertEqual(r.status, 404)
+            self.assertIn("in tornado mode sessions are not bound to users",
+                          r.body)
+            for path in ("/sessions/end", "/sessions/end-others"):
+                r = demo.post(path, {"_xsrf": token, "handle": "A" * 22},
+                              headers=headers)
+                self.assertEqual(r.status, 404, path)
+            self.assertEqual(demo.get("/", headers=headers).status, 200)
+        finally:
+            demo.stop()
+
     def test_a_planted_cookie_gains_nothing_from_the_login(self):
         demo = self.demo()
         try:
