@@ -604,7 +604,8 @@ class SessionsPageTest(unittest.TestCase):
         r = self.page(laptop)
         rows = session_rows(r.body)
         self.assertEqual(len(rows), 2, r.body)
-        self.assertEqual([here for _, here in rows], [True, False])
+        self.assertEqual(sorted(here for _, here in rows), [False, True])
+        (mine,) = [h for h, here in rows if here]
         self.assertEqual(r.body.count('id="this-device">This device<'), 1)
         self.assertIn('<strong class="device">Firefox on Linux</strong>',
                       r.body)
@@ -616,8 +617,8 @@ class SessionsPageTest(unittest.TestCase):
         self.assertIn(">Log out everywhere else</button>", r.body)
         self.assertEqual(r.body.count(">End</button>"), 1)  # not this one
         (other,) = other_rows(r.body)
-        self.assertEqual(other_rows(self.page(phone).body),
-                         [rows[0][0]], "the phone sees the laptop")
+        self.assertEqual(other_rows(self.page(phone).body), [mine],
+                         "the phone sees the laptop")
 
         r = self.demo.post("/sessions/end", {"_xsrf": r.xsrf(),
                                              "handle": other}, cookie=laptop)
@@ -626,7 +627,7 @@ class SessionsPageTest(unittest.TestCase):
         self.assertEqual(r.set_cookies(), [])
         r = self.page(laptop, r.header("Location"))
         self.assertIn("That session has ended", r.body)
-        self.assertEqual(session_rows(r.body), [(rows[0][0], True)])
+        self.assertEqual(session_rows(r.body), [(mine, True)])
         self.assertIn('id="only-this">No other device is signed in.', r.body)
         # The phone's next request finds no session: signed out, and its
         # cookie starts a new, empty one.
