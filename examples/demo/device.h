@@ -20,7 +20,8 @@
  * that are not UTF-8 become '?', control and text-direction characters
  * spaces, runs of spaces one space, none at the ends; cut at a character
  * boundary to fit. "Unknown browser" when nothing is left. Reads at most
- * as much of `ua` as fits, so a header of any length costs the same. */
+ * the first DEVICE_LABEL_SIZE + 4 bytes of `ua` (what can fill a label),
+ * so a header of any length costs the same. */
 void device_label(const char *ua, char out[DEVICE_LABEL_SIZE]);
 
 /* A short name for a label made by device_label, for people: "Firefox on
