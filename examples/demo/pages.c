@@ -39,7 +39,7 @@ static const char STYLE[] =
     "button:hover{background:#1a5fd0}"
     "button.quiet{background:#eaeef2;color:#1f2328}"
     "button.quiet:hover{background:#dde3e8}"
-    "form.everywhere{margin-top:.75rem;font-size:.9rem}"
+    ".everywhere{margin:.75rem 0 0;font-size:.9rem}"
     "button.link{margin:0;padding:0;background:none;color:#0969da;"
     "font-size:.9rem}"
     "button.link:hover{background:none;text-decoration:underline}"
@@ -105,8 +105,9 @@ static void home_count(strbuf *sb, int64_t count) {
  * the page that lists them, to end them one by one. */
 static void everywhere_form(strbuf *sb, const char *xsrf) {
   sb_puts(sb, "<p class=\"everywhere\"><a href=\"/sessions\" "
-              "id=\"sessions-link\">Your sessions</a><span class=\"muted\"> "
-              "— where you are signed in, and ending one</span></p>");
+              "id=\"sessions-link\">Your sessions</a><span class=\"muted\">"
+              " — see where you are signed in, and sign a device out"
+              "</span></p>");
   sb_puts(sb, "<form class=\"everywhere\" method=\"post\" "
               "action=\"/logout-everywhere\">");
   xsrf_field(sb, xsrf);
