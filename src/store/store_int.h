@@ -184,4 +184,103 @@ int mcs__net_fill(int fd, mcs__buf *rbuf, size_t *rpos, int64_t deadline);
  * emptied, and released when a large value grew it). */
 bool mcs__net_drained(mcs__buf *rbuf, size_t *rpos);
 
+
+/* ---- The pipelined engines' core (pipe.c): an event loop's non-blocking
+ * connections for the network stores' engines (memcached/mc_async.c,
+ * redis/rd_async.c), one per server, opened on first use and watched
+ * through the loop's mcs_store_io. The protocol comes in as hooks: encode
+ * a request, parse one reply. Single-threaded: the loop's thread. ---- */
+
+/* A reply hook's answers besides MCS_OK and an error: not complete yet;
+ * the hook failed the connection itself (mcs__pipe_fail). */
+#define MCS__PIPE_NEED_MORE 1
+#define MCS__PIPE_GONE 2
+/* The bit of an op's scratch[1] the core owns ("sent on an earlier
+ * connection": a read is sent again at most once); the protocol may use
+ * the others, and scratch[0]. */
+#define MCS__PIPE_SENT 1u
+
+typedef struct mcs__pipe_conn {
+  size_t server;         /* its index: the connect hook's argument */
+  int fd;                /* -1: closed; opened by the next flush */
+  bool connecting;       /* connect in progress: writability tells the end */
+  bool out_armed;        /* watched for writability too */
+  bool reused;           /* completed a reply since it was opened */
+  bool heard;            /* a byte arrived since the FIFO was last empty */
+  int64_t conn_deadline; /* while connecting */
+  int64_t down_until;    /* ms; 0: up. Submits fail fast until then */
+  uint64_t proto[2];     /* the protocol's own state (see closed) */
+  mcs__buf out;          /* out.data[out_off..out.len) is unsent */
+  size_t out_off;
+  mcs__buf in; /* in.data[in_off..in.len) is unparsed */
+  size_t in_off;
+  mcs_store_op *head, *tail; /* sent or queued here, oldest first */
+} mcs__pipe_conn;
+
+typedef struct mcs__pipe_hooks {
+  /* Starts a non-blocking connect to server `server`: MCS_OK with *fd,
+   * MCS_ESTORE, MCS_ENOMEM. */
+  int (*connect)(void *ctx, size_t server, int *fd);
+  /* Appends op's request to c->out (and whatever a new connection, fd
+   * -1, must send first): MCS_OK, or an error with c->out as it was. */
+  int (*encode)(void *ctx, mcs__pipe_conn *c, mcs_store_op *op);
+  /* One reply at buf[0..len) for c's head: MCS_OK when it took *used
+   * bytes and settled it (mcs__pipe_pop, then mcs__pipe_complete or a
+   * new mcs__pipe_send_on), MCS__PIPE_NEED_MORE, MCS__PIPE_GONE, or an
+   * error: the stream is out of step and the core fails c with it. */
+  int (*reply)(void *ctx, mcs__pipe_conn *c, const uint8_t *buf, size_t len,
+               size_t *used);
+  /* c was closed (NULL: nothing to do): reset the protocol's state,
+   * wipe what c->out may hold. */
+  void (*closed)(void *ctx, mcs__pipe_conn *c);
+  /* op completes with error rc (NULL: nothing to count). */
+  void (*failed)(void *ctx, mcs_store_op *op, int rc);
+  /* c's server failed at the socket level, or an op was refused because
+   * it is marked down (NULL: nothing to do). */
+  void (*down)(void *ctx, mcs__pipe_conn *c);
+} mcs__pipe_hooks;
+
+typedef struct mcs__pipe {
+  const mcs__pipe_hooks *hooks;
+  void *ctx;
+  const mcs_store_io *io; /* the loop's: how the sockets are watched */
+  mcs__pipe_conn *conns;  /* cap of them; conns[0..n) in use */
+  size_t n, cap;
+  mcs_store_op *done_head, *done_tail; /* completed, done not yet run */
+  size_t pending;                      /* begun, done not yet run */
+  bool closing;                        /* in mcs__pipe_fini */
+  unsigned io_timeout_ms, connect_timeout_ms, retry_s; /* the store's */
+  _Atomic uint64_t *requests, *retries; /* counters; NULL: not counted */
+} mcs__pipe;
+
+/* `cap` connections (conns[i].server = i), all in use (the engine may
+ * lower n and raise it later up to cap); the caller sets the timeouts and
+ * counters. MCS_OK or MCS_ENOMEM. */
+int mcs__pipe_init(mcs__pipe *p, const mcs__pipe_hooks *hooks, void *ctx,
+                   const mcs_store_io *io, size_t cap);
+/* Fails what is in flight with MCS_ESTORE (callbacks run), frees. */
+void mcs__pipe_fini(mcs__pipe *p);
+/* A submitted op: its results cleared, counted as pending. */
+void mcs__pipe_begin(mcs__pipe *p, mcs_store_op *op);
+/* Queues op on c (MCS_ESTORE at once when c's server is marked down or
+ * the engine is closing; an encode error completes it). */
+void mcs__pipe_send_on(mcs__pipe *p, mcs__pipe_conn *c, mcs_store_op *op);
+/* Queues op on c: MCS_OK or encode's error (op not queued). */
+int mcs__pipe_enqueue(mcs__pipe *p, mcs__pipe_conn *c, mcs_store_op *op);
+/* op is done with rc; its callback runs at the end of the current
+ * flush or event. */
+void mcs__pipe_complete(mcs__pipe *p, mcs_store_op *op, int rc);
+/* Takes c's head (NULL when none). */
+mcs_store_op *mcs__pipe_pop(mcs__pipe_conn *c);
+/* Closes c and settles its FIFO: the head gets rc, the rest rest_rc.
+ * `down` (the socket failed or timed out) marks the server down for
+ * retry_s unless the connection looks stale (reads then go again). */
+void mcs__pipe_fail(mcs__pipe *p, mcs__pipe_conn *c, int rc, int rest_rc,
+                    bool down);
+bool mcs__pipe_is_down(const mcs__pipe_conn *c);
+/* The store table's flush, event and timeout (store.h). */
+void mcs__pipe_flush(mcs__pipe *p);
+void mcs__pipe_event(mcs__pipe *p, void *tag, uint32_t events);
+int mcs__pipe_timeout(const mcs__pipe *p);
+
 #endif /* MCS_STORE_INT_H */
