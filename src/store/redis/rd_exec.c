@@ -15,14 +15,13 @@
  * it and read the whole map again soon) or ASK <slot> <host>:<port> (the
  * slot is being migrated and this key already lives there: send ASKING
  * and the command to that node, this once, without changing the map). At
- * most REDIRECTS_MAX redirections per command, so a cluster in flux
+ * most MCS__RD_REDIRECTS_MAX redirections per command, so a cluster in flux
  * cannot keep a request going round.
  */
 #include <string.h>
 
 #include "store/redis/rd_int.h"
 
-#define REDIRECTS_MAX 5
 
 typedef struct try {
   mcs__rd_conn *conn;
@@ -137,7 +136,7 @@ int mcs__rd_run(mcs__rd_store *st, mcs__rd_cmd *cmd) {
   mcs__buf wire = MCS__BUF_INIT;
   bool asking = false;
   int node = mcs__rd_route(st, cmd->key, cmd->key_len), rc = MCS_ESTORE;
-  for (int hop = 0; hop <= REDIRECTS_MAX; hop++) {
+  for (int hop = 0; hop <= MCS__RD_REDIRECTS_MAX; hop++) {
     if (node < 0) {
       mcs__rd_note_error(st, "no cluster node serves the key's slot", NULL, 0);
       rc = MCS_ESTORE;

@@ -237,11 +237,26 @@ int mcs__rd_run(mcs__rd_store *st, mcs__rd_cmd *cmd);
  * read first when it is stale). -1 when the cluster's map has no node
  * for the key's slot (MCS_ESTORE). */
 int mcs__rd_route(mcs__rd_store *st, const char *key, size_t len);
+/* Most redirections (MOVED, ASK) one command follows, so a cluster in
+ * flux cannot keep a request going round. */
+#define MCS__RD_REDIRECTS_MAX 5
 /* True when an error reply's text starts with `word` followed by a space
  * or the end ("NOSCRIPT", "MOVED"). */
 bool mcs__rd_err_is(const mcs__rd_node *n, const char *word);
 
 /* ---- Cluster slot map (rd_slots.c) ---- */
+/* Most reply nodes a CLUSTER SLOTS may have (about 10 per range and
+ * node: far more than a cluster of MCS__RD_NODES_MAX nodes sends). */
+#define MCS__RD_SLOTS_NODES_MAX 65536
+/* The node index serving slot now (-1 unknown), without reading the map
+ * (the engine's route: it never blocks). */
+int mcs__rd_slot_node(mcs__rd_store *st, uint16_t slot);
+/* The map is stale and the last read is far enough back (at most one
+ * read per 100 ms: a resharding sends many MOVED). */
+bool mcs__rd_slots_due(mcs__rd_store *st);
+/* A read of the map starts: no longer stale, the next not before 100 ms,
+ * counted. */
+void mcs__rd_slots_begin(mcs__rd_store *st);
 /* Reads CLUSTER SLOTS from a reachable node (a known node, else a seed)
  * and replaces the map. MCS_OK or an error (the old map stays). */
 int mcs__rd_slots_refresh(mcs__rd_store *st);
@@ -255,9 +270,11 @@ int mcs__rd_redirect_parse(mcs__rd_store *st, const mcs__rd_node *err,
 int mcs__rd_slots_apply(mcs__rd_store *st, const mcs__rd_node *nodes,
                         size_t count);
 
-/* ---- The engine (rd_async.c): the non-blocking side for redis:// (a
- * cluster store declines: its operations run on the loop's helper
- * thread). Contract as mc_async.c's (mc_int.h). ---- */
+/* ---- The engine (rd_async.c): the non-blocking side, over the
+ * pipelined engines' core (store/pipe.c); contract as mc_async.c's
+ * (mc_int.h). redis:// has a connection per server; redis+cluster:// one
+ * per master, requests routed by the slot map, MOVED and ASK followed on
+ * the loop, the map read again on the engine's own connections. ---- */
 int mcs__rd_async_attach(void *ud, const mcs_store_io *io, void **engine);
 void mcs__rd_async_detach(void *engine);
 void mcs__rd_async_submit(void *engine, mcs_store_op *op);

@@ -16,9 +16,6 @@
 
 /* At most one full read of the map per this many ms. */
 #define REFRESH_GAP_MS 100
-/* Most reply nodes a CLUSTER SLOTS may have (about 10 per range and
- * node: far more than a cluster of MCS__RD_NODES_MAX nodes sends). */
-#define SLOTS_NODES_MAX 65536
 
 /* The index after the subtree that starts at i. */
 static size_t skip(const mcs__rd_node *n, size_t count, size_t i) {
@@ -95,7 +92,7 @@ static int ask_node(mcs__rd_store *st, int node, mcs__rd_node *nodes) {
     rc = mcs__rd_conn_send(c, wire.data, wire.len, deadline, &sent);
   if (rc == MCS_OK)
     rc = mcs__rd_conn_read(c, MCS_REDIS_HOST_MAX + 64, deadline, nodes,
-                           SLOTS_NODES_MAX, &cnt, NULL);
+                           MCS__RD_SLOTS_NODES_MAX, &cnt, NULL);
   if (rc == MCS_OK && nodes[0].type == MCS__RD_ERROR) {
     mcs__rd_note_error(st, "CLUSTER SLOTS: ", nodes[0].p, nodes[0].len);
     rc = MCS_ESTORE; /* not a cluster node ("cluster support disabled") */
@@ -111,7 +108,7 @@ static int ask_node(mcs__rd_store *st, int node, mcs__rd_node *nodes) {
 }
 
 int mcs__rd_slots_refresh(mcs__rd_store *st) {
-  mcs__rd_node *nodes = mcs__malloc(SLOTS_NODES_MAX * sizeof *nodes);
+  mcs__rd_node *nodes = mcs__malloc(MCS__RD_SLOTS_NODES_MAX * sizeof *nodes);
   if (!nodes)
     return MCS_ENOMEM;
   pthread_mutex_lock(&st->refresh_mu);
@@ -121,9 +118,7 @@ int mcs__rd_slots_refresh(mcs__rd_store *st) {
     mcs__free(nodes);
     return MCS_OK;
   }
-  atomic_store(&st->slots_stale, false);
-  atomic_store(&st->slots_next, mcs__rd_now_ms() + REFRESH_GAP_MS);
-  mcs__rd_count(&st->slot_refreshes);
+  mcs__rd_slots_begin(st);
   int rc = MCS_ESTORE;
   /* The known nodes (seeds first) until one answers: a node that just
    * failed is marked down and skipped. */
@@ -171,17 +166,29 @@ int mcs__rd_redirect_parse(mcs__rd_store *st, const mcs__rd_node *err,
 int mcs__rd_route(mcs__rd_store *st, const char *key, size_t len) {
   if (!st->cfg.cluster)
     return st->ring ? (int)mcs__rd_ring_pick(st, key, len) : 0;
-  if (atomic_load(&st->slots_stale) &&
-      mcs__rd_now_ms() >= atomic_load(&st->slots_next))
+  if (mcs__rd_slots_due(st))
     (void)mcs__rd_slots_refresh(st);
   uint16_t slot = mcs__rd_slot(key, len);
+  int node = mcs__rd_slot_node(st, slot);
+  if (node < 0 && mcs__rd_slots_refresh(st) == MCS_OK)
+    node = mcs__rd_slot_node(st, slot);
+  return node;
+}
+
+int mcs__rd_slot_node(mcs__rd_store *st, uint16_t slot) {
   pthread_rwlock_rdlock(&st->slots_mu);
   int node = st->slots[slot];
   pthread_rwlock_unlock(&st->slots_mu);
-  if (node < 0 && mcs__rd_slots_refresh(st) == MCS_OK) {
-    pthread_rwlock_rdlock(&st->slots_mu);
-    node = st->slots[slot];
-    pthread_rwlock_unlock(&st->slots_mu);
-  }
   return node;
+}
+
+bool mcs__rd_slots_due(mcs__rd_store *st) {
+  return atomic_load(&st->slots_stale) &&
+         mcs__rd_now_ms() >= atomic_load(&st->slots_next);
+}
+
+void mcs__rd_slots_begin(mcs__rd_store *st) {
+  atomic_store(&st->slots_stale, false);
+  atomic_store(&st->slots_next, mcs__rd_now_ms() + REFRESH_GAP_MS);
+  mcs__rd_count(&st->slot_refreshes);
 }
