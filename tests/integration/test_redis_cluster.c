@@ -5,7 +5,7 @@
  * moved with redis-cli --cluster reshard, under traffic) loses nothing,
  * a failover (a master killed, its replica promoted) is survived with
  * errors bounded in number and time, and sessions run through mcs_loop
- * (on its helper thread).
+ * (on the store's engine: test_redis_cluster_loop.c has its tests).
  */
 #include <poll.h>
 #include <stdarg.h>
@@ -248,8 +248,8 @@ static void test_failover_is_survived(void **st0) {
   assert_int_equal(put_i(1), MCS_OK);
 }
 
-/* A cluster store has no engine: mcs_loop runs its operations on the
- * helper thread, so sessions work on a loop unchanged. */
+/* Sessions work on a loop unchanged (the cluster engine's own tests are
+ * test_redis_cluster_loop.c). */
 static void on_done(void *ud, int rc, mcs_session *s) {
   int *out = ud;
   *out = rc;

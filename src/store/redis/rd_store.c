@@ -173,8 +173,9 @@ static const char *rd_key_prefix(void *ud) {
 
 static void rd_destroy(void *ud);
 
-/* redis://: one command per operation, GETEX reads and slides at once;
- * an engine per event loop pipelines them (rd_async.c). */
+/* redis:// and redis+cluster://: one command per operation (routed by
+ * the ring or the slot map, and redirected in a cluster), GETEX reads and
+ * slides at once; an engine per event loop pipelines them (rd_async.c). */
 static const mcs_store_ops rd_ops = {
     .version = MCS_STORE_OPS_VERSION,
     .get = rd_get,
@@ -194,23 +195,6 @@ static const mcs_store_ops rd_ops = {
     .flush = mcs__rd_async_flush,
     .timeout = mcs__rd_async_timeout,
     .event = mcs__rd_async_event,
-};
-
-/* redis+cluster://: the same commands, routed by slot and redirected; no
- * engine (the loop runs them on its helper thread). */
-static const mcs_store_ops rd_cluster_ops = {
-    .version = MCS_STORE_OPS_VERSION,
-    .get = rd_get,
-    .add = rd_add,
-    .cas = rd_cas,
-    .set = rd_set,
-    .del = rd_del,
-    .touch = rd_touch,
-    .destroy = rd_destroy,
-    .peek = rd_peek,
-    .kind = "redis",
-    .caps = MCS_STORE_CAP_ATOMIC_GET_TOUCH,
-    .key_prefix = rd_key_prefix,
 };
 
 static const char rd_identity = 'R';
@@ -346,7 +330,7 @@ int mcs_store_redis_new_config(mcs_store **out, const mcs_redis_config *cfg,
   }
   rc = build(st, err, err_size);
   if (!rc)
-    rc = mcs__store_new_own(out, cfg->cluster ? &rd_cluster_ops : &rd_ops, st,
+    rc = mcs__store_new_own(out, &rd_ops, st,
                             &rd_identity);
   if (rc)
     rd_destroy(st);

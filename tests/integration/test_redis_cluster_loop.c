@@ -1,0 +1,410 @@
+/*
+ * Sessions through mcs_loop over a real Redis Cluster (three masters with
+ * a replica each: rd_harness.c), on the Redis engine's cluster side
+ * (src/store/redis/rd_async.c over store/pipe.c): a turn's loads go out
+ * in one write per master, one command each; a slot migrated by hand is
+ * followed by MOVED (once, then the map is read again on the loop) and,
+ * mid-migration, by ASK (ASKING and the command to the new master, the
+ * map untouched), for reads and writes alike; a killed master gives
+ * errors within the timeout, never a miss, and its sessions are served
+ * again once its replica is promoted. The library's send() calls are
+ * counted (the linker sends them to __wrap_send).
+ */
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rd_harness.h"
+#include "mcsession.h"
+#include "loop_drive.h"
+#include "store/redis/rd_int.h"
+
+ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
+ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags);
+static atomic_int sends;
+ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags) {
+  atomic_fetch_add(&sends, 1);
+  return __real_send(fd, buf, len, flags);
+}
+
+#define PARAMS "io_timeout_ms=1000&connect_timeout_ms=500&retry_s=0"
+#define BATCH 64
+static const char secret[] = "0123456789abcdef0123456789abcdef";
+
+static rd_cluster cl;
+static mcs_store *store;
+static mcs_keyring *keys;
+static mcs_manager *mgr;
+static mcs_loop *loop;
+static char cookies[BATCH][512];
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* A stored session holding {"n": n} (saved with the blocking calls); its
+ * Cookie header into out. */
+static void new_session(int64_t n, char *out, size_t size) {
+  mcs_session *s = NULL;
+  assert_int_equal(mcs_session_load(mgr, NULL, 0, &s), MCS_OK);
+  assert_int_equal(mcs_session_set_int(s, "n", n), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  const char *sc = mcs_session_cookie(s, 0);
+  size_t len = strcspn(sc, ";");
+  assert_true(len < size);
+  memcpy(out, sc, len);
+  out[len] = '\0';
+  mcs_session_free(s);
+}
+
+/* The hash slot of a session's store key. */
+static unsigned slot_of(const char *cookie) {
+  mcs_admin_ref ref;
+  const char *v = strchr(cookie, '=') + 1;
+  assert_int_equal(mcs_admin_session_resolve(mgr, v, strlen(v), NULL, &ref),
+                   MCS_OK);
+  return mcs__rd_slot(ref.key, ref.key_len);
+}
+
+static result load(const char *cookie) {
+  result r = {0, 0, NULL};
+  mcs_session *s = NULL;
+  assert_int_equal(mcs_session_load_start(mgr, loop, cookie, strlen(cookie),
+                                          &s, on_done, &r),
+                   MCS_PENDING);
+  drive(loop);
+  assert_int_equal(r.calls, 1);
+  return r;
+}
+
+/* Loads `cookie` through the loop: MCS_OK and {"n": want}. */
+static void expect_n(const char *cookie, int64_t want) {
+  result r = load(cookie);
+  int64_t n = -1;
+  assert_int_equal(r.rc, MCS_OK);
+  assert_int_equal(mcs_session_outcome(r.s), MCS_SESSION_LOADED);
+  assert_int_equal(mcs_session_get_int(r.s, "n", &n), MCS_OK);
+  assert_int_equal(n, want);
+  mcs_session_free(r.s);
+}
+
+/* Loads, adds 1 and saves through the loop (GETEX, then EVALSHA). */
+static void incr_through_loop(const char *cookie) {
+  result r = load(cookie), sv = {0, 0, NULL};
+  assert_int_equal(r.rc, MCS_OK);
+  assert_int_equal(mcs_session_incr(r.s, "n", 1, NULL), MCS_OK);
+  assert_int_equal(mcs_session_save_start(r.s, loop, on_done, &sv),
+                   MCS_PENDING);
+  drive(loop);
+  assert_int_equal(sv.rc, MCS_OK);
+  mcs_session_free(r.s);
+}
+
+/* Commands the store sends, summed over the servers in `on` (INFO
+ * commandstats: replicas count what they replay, so masters only). */
+static long long commands_of(const bool *on) {
+  long long sum = 0;
+  for (size_t m = 0; m < cl.count; m++)
+    if (on[m])
+      sum += rd_commands(&cl.srv[m]);
+  return sum;
+}
+
+static mcs_redis_stats stats(void) {
+  mcs_redis_stats st;
+  assert_int_equal(mcs_store_redis_stats_get(store, &st), MCS_OK);
+  return st;
+}
+
+/* A store that has not read the slot map yet: the first loads of a turn
+ * wait for it (one CLUSTER SLOTS, on the loop), then go; none is lost. */
+static void fresh_store_reads_the_map_on_the_loop(void) {
+  char url[512];
+  mcs_store *fresh;
+  mcs_manager *m2;
+  mcs_loop *l2;
+  mcs_manager_config cfg;
+  mcs_redis_stats st;
+  result r[3];
+  rd_cluster_url(&cl, url, sizeof url, PARAMS);
+  assert_int_equal(mcs_store_redis_new(&fresh, url), MCS_OK);
+  mcs_manager_config_init(&cfg);
+  cfg.keys = keys;
+  cfg.store = fresh;
+  assert_int_equal(mcs_manager_new(&m2, &cfg), MCS_OK);
+  assert_int_equal(mcs_loop_new(&l2, fresh), MCS_OK);
+  memset(r, 0, sizeof r);
+  for (int i = 0; i < 3; i++) {
+    mcs_session *s = NULL;
+    assert_int_equal(mcs_session_load_start(m2, l2, cookies[i],
+                                            strlen(cookies[i]), &s, on_done,
+                                            &r[i]),
+                     MCS_PENDING);
+  }
+  drive(l2);
+  for (int i = 0; i < 3; i++) {
+    int64_t n = -1;
+    assert_int_equal(r[i].rc, MCS_OK);
+    assert_int_equal(mcs_session_get_int(r[i].s, "n", &n), MCS_OK);
+    assert_int_equal(n, i);
+    mcs_session_free(r[i].s);
+  }
+  assert_int_equal(mcs_store_redis_stats_get(fresh, &st), MCS_OK);
+  assert_int_equal(st.slot_refreshes, 1);
+  assert_int_equal(st.requests, 3);
+  mcs_loop_free(l2);
+  mcs_manager_free(m2);
+  mcs_store_free(fresh);
+}
+
+static void test_a_turns_loads_go_out_one_write_per_master(void **st0) {
+  (void)st0;
+  bool on[RD_CLUSTER_MAX] = {false};
+  size_t masters = 0;
+  for (int i = 0; i < BATCH; i++) {
+    new_session(i, cookies[i], sizeof cookies[i]);
+    int m = rd_cluster_master_of(&cl, slot_of(cookies[i]));
+    assert_true(m >= 0);
+    masters += !on[m];
+    on[m] = true;
+  }
+  assert_int_equal(masters, 3); /* the sessions spread over the three */
+  fresh_store_reads_the_map_on_the_loop();
+  for (int i = 0; i < BATCH; i++)
+    expect_n(cookies[i], i); /* connections to every master open */
+  long long cmds = commands_of(on);
+  result r[BATCH];
+  memset(r, 0, sizeof r);
+  atomic_store(&sends, 0);
+  for (int i = 0; i < BATCH; i++) {
+    mcs_session *s = NULL;
+    assert_int_equal(mcs_session_load_start(mgr, loop, cookies[i],
+                                            strlen(cookies[i]), &s, on_done,
+                                            &r[i]),
+                     MCS_PENDING);
+  }
+  drive(loop);
+  /* 64 GETEX: one send per master, one command per load. */
+  assert_int_equal(atomic_load(&sends), (int)masters);
+  assert_int_equal(commands_of(on) - cmds, BATCH);
+  for (int i = 0; i < BATCH; i++) {
+    int64_t n = -1;
+    assert_int_equal(r[i].rc, MCS_OK);
+    assert_int_equal(mcs_session_get_int(r[i].s, "n", &n), MCS_OK);
+    assert_int_equal(n, i); /* each reply reached its own request */
+    mcs_session_free(r[i].s);
+  }
+  /* A changed save: one command too. */
+  cmds = commands_of(on);
+  result l = load(cookies[1]), sv = {0, 0, NULL};
+  assert_int_equal(mcs_session_incr(l.s, "n", 1, NULL), MCS_OK);
+  assert_int_equal(mcs_session_save_start(l.s, loop, on_done, &sv),
+                   MCS_PENDING);
+  drive(loop);
+  assert_int_equal(sv.rc, MCS_OK);
+  mcs_session_free(l.s);
+  assert_true(commands_of(on) - cmds <= 2 + 1); /* + EVAL once */
+  expect_n(cookies[1], 2);
+}
+
+/* The node id of server m (CLUSTER MYID: a bulk of 40 hex digits). */
+static void node_id(int m, char out[41]) {
+  char reply[128];
+  assert_int_equal(rd_cmd(&cl.srv[m], "CLUSTER MYID", reply, sizeof reply), 0);
+  snprintf(out, 41, "%.40s", strchr(reply, '\n') + 1);
+}
+
+static void expect_ok(int m, const char *cmd) {
+  char reply[256];
+  assert_int_equal(rd_cmd(&cl.srv[m], cmd, reply, sizeof reply), 0);
+  if (strncmp(reply, "+OK", 3) != 0)
+    fail_msg("%s: %s", cmd, reply);
+}
+
+/* Starts moving the slot of cookies[i] (with its key) to another master,
+ * by hand ("Redis cluster specification", "ASK redirection"): IMPORTING
+ * on the new one, MIGRATING on the old, the key MIGRATEd. The new
+ * master's index into *dst, its id into dst_id. */
+static unsigned migrate_start(int i, int *dst, char dst_id[41]) {
+  char cmd[400], src_id[41], key[MCS_STORE_KEY_MAX + 1];
+  mcs_admin_ref ref;
+  const char *v = strchr(cookies[i], '=') + 1;
+  assert_int_equal(mcs_admin_session_resolve(mgr, v, strlen(v), NULL, &ref),
+                   MCS_OK);
+  snprintf(key, sizeof key, "%s", ref.key);
+  unsigned slot = mcs__rd_slot(ref.key, ref.key_len);
+  int src = rd_cluster_master_of(&cl, slot);
+  *dst = rd_cluster_master_of(&cl, (slot + MCS__RD_SLOTS / 2) % MCS__RD_SLOTS);
+  assert_true(src >= 0 && *dst >= 0 && src != *dst);
+  node_id(src, src_id);
+  node_id(*dst, dst_id);
+  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u IMPORTING %s", slot, src_id);
+  expect_ok(*dst, cmd);
+  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u MIGRATING %s", slot, dst_id);
+  expect_ok(src, cmd);
+  snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %u %s 0 5000",
+           (unsigned)cl.srv[*dst].node.port, key);
+  expect_ok(src, cmd);
+  return slot;
+}
+
+/* Ends the migration: every master learns the slot's new owner. */
+static void migrate_end(unsigned slot, const char *dst_id) {
+  char cmd[160], reply[256];
+  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u NODE %s", slot, dst_id);
+  for (size_t m = 0; m < cl.count; m++)
+    (void)rd_cmd(&cl.srv[m], cmd, reply, sizeof reply); /* replicas refuse */
+}
+
+/* Mid-migration the old master answers -ASK: the engine sends ASKING and
+ * the command to the new master in one write, this once, and keeps its
+ * map; a changed save (EVALSHA, then EVAL there: the new master has not
+ * seen the script) goes the same way. */
+static void test_ask_during_a_migration_on_the_loop(void **st0) {
+  (void)st0;
+  char dst_id[41];
+  int dst;
+  int64_t want = 5; /* cookies[5] holds 5 */
+  unsigned slot = migrate_start(5, &dst, dst_id);
+  mcs_redis_stats before = stats();
+  expect_n(cookies[5], want);
+  incr_through_loop(cookies[5]);
+  expect_n(cookies[5], want + 1);
+  mcs_redis_stats after = stats();
+  /* read, read + write (the save's), read: each once -ASK */
+  assert_int_equal(after.redirects - before.redirects, 4);
+  assert_int_equal(after.slot_refreshes, before.slot_refreshes);
+  migrate_end(slot, dst_id);
+}
+
+/* A slot moved by hand, the engine's map not told: the old master
+ * answers -MOVED once, the command goes to the new one (a write too: it
+ * was not executed), the slot is corrected at once and the whole map is
+ * read again on the loop before a later request (at most every 100 ms). */
+static void test_moved_after_a_hand_migrated_slot(void **st0) {
+  (void)st0;
+  char dst_id[41];
+  int dst;
+  unsigned slot = migrate_start(9, &dst, dst_id);
+  migrate_end(slot, dst_id);
+  assert_int_equal(rd_cluster_master_of(&cl, slot), dst);
+  mcs_redis_stats before = stats();
+  expect_n(cookies[9], 9);
+  mcs_redis_stats after = stats();
+  assert_int_equal(after.redirects - before.redirects, 1);
+  sleep_ms(150);
+  incr_through_loop(cookies[9]); /* the map is read again first */
+  expect_n(cookies[9], 10);
+  after = stats();
+  assert_int_equal(after.redirects - before.redirects, 1);
+  assert_true(after.slot_refreshes > before.slot_refreshes);
+  /* Another slot migrated meanwhile is found by its write's MOVED. */
+  slot = migrate_start(13, &dst, dst_id);
+  migrate_end(slot, dst_id);
+  before = stats();
+  incr_through_loop(cookies[13]);
+  assert_true(stats().redirects - before.redirects >= 1);
+  expect_n(cookies[13], 14);
+}
+
+/* A master is killed: its sessions fail through the loop with errors
+ * within the timeout (never a miss, never a hang) until the cluster has
+ * promoted its replica (cluster-node-timeout 1 s); the engine reads the
+ * map again and serves them from the new master. */
+static void test_killed_master_then_failover_on_the_loop(void **st0) {
+  (void)st0;
+  int victim = rd_cluster_master_of(&cl, slot_of(cookies[2]));
+  assert_true(victim >= 0);
+  sleep_ms(500); /* the replicas have the records (replication is async) */
+  mc_node_kill(&cl.srv[victim].node);
+  int64_t t0 = now_ms();
+  int errors = 0;
+  for (;;) {
+    int64_t t = now_ms();
+    result r = load(cookies[2]);
+    /* io_timeout_ms + connect_timeout_ms, with room for a loaded box */
+    assert_true(now_ms() - t < 2500);
+    if (r.rc == MCS_OK) {
+      int64_t n = -1;
+      assert_int_equal(mcs_session_outcome(r.s), MCS_SESSION_LOADED);
+      assert_int_equal(mcs_session_get_int(r.s, "n", &n), MCS_OK);
+      assert_int_equal(n, 2);
+      mcs_session_free(r.s);
+      break;
+    }
+    assert_true(r.rc == MCS_ESTORE || r.rc == MCS_ETIMEDOUT);
+    errors++;
+    assert_true(now_ms() - t0 < 15000);
+    sleep_ms(50);
+  }
+  fprintf(stderr, "failover on the loop: %d errors, served again after "
+                  "%lld ms\n", errors, (long long)(now_ms() - t0));
+  assert_true(errors > 0);
+  assert_int_equal(rd_cluster_wait_ok(&cl, 5000), 0);
+  for (int i = 0; i < BATCH; i++) {
+    result r = load(cookies[i]);
+    if (r.rc != MCS_OK) {
+      char err[200];
+      mcs_store_redis_last_error(store, err, sizeof err);
+      fail_msg("session %d: %d (%s)", i, r.rc, err);
+    }
+    mcs_session_free(r.s);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_a_turns_loads_go_out_one_write_per_master),
+      /* Before the migrations by hand: a replica promoted later might not
+       * have heard of a slot its master was given by SETSLOT NODE. */
+      cmocka_unit_test(test_killed_master_then_failover_on_the_loop),
+      cmocka_unit_test(test_ask_during_a_migration_on_the_loop),
+      cmocka_unit_test(test_moved_after_a_hand_migrated_slot),
+  };
+  if (!rd_harness_available()) {
+    fprintf(stderr, "redis-server not found: skipped\n");
+    return 77;
+  }
+  if (rd_cluster_start(&cl, 3, true) != 0) {
+    fprintf(stderr, "could not start a Redis Cluster\n");
+    rd_cluster_stop(&cl);
+    return 1;
+  }
+  char url[512];
+  mcs_manager_config cfg;
+  rd_cluster_url(&cl, url, sizeof url, PARAMS);
+  if (mcs_store_redis_new(&store, url) != MCS_OK ||
+      mcs_keyring_new(&keys) != MCS_OK ||
+      mcs_keyring_add(keys, 0, secret, sizeof secret - 1) != MCS_OK) {
+    rd_cluster_stop(&cl);
+    return 1;
+  }
+  mcs_manager_config_init(&cfg);
+  cfg.keys = keys;
+  cfg.store = store;
+  if (mcs_manager_new(&mgr, &cfg) != MCS_OK ||
+      mcs_loop_new(&loop, store) != MCS_OK) {
+    rd_cluster_stop(&cl);
+    return 1;
+  }
+  int failed =
+      cmocka_run_group_tests_name("redis_cluster_loop", tests, NULL, NULL);
+  mcs_loop_free(loop);
+  mcs_manager_free(mgr);
+  mcs_keyring_free(keys);
+  mcs_store_free(store);
+  rd_cluster_stop(&cl);
+  return failed;
+}
