@@ -106,6 +106,47 @@ int mcs__url_query(const mcs__url_param *params, size_t count, void *cfg,
 int mcs__url_check_chars(const char *url, size_t len, size_t max, char *err,
                          size_t err_size);
 
+/* How a config keeps its servers (mcs_memcached_server,
+ * mcs_redis_server): an array of structs `stride` bytes apart, each a
+ * host buffer of MCS__URL_HOST_MAX + 1 bytes at host_off and a uint16_t
+ * port at port_off; at most `max`; default_port for an entry without
+ * one. MCS__URL_SERVERS is the initializer describing a server type. */
+typedef struct mcs__url_servers {
+  size_t stride, host_off, port_off, max;
+  uint16_t default_port;
+} mcs__url_servers;
+#define MCS__URL_SERVERS(type, maxn, dport)                                    \
+  { sizeof(type), offsetof(type, host), offsetof(type, port), (maxn), (dport) }
+/* Parses a server list s[0..n) ("host[:port],...") into the array
+ * `servers` laid out as t says (*count entries so far, updated).
+ * MCS_EINVAL with a one-line reason: none, an empty entry, too many, a
+ * bad host or port, a duplicate. */
+int mcs__url_servers_parse(const mcs__url_servers *t, void *servers,
+                           size_t *count, const char *s, size_t n, char *err,
+                           size_t es);
+/* Checks count servers of a config built by hand or parsed: 1..max,
+ * hosts valid, ports not 0, no duplicates. */
+int mcs__url_servers_check(const mcs__url_servers *t, const void *servers,
+                           size_t count, char *err, size_t es);
+/* Server i's host (NUL-terminated) and port in such an array. */
+const char *mcs__url_server_host(const mcs__url_servers *t, const void *servers,
+                                 size_t i);
+uint16_t mcs__url_server_port(const mcs__url_servers *t, const void *servers,
+                              size_t i);
+/* "host:port", or "[v6]:port" as in a URL, into out (cut to size);
+ * MCS__URL_NAME_MAX always fits. */
+#define MCS__URL_NAME_MAX (MCS__URL_HOST_MAX + 9)
+void mcs__url_server_name(const char *host, uint16_t port, char *out,
+                          size_t size);
+/* Checks the numeric parameters of params[0..count) (those without a
+ * `set`) in cfg against their ranges. */
+int mcs__url_ranges_check(const mcs__url_param *params, size_t count,
+                          const void *cfg, char *err, size_t es);
+/* A key prefix in a buffer of `size` bytes: NUL-terminated within it,
+ * key characters only (may be empty). */
+int mcs__url_prefix_check(const char *prefix, size_t size, char *err,
+                          size_t es);
+
 /* ---- A server's connection pool (conn_pool.c): thread-safe; the same
  * rules for every network store, which says how to open, check and close
  * one of its connections (opaque to the pool). ---- */
@@ -183,7 +224,6 @@ int mcs__net_fill(int fd, mcs__buf *rbuf, size_t *rpos, int64_t deadline);
 /* After an exchange: true when nothing is left unread (the buffer is then
  * emptied, and released when a large value grew it). */
 bool mcs__net_drained(mcs__buf *rbuf, size_t *rpos);
-
 
 /* ---- The pipelined engines' core (pipe.c): an event loop's non-blocking
  * connections for the network stores' engines (memcached/mc_async.c,

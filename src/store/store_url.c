@@ -258,3 +258,112 @@ int mcs__url_query(const mcs__url_param *params, size_t count, void *cfg,
     q = amp + 1;
   }
 }
+
+/* ---- Server lists and the checks both configs share ---- */
+
+static char *srv_host(const mcs__url_servers *t, void *first, size_t i) {
+  return (char *)first + i * t->stride + t->host_off;
+}
+
+static uint16_t *srv_port(const mcs__url_servers *t, void *first, size_t i) {
+  return (uint16_t *)(void *)((char *)first + i * t->stride + t->port_off);
+}
+
+const char *mcs__url_server_host(const mcs__url_servers *t, const void *first,
+                                 size_t i) {
+  return (const char *)first + i * t->stride + t->host_off;
+}
+
+uint16_t mcs__url_server_port(const mcs__url_servers *t, const void *first,
+                              size_t i) {
+  return *(const uint16_t *)(const void *)((const char *)first + i * t->stride +
+                                           t->port_off);
+}
+
+/* Appends one "host[:port]" entry (s[0..n)) as server *count. */
+static int add_server(const mcs__url_servers *t, void *first, size_t *count,
+                      const char *s, size_t n, char *err, size_t es) {
+  if (n == 0)
+    return fail(err, es, "empty host in server list");
+  if (*count == t->max)
+    return fail(err, es, "too many servers (at most %zu)", t->max);
+  char *host = srv_host(t, first, *count);
+  uint16_t *port = srv_port(t, first, *count);
+  int rc = mcs__url_server(s, n, t->default_port, host, port, err, es);
+  if (rc)
+    return rc;
+  for (size_t i = 0; i < *count; i++)
+    if (mcs__url_same_server(mcs__url_server_host(t, first, i),
+                             mcs__url_server_port(t, first, i), host, *port))
+      return fail(err, es, "duplicate server '%.*s'", (int)n, s);
+  (*count)++;
+  return MCS_OK;
+}
+
+int mcs__url_servers_parse(const mcs__url_servers *t, void *servers,
+                           size_t *count, const char *s, size_t n, char *err,
+                           size_t es) {
+  if (n == 0)
+    return fail(err, es, "no server in URL");
+  for (;;) {
+    const char *comma = memchr(s, ',', n);
+    size_t len = comma ? (size_t)(comma - s) : n;
+    int rc = add_server(t, servers, count, s, len, err, es);
+    if (rc || !comma)
+      return rc;
+    n -= len + 1;
+    s = comma + 1;
+  }
+}
+
+int mcs__url_servers_check(const mcs__url_servers *t, const void *servers,
+                           size_t count, char *err, size_t es) {
+  if (count == 0 || count > t->max)
+    return fail(err, es, "server count %zu out of range (1..%zu)", count,
+                t->max);
+  for (size_t i = 0; i < count; i++) {
+    const char *host = mcs__url_server_host(t, servers, i);
+    uint16_t port = mcs__url_server_port(t, servers, i);
+    size_t n = strnlen(host, MCS__URL_HOST_MAX + 1);
+    if (n == MCS__URL_HOST_MAX + 1 || !mcs__url_host_valid(host, n))
+      return fail(err, es, "server %zu: bad or empty host", i);
+    if (port == 0)
+      return fail(err, es, "server %zu: bad port 0", i);
+    for (size_t j = 0; j < i; j++)
+      if (mcs__url_same_server(mcs__url_server_host(t, servers, j),
+                               mcs__url_server_port(t, servers, j), host, port))
+        return fail(err, es, "duplicate server %zu", i);
+  }
+  return MCS_OK;
+}
+
+int mcs__url_ranges_check(const mcs__url_param *params, size_t count,
+                          const void *cfg, char *err, size_t es) {
+  for (size_t i = 0; i < count; i++) {
+    const mcs__url_param *pm = &params[i];
+    if (pm->set)
+      continue;
+    unsigned v =
+        *(const unsigned *)(const void *)((const char *)cfg + pm->offset);
+    if (v < pm->min || v > pm->max)
+      return fail(err, es, "value out of range for '%s' (%u..%u)", pm->name,
+                  pm->min, pm->max);
+  }
+  return MCS_OK;
+}
+
+int mcs__url_prefix_check(const char *prefix, size_t size, char *err,
+                          size_t es) {
+  size_t n = strnlen(prefix, size);
+  if (n == size || (n > 0 && !mcs__store_key_valid(prefix, n)))
+    return fail(err, es, "prefix too long or not key characters");
+  return MCS_OK;
+}
+
+void mcs__url_server_name(const char *host, uint16_t port, char *out,
+                          size_t size) {
+  if (strchr(host, ':')) /* IPv6: brackets, as in the URL */
+    snprintf(out, size, "[%s]:%u", host, (unsigned)port);
+  else
+    snprintf(out, size, "%s:%u", host, (unsigned)port);
+}

@@ -196,6 +196,11 @@ typedef struct mcs__mc_ring mcs__mc_ring;
  * or removing a server moves only its share of keys). */
 int mcs__mc_ring_new(const char *const *names, size_t count,
                      mcs__mc_ring **out);
+/* The same over a config's server array laid out as t says
+ * (mcs_memcached_server, mcs_redis_server), each named by
+ * mcs__url_server_name. */
+int mcs__mc_ring_new_servers(const mcs__url_servers *t, const void *servers,
+                             size_t count, mcs__mc_ring **out);
 /* A ring without points that picks as python-memcached does
  * (MCS_MEMCACHED_HASH_PYTHON_MEMCACHE): servers[hash % count], the hash
  * below. pick_n gives one server at most (no replicas with it). */
@@ -213,12 +218,6 @@ size_t mcs__mc_ring_pick(const mcs__mc_ring *r, const void *key,
  * replica set. Returns how many were written to out. */
 size_t mcs__mc_ring_pick_n(const mcs__mc_ring *r, const void *key,
                            size_t key_len, size_t n, size_t *out);
-
-/* "host:port" or "[v6]:port" into out (MCS_MEMCACHED_HOST_MAX + 9 bytes
- * always fit). */
-#define MCS__MC_NAME_MAX (MCS_MEMCACHED_HOST_MAX + 9)
-void mcs__mc_server_name(const mcs_memcached_server *srv, char *out,
-                         size_t size);
 
 /* ---- The store (mc_store.c) and its requests (mc_exec.c) ---- */
 
@@ -344,5 +343,9 @@ int mcs__mc_async_timeout(void *engine);
 void mcs__mc_async_event(void *engine, void *tag, uint32_t events);
 /* Operations submitted and not yet completed (for tests). */
 size_t mcs__mc_async_pending(const mcs__mc_async *a);
+
+/* How the config keeps its servers, for store_url.c's list parser and
+ * checks and the ring (mc_url.c). */
+extern const mcs__url_servers mcs__mc_servers_layout;
 
 #endif /* MCS_MC_INTERNAL_H */

@@ -59,7 +59,7 @@ static int cmp_point(const void *a, const void *b) {
 }
 
 static void add_server_points(point *pts, const char *name, uint32_t server) {
-  char label[MCS__MC_NAME_MAX + 16];
+  char label[MCS__URL_NAME_MAX + 16];
   unsigned char h[crypto_generichash_BYTES_MIN];
   for (unsigned i = 0; i < MCS__MC_RING_POINTS / POINTS_PER_HASH; i++) {
     int n = snprintf(label, sizeof label, "%s-%u", name, i);
@@ -76,7 +76,7 @@ int mcs__mc_ring_new(const char *const *names, size_t count,
   if (!names || count == 0 || count > MCS_MEMCACHED_SERVERS_MAX)
     return MCS_EINVAL;
   for (size_t i = 0; i < count; i++)
-    if (!names[i] || strlen(names[i]) >= MCS__MC_NAME_MAX)
+    if (!names[i] || strlen(names[i]) >= MCS__URL_NAME_MAX)
       return MCS_EINVAL;
   int rc = mcs__sodium_ready();
   if (rc)
@@ -96,6 +96,28 @@ int mcs__mc_ring_new(const char *const *names, size_t count,
   r->servers = count;
   *out = r;
   return MCS_OK;
+}
+
+int mcs__mc_ring_new_servers(const mcs__url_servers *t, const void *servers,
+                             size_t count, mcs__mc_ring **out) {
+  *out = NULL;
+  if (count == 0 || count > MCS_MEMCACHED_SERVERS_MAX)
+    return MCS_EINVAL;
+  char(*names)[MCS__URL_NAME_MAX] = mcs__calloc(count, sizeof *names);
+  const char **ptrs = mcs__calloc(count, sizeof *ptrs);
+  int rc = MCS_ENOMEM;
+  if (names && ptrs) {
+    for (size_t i = 0; i < count; i++) {
+      mcs__url_server_name(mcs__url_server_host(t, servers, i),
+                           mcs__url_server_port(t, servers, i), names[i],
+                           sizeof names[i]);
+      ptrs[i] = names[i];
+    }
+    rc = mcs__mc_ring_new(ptrs, count, out);
+  }
+  mcs__free(names);
+  mcs__free(ptrs);
+  return rc;
 }
 
 int mcs__mc_ring_new_modulo(size_t count, mcs__mc_ring **out) {
@@ -186,12 +208,4 @@ size_t mcs__mc_ring_pick_n(const mcs__mc_ring *r, const void *key,
       out[got++] = s;
   }
   return got;
-}
-
-void mcs__mc_server_name(const mcs_memcached_server *srv, char *out,
-                         size_t size) {
-  if (strchr(srv->host, ':')) /* IPv6: brackets, as in the URL */
-    snprintf(out, size, "[%s]:%u", srv->host, (unsigned)srv->port);
-  else
-    snprintf(out, size, "%s:%u", srv->host, (unsigned)srv->port);
 }

@@ -207,19 +207,8 @@ static int build_ring(mc_store *st) {
   size_t n = st->cfg.server_count;
   if (st->cfg.hash == MCS_MEMCACHED_HASH_PYTHON_MEMCACHE)
     return mcs__mc_ring_new_modulo(n, &st->ring);
-  char (*names)[MCS__MC_NAME_MAX] = mcs__calloc(n, sizeof *names);
-  const char **ptrs = mcs__calloc(n, sizeof *ptrs);
-  int rc = MCS_ENOMEM;
-  if (names && ptrs) {
-    for (size_t i = 0; i < n; i++) {
-      mcs__mc_server_name(&st->cfg.servers[i], names[i], sizeof names[i]);
-      ptrs[i] = names[i];
-    }
-    rc = mcs__mc_ring_new(ptrs, n, &st->ring);
-  }
-  mcs__free(names);
-  mcs__free(ptrs);
-  return rc;
+  return mcs__mc_ring_new_servers(&mcs__mc_servers_layout, st->cfg.servers, n,
+                                  &st->ring);
 }
 
 static int build_pools(mc_store *st) {

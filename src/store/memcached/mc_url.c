@@ -52,30 +52,14 @@ static const mcs__url_param params[] = {
 };
 #define NPARAMS (sizeof params / sizeof params[0])
 
-
-static bool same_server(const mcs_memcached_server *a,
-                        const mcs_memcached_server *b) {
-  return mcs__url_same_server(a->host, a->port, b->host, b->port);
-}
-
-static int add_server(mcs_memcached_config *cfg, const char *s, size_t n,
-                      char *err, size_t es) {
-  if (n == 0)
-    return fail(err, es, "empty host in server list");
-  if (cfg->server_count == MCS_MEMCACHED_SERVERS_MAX)
-    return fail(err, es, "too many servers (at most %d)",
-                MCS_MEMCACHED_SERVERS_MAX);
-  mcs_memcached_server *srv = &cfg->servers[cfg->server_count];
-  int rc = mcs__url_server(s, n, MCS_MEMCACHED_DEFAULT_PORT, srv->host,
-                           &srv->port, err, es);
-  if (rc)
-    return rc;
-  for (size_t i = 0; i < cfg->server_count; i++)
-    if (same_server(&cfg->servers[i], srv))
-      return fail(err, es, "duplicate server '%.*s'", (int)n, s);
-  cfg->server_count++;
-  return MCS_OK;
-}
+/* The config's server array, for the shared list parser and checks
+ * (store_url.c). */
+_Static_assert(sizeof(((mcs_memcached_server *)0)->host) ==
+                   MCS__URL_HOST_MAX + 1,
+               "host buffer as store_url.c expects");
+const mcs__url_servers mcs__mc_servers_layout =
+    MCS__URL_SERVERS(mcs_memcached_server, MCS_MEMCACHED_SERVERS_MAX,
+                     MCS_MEMCACHED_DEFAULT_PORT);
 
 /* ---- Query ---- */
 
@@ -104,21 +88,6 @@ static int set_hash(void *cfg, const char *v, size_t n, char *err,
 
 /* ---- Whole URL ---- */
 
-static int parse_servers(mcs_memcached_config *cfg, const char *s, size_t n,
-                         char *err, size_t es) {
-  if (n == 0)
-    return fail(err, es, "no server in URL");
-  for (;;) {
-    const char *comma = memchr(s, ',', n);
-    size_t len = comma ? (size_t)(comma - s) : n;
-    int rc = add_server(cfg, s, len, err, es);
-    if (rc || !comma)
-      return rc;
-    n -= len + 1;
-    s = comma + 1;
-  }
-}
-
 int mcs_memcached_url_parse(const char *url, mcs_memcached_config *cfg,
                             char *err, size_t err_size) {
   if (err && err_size)
@@ -135,7 +104,9 @@ int mcs_memcached_url_parse(const char *url, mcs_memcached_config *cfg,
   mcs_memcached_config_init(cfg);
   const char *hosts = url + strlen(SCHEME);
   size_t hlen = strcspn(hosts, "/?");
-  if ((rc = parse_servers(cfg, hosts, hlen, err, err_size)) != 0)
+  if ((rc = mcs__url_servers_parse(&mcs__mc_servers_layout, cfg->servers,
+                                   &cfg->server_count, hosts, hlen, err,
+                                   err_size)) != 0)
     return rc;
   const char *rest = hosts + hlen;
   if (*rest == '/')
@@ -150,37 +121,11 @@ int mcs_memcached_url_parse(const char *url, mcs_memcached_config *cfg,
 
 /* ---- Checking a config built by hand or by the parser ---- */
 
-static int check_servers(const mcs_memcached_config *cfg, char *err,
-                         size_t es) {
-  if (cfg->server_count == 0 || cfg->server_count > MCS_MEMCACHED_SERVERS_MAX)
-    return fail(err, es, "server count %zu out of range (1..%d)",
-                cfg->server_count, MCS_MEMCACHED_SERVERS_MAX);
-  for (size_t i = 0; i < cfg->server_count; i++) {
-    const mcs_memcached_server *s = &cfg->servers[i];
-    size_t n = strnlen(s->host, sizeof s->host);
-    if (n == sizeof s->host || !mcs__url_host_valid(s->host, n))
-      return fail(err, es, "server %zu: bad or empty host", i);
-    if (s->port == 0)
-      return fail(err, es, "server %zu: bad port 0", i);
-    for (size_t j = 0; j < i; j++)
-      if (same_server(&cfg->servers[j], s))
-        return fail(err, es, "duplicate server %zu", i);
-  }
-  return MCS_OK;
-}
-
 static int check_ranges(const mcs_memcached_config *cfg, char *err,
                         size_t es) {
-  for (unsigned i = 0; i < NPARAMS; i++) {
-    const mcs__url_param *pm = &params[i];
-    if (pm->set)
-      continue;
-    unsigned v = *(const unsigned *)(const void *)((const char *)cfg +
-                                                   pm->offset);
-    if (v < pm->min || v > pm->max)
-      return fail(err, es, "value out of range for '%s' (%u..%u)", pm->name,
-                  pm->min, pm->max);
-  }
+  int rc = mcs__url_ranges_check(params, NPARAMS, cfg, err, es);
+  if (rc)
+    return rc;
   if (cfg->replicas >= cfg->server_count)
     return fail(err, es, "value out of range for 'replicas': %u needs more "
                 "than %u servers", cfg->replicas, cfg->replicas);
@@ -201,14 +146,11 @@ int mcs_memcached_config_check(const mcs_memcached_config *cfg, char *err,
   if (!mcs__all_zero(cfg->reserved, sizeof cfg->reserved))
     return fail(err, err_size, "the config sets a field this library does "
                                "not know (built against a newer header?)");
-  int rc = check_servers(cfg, err, err_size);
+  int rc = mcs__url_servers_check(&mcs__mc_servers_layout, cfg->servers,
+                                  cfg->server_count, err, err_size);
   if (!rc)
     rc = check_ranges(cfg, err, err_size);
-  if (rc)
-    return rc;
-  size_t n = strnlen(cfg->prefix, sizeof cfg->prefix);
-  if (n == sizeof cfg->prefix ||
-      (n > 0 && !mcs__store_key_valid(cfg->prefix, n)))
-    return fail(err, err_size, "prefix too long or not key characters");
-  return MCS_OK;
+  if (!rc)
+    rc = mcs__url_prefix_check(cfg->prefix, sizeof cfg->prefix, err, err_size);
+  return rc;
 }

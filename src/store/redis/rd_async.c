@@ -46,9 +46,9 @@ typedef struct mcs__rd_async {
   /* Cluster: the slot map's read, an operation of the engine's own. */
   mcs_store_op refresh;
   bool refreshing;
-  size_t refresh_from;  /* the node asked next (moves on after a failure) */
-  size_t refresh_tries; /* reads failed in a row while commands wait */
-  mcs__rd_node *slot_nodes;              /* its reply's nodes, meanwhile */
+  size_t refresh_from;      /* the node asked next (moves on after a failure) */
+  size_t refresh_tries;     /* reads failed in a row while commands wait */
+  mcs__rd_node *slot_nodes; /* its reply's nodes, meanwhile */
   mcs_store_op *parked_head, *parked_tail; /* waiting for the map */
 } mcs__rd_async;
 
@@ -124,14 +124,14 @@ static void parked_settle(mcs__rd_async *a, int rc) {
   a->parked_head = a->parked_tail = NULL;
   while (op) {
     mcs_store_op *next = op->next;
-    int node = rc ? -1 : mcs__rd_slot_node(a->st, mcs__rd_slot(op->key,
-                                                                op->key_len));
+    int node =
+        rc ? -1 : mcs__rd_slot_node(a->st, mcs__rd_slot(op->key, op->key_len));
     if (node >= 0) {
       send_to(a, node, op);
     } else {
       if (!rc)
-        mcs__rd_note_error(a->st, "no cluster node serves the key's slot",
-                           NULL, 0);
+        mcs__rd_note_error(a->st, "no cluster node serves the key's slot", NULL,
+                           0);
       mcs__pipe_complete(&a->pipe, op, rc ? rc : MCS_ESTORE);
     }
     op = next;
@@ -174,8 +174,8 @@ static void refresh_start(mcs__rd_async *a) {
       node = k;
   }
   if (node == n || a->pipe.closing ||
-      !(a->slot_nodes = mcs__malloc(MCS__RD_SLOTS_NODES_MAX *
-                                    sizeof *a->slot_nodes))) {
+      !(a->slot_nodes =
+            mcs__malloc(MCS__RD_SLOTS_NODES_MAX * sizeof *a->slot_nodes))) {
     atomic_store(&a->st->slots_stale, true);
     parked_settle(a, node == n || a->pipe.closing ? MCS_ESTORE : MCS_ENOMEM);
     return;
@@ -320,15 +320,16 @@ static int hook_reply(void *ctx, mcs__pipe_conn *c, const uint8_t *buf,
     mcs__rd_count(&a->st->protocol_errors);
     return MCS_EPROTO;
   }
-  bool slots = op == &a->refresh && !c->proto[1] &&
-               !(op->scratch[1] & ASK_WAIT);
+  bool slots =
+      op == &a->refresh && !c->proto[1] && !(op->scratch[1] & ASK_WAIT);
   mcs__rd_node one, *nodes = slots ? a->slot_nodes : &one;
   size_t cnt = 0;
   /* Values are read whole up to the largest the store writes, so one
    * over the reader's own limit fails that read alone and the commands
    * pipelined behind it keep their answers. */
   int rc = mcs__rd_parse(
-      buf, len, slots ? MCS_REDIS_HOST_MAX + 64 : MCS__RD_HDR_LEN + MCS_REDIS_VALUE_MAX,
+      buf, len,
+      slots ? MCS_REDIS_HOST_MAX + 64 : MCS__RD_HDR_LEN + MCS_REDIS_VALUE_MAX,
       nodes, slots ? MCS__RD_SLOTS_NODES_MAX : 1, &cnt, used);
   if (rc == MCS__RD_NEED_MORE)
     return MCS__PIPE_NEED_MORE;

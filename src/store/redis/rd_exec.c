@@ -22,7 +22,6 @@
 
 #include "store/redis/rd_int.h"
 
-
 typedef struct try {
   mcs__rd_conn *conn;
   bool acquired, reused, got, sent_any;

@@ -107,10 +107,6 @@ uint16_t mcs__rd_slot(const char *key, size_t len);
 /* Time: CLOCK_MONOTONIC in milliseconds. */
 int64_t mcs__rd_now_ms(void);
 
-/* "host:port" or "[v6]:port" (MCS__RD_NAME_MAX always fits). */
-#define MCS__RD_NAME_MAX (MCS_REDIS_HOST_MAX + 9)
-void mcs__rd_server_name(const mcs_redis_server *srv, char *out, size_t size);
-
 /* ---- The store's shared state (rd_store.c) ---- */
 
 
@@ -324,5 +320,9 @@ int mcs__rd_op_check(const mcs__rd_opargs *a);
 /* Bytes a reply's bulk may have: a stored value's header plus the
  * reader's limit (v may be NULL), never more than the store writes. */
 size_t mcs__rd_value_limit(const mcs_store_value *v);
+
+/* How the config keeps its servers, for store_url.c's list parser and
+ * checks and the ring (rd_url.c). */
+extern const mcs__url_servers mcs__rd_servers_layout;
 
 #endif /* MCS_RD_INT_H */

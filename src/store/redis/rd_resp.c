@@ -301,21 +301,3 @@ uint16_t mcs__rd_slot(const char *key, size_t len) {
 }
 
 int64_t mcs__rd_now_ms(void) { return mcs__net_now_ms(); }
-
-void mcs__rd_server_name(const mcs_redis_server *srv, char *out,
-                         size_t size) {
-  bool v6 = strchr(srv->host, ':') != NULL;
-  size_t h = strnlen(srv->host, MCS_REDIS_HOST_MAX), o = 0;
-  char port[32];
-  size_t pl = header(port, ':', srv->port) - 2; /* ":<port>" */
-  if (size < h + pl + 3)
-    return (void)(size ? out[0] = '\0' : 0);
-  if (v6)
-    out[o++] = '[';
-  memcpy(out + o, srv->host, h);
-  o += h;
-  if (v6)
-    out[o++] = ']';
-  memcpy(out + o, port, pl);
-  out[o + pl] = '\0';
-}

@@ -261,20 +261,9 @@ static int read_password(rd_store *st, char *err, size_t es) {
 }
 
 static int build_ring(rd_store *st) {
-  size_t n = st->cfg.server_count;
-  char (*names)[MCS__RD_NAME_MAX] = mcs__calloc(n, sizeof *names);
-  const char **ptrs = mcs__calloc(n, sizeof *ptrs);
-  int rc = MCS_ENOMEM;
-  if (names && ptrs) {
-    for (size_t i = 0; i < n; i++) {
-      mcs__rd_server_name(&st->cfg.servers[i], names[i], sizeof names[i]);
-      ptrs[i] = names[i];
-    }
-    rc = mcs__mc_ring_new(ptrs, n, (mcs__mc_ring **)&st->ring);
-  }
-  mcs__free(names);
-  mcs__free(ptrs);
-  return rc;
+  return mcs__mc_ring_new_servers(&mcs__rd_servers_layout, st->cfg.servers,
+                                  st->cfg.server_count,
+                                  (mcs__mc_ring **)&st->ring);
 }
 
 static int init_locks(rd_store *st) {
@@ -330,8 +319,7 @@ int mcs_store_redis_new_config(mcs_store **out, const mcs_redis_config *cfg,
   }
   rc = build(st, err, err_size);
   if (!rc)
-    rc = mcs__store_new_own(out, &rd_ops, st,
-                            &rd_identity);
+    rc = mcs__store_new_own(out, &rd_ops, st, &rd_identity);
   if (rc)
     rd_destroy(st);
   return rc;

@@ -65,40 +65,12 @@ static const mcs__url_param params[] = {
 #define NPARAMS (sizeof params / sizeof params[0])
 #define DB_BIT (1u << 4) /* params[4]: the path sets it too */
 
-static int add_server(mcs_redis_config *cfg, const char *s, size_t n,
-                      char *err, size_t es) {
-  if (n == 0)
-    return fail(err, es, "empty host in server list");
-  if (cfg->server_count == MCS_REDIS_SERVERS_MAX)
-    return fail(err, es, "too many servers (at most %d)",
-                MCS_REDIS_SERVERS_MAX);
-  mcs_redis_server *srv = &cfg->servers[cfg->server_count];
-  int rc = mcs__url_server(s, n, MCS_REDIS_DEFAULT_PORT, srv->host,
-                           &srv->port, err, es);
-  if (rc)
-    return rc;
-  for (size_t i = 0; i < cfg->server_count; i++)
-    if (mcs__url_same_server(cfg->servers[i].host, cfg->servers[i].port,
-                             srv->host, srv->port))
-      return fail(err, es, "duplicate server '%.*s'", (int)n, s);
-  cfg->server_count++;
-  return MCS_OK;
-}
-
-static int parse_servers(mcs_redis_config *cfg, const char *s, size_t n,
-                         char *err, size_t es) {
-  if (n == 0)
-    return fail(err, es, "no server in URL");
-  for (;;) {
-    const char *comma = memchr(s, ',', n);
-    size_t len = comma ? (size_t)(comma - s) : n;
-    int rc = add_server(cfg, s, len, err, es);
-    if (rc || !comma)
-      return rc;
-    n -= len + 1;
-    s = comma + 1;
-  }
-}
+/* The config's server array, for the shared list parser and checks
+ * (store_url.c). */
+_Static_assert(sizeof(((mcs_redis_server *)0)->host) == MCS__URL_HOST_MAX + 1,
+               "host buffer as store_url.c expects");
+const mcs__url_servers mcs__rd_servers_layout = MCS__URL_SERVERS(
+    mcs_redis_server, MCS_REDIS_SERVERS_MAX, MCS_REDIS_DEFAULT_PORT);
 
 /* "/", "/<db>" or nothing before the query. */
 static int parse_path(mcs_redis_config *cfg, const char *p, size_t n,
@@ -136,7 +108,9 @@ int mcs_redis_url_parse(const char *url, mcs_redis_config *cfg, char *err,
                 "URL must start with '" SCHEME "' or '" SCHEME_CLUSTER "'");
   }
   size_t hlen = strcspn(hosts, "/?");
-  if ((rc = parse_servers(cfg, hosts, hlen, err, err_size)) != 0)
+  if ((rc = mcs__url_servers_parse(&mcs__rd_servers_layout, cfg->servers,
+                                   &cfg->server_count, hosts, hlen, err,
+                                   err_size)) != 0)
     return rc;
   const char *path = hosts + hlen;
   size_t plen = strcspn(path, "?");
@@ -151,25 +125,6 @@ int mcs_redis_url_parse(const char *url, mcs_redis_config *cfg, char *err,
 
 /* ---- Checking a config built by hand or by the parser ---- */
 
-static int check_servers(const mcs_redis_config *cfg, char *err, size_t es) {
-  if (cfg->server_count == 0 || cfg->server_count > MCS_REDIS_SERVERS_MAX)
-    return fail(err, es, "server count %zu out of range (1..%d)",
-                cfg->server_count, MCS_REDIS_SERVERS_MAX);
-  for (size_t i = 0; i < cfg->server_count; i++) {
-    const mcs_redis_server *s = &cfg->servers[i];
-    size_t n = strnlen(s->host, sizeof s->host);
-    if (n == sizeof s->host || !mcs__url_host_valid(s->host, n))
-      return fail(err, es, "server %zu: bad or empty host", i);
-    if (s->port == 0)
-      return fail(err, es, "server %zu: bad port 0", i);
-    for (size_t j = 0; j < i; j++)
-      if (mcs__url_same_server(cfg->servers[j].host, cfg->servers[j].port,
-                               s->host, s->port))
-        return fail(err, es, "duplicate server %zu", i);
-  }
-  return MCS_OK;
-}
-
 int mcs_redis_config_check(const mcs_redis_config *cfg, char *err,
                            size_t err_size) {
   if (!cfg)
@@ -177,28 +132,20 @@ int mcs_redis_config_check(const mcs_redis_config *cfg, char *err,
   if (!mcs__all_zero(cfg->reserved, sizeof cfg->reserved))
     return fail(err, err_size, "the config sets a field this library does "
                                "not know (built against a newer header?)");
-  int rc = check_servers(cfg, err, err_size);
+  int rc = mcs__url_servers_check(&mcs__rd_servers_layout, cfg->servers,
+                                  cfg->server_count, err, err_size);
+  if (!rc)
+    rc = mcs__url_ranges_check(params, NPARAMS, cfg, err, err_size);
   if (rc)
     return rc;
-  for (unsigned i = 0; i < NPARAMS; i++) {
-    const mcs__url_param *pm = &params[i];
-    if (pm->set)
-      continue;
-    unsigned v =
-        *(const unsigned *)(const void *)((const char *)cfg + pm->offset);
-    if (v < pm->min || v > pm->max)
-      return fail(err, err_size, "value out of range for '%s' (%u..%u)",
-                  pm->name, pm->min, pm->max);
-  }
   /* "Redis cluster specification", "Implemented subset": a cluster
    * supports only database 0 (SELECT fails). */
   if (cfg->cluster && cfg->db != 0)
     return fail(err, err_size, "'db' must be 0 with redis+cluster:// (a "
                                "cluster has only database 0)");
-  size_t n = strnlen(cfg->prefix, sizeof cfg->prefix);
-  if (n == sizeof cfg->prefix ||
-      (n > 0 && !mcs__store_key_valid(cfg->prefix, n)))
-    return fail(err, err_size, "prefix too long or not key characters");
+  if ((rc = mcs__url_prefix_check(cfg->prefix, sizeof cfg->prefix, err,
+                                  err_size)) != 0)
+    return rc;
   if (strnlen(cfg->password_file, sizeof cfg->password_file) ==
       sizeof cfg->password_file)
     return fail(err, err_size, "password_file longer than %d bytes",
