@@ -6,6 +6,7 @@
 #define MCS_LOOP_DRIVE_H
 
 #include <poll.h>
+#include <string.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -42,6 +43,22 @@ static inline int64_t drive(mcs_loop *loop) {
     assert_true(now_ms() - t0 < 10000);
   }
   return now_ms() - t0;
+}
+
+/* A session holding {"n": n}, stored with the blocking calls; its Cookie
+ * header ("name=value") into out. */
+static inline void loop_new_session(mcs_manager *mgr, int64_t n, char *out,
+                                    size_t size) {
+  mcs_session *s = NULL;
+  assert_int_equal(mcs_session_load(mgr, NULL, 0, &s), MCS_OK);
+  assert_int_equal(mcs_session_set_int(s, "n", n), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  const char *sc = mcs_session_cookie(s, 0);
+  size_t len = strcspn(sc, ";");
+  assert_true(len < size);
+  memcpy(out, sc, len);
+  out[len] = '\0';
+  mcs_session_free(s);
 }
 
 #endif /* MCS_LOOP_DRIVE_H */

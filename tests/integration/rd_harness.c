@@ -342,3 +342,42 @@ void rd_cluster_url(const rd_cluster *c, char *out, size_t size,
                     i ? "," : "", (unsigned)c->srv[i].node.port);
   snprintf(out + len, size - (size_t)len, "?%s", params ? params : "");
 }
+
+int rd_cluster_setup(rd_cluster *c, const char *params, mcs_store **store) {
+  char url[512];
+  if (!rd_harness_available()) {
+    fprintf(stderr, "redis-server not found: skipped\n");
+    return 77;
+  }
+  if (rd_cluster_start(c, 3, true) != 0) {
+    fprintf(stderr, "could not start a Redis Cluster\n");
+    rd_cluster_stop(c);
+    return 1;
+  }
+  rd_cluster_url(c, url, sizeof url, params);
+  if (mcs_store_redis_new(store, url) != MCS_OK) {
+    fprintf(stderr, "could not make a store on %s\n", url);
+    rd_cluster_stop(c);
+    return 1;
+  }
+  return 0;
+}
+
+int rd_cmd_ok(const rd_server *s, const char *cmd) {
+  char reply[256];
+  if (rd_cmd(s, cmd, reply, sizeof reply) == 0 &&
+      strncmp(reply, "+OK", 3) == 0)
+    return 0;
+  fprintf(stderr, "%s: %s\n", cmd, reply);
+  return -1;
+}
+
+int rd_node_id(const rd_server *s, char out[41]) {
+  char reply[128];
+  const char *nl;
+  if (rd_cmd(s, "CLUSTER MYID", reply, sizeof reply) != 0 ||
+      !(nl = strchr(reply, '\n')) || strlen(nl + 1) < 40)
+    return -1;
+  snprintf(out, 41, "%.40s", nl + 1);
+  return 0;
+}

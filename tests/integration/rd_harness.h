@@ -45,6 +45,11 @@ int rd_temp_file(char *path, size_t size, const char *text);
  * quoting) and reads its whole reply into out (the RESP text,
  * NUL-terminated). 0 or -1. */
 int rd_cmd(const rd_server *s, const char *cmd, char *out, size_t size);
+/* Sends `cmd` and expects +OK: 0, or -1 after printing the reply. */
+int rd_cmd_ok(const rd_server *s, const char *cmd);
+/* The server's cluster node id (CLUSTER MYID: 40 hex digits) into out,
+ * NUL-terminated. 0 or -1. */
+int rd_node_id(const rd_server *s, char out[41]);
 /* The integer after "name:" in INFO <section>. -1 on failure. */
 long long rd_info(const rd_server *s, const char *section, const char *name);
 /* The sum of calls of the commands the store sends but SET (INFO
@@ -71,5 +76,12 @@ int rd_cluster_wait_ok(rd_cluster *c, long ms);
 /* "redis+cluster://127.0.0.1:<p>,...?<params>" (the masters as seeds). */
 void rd_cluster_url(const rd_cluster *c, char *out, size_t size,
                     const char *params);
+/* What a cluster test's main does first: without redis-server, says so
+ * and gives 77 (skipped); else starts three masters with a replica each
+ * and makes *store on them with `params` (rd_cluster_url). 0 when ready,
+ * 1 after saying why (the cluster stopped). */
+struct mcs_store;
+int rd_cluster_setup(rd_cluster *c, const char *params,
+                     struct mcs_store **store);
 
 #endif /* RD_HARNESS_H */

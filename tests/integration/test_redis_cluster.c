@@ -88,21 +88,6 @@ static void test_keys_spread_over_the_three_masters(void **st0) {
     assert_int_equal(check_i(i), MCS_OK);
 }
 
-/* The node id of server m (CLUSTER MYID: a bulk of 40 hex digits). */
-static void node_id(int m, char out[41]) {
-  char reply[128];
-  assert_int_equal(rd_cmd(&cl.srv[m], "CLUSTER MYID", reply, sizeof reply), 0);
-  snprintf(out, 41, "%.40s", strchr(reply, '\n') + 1);
-}
-
-/* Sends `cmd` to server m and expects +OK. */
-static void expect_ok(int m, const char *cmd) {
-  char reply[256];
-  assert_int_equal(rd_cmd(&cl.srv[m], cmd, reply, sizeof reply), 0);
-  if (strncmp(reply, "+OK", 3) != 0)
-    fail_msg("%s: %s", cmd, reply);
-}
-
 /* One slot caught mid-migration, by hand ("Redis cluster specification",
  * "ASK redirection"): the slot is MIGRATING on its master and IMPORTING
  * on another, and the key has moved. The old master answers -ASK: the
@@ -121,15 +106,15 @@ static void test_ask_during_a_migration(void **st0) {
   int dst = rd_cluster_master_of(&cl, (slot + MCS__RD_SLOTS / 2) %
                                           MCS__RD_SLOTS);
   assert_true(src >= 0 && dst >= 0 && src != dst);
-  node_id(src, src_id);
-  node_id(dst, dst_id);
+  assert_int_equal(rd_node_id(&cl.srv[src], src_id), 0);
+  assert_int_equal(rd_node_id(&cl.srv[dst], dst_id), 0);
   snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u IMPORTING %s", slot, src_id);
-  expect_ok(dst, cmd);
+  assert_int_equal(rd_cmd_ok(&cl.srv[dst], cmd), 0);
   snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u MIGRATING %s", slot, dst_id);
-  expect_ok(src, cmd);
+  assert_int_equal(rd_cmd_ok(&cl.srv[src], cmd), 0);
   snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %u %s 0 5000",
            (unsigned)cl.srv[dst].node.port, k);
-  expect_ok(src, cmd);
+  assert_int_equal(rd_cmd_ok(&cl.srv[src], cmd), 0);
   mcs_redis_stats before, after;
   assert_int_equal(mcs_store_redis_stats_get(store, &before), MCS_OK);
   assert_int_equal(check_i(i), MCS_OK); /* read: -ASK, then ASKING */
@@ -307,21 +292,9 @@ int main(void) {
       cmocka_unit_test(test_sessions_through_a_loop),
       cmocka_unit_test(test_failover_is_survived),
   };
-  if (!rd_harness_available()) {
-    fprintf(stderr, "redis-server not found: skipped\n");
-    return 77;
-  }
-  if (rd_cluster_start(&cl, 3, true) != 0) {
-    fprintf(stderr, "could not start a Redis Cluster\n");
-    rd_cluster_stop(&cl);
-    return 1;
-  }
-  char url[512];
-  rd_cluster_url(&cl, url, sizeof url, PARAMS);
-  if (mcs_store_redis_new(&store, url) != MCS_OK) {
-    rd_cluster_stop(&cl);
-    return 1;
-  }
+  int rc = rd_cluster_setup(&cl, PARAMS, &store);
+  if (rc)
+    return rc;
   int failed = cmocka_run_group_tests_name("redis_cluster", tests, NULL, NULL);
   mcs_store_free(store);
   rd_cluster_stop(&cl);

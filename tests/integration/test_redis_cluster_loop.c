@@ -28,15 +28,9 @@
 #include "rd_harness.h"
 #include "mcsession.h"
 #include "loop_drive.h"
+#include "send_count.h"
 #include "store/redis/rd_int.h"
 
-ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
-ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags);
-static atomic_int sends;
-ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags) {
-  atomic_fetch_add(&sends, 1);
-  return __real_send(fd, buf, len, flags);
-}
 
 #define PARAMS "io_timeout_ms=1000&connect_timeout_ms=500&retry_s=0"
 #define BATCH 64
@@ -54,21 +48,6 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-/* A stored session holding {"n": n} (saved with the blocking calls); its
- * Cookie header into out. */
-static void new_session(int64_t n, char *out, size_t size) {
-  mcs_session *s = NULL;
-  assert_int_equal(mcs_session_load(mgr, NULL, 0, &s), MCS_OK);
-  assert_int_equal(mcs_session_set_int(s, "n", n), MCS_OK);
-  assert_int_equal(mcs_session_save(s), MCS_OK);
-  const char *sc = mcs_session_cookie(s, 0);
-  size_t len = strcspn(sc, ";");
-  assert_true(len < size);
-  memcpy(out, sc, len);
-  out[len] = '\0';
-  mcs_session_free(s);
-}
-
 /* The hash slot of a session's store key. */
 static unsigned slot_of(const char *cookie) {
   mcs_admin_ref ref;
@@ -76,6 +55,18 @@ static unsigned slot_of(const char *cookie) {
   assert_int_equal(mcs_admin_session_resolve(mgr, v, strlen(v), NULL, &ref),
                    MCS_OK);
   return mcs__rd_slot(ref.key, ref.key_len);
+}
+
+/* Starts loads of cookies[0..n) on `l` (one turn), results into r. */
+static void start_loads(mcs_manager *m, mcs_loop *l, int n, result *r) {
+  memset(r, 0, (size_t)n * sizeof *r);
+  for (int i = 0; i < n; i++) {
+    mcs_session *s = NULL;
+    assert_int_equal(mcs_session_load_start(m, l, cookies[i],
+                                            strlen(cookies[i]), &s, on_done,
+                                            &r[i]),
+                     MCS_PENDING);
+  }
 }
 
 static result load(const char *cookie) {
@@ -145,14 +136,7 @@ static void fresh_store_reads_the_map_on_the_loop(void) {
   cfg.store = fresh;
   assert_int_equal(mcs_manager_new(&m2, &cfg), MCS_OK);
   assert_int_equal(mcs_loop_new(&l2, fresh), MCS_OK);
-  memset(r, 0, sizeof r);
-  for (int i = 0; i < 3; i++) {
-    mcs_session *s = NULL;
-    assert_int_equal(mcs_session_load_start(m2, l2, cookies[i],
-                                            strlen(cookies[i]), &s, on_done,
-                                            &r[i]),
-                     MCS_PENDING);
-  }
+  start_loads(m2, l2, 3, r);
   drive(l2);
   for (int i = 0; i < 3; i++) {
     int64_t n = -1;
@@ -174,7 +158,7 @@ static void test_a_turns_loads_go_out_one_write_per_master(void **st0) {
   bool on[RD_CLUSTER_MAX] = {false};
   size_t masters = 0;
   for (int i = 0; i < BATCH; i++) {
-    new_session(i, cookies[i], sizeof cookies[i]);
+    loop_new_session(mgr, i, cookies[i], sizeof cookies[i]);
     int m = rd_cluster_master_of(&cl, slot_of(cookies[i]));
     assert_true(m >= 0);
     masters += !on[m];
@@ -186,15 +170,8 @@ static void test_a_turns_loads_go_out_one_write_per_master(void **st0) {
     expect_n(cookies[i], i); /* connections to every master open */
   long long cmds = commands_of(on);
   result r[BATCH];
-  memset(r, 0, sizeof r);
   atomic_store(&sends, 0);
-  for (int i = 0; i < BATCH; i++) {
-    mcs_session *s = NULL;
-    assert_int_equal(mcs_session_load_start(mgr, loop, cookies[i],
-                                            strlen(cookies[i]), &s, on_done,
-                                            &r[i]),
-                     MCS_PENDING);
-  }
+  start_loads(mgr, loop, BATCH, r);
   drive(loop);
   /* 64 GETEX: one send per master, one command per load. */
   assert_int_equal(atomic_load(&sends), (int)masters);
@@ -219,20 +196,6 @@ static void test_a_turns_loads_go_out_one_write_per_master(void **st0) {
   expect_n(cookies[1], 2);
 }
 
-/* The node id of server m (CLUSTER MYID: a bulk of 40 hex digits). */
-static void node_id(int m, char out[41]) {
-  char reply[128];
-  assert_int_equal(rd_cmd(&cl.srv[m], "CLUSTER MYID", reply, sizeof reply), 0);
-  snprintf(out, 41, "%.40s", strchr(reply, '\n') + 1);
-}
-
-static void expect_ok(int m, const char *cmd) {
-  char reply[256];
-  assert_int_equal(rd_cmd(&cl.srv[m], cmd, reply, sizeof reply), 0);
-  if (strncmp(reply, "+OK", 3) != 0)
-    fail_msg("%s: %s", cmd, reply);
-}
-
 /* Starts moving the slot of cookies[i] (with its key) to another master,
  * by hand ("Redis cluster specification", "ASK redirection"): IMPORTING
  * on the new one, MIGRATING on the old, the key MIGRATEd. The new
@@ -248,15 +211,15 @@ static unsigned migrate_start(int i, int *dst, char dst_id[41]) {
   int src = rd_cluster_master_of(&cl, slot);
   *dst = rd_cluster_master_of(&cl, (slot + MCS__RD_SLOTS / 2) % MCS__RD_SLOTS);
   assert_true(src >= 0 && *dst >= 0 && src != *dst);
-  node_id(src, src_id);
-  node_id(*dst, dst_id);
+  assert_int_equal(rd_node_id(&cl.srv[src], src_id), 0);
+  assert_int_equal(rd_node_id(&cl.srv[*dst], dst_id), 0);
   snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u IMPORTING %s", slot, src_id);
-  expect_ok(*dst, cmd);
+  assert_int_equal(rd_cmd_ok(&cl.srv[*dst], cmd), 0);
   snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u MIGRATING %s", slot, dst_id);
-  expect_ok(src, cmd);
+  assert_int_equal(rd_cmd_ok(&cl.srv[src], cmd), 0);
   snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %u %s 0 5000",
            (unsigned)cl.srv[*dst].node.port, key);
-  expect_ok(src, cmd);
+  assert_int_equal(rd_cmd_ok(&cl.srv[src], cmd), 0);
   return slot;
 }
 
@@ -373,20 +336,11 @@ int main(void) {
       cmocka_unit_test(test_ask_during_a_migration_on_the_loop),
       cmocka_unit_test(test_moved_after_a_hand_migrated_slot),
   };
-  if (!rd_harness_available()) {
-    fprintf(stderr, "redis-server not found: skipped\n");
-    return 77;
-  }
-  if (rd_cluster_start(&cl, 3, true) != 0) {
-    fprintf(stderr, "could not start a Redis Cluster\n");
-    rd_cluster_stop(&cl);
-    return 1;
-  }
-  char url[512];
   mcs_manager_config cfg;
-  rd_cluster_url(&cl, url, sizeof url, PARAMS);
-  if (mcs_store_redis_new(&store, url) != MCS_OK ||
-      mcs_keyring_new(&keys) != MCS_OK ||
+  int rc = rd_cluster_setup(&cl, PARAMS, &store);
+  if (rc)
+    return rc;
+  if (mcs_keyring_new(&keys) != MCS_OK ||
       mcs_keyring_add(keys, 0, secret, sizeof secret - 1) != MCS_OK) {
     rd_cluster_stop(&cl);
     return 1;

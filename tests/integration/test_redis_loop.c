@@ -25,14 +25,8 @@
 #include "rd_harness.h"
 #include "mcsession.h"
 #include "loop_drive.h"
+#include "send_count.h"
 
-ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
-ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags);
-static atomic_int sends;
-ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags) {
-  atomic_fetch_add(&sends, 1);
-  return __real_send(fd, buf, len, flags);
-}
 
 static rd_server srv, locked;
 static char pwfile[64], badpwfile[64];
@@ -74,16 +68,7 @@ static void env_free(env *e) {
 
 /* A stored session holding {"n": n}; its Cookie header into out. */
 static void new_session(const env *e, int64_t n, char *out, size_t size) {
-  mcs_session *s = NULL;
-  assert_int_equal(mcs_session_load(e->mgr, NULL, 0, &s), MCS_OK);
-  assert_int_equal(mcs_session_set_int(s, "n", n), MCS_OK);
-  assert_int_equal(mcs_session_save(s), MCS_OK);
-  const char *sc = mcs_session_cookie(s, 0);
-  size_t len = strcspn(sc, ";");
-  assert_true(len < size);
-  memcpy(out, sc, len);
-  out[len] = '\0';
-  mcs_session_free(s);
+  loop_new_session(e->mgr, n, out, size);
 }
 
 static result load(const env *e, const char *cookie) {
