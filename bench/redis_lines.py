@@ -13,7 +13,9 @@ working on the Redis store:
       --bench-lib BENCH/bench_lib --bench-redis BENCH/bench_redis
 
 prints the lines as JSON and the report's Redis section (BENCH_SECONDS,
-BENCH_RUNS as for run.py). redis-server runs on CPU 1 (as memcached), the
+BENCH_RUNS as for run.py). With --cluster instead of --bench-lib and
+--bench-redis: only the demo's routes on a three-master Redis Cluster
+(redis+cluster://), as JSON. redis-server runs on CPU 1 (as memcached), the
 clients and the demo on CPU 0; everything is stopped by PID.
 """
 import copy
@@ -22,6 +24,7 @@ import shutil
 import socket
 import statistics
 import sys
+import time
 
 import http_lines
 import lib_lines
@@ -63,12 +66,17 @@ class RedisInfo:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.f = self.sock.makefile("rb")
 
-    def info(self, section):
-        arg = section.encode()
-        self.sock.sendall(b"*2\r\n$4\r\nINFO\r\n$%d\r\n%s\r\n"
-                          % (len(arg), arg))
+    def command(self, *words):
+        """A command whose reply is a bulk string: its lines."""
+        req = b"*%d\r\n" % len(words)
+        for word in words:
+            req += b"$%d\r\n%s\r\n" % (len(word), word.encode())
+        self.sock.sendall(req)
         n = int(self.f.readline()[1:])
         return self.f.read(n + 2).decode().split("\r\n")
+
+    def info(self, section):
+        return self.command("INFO", section)
 
     def stats(self):
         figures = {}
@@ -167,6 +175,93 @@ def http_part(ctx, secret, url, pid, port):
     return lines
 
 
+class ClusterInfo:
+    """RedisInfo summed over a cluster's masters (the commands the demo
+    sent, wherever its slot map routed them)."""
+
+    def __init__(self, ports):
+        self.parts = [RedisInfo(port) for port in ports]
+
+    def stats(self):
+        total = {}
+        for part in self.parts:
+            for key, value in part.stats().items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+    def close(self):
+        for part in self.parts:
+            part.close()
+
+
+def cluster_port():
+    """A free port whose cluster bus port (+10000) is free too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+                return port
+            except OSError:
+                pass
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def start_cluster(ctx, masters=3):
+    """`masters` cluster nodes (no replicas) on the load CPU, joined with
+    redis-cli --cluster create; their processes and ports."""
+    procs, ports = [], []
+    for i in range(masters):
+        port = cluster_port()
+        home = os.path.join(ctx.work, "cluster-%d" % i)
+        os.makedirs(home, exist_ok=True)
+        proc = ctx.procs.start("redis-cluster-%d" % i, [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", home,
+            "--cluster-enabled", "yes"], http_lines.LOAD_CPU)
+        ctx.procs.wait_port(proc, port)
+        procs.append(proc)
+        ports.append(port)
+    ctx.procs.run("redis-cli", ["redis-cli", "--cluster", "create"] +
+                  ["127.0.0.1:%d" % p for p in ports] + ["--cluster-yes"],
+                  http_lines.LOAD_CPU, timeout=60)
+    for port in ports:
+        info = RedisInfo(port)
+        try:
+            for _ in range(200):
+                if "cluster_state:ok" in info.command("CLUSTER", "INFO"):
+                    break
+                time.sleep(0.05)
+            else:
+                raise RuntimeError("cluster not ok on port %d" % port)
+        finally:
+            info.close()
+    return procs, ports
+
+
+def cluster_part(ctx, secret):
+    """The demo's routes on a three-master Redis Cluster (its event-loop
+    threads: one here), commands per request summed over the masters."""
+    procs, ports = start_cluster(ctx)
+    url = ("redis+cluster://" + ",".join("127.0.0.1:%d" % p for p in ports)
+           + "?io_timeout_ms=2000&connect_timeout_ms=2000")
+    rctx = copy.copy(ctx)
+    rctx.mc = ClusterInfo(ports)
+    rctx.mc_pid = procs[0].pid  # mc_cpu_us: the first master's alone
+    server = http_lines.Server("demo-cluster", lambda p: [
+        ctx.demo, "--listen", "127.0.0.1:%d" % p, "--store", url,
+        "--secret-file", secret, "--threads", "1"],
+        ["/", "/count", "/ping"], cas_metric="mcsession_cas_retries_total")
+    try:
+        return http_lines.server_lines(rctx, server)[0]
+    finally:
+        rctx.mc.close()
+        for proc in procs:
+            ctx.procs.stop(proc)
+
+
 def redis_part(ctx, secret):
     """Every Redis line; None when redis-server or bench_redis is missing."""
     exe = getattr(ctx, "bench_redis", None)
@@ -194,19 +289,27 @@ def main():
     import run
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--demo", required=True)
-    p.add_argument("--bench-lib", required=True)
-    p.add_argument("--bench-redis", required=True)
+    p.add_argument("--bench-lib")
+    p.add_argument("--bench-redis")
+    p.add_argument("--cluster", action="store_true",
+                   help="only the demo's routes on a three-master cluster")
     args = p.parse_args()
+    if not args.cluster and not (args.bench_lib and args.bench_redis):
+        p.error("--bench-lib and --bench-redis are needed (or --cluster)")
     work = tempfile.mkdtemp(prefix="mcsession-bench-redis-")
     ctx = run.Ctx(argparse.Namespace(demo=args.demo, bench_lib=args.bench_lib,
                                      gate=None, module=None), work)
-    ctx.bench_redis = os.path.abspath(args.bench_redis)
     try:
-        r = redis_part(ctx, run.secret_file(ctx, "demo.secret"))
-        print(json.dumps(r, indent=1))
-        print("\n".join(report.redis_section(
-            dict(redis=r, config=dict(seconds=ctx.seconds, runs=ctx.runs,
-                                      lib_seconds=ctx.lib_seconds)))))
+        secret = run.secret_file(ctx, "demo.secret")
+        if args.cluster:
+            print(json.dumps(cluster_part(ctx, secret), indent=1))
+        else:
+            ctx.bench_redis = os.path.abspath(args.bench_redis)
+            r = redis_part(ctx, secret)
+            print(json.dumps(r, indent=1))
+            print("\n".join(report.redis_section(
+                dict(redis=r, config=dict(seconds=ctx.seconds, runs=ctx.runs,
+                                          lib_seconds=ctx.lib_seconds)))))
     finally:
         ctx.procs.stop_all()
     shutil.rmtree(work, ignore_errors=True)

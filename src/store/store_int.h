@@ -1,7 +1,9 @@
 /*
  * The store wing: the store interface every backend implements (store.c
- * wraps a table of operations and checks arguments once), the memory store
- * (memory/) and the memcached store (memcached/). A store's blocking and
+ * wraps a table of operations and checks arguments once), what the network
+ * stores share (store_url.c, conn_pool.c, net.c, pipe.c), the memory store
+ * (memory/), the memcached store (memcached/) and the Redis store
+ * (redis/). A store's blocking and
  * non-blocking sides are one table (include/mcsession/store.h, where the
  * contract is): nothing above this wing knows which store it talks to.
  *

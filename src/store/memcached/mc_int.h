@@ -312,7 +312,7 @@ void mcs__mc_hdr_put(uint8_t out[MCS__MC_HDR_LEN], bool tomb, uint64_t rev);
  * payload. Returns the payload's offset (0 or MCS__MC_HDR_LEN). */
 size_t mcs__mc_hdr_get(const uint8_t *raw, size_t len, mcs__mc_hdr *out);
 
-/* ---- The memcached engine (mc_async.c) ----
+/* ---- The memcached engine (mc_async.c, over store/pipe.c) ----
  * The non-blocking side of the store with replicas=0 (mcs_store_ops'
  * attach ... event, contract in include/mcsession/store.h), one engine
  * per event loop. Non-blocking connections, one per server, opened on
