@@ -80,7 +80,8 @@ check: deps-test
 	  -DMCS_TSAN=ON -DBUILD_TESTING=ON -DMCS_REQUIRE_TESTS=ON
 	cmake --build build-tsan -j $(JOBS) --target test_store_memory \
 	  test_concurrency test_memcached_threads test_revcache test_session_async \
-	  test_memcached_loop test_loop_store test_redis_loop test_store_contract \
+	  test_memcached_loop test_loop_store test_redis_loop test_redis_cluster_loop \
+	  test_store_contract \
 	  test_sessions_threads
 	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure -L threads
