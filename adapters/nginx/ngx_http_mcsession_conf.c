@@ -20,6 +20,8 @@ static char *ngx_http_mcsession_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_mcsession_tornado_secret(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_mcsession_mode(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_mcsession_user_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mcsession_cookie_name(ngx_conf_t *cf,
@@ -64,7 +66,7 @@ ngx_command_t  ngx_http_mcsession_commands[] = {
 
     { ngx_string("mcsession_mode"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_mcsession_mode,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_mcsession_srv_conf_t, mode),
       &ngx_http_mcsession_modes },
@@ -831,6 +833,38 @@ ngx_http_mcsession_tornado_secret(ngx_conf_t *cf, ngx_command_t *cmd,
                                        cookie_secret)
                ? MCS_SECRET_MIN_BYTES : 1,
                field);
+}
+
+
+/* ngx_conf_set_enum_slot, whose own message ("invalid value") names
+ * neither the directive nor the values it takes. */
+static char *
+ngx_http_mcsession_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t        *value;
+    ngx_uint_t       *field;
+    ngx_conf_enum_t  *e;
+
+    field = (ngx_uint_t *) ((char *) conf + cmd->offset);
+    if (*field != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcasecmp(e->name.data, value[1].data) == 0)
+        {
+            *field = e->value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\": invalid mode \"%V\" (want native or "
+                       "tornado)", &cmd->name, &value[1]);
+    return NGX_CONF_ERROR;
 }
 
 

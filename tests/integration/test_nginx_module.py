@@ -366,6 +366,10 @@ class ModuleTest(unittest.TestCase):
             ("mcsession_store redis://127.0.0.1;",
              "mcsession_store", "bad URL"),
             ("mcsession_store memory;", "mcsession_store", "memory store"),
+            ("mcsession_mode natve;", "mcsession_mode",
+             'invalid mode "natve" (want native or tornado)'),
+            ("mcsession_mode tornado;\nmcsession_mode native;",
+             "mcsession_mode", "is duplicate"),
         ]
         for directive, name, what in cases:
             text = good.replace(name + " ", "#") + directive + "\n" + on
