@@ -3,7 +3,9 @@
 # man-db is installed) without a single warning, installed where man
 # looks, and complete: every subcommand, option and exit status the tool's
 # --help names appears in mcsession(1).
-# And mcsession-gate(1) names every option of mcsession-gate --help.
+# And mcsession-gate(1) names every option of mcsession-gate --help;
+# ngx_http_mcsession_module(8) every directive of the module's command
+# table and both its variables, as docs/nginx.md's directive table does.
 # Usage: test_man_pages.sh SOURCE_DIR BUILD_DIR TOOL [GATE]
 set -eu
 src=$1
@@ -12,7 +14,8 @@ tool=$3
 gate=${4:-}
 fail() { echo "FAIL: $*"; exit 1; }
 
-for page in mcsession.1 mcsession.3 mcsession-gate.1; do
+for page in mcsession.1 mcsession.3 mcsession-gate.1 \
+            ngx_http_mcsession_module.8; do
   f=$build/man/$page
   [ -s "$f" ] || fail "not generated: $f"
   out=$(groff -man -Tutf8 -ww -z "$f" 2>&1) || fail "groff failed on $page"
@@ -70,10 +73,30 @@ if [ -n "$gate" ]; then
   echo "ok   mcsession-gate(1) names every option and exit status"
 fi
 
+# The module's directives, from its command table (ngx_string("...") at
+# the start of an entry), and its variables.
+scd=$src/docs/man/ngx_http_mcsession_module.8.scd
+conf=$src/adapters/nginx/ngx_http_mcsession_conf.c
+directives=$(sed -n 's/^    { ngx_string("\(mcsession[a-z_]*\)"),$/\1/p' "$conf")
+[ "$(echo "$directives" | wc -l)" -ge 13 ] ||
+  fail "fewer than 13 directives read from $conf: $directives"
+for d in $directives; do
+  grep -q "^\*$d\* " "$scd" || fail "ngx_http_mcsession_module(8) lacks $d"
+  grep -q "^| \`$d " "$src/docs/nginx.md" ||
+    fail "docs/nginx.md's directive table lacks $d"
+done
+for v in mcsession_user mcsession_outcome; do
+  grep -q "ngx_string(\"$v\")" "$src/adapters/nginx/ngx_http_mcsession_module.c" ||
+    fail "the module has no \$$v"
+  grep -q "^\*[\$]$v\*$" "$scd" || fail "ngx_http_mcsession_module(8) lacks \$$v"
+done
+echo "ok   ngx_http_mcsession_module(8) names every directive and variable"
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/mcs-man.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 cmake --install "$build" --prefix "$work" >/dev/null
-for f in man1/mcsession.1 man1/mcsession-gate.1 man3/mcsession.3; do
+for f in man1/mcsession.1 man1/mcsession-gate.1 man3/mcsession.3 \
+         man8/ngx_http_mcsession_module.8; do
   [ -n "$(find "$work" -path "*/man/$f")" ] || fail "not installed: $f"
 done
-echo "ok   installed to share/man/man1 and man3"
+echo "ok   installed to share/man/man1, man3 and man8"
