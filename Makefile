@@ -30,7 +30,7 @@ NODE_PACKAGES  := $(if $(shell command -v node),,nodejs) \
                   $(if $(shell command -v npm),,npm)
 TEST_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev \
                   python3 python3-tornado python3-memcache memcached redis-server \
-                  chromium groff-base nginx nginx-dev $(NODE_PACKAGES)
+                  chromium groff-base nginx nginx-dev python3-h2 $(NODE_PACKAGES)
 
 .PHONY: all build demo check fuzz bench install clean deps-build deps-test
 

@@ -4,23 +4,31 @@ issue 14, section 3, over a `get(cookie)` that sends one gated request
 with that Cookie header (None: none) and returns the Response.
 
 `env` is the test's dict with: demo (demo_harness.Demo, native sessions),
-mc (demo_harness.Memcached), url (its memcached URL) and secret (the
-demo's secret file). Set gate_harness.TOOL first."""
+mc (demo_harness.Memcached), url (its memcached URL), secret (the demo's
+secret file), cookie_file and session_file (the recipe's secrets):
+start_apps() fills it. Set gate_harness.TOOL first."""
+import gc
 import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
 import time
 import unittest
+import warnings
 
 import demo_harness
 import gate_harness
 from demo_harness import Demo, start_memcached, write_secret
 from gate_harness import mc_commands, mc_stats, tool
 from tornado_harness import RecipeApp
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tornado"))
+import recipe_session  # noqa: E402 (the recipe's own session code)
 
 # Cookie headers a client may send: each must get a 4xx, never a 5xx
 # (the native cookie's name; the tornado test renames it).
@@ -173,11 +181,244 @@ def stalled_memcached(tc, env, get, quick, io_timeout_ms, status=503):
             tc.assertLess(took, io_timeout_ms / 1000 + 1.5)
     finally:
         os.kill(mc.proc.pid, signal.SIGCONT)
+    recovers(tc, get, native(c))
+    return [r for r, _ in waited]
+
+
+def recovers(tc, get, cookie):
+    """memcached is back: a gated request with `cookie` (a live session)
+    passes again within 10 s."""
     t0 = time.monotonic()
-    while get(native(c)).status != 200:
+    while get(cookie).status != 200:
         tc.assertLess(time.monotonic() - t0, 10, "no recovery")
         time.sleep(0.2)
-    return [r for r, _ in waited]
+
+
+class _RecipeHandler:
+    """What the recipe's SessionManager.set needs of a Tornado handler:
+    the two cookies it sets, signed as Tornado signs them."""
+
+    def __init__(self, cookie_secret):
+        self.cookie_secret = cookie_secret
+        self.jar = {}
+
+    def set_secure_cookie(self, name, value):
+        import tornado.web
+        self.jar[name] = tornado.web.create_signed_value(
+            self.cookie_secret, name, value).decode()
+
+
+def read_secret(path):
+    """A secret file's text, one trailing newline dropped (as the
+    recipe app reads it)."""
+    with open(path) as f:
+        text = f.read()
+    return text[:-1] if text.endswith("\n") else text
+
+
+def recipe_cookie(env, data, ports):
+    """The Cookie header of a session the recipe's own code stores with
+    `data` (a dict) on the memcached servers `ports` (python-memcache's
+    choice among them): what a Tornado application whose login stored
+    any string as its user_name leaves (the recipe app's form strips the
+    spaces a name starts or ends with)."""
+    manager = recipe_session.SessionManager(
+        read_secret(env["session_file"]), ["127.0.0.1:%d" % p for p in ports],
+        3600)
+    session = manager.get()
+    session.update(data)
+    handler = _RecipeHandler(read_secret(env["cookie_file"]))
+    # The recipe leaves its memcache clients to the garbage collector.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        manager.set(handler, session)
+        gc.collect()
+    return "; ".join("%s=%s" % kv for kv in handler.jar.items())
+
+
+def spaced_users_are_no_users(tc, env, get, answer=401):
+    """Tornado sessions whose user_name starts or ends with a space (a
+    backend that trims it would read another user), or is one: `answer`,
+    as for no user; the same name without the spaces passes (200). `get`
+    sends one request gated in tornado mode with that Cookie header."""
+    port = env["mc"].port
+    tc.assertEqual(get(recipe_cookie(env, {"user_name": "bob"},
+                                     [port])).status, 200)
+    for name in (" bob", "bob ", " bob ", " ", "\tbob"):
+        r = get(recipe_cookie(env, {"user_name": name}, [port]))
+        tc.assertEqual(r.status, answer, repr(name))
+
+
+def worker_pids(master):
+    """nginx's worker processes: the children of its master."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            out.append(int(entry))
+    return sorted(out)
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for PID %d" % pid)
+
+
+def _send_and_close(port, path, cookie, n):
+    """n gated requests on n connections, each closed once sent."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port),
+                                         demo_harness.TIMEOUT)
+            s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Cookie: %s\r\n\r\n" % (path, cookie)).encode())
+            socks.append(s)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _settle(pids, fds, seconds):
+    """Waits until each of `pids` holds no more descriptors than `fds`
+    gives it (the parked requests are answered and gone): True, or False
+    after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(open_fds(p) <= fds[p] for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _rises(pids, fds, by, seconds):
+    """True once one of `pids` holds `by` descriptors more than `fds`
+    gives it, within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(open_fds(p) - fds[p] >= by for p in pids):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def closes_while_parked(tc, env, port, path, pids, quick, io_timeout_ms,
+                        slack=0, rounds=6, per_round=100):
+    """memcached frozen (SIGSTOP): `rounds` times, `per_round` clients send
+    a gated request (`path` on `port`, a live session) and close their
+    connection while it waits for the store (a quarter of them, at least,
+    seen waiting: open descriptors). After each round, once the
+    store's io timeout has answered them, every process pids() gives
+    (nginx's worker, the gate) is the same process as before (none died
+    and was replaced), holds at most `slack` descriptors more than before
+    (an upstream's kept-alive connections), and quick() (a request that
+    needs no store) is answered at once; from the first round's end (free
+    lists and pools warm) to the last's, no resident set grows by more
+    than 1 MiB. memcached is running again on return; the caller checks
+    that the session passes again (recovers())."""
+    _, c = env["demo"].login("quentin")
+    cookie = native(c)
+    before = pids()
+    base = {p: open_fds(p) for p in before}
+    fds = {p: base[p] + slack for p in before}
+    mc = env["mc"]
+    os.kill(mc.proc.pid, signal.SIGSTOP)
+    try:
+        rss = {}
+        for i in range(rounds):
+            _send_and_close(port, path, cookie, per_round)
+            # Taken in and waiting for the store: connections stay open
+            # (in nginx, or in the gate: nginx drops a closed client's
+            # auth_request at once) until the io timeout.
+            tc.assertTrue(_rises(before, base, per_round // 4,
+                                 io_timeout_ms / 2000),
+                          "the requests were not parked: %s descriptors, "
+                          "%s before" % ({p: open_fds(p) for p in before},
+                                         base))
+            t = time.monotonic()
+            quick()
+            tc.assertLess(time.monotonic() - t, 0.5)
+            tc.assertTrue(_settle(before, fds, io_timeout_ms / 1000 + 5),
+                          "descriptors after round %d: %s, at most %s"
+                          % (i, {p: open_fds(p) for p in before}, fds))
+            tc.assertEqual(pids(), before, "a process was replaced")
+            if i == 0:
+                rss = {p: rss_kib(p) for p in before}
+        grown = {p: rss_kib(p) - rss[p] for p in before}
+        tc.assertTrue(all(g <= 1024 for g in grown.values()),
+                      "resident set growth (KiB) over %d closes: %s"
+                      % ((rounds - 1) * per_round, grown))
+    finally:
+        os.kill(mc.proc.pid, signal.SIGCONT)
+    return cookie
+
+
+def over_http2(tc, port, path, cases):
+    """`cases`, (Cookie header or None, status, body or None) each, sent
+    at once as the streams of one cleartext HTTP/2 connection to `port`,
+    `path` (prior knowledge, no upgrade: nginx's `listen ... http2`)
+    before any answer is read: each stream gets its status (and body).
+    curl 7.88 cannot reuse a prior-knowledge connection ("Error in the
+    HTTP2 framing layer"), so the client is python3-h2's protocol
+    machine on a plain socket. Skips without python3-h2."""
+    try:
+        import h2.config
+        import h2.connection
+        import h2.events
+    except ImportError:
+        tc.skipTest("no python3-h2")
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    streams = {}
+    for i, (cookie, _, _) in enumerate(cases):
+        sid = conn.get_next_available_stream_id()
+        headers = [(":method", "GET"), (":scheme", "http"),
+                   (":authority", "127.0.0.1:%d" % port),
+                   (":path", "%s?stream=%d" % (path, i))]
+        if cookie is not None:
+            headers.append(("cookie", cookie))
+        conn.send_headers(sid, headers, end_stream=True)
+        streams[sid] = dict(case=i, body=b"")
+    with socket.create_connection(("127.0.0.1", port),
+                                  demo_harness.TIMEOUT) as s:
+        s.sendall(conn.data_to_send())
+        ended = 0
+        while ended < len(streams):
+            data = s.recv(65536)
+            tc.assertTrue(data, "nginx closed the connection")
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    streams[ev.stream_id]["status"] = int(
+                        dict(ev.headers)[":status"])
+                elif isinstance(ev, h2.events.DataReceived):
+                    streams[ev.stream_id]["body"] += ev.data
+                    conn.acknowledge_received_data(
+                        ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    ended += 1
+                elif isinstance(ev, (h2.events.StreamReset,
+                                     h2.events.ConnectionTerminated)):
+                    tc.fail("HTTP/2: %r" % ev)
+            s.sendall(conn.data_to_send())
+    for st in streams.values():
+        cookie, status, body = cases[st["case"]]
+        tc.assertEqual(st.get("status"), status, (st["case"], cookie))
+        if body is not None:
+            tc.assertEqual(st["body"].decode(), body, (st["case"], cookie))
 
 
 def main(usage):

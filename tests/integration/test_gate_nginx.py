@@ -18,8 +18,11 @@ no cookie, forged, expired, destroyed and revoked sessions get 401, or the
 redirect; one memcached command per gated request, and no write; a
 stalled memcached gives 503 within the store's io timeout while an
 ungated location and cookie-less requests are answered at once, and gated
-requests pass again within seconds of memcached coming back; hostile
-cookies get 4xx and nginx keeps serving; a POST's body stays away from the
+requests pass again within seconds of memcached coming back; clients that
+close while the gate waits for the store leave no descriptor or memory
+behind in nginx or the gate; hostile cookies get 4xx and nginx keeps
+serving; a user name with a space at either end is no user; HTTP/2 (h2c),
+several streams on one connection; a POST's body stays away from the
 gate.
 """
 import os
@@ -61,6 +64,7 @@ HTTP = """
 
     server {
         listen 127.0.0.1:{port};
+        listen 127.0.0.1:%(h2port)d http2;  # cleartext, prior knowledge
 
         # The gate sees the session cookie alone: no body (nor its
         # length: the gate would wait for it), no other header (so no
@@ -132,6 +136,41 @@ HTTP = """
     }
 """
 
+# test_zz_clients_close_while_parked: nginx and a gate of its own.
+CLOSE_IO_TIMEOUT_MS = 300
+CLOSE_KEEPALIVE = 16
+CLOSE_HTTP = """
+    upstream mcsession_gate {
+        server 127.0.0.1:%(gate)d;
+        keepalive 16;
+        keepalive_timeout 5s;
+    }
+    server {
+        listen 127.0.0.1:{port};
+        location = /_auth {
+            internal;
+            proxy_pass http://mcsession_gate;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_pass_request_headers off;
+            proxy_set_header Cookie "session=$cookie_session";
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /app/ {
+            auth_request /_auth;  # (not with return: see HTTP's /open/)
+            proxy_pass http://127.0.0.1:%(backend)d;
+        }
+        location /open/ {
+            return 200 "open\\n";
+        }
+    }
+    server {
+        listen 127.0.0.1:%(backend)d;
+        return 200 "ok\\n";
+    }
+"""
+
 ENV = {}
 
 
@@ -144,9 +183,11 @@ def setUpModule():
                         "--cookie-secret-file", ENV["cookie_file"],
                         "--session-secret-file", ENV["session_file"],
                         "--idle-timeout", "3600", "--threads", "1")
+    ENV["h2port"] = free_port()
     ENV["nginx"] = Nginx(HTTP % {"gate": ENV["gate"].port,
                                  "tgate": ENV["tgate"].port,
-                                 "backend": free_port()})
+                                 "backend": free_port(),
+                                 "h2port": ENV["h2port"]})
 
 
 def tearDownModule():
@@ -217,6 +258,51 @@ class GateBehindNginxTest(unittest.TestCase):
             "X-A": "a" * 7000, "X-B": "b" * 7000, "X-C": "c" * 7000})
         self.assertEqual((r.status, r.body), (200, "user=grace\n"))
         self.assertEqual(get("/open/").body, "open\n")
+
+    def test_spaced_user_names_are_no_users(self):
+        edge_checks.spaced_users_are_no_users(
+            self, ENV, lambda cookie: get("/tapp/", cookie))
+        self.assertIn("cannot be sent in a header", ENV["tgate"].err())
+
+    def test_http2_streams_on_one_connection(self):
+        _, c = ENV["demo"].login("olga")
+        ok = (native(c), 200, "user=olga\n")
+        cases = [ok, (None, 401, None), (native(c[:-4] + "AAAA"), 401, None),
+                 ok, ok, ok, ok, ok]
+        edge_checks.over_http2(self, ENV["h2port"], "/app/", cases)
+        edge_checks.over_http2(self, ENV["h2port"], "/account/x", [
+            (None, 302, None), (native(c), 200, "user=olga\n")])
+
+    def test_zz_clients_close_while_parked(self):
+        """Named to run last: memcached is frozen for a while. A gate of
+        its own that never skips the store after a failure (retry_s=0),
+        so every request of the stall waits for the io timeout."""
+        store = "%s?io_timeout_ms=%d&retry_s=0" % (ENV["url"],
+                                                   CLOSE_IO_TIMEOUT_MS)
+        gate = Gate("--store", store, "--secret-file", ENV["secret"],
+                    "--threads", "1")
+        ngx = None
+        try:
+            ngx = Nginx(CLOSE_HTTP % {"gate": gate.port,
+                                      "backend": free_port()})
+
+            def quick():
+                self.assertEqual(http(ngx.port, path="/open/").status, 200)
+
+            def pids():
+                return edge_checks.worker_pids(ngx.proc.pid) + [gate.proc.pid]
+
+            cookie = edge_checks.closes_while_parked(
+                self, ENV, ngx.port, "/app/", pids, quick,
+                CLOSE_IO_TIMEOUT_MS, slack=CLOSE_KEEPALIVE)
+            edge_checks.recovers(self, lambda c: http(
+                ngx.port, path="/app/", headers={"Cookie": c}), cookie)
+            self.assertTrue(gate.alive(), gate.err())
+            self.assertNotIn("exited on signal", ngx.error_log())
+        finally:
+            if ngx:
+                ngx.stop()
+            gate.stop()
 
     def test_z_stalled_memcached_gives_503_in_time_and_recovers(self):
         """Named to run last: memcached is frozen for a while."""

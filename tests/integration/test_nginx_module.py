@@ -16,11 +16,15 @@ no cookie, forged, expired, destroyed and revoked sessions get 401, or the
 redirect with next=; $mcsession_outcome; one memcached command per gated
 request, no write and no new connection, and the idle expiry slides; a
 nested `mcsession off`; a store named by its IPv6 address; several
-workers; hostile cookies get 4xx and nginx keeps serving; a stalled
-memcached gives 503 within the store's io timeout while the same single
-worker answers other requests at once, logged once, and gated requests
-pass again within seconds of memcached coming back; `nginx -t` names the
-directive of every configuration error.
+workers; hostile cookies get 4xx and nginx keeps serving; a user name
+with a space at either end is no user; HTTP/2 (h2c), several streams on
+one connection; tornado mode over two memcached servers hashed as
+python-memcache hashes them; a stalled memcached gives 503 within the
+store's io timeout while the same single worker answers other requests at
+once, logged once, and gated requests pass again within seconds of
+memcached coming back; clients that close while their request waits for
+the store leave no descriptor or memory behind and crash no worker;
+`nginx -t` names the directive of every configuration error.
 """
 import os
 import re
@@ -32,7 +36,7 @@ import unittest
 
 try:
     import memcache  # noqa: F401
-    import tornado  # noqa: F401
+    import tornado.web
 except ImportError as e:
     print("skipping: %s" % e, file=sys.stderr)
     sys.exit(77)
@@ -41,11 +45,12 @@ import demo_harness
 import edge_checks
 import gate_harness
 from demo_harness import free_port
-from edge_checks import native
+from edge_checks import native, read_secret
 from gate_harness import Nginx, http, nginx_test
-from tornado_harness import Browser
+from tornado_harness import Browser, RecipeApp, raw_get, unquote
 
 IO_TIMEOUT_MS = 1000
+CLOSE_IO_TIMEOUT_MS = 300  # the server of test_zz_clients_close_...
 MODULE = None  # path of ngx_http_mcsession_module.so; main() sets it
 
 # The http{} block: docs/nginx.md's configurations, with ports and files
@@ -64,6 +69,7 @@ HTTP = """
 
     server {
         listen 127.0.0.1:{port};
+        listen 127.0.0.1:%(h2port)d http2;  # cleartext, prior knowledge
 
         location /app/ {
             mcsession on;
@@ -127,6 +133,22 @@ HTTP = """
         }
     }
 
+    # The same memcached, never skipped after a failure (retry_s=0), so
+    # every request of a stall waits for its io timeout, briefly.
+    server {
+        listen 127.0.0.1:%(closeport)d;
+        mcsession_store memcached://127.0.0.1:%(mc)d?io_timeout_ms=%(closeio)d&retry_s=0;
+
+        location /app/ {
+            mcsession on;
+            mcsession_require_user on;
+            proxy_pass http://backend;
+        }
+        location /open/ {
+            return 200 "open\n";
+        }
+    }
+
     # A store nobody listens on.
     server {
         listen 127.0.0.1:%(deadport)d;
@@ -167,12 +189,17 @@ def setUpModule():
     ENV["v6port"] = free_port()
     ENV["deadport"] = free_port()
     ENV["dead"] = free_port()
+    ENV["h2port"] = free_port()
+    ENV["tport2"] = free_port()
+    ENV["closeport"] = free_port()
     ENV["conf"] = HTTP % {
         "mc": mc.port, "io": IO_TIMEOUT_MS, "secret": ENV["secret"],
         "cookie_file": ENV["cookie_file"],
         "session_file": ENV["session_file"], "backend": free_port(),
         "tport": ENV["tport"], "v6port": ENV["v6port"],
-        "deadport": ENV["deadport"], "dead": ENV["dead"]}
+        "deadport": ENV["deadport"], "dead": ENV["dead"],
+        "h2port": ENV["h2port"], "closeport": ENV["closeport"],
+        "closeio": CLOSE_IO_TIMEOUT_MS}
     ENV["nginx"] = Nginx(ENV["conf"], main=load_module())
 
 
@@ -430,6 +457,94 @@ class ModuleTest(unittest.TestCase):
                                capture_output=True, text=True,
                                timeout=demo_harness.TIMEOUT)
             self.assertEqual(p.returncode, 0, p.stderr + conf)
+
+    def test_spaced_user_names_are_no_users(self):
+        logged = len(ENV["nginx"].error_log())
+        edge_checks.spaced_users_are_no_users(
+            self, ENV, lambda cookie: get("/tapp/", cookie,
+                                          port=ENV["tport"]))
+        self.assertEqual(ENV["nginx"].error_log()[logged:].count(
+            "the session's user is not fit for a header"), 5)
+
+    def test_http2_streams_on_one_connection(self):
+        _, c = ENV["demo"].login("olga")
+        ok = (native(c), 200, "user=olga\n")
+        cases = [ok, (None, 401, None), (native(c[:-4] + "AAAA"), 401, None),
+                 ok, ok, (native(c), 200, "user=olga\n"), ok, ok]
+        edge_checks.over_http2(self, ENV["h2port"], "/app/", cases)
+        edge_checks.over_http2(self, ENV["h2port"], "/account/x", [
+            (None, 302, None), (native(c), 200, "user=olga\n")])
+
+    def test_tornado_sessions_on_two_servers_hashed_as_python_memcache(self):
+        """The recipe app on two memcached servers (python-memcache's
+        hashing picks one per session); the module, given the same list
+        in the same order, finds every session."""
+        mc2 = demo_harness.start_memcached()
+        ports = [ENV["mc"].port, mc2.port]
+        py = ngx = None
+        try:
+            py = RecipeApp(ports, ENV["cookie_file"], ENV["session_file"])
+            ngx = Nginx("""
+                mcsession_store "memcached://127.0.0.1:%d,127.0.0.1:%d?hash=python-memcache";
+                mcsession_mode tornado;
+                mcsession_cookie_secret_file %s;
+                mcsession_session_secret_file %s;
+                server {
+                    listen 127.0.0.1:{port};
+                    location / {
+                        mcsession on;
+                        mcsession_require_user on;
+                        proxy_set_header X-User $mcsession_user;
+                        proxy_pass http://127.0.0.1:%d;
+                    }
+                }
+                server {
+                    listen 127.0.0.1:%d;
+                    return 200 "user=$http_x_user\\n";
+                }""" % (ports[0], ports[1], ENV["cookie_file"],
+                        ENV["session_file"], ENV["tport2"], ENV["tport2"]),
+                        main=load_module())
+            used = set()
+            for i in range(10):
+                b = Browser()
+                b.login(py, "user %d" % i)
+                jar = "; ".join("%s=%s" % kv for kv in b.jar.items())
+                r = http(ngx.port, path="/", headers={"Cookie": jar})
+                self.assertEqual((r.status, r.body),
+                                 (200, "user=user %d\n" % i))
+                sid = tornado.web.decode_signed_value(
+                    read_secret(ENV["cookie_file"]), "session_id",
+                    unquote(b.jar["session_id"])).decode()
+                holders = [n for n, p in enumerate(ports)
+                           if raw_get(p, sid)]
+                self.assertEqual(len(holders), 1, holders)
+                used.add(holders[0])
+            # Both servers hold sessions (1 in 512 runs fails by chance).
+            self.assertEqual(used, {0, 1})
+            self.assertEqual(http(ngx.port, path="/").status, 401)
+        finally:
+            for stop in (ngx and ngx.stop, py and py.stop, mc2.kill):
+                if stop:
+                    stop()
+
+    def test_zz_clients_close_while_parked(self):
+        """Named to run last, after the stalled test (whose one log line
+        of a burst these 503s would otherwise take): memcached is frozen
+        for a while."""
+        master = ENV["nginx"].proc.pid
+
+        port = ENV["closeport"]
+
+        def quick():
+            self.assertEqual(get("/open/", port=port).status, 200)
+
+        cookie = edge_checks.closes_while_parked(
+            self, ENV, port, "/app/",
+            lambda: edge_checks.worker_pids(master), quick,
+            CLOSE_IO_TIMEOUT_MS)
+        edge_checks.recovers(self, lambda c: get("/app/", c, port=port),
+                             cookie)
+        self.assertNotIn("exited on signal", ENV["nginx"].error_log())
 
     def test_z_stalled_memcached_gives_503_in_time_and_recovers(self):
         """Named to run last: memcached is frozen for a while."""
