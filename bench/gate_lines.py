@@ -21,9 +21,11 @@ with the same secret on the same memcached.
 """
 import os
 import statistics
+import time
 
 import http_lines
 import mcstats
+import steal
 from procs import cpu_seconds, free_port, peak_rss_kib
 
 SERVER_CPU = http_lines.SERVER_CPU
@@ -160,14 +162,25 @@ def start_nginx(ctx, name, main, servers):
     return nginx, [nginx.pid] + children(nginx.pid), port
 
 
-def _run(ctx, port, path, cookie_file, seconds, nginx_pids, gate_pid):
+def run_once(ctx, port, path, cookie_file, seconds, nginx_pids, gate_pid):
+    """One wrk run of `path`: its figures, with the CPU time of nginx (and
+    the gate) and memcached per request, memcached's commands, and what
+    else took CPUs 0 and 1 meanwhile (steal.py): steal_pct, the larger
+    steal of the two, and others_pct, other processes' share."""
     before = ctx.mc.stats()
     n0, m0 = _cpu(nginx_pids), cpu_seconds(ctx.mc_pid)
     g0 = cpu_seconds(gate_pid) if gate_pid else 0
+    s0, w0, t0 = steal.snapshot(), steal.children_cpu(), time.monotonic()
     r = http_lines.wrk(ctx, port, path, cookie_file, seconds)
+    s1, w1, t1 = steal.snapshot(), steal.children_cpu(), time.monotonic()
     n1, m1 = _cpu(nginx_pids), cpu_seconds(ctx.mc_pid)
     g1 = cpu_seconds(gate_pid) if gate_pid else 0
     after = ctx.mc.stats()
+    cpus = (SERVER_CPU, http_lines.LOAD_CPU)
+    r["steal_pct"] = steal.steal_pct(s0, s1, cpus)
+    r["others_pct"] = steal.others_pct(
+        s0, s1, cpus, (n1 - n0) + (m1 - m0) + (g1 - g0) + (w1 - w0),
+        t1 - t0)
     req = max(r["requests"], 1)
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     r["nginx_cpu_us"] = (n1 - n0) * 1e6 / req
@@ -181,11 +194,18 @@ def _run(ctx, port, path, cookie_file, seconds, nginx_pids, gate_pid):
 
 
 def measure(ctx, port, path, cookie_file, nginx_pids, gate_pid=None):
-    """A warm-up, then ctx.runs runs of `path`: one line of the table,
-    the median run's figures (sums of errors and new connections)."""
+    """A warm-up, then ctx.runs runs of `path`: one line of the table
+    (summary())."""
     http_lines.wrk(ctx, port, path, cookie_file, http_lines.WARMUP_SECONDS)
-    runs = [_run(ctx, port, path, cookie_file, ctx.seconds, nginx_pids,
-                 gate_pid) for _ in range(ctx.runs)]
+    return summary([run_once(ctx, port, path, cookie_file, ctx.seconds,
+                             nginx_pids, gate_pid)
+                    for _ in range(ctx.runs)])
+
+
+def summary(runs):
+    """One line of the table from its runs: the median run's figures
+    (medians of req/s and CPU per request; sums of errors and new
+    connections), every run's req/s and steal."""
     line = dict(sorted(runs, key=lambda r: r["rps"])[len(runs) // 2])
     line["rps"] = statistics.median(r["rps"] for r in runs)
     for key in ("cpu_us", "nginx_cpu_us", "gate_cpu_us", "mc_cpu_us"):
@@ -193,6 +213,8 @@ def measure(ctx, port, path, cookie_file, nginx_pids, gate_pid=None):
     for key in ("errors", "non2xx", "conns"):
         line[key] = sum(r[key] for r in runs)
     line["runs"] = [round(r["rps"]) for r in runs]
+    line["steal_runs"] = [round(r["steal_pct"], 1) for r in runs]
+    line["others_runs"] = [round(r["others_pct"]) for r in runs]
     return line
 
 

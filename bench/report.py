@@ -150,7 +150,7 @@ def edge_section(r):
             "column); (a) and (b) are one "
             "nginx, the module loaded, its locations ungated and gated "
             "(bench/module_lines.py).", ""]
-    return out + edge_targets(lines)
+    return out + edge_targets(lines) + edge_pairs(lines)
 
 
 def edge_targets(lines):
@@ -159,7 +159,20 @@ def edge_targets(lines):
     by = {l.get("label"): l for l in lines}
     a, b, d = by.get("a"), by.get("b"), by.get("d")
     rows = []
-    if a and b:
+    if a and b and "ratio_median" in b:
+        # The median of interleaved pairs' ratios (module_lines.py).
+        ratios = [p["ratio"] for p in b["pairs"]]
+        rows.append(("(b) ≥ 60 % of (a)", "%.0f %% (median of %d %s pairs; "
+                     "all: %.0f–%.0f %%)" % (
+                         100 * b["ratio_median"],
+                         sum(1 for p in b["pairs"]
+                             if b["ratio_basis"] == "all"
+                             or not p["flagged"]),
+                         "quiet" if b["ratio_basis"] == "unflagged"
+                         else "(too few quiet)",
+                         100 * min(ratios), 100 * max(ratios)),
+                     b["ratio_median"] >= 0.6))
+    elif a and b:
         rows.append(("(b) ≥ 60 % of (a)", "%.0f %%" % (100 * b["rps"] /
                                                       a["rps"]),
                      b["rps"] >= 0.6 * a["rps"]))
@@ -181,6 +194,34 @@ def edge_targets(lines):
     out += ["| %s | %s | %s |" % (name, got, mark(ok))
             for name, got, ok in rows]
     return out + [""]
+
+
+def edge_pairs(lines):
+    """(a) and (b), pair by pair: the ratios, the steal each pair saw, and
+    how busy nginx was (a line that leaves nginx idle is waiting for
+    something else: here memcached's round trip, on the CPU wrk loads)."""
+    by = {l.get("label"): l for l in lines}
+    a, b = by.get("a"), by.get("b")
+    if not (a and b and b.get("pairs")):
+        return []
+    return [
+        "(a) and (b) ran in %d interleaved pairs (a, b, a, b, ...) on one "
+        "nginx. (b) ÷ (a) per pair, with the hypervisor's steal of CPU 0 "
+        "or 1 and the CPU other processes took from them during the pair "
+        "(bench/steal.py; flagged † above %.0f %% steal or %.0f %% of a "
+        "CPU): %s. By nginx's CPU per "
+        "request instead of req/s (what (b) would reach with nginx busy "
+        "all the time), the median pair gives %s. nginx was busy %.0f %% "
+        "of the median (a) run and %.0f %% of the median (b) run." % (
+            len(b["pairs"]), b["steal_flag_pct"],
+            b.get("others_flag_pct", 0),
+            ", ".join("%.0f %% (steal %.1f %%, others %d %%%s)" % (
+                100 * p["ratio"], p["steal_pct"], p.get("others_pct", 0),
+                " †" if p["flagged"] else "") for p in b["pairs"]),
+            "%.0f %%" % (100 * b["cpu_ratio_median"])
+            if b.get("cpu_ratio_median") else "—",
+            100 * a.get("nginx_busy", 0), 100 * b.get("nginx_busy", 0)),
+        ""]
 
 
 def lib_section(r):
