@@ -136,40 +136,10 @@ HTTP = """
     }
 """
 
-# test_zz_clients_close_while_parked: nginx and a gate of its own.
+# test_zz_clients_close_while_parked: a gate of its own, the same nginx
+# configuration.
 CLOSE_IO_TIMEOUT_MS = 300
-CLOSE_KEEPALIVE = 16
-CLOSE_HTTP = """
-    upstream mcsession_gate {
-        server 127.0.0.1:%(gate)d;
-        keepalive 16;
-        keepalive_timeout 5s;
-    }
-    server {
-        listen 127.0.0.1:{port};
-        location = /_auth {
-            internal;
-            proxy_pass http://mcsession_gate;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_pass_request_headers off;
-            proxy_set_header Cookie "session=$cookie_session";
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-        location /app/ {
-            auth_request /_auth;  # (not with return: see HTTP's /open/)
-            proxy_pass http://127.0.0.1:%(backend)d;
-        }
-        location /open/ {
-            return 200 "open\\n";
-        }
-    }
-    server {
-        listen 127.0.0.1:%(backend)d;
-        return 200 "ok\\n";
-    }
-"""
+CLOSE_KEEPALIVE = 16  # the mcsession_gate upstream's keepalive
 
 ENV = {}
 
@@ -283,8 +253,10 @@ class GateBehindNginxTest(unittest.TestCase):
                     "--threads", "1")
         ngx = None
         try:
-            ngx = Nginx(CLOSE_HTTP % {"gate": gate.port,
-                                      "backend": free_port()})
+            ngx = Nginx(HTTP % {"gate": gate.port,
+                                "tgate": ENV["tgate"].port,
+                                "backend": free_port(),
+                                "h2port": free_port()})
 
             def quick():
                 self.assertEqual(http(ngx.port, path="/open/").status, 200)
