@@ -269,19 +269,21 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS for PID %d" % pid)
 
 
-def _send_and_close(port, path, cookie, n):
-    """n gated requests on n connections, each closed once sent."""
+def _send(port, path, cookie, n):
+    """n gated requests on n connections, left open: the sockets."""
     socks = []
     try:
         for _ in range(n):
             s = socket.create_connection(("127.0.0.1", port),
                                          demo_harness.TIMEOUT)
+            socks.append(s)
             s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                        "Cookie: %s\r\n\r\n" % (path, cookie)).encode())
-            socks.append(s)
-    finally:
+    except BaseException:
         for s in socks:
             s.close()
+        raise
+    return socks
 
 
 def _settle(pids, fds, seconds):
@@ -311,10 +313,10 @@ def closes_while_parked(tc, env, port, path, pids, quick, io_timeout_ms,
                         slack=0, rounds=6, per_round=100):
     """memcached frozen (SIGSTOP): `rounds` times, `per_round` clients send
     a gated request (`path` on `port`, a live session) and close their
-    connection while it waits for the store (a quarter of them, at least,
-    seen waiting: open descriptors). After each round, once the
-    store's io timeout has answered them, every process pids() gives
-    (nginx's worker, the gate) is the same process as before (none died
+    connection while it waits for the store (once half of them, at least,
+    are seen waiting: nginx's worker holds their connections). After each
+    round, once the store's io timeout has answered them, every process
+    pids() gives (nginx's worker, the gate) is the same as before (none died
     and was replaced), holds at most `slack` descriptors more than before
     (an upstream's kept-alive connections), and quick() (a request that
     needs no store) is answered at once; from the first round's end (free
@@ -331,15 +333,17 @@ def closes_while_parked(tc, env, port, path, pids, quick, io_timeout_ms,
     try:
         rss = {}
         for i in range(rounds):
-            _send_and_close(port, path, cookie, per_round)
-            # Taken in and waiting for the store: connections stay open
-            # (in nginx, or in the gate: nginx drops a closed client's
-            # auth_request at once) until the io timeout.
-            tc.assertTrue(_rises(before, base, per_round // 4,
-                                 io_timeout_ms / 2000),
-                          "the requests were not parked: %s descriptors, "
-                          "%s before" % ({p: open_fds(p) for p in before},
-                                         base))
+            socks = _send(port, path, cookie, per_round)
+            try:
+                # Taken in and waiting for the store (the io timeout).
+                tc.assertTrue(_rises(before, base, per_round // 2,
+                                     io_timeout_ms / 1000),
+                              "the requests were not parked: %s "
+                              "descriptors, %s before" % (
+                                  {p: open_fds(p) for p in before}, base))
+            finally:
+                for s in socks:
+                    s.close()
             t = time.monotonic()
             quick()
             tc.assertLess(time.monotonic() - t, 0.5)

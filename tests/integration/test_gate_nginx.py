@@ -138,7 +138,7 @@ HTTP = """
 
 # test_zz_clients_close_while_parked: a gate of its own, the same nginx
 # configuration.
-CLOSE_IO_TIMEOUT_MS = 300
+CLOSE_IO_TIMEOUT_MS = 1000
 CLOSE_KEEPALIVE = 16  # the mcsession_gate upstream's keepalive
 
 ENV = {}

@@ -50,7 +50,7 @@ from gate_harness import Nginx, http, nginx_test
 from tornado_harness import Browser, RecipeApp, raw_get, unquote
 
 IO_TIMEOUT_MS = 1000
-CLOSE_IO_TIMEOUT_MS = 300  # the server of test_zz_clients_close_...
+CLOSE_IO_TIMEOUT_MS = 1000  # the server of test_zz_clients_close_...
 MODULE = None  # path of ngx_http_mcsession_module.so; main() sets it
 
 # The http{} block: docs/nginx.md's configurations, with ports and files
