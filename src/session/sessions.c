@@ -81,6 +81,21 @@ int mcs_session_handle(const mcs_session *s,
   return MCS_OK;
 }
 
+/* The manager's seencache knows a session by a tag of its store key, not
+ * by its handle: the key is at hand on every load and ends in a MAC of the
+ * id (unique per session), so a load whose time is fresh computes no MAC
+ * (SipHash-128 of the key, about a tenth of the handle's HMAC-SHA256; a
+ * fixed key is enough, as the cache is this process's own memory and the
+ * keys are MACs nobody can choose). */
+static void seen_tag(const char *key, size_t key_len,
+                     uint8_t tag[MCS__USER_TAG_LEN]) {
+  static const uint8_t fixed[crypto_shorthash_siphashx24_KEYBYTES];
+  _Static_assert(MCS__USER_TAG_LEN == crypto_shorthash_siphashx24_BYTES,
+                 "a seencache tag is one SipHash-128");
+  crypto_shorthash_siphashx24(tag, (const unsigned char *)key, key_len,
+                              fixed);
+}
+
 /* Where a user's list lives and what it is sealed for. */
 typedef struct list_ref {
   char key[MCS_STORE_KEY_MAX + 1];
@@ -288,9 +303,12 @@ int mcs__sessions_listed(mcs_session *s) {
   for (size_t i = 0; i < s->label_count; i++)
     memcpy(e->labels[i], s->labels[i], sizeof e->labels[i]);
   int rc = update_list(m, s->rec.user, add_entry, a);
-  if (rc == MCS_OK)
-    mcs__revcache_put(m->seencache, mac, 0, e->seen,
+  if (rc == MCS_OK) {
+    uint8_t tag[MCS__USER_TAG_LEN];
+    seen_tag(s->key, s->key_len, tag);
+    mcs__revcache_put(m->seencache, tag, 0, e->seen,
                       mcs__revcache_stamp(m->seencache));
+  }
   mcs__free(a);
   return rc;
 }
@@ -372,12 +390,12 @@ void mcs__sessions_unlisted(mcs_session *s) {
 
 bool mcs__sessions_seen_due(const mcs_session *s) {
   const mcs_manager *m = s->mgr;
-  uint8_t mac[MCS__HMAC_BYTES];
+  uint8_t tag[MCS__USER_TAG_LEN];
   uint64_t unused;
   if (!s->rec.user || s->rec.retired_until || !m->sealer)
     return false;
-  handle_mac(m, s->id, s->id_len, mac);
-  return !mcs__revcache_get(m->seencache, mac, mcs__now(m),
+  seen_tag(s->key, s->key_len, tag);
+  return !mcs__revcache_get(m->seencache, tag, mcs__now(m),
                             m->cfg.last_seen_interval, &unused);
 }
 
@@ -406,7 +424,7 @@ void mcs__sessions_seen(mcs_session *s) {
   mcs_manager *m = s->mgr;
   if (!mcs__sessions_seen_due(s))
     return;
-  uint8_t mac[MCS__HMAC_BYTES];
+  uint8_t mac[MCS__HMAC_BYTES], tag[MCS__USER_TAG_LEN];
   char handle[MCS_SESSION_HANDLE_LEN + 1];
   uint64_t stamp = mcs__revcache_stamp(m->seencache);
   seen_arg a = {handle, mcs__now(m), m->cfg.last_seen_interval, 0};
@@ -416,7 +434,8 @@ void mcs__sessions_seen(mcs_session *s) {
   (void)update_list(m, s->rec.user, set_seen, &a);
   /* Remembered whatever the outcome: a list that cannot be written now is
    * not retried on every load (the time is only informational). */
-  mcs__revcache_put(m->seencache, mac, 0, a.seen, stamp);
+  seen_tag(s->key, s->key_len, tag);
+  mcs__revcache_put(m->seencache, tag, 0, a.seen, stamp);
 }
 
 /* ---- Listing and pruning --------------------------------------------------- */
