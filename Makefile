@@ -98,7 +98,8 @@ fuzz: deps-test
 # runs that part alone); prints one table and writes it to
 # bench/results/latest.md. BENCH_SECONDS=2 BENCH_RUNS=1 for a quick look;
 # BENCH_ONLY=instructions runs only the callgrind lines (sealing on and
-# off, a few minutes); run.py lists the other knobs.
+# off, a few minutes), BENCH_ONLY=growth only the growth lines (about 3
+# minutes); run.py lists the other knobs.
 BENCH_BUILD    ?= build-bench
 BENCH_ONLY     ?=
 BENCH_PACKAGES := $(BUILD_PACKAGES) python3 python3-tornado python3-memcache \

@@ -278,7 +278,7 @@ def parse_args():
                    "lines (issue 15, bench/redis_lines.py)")
     p.add_argument("--out", default=os.path.join(BENCH_DIR,
                                                  "results/latest.md"))
-    p.add_argument("--only", choices=("instructions",),
+    p.add_argument("--only", choices=("instructions", "growth"),
                    help="run only this part (its table is printed, "
                         "bench/results/ is left alone)")
     p.add_argument("--render", metavar="JSON",
@@ -320,6 +320,12 @@ def main():
             part = dict(instructions=instructions.instruction_lines(
                 ctx, secret_file(ctx, "demo.secret")))
             print("\n".join(report.instructions_section(part)))
+            ok = True
+            return 0
+        if args.only == "growth":
+            part = dict(growth=growth_part(
+                ctx, secret_file(ctx, "demo.secret"), 1))
+            print("\n".join(report.growth_section(part)))
             ok = True
             return 0
         results = dict(config=dict(seconds=ctx.seconds, runs=ctx.runs,
