@@ -288,8 +288,9 @@ def instructions_section(r):
     out += sealing_lines(per, off)
     out += ["", "GET / costs %s instructions more than /ping: the session "
             "(cookie, memcached request and reply, record, CSRF token) and "
-            "the larger page. The count is the same from run to run "
-            "however busy the machine is; it leaves out the kernel (system "
+            "the larger page. The count does not depend on how busy the "
+            "machine is, but moves by about 3,000 between identical runs "
+            "(random ids and where they fall in the caches); it leaves out the kernel (system "
             "calls, TCP), about half of a request's CPU here, and callgrind "
             "counts vector loops such as libmicrohttpd's per-request memset "
             "of its 32 KiB connection pool (most of /ping's count) per "
