@@ -1,6 +1,7 @@
 /* Helpers shared by the tool's subcommands (see cmd_common.h). Messages go
  * to stderr on one line each, prefixed "mcsession <command>:", so scripts
  * can show them as they are. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +65,10 @@ static int take_option(const tool_cmd *cmd, const tool_opt *opts,
   if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
     return print_help(cmd);
   if (arg[1] != '-')
-    return tool_usage_error(cmd, "unknown option", arg);
+    return tool_usage_error(cmd,
+                            "unknown option (put '--' before arguments "
+                            "that start with '-'):",
+                            arg);
   const char *name = arg + 2;
   const char *eq = strchr(name, '=');
   size_t len = eq ? (size_t)(eq - name) : strlen(name);
@@ -79,6 +83,20 @@ static int take_option(const tool_cmd *cmd, const tool_opt *opts,
   return -1;
 }
 
+/* "-" then 21 base64url characters, the second not '-': the shape of a
+ * session handle (mcs_session_handle) that happens to start with '-',
+ * about one in 64 of them. No option of the tool looks like that (they
+ * all start with "--", but -h), so it is taken as an argument: a handle
+ * pasted from 'mcsession sessions' works without '--' before it. */
+static bool dash_handle(const char *arg) {
+  if (strlen(arg) != MCS_SESSION_HANDLE_LEN || arg[1] == '-')
+    return false;
+  for (size_t i = 1; arg[i]; i++)
+    if (!isalnum((unsigned char)arg[i]) && arg[i] != '-' && arg[i] != '_')
+      return false;
+  return true;
+}
+
 int tool_parse_args(const tool_cmd *cmd, int argc, char **argv,
                     const tool_opt *opts, size_t nopts, char **pos,
                     size_t npos) {
@@ -88,7 +106,8 @@ int tool_parse_args(const tool_cmd *cmd, int argc, char **argv,
     const char *arg = argv[i];
     if (options && strcmp(arg, "--") == 0) {
       options = false;
-    } else if (options && arg[0] == '-' && arg[1] != '\0') {
+    } else if (options && arg[0] == '-' && arg[1] != '\0' &&
+               !dash_handle(arg)) {
       int rc = take_option(cmd, opts, nopts, argc, argv, &i);
       if (rc >= 0)
         return rc;

@@ -291,7 +291,8 @@ def test_lone_dash_is_an_argument():
 def test_dash_value_without_double_dash_is_an_unknown_option():
     path = secret_file(SECRET)
     expect(["sign", "--secret-file", path, "n", "-v"], 2,
-           stderr_has="unknown option '-v'")
+           stderr_has="unknown option (put '--' before arguments that "
+                      "start with '-'): '-v'")
     expect(["sign", "--secret-file", path, "n", "--value"], 2,
            stderr_has="unknown option '--value'")
 

@@ -895,7 +895,9 @@ def test_sessions_and_end_session():
     if len(lines) != 2 or not lines[0].startswith(handle_of(one) + "  ") \
             or not lines[0].endswith("  Firefox | 192.0.2.1"):
         raise Failure("sessions text %r" % text)
-    r = expect(["end-session", *native("sessions-user", handle_of(one))], 0)
+    # "--": a handle may start with '-' (or, 1 in 4,096, with "--").
+    r = expect(["end-session", *native("--", "sessions-user",
+                                       handle_of(one))], 0)
     if r.stdout.decode() != "ended session %s of user sessions-user\n" % \
             handle_of(one):
         raise Failure("end-session text %r" % r.stdout)
@@ -908,13 +910,19 @@ def test_sessions_and_end_session():
     if [s["handle"] for s in doc["sessions"]] != [handle_of(two)]:
         raise Failure("after end-session %r" % doc)
     doc = json.loads(expect(["end-session", "--json",
-                             *native("sessions-user", handle_of(two))],
+                             *native("--", "sessions-user", handle_of(two))],
                             0).stdout)
     if doc != {"user": "sessions-user", "handle": handle_of(two),
                "ended": True}:
         raise Failure("end-session --json %r" % doc)
-    expect(["end-session", *native("sessions-user", handle_of(one))], 1,
+    expect(["end-session", *native("--", "sessions-user", handle_of(one))],
+           1, "no such session in the user's list")
+    # A handle that starts with one '-' is taken as the handle without
+    # "--" (as pasted from 'sessions'); other unknown "-x" say to use "--".
+    expect(["end-session", *native("sessions-user", "-" + "A" * 21)], 1,
            "no such session in the user's list")
+    expect(["end-session", *native("sessions-user", "-x")], 2,
+           "put '--' before arguments that start with '-'")
     if "no live sessions for user dave" not in expect(
             ["sessions", *native("dave")], 0).stdout.decode():
         raise Failure("empty list text")
