@@ -141,6 +141,8 @@ static void test_other_process_within_interval(void **state) {
   mcs_store_free(st2);
 }
 
+#define USERS 32 /* half revoked, half loaded with a server down */
+
 /* The user's record lives on whichever server its key hashes to; a
  * cluster changes nothing for the caller. Also: a user record that
  * cannot be read makes the load an error (503), never a pass. */
@@ -148,21 +150,21 @@ static void test_cluster_and_a_server_down(void **state) {
   (void)state;
   mcs_store *st = mt_store(nodes, 2, PARAMS);
   mt_mgr m = mt_mgr_new(st, with_clock);
-  char c[8][512], uid[16];
-  for (int i = 0; i < 8; i++) {
+  char c[USERS][512], uid[16];
+  for (int i = 0; i < USERS; i++) {
     snprintf(uid, sizeof uid, "user%d", i);
     login(&m, uid, c[i], sizeof c[i]);
   }
-  for (int i = 0; i < 8; i += 2) {
+  for (int i = 0; i < USERS; i += 2) {
     snprintf(uid, sizeof uid, "user%d", i);
     assert_int_equal(mcs_manager_revoke_user(m.mgr, uid), MCS_OK);
   }
-  for (int i = 0; i < 8; i += 2) /* refused: their records go */
+  for (int i = 0; i < USERS; i += 2) /* refused: their records go */
     assert_int_equal(outcome(&m, c[i]), MCS_SESSION_EXPIRED);
   skew += 5;
   mc_node_kill(&node2);
   int errors = 0;
-  for (int i = 1; i < 8; i += 2) {
+  for (int i = 1; i < USERS; i += 2) {
     mcs_session *s = NULL;
     int rc = mcs_session_load(m.mgr, c[i], strlen(c[i]), &s);
     if (rc == MCS_OK)
@@ -171,7 +173,11 @@ static void test_cluster_and_a_server_down(void **state) {
       errors++, assert_true(rc == MCS_ESTORE || rc == MCS_ETIMEDOUT);
     mcs_session_free(s);
   }
-  assert_true(errors > 0); /* 2 servers, 4 users: some state was there */
+  /* Some of the 16 users' records or sessions were on the dead server:
+   * all 32 on the other happens in 1 run of 2**32 (with 4 users it was
+   * 1 in 256, and a fresh-clone make check met it: the servers' ports,
+   * hence the ring, change from run to run). */
+  assert_true(errors > 0);
   assert_int_equal(mc_node_restart(&node2), 0);
   mt_mgr_free(&m);
   mcs_store_free(st);
