@@ -36,6 +36,7 @@
 
 #include "bare_mc.h"
 #include "bench_loop.h"
+#include "bench_clock.h"
 
 #define MAX_THREADS 16
 #define KEY_PREFIX "mcs:" /* the demo's (the memcached URL's default) */
@@ -62,12 +63,6 @@ static int fail(const char *what, int rc) {
   fprintf(stderr, "bench_lib: %s: %s\n", what,
           rc < 0 ? mcs_strerror(rc) : "failed");
   return 1;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int parse_opts(opts *o, int argc, char **argv) {

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "bench_loop.h"
+#include "bench_clock.h"
 
 typedef struct slot slot;
 
@@ -27,12 +28,6 @@ struct slot {
   run *r;
   const char *cookie;
 };
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void start_load(slot *sl);
 

@@ -33,6 +33,8 @@
 #include <hiredis/hiredis.h>
 #include <mcsession.h>
 
+#include "bench_clock.h"
+
 #define MAX_THREADS 16
 #define MAX_DEPTH 256
 #define KEY "mcs:bench-redis-client"
@@ -52,12 +54,6 @@ static int usage(void) {
         "       bench_redis reader FILE\n",
         stderr);
   return 2;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int parse_opts(opts *o, int argc, char **argv) {

@@ -940,6 +940,28 @@ def test_sessions_errors():
             "--secret-file", SF, "sessions-user"], 3)
 
 
+def collect_tests(namespace):
+    """The test_* functions of a module's globals, sorted by name."""
+    return [(n, f) for n, f in sorted(namespace.items())
+            if n.startswith("test_") and callable(f)]
+
+
+def run_tests(tests, expected=(Failure,)):
+    """Runs each test, prints ok/FAIL per test (a traceback for an
+    exception that is not one of `expected`); the number that failed."""
+    failures = 0
+    for name, fn in tests:
+        try:
+            fn()
+            print("ok   %s" % name)
+        except Exception as e:  # noqa: BLE001 - report every failure
+            failures += 1
+            print("FAIL %s: %s" % (name, e))
+            if not isinstance(e, expected):
+                traceback.print_exc()
+    return failures
+
+
 def main():
     global TOOL, TMP, SF, CSF, SSF
     if len(sys.argv) != 2:
@@ -952,23 +974,13 @@ def main():
     start_memcached()
     os.umask(0o077)  # secret files readable by their owner only, as they
     # should be: the tool warns about any other mode (tested on its own)
-    failures = 0
-    tests = [(n, f) for n, f in sorted(globals().items())
-             if n.startswith("test_") and callable(f)]
+    tests = collect_tests(globals())
     with tempfile.TemporaryDirectory() as tmp:
         TMP = tmp
         SF = secret_file(SECRET, "secret")
         CSF = secret_file(OTHER_SECRET, "cookie_secret")
         SSF = secret_file(SESSION_SECRET, "session_secret")
-        for name, fn in tests:
-            try:
-                fn()
-                print("ok   %s" % name)
-            except Exception as e:  # noqa: BLE001 - report every failure
-                failures += 1
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, Failure):
-                    traceback.print_exc()
+        failures = run_tests(tests)
     stop_memcached()
     print("%d passed, %d failed" % (len(tests) - failures, failures))
     return 1 if failures else 0

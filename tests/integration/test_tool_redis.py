@@ -20,7 +20,6 @@ import socket
 import struct
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import demo_harness  # noqa: E402 - after the path is set
@@ -200,24 +199,14 @@ def main():
         print("redis-server not installed: skipped")
         return 77
     os.umask(0o077)
-    failures = 0
-    tests = [(n, f) for n, f in sorted(globals().items())
-             if n.startswith("test_") and callable(f)]
+    tests = ops.collect_tests(globals())
     with tempfile.TemporaryDirectory() as tmp:
         ops.TMP = tmp
         ops.SF = ops.secret_file(ops.SECRET, "secret")
         PWF = ops.secret_file(PASSWORD, "redis_password")
         start_redis()
         try:
-            for name, fn in tests:
-                try:
-                    fn()
-                    print("ok   %s" % name)
-                except Exception as e:  # noqa: BLE001 - report every failure
-                    failures += 1
-                    print("FAIL %s: %s" % (name, e))
-                    if not isinstance(e, (Failure, ops.Failure)):
-                        traceback.print_exc()
+            failures = ops.run_tests(tests, (Failure, ops.Failure))
         finally:
             stop_redis()
     print("%d passed, %d failed" % (len(tests) - failures, failures))
