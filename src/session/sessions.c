@@ -148,13 +148,11 @@ static int open_list(mcs_manager *m, const list_ref *l, const mcs__buf *raw,
     unreadable(m, "does not open");
     rc = MCS_OK;
   } else if (rc == MCS_OK) {
-    /* It opened, so one of us wrote it: a list that does not decode is
-     * far likelier jansson short of memory (which it does not always
-     * say) than a bad writer. Once more before it counts as empty, which
-     * the next write replaces. */
+    /* Lack of memory is MCS_ENOMEM, never a cut or corrupt list
+     * (mcs__json_load_exact): a list that opens but does not decode was
+     * written by a bad writer, counts as empty, and the next write
+     * replaces it. */
     rc = mcs__ulist_decode(plain.data, plain.len, st->list);
-    if (rc == MCS_ECORRUPT)
-      rc = mcs__ulist_decode(plain.data, plain.len, st->list);
     if (rc == MCS_ECORRUPT) {
       unreadable(m, "is not of a known format");
       rc = MCS_OK;
