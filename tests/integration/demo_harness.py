@@ -226,6 +226,36 @@ def free_port():
         return s.getsockname()[1]
 
 
+def listens(pid, port):
+    """Whether process `pid` holds a socket listening on TCP `port`
+    (/proc/net/tcp and tcp6 give the socket's inode, /proc/PID/fd its
+    holder)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            field = row.split()
+            # local address "ADDR:PORT" in hex; state 0A is LISTEN
+            if len(field) > 9 and field[3] == "0A" and \
+                    int(field[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add("socket:[%s]" % field[9])
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 class Server:
     """A private store server listening on 127.0.0.1:port (a subclass
     gives its argv), started at once and stopped by its PID."""
@@ -241,11 +271,16 @@ class Server:
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return
+                # Answered: by this server, or by another test's that took
+                # the port first (free_port can race), while this one
+                # fails to bind and exits; then the caller tries another.
+                if listens(self.proc.pid, port):
+                    return
             except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
         self.kill()
         raise AssertionError("%s did not start on port %d"
                              % (self.name, port))
