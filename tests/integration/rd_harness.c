@@ -265,15 +265,6 @@ void rd_cluster_stop(rd_cluster *c) {
   }
 }
 
-/* CLUSTER NODES from a live node into buf. */
-static int nodes_text(rd_cluster *c, char *buf, size_t size) {
-  for (size_t i = 0; i < c->count; i++)
-    if (c->srv[i].node.pid && !c->srv[i].node.paused &&
-        rd_cmd(&c->srv[i], "CLUSTER NODES", buf, size) == 0 && buf[0] == '$')
-      return 0;
-  return -1;
-}
-
 static int index_of_port(const rd_cluster *c, unsigned port) {
   for (size_t i = 0; i < c->count; i++)
     if (c->srv[i].node.port == port)
@@ -281,14 +272,17 @@ static int index_of_port(const rd_cluster *c, unsigned port) {
   return -1;
 }
 
-int rd_cluster_master_of(rd_cluster *c, unsigned slot) {
-  static char buf[65536];
-  if (nodes_text(c, buf, sizeof buf) != 0)
-    return -1;
-  /* "<id> 127.0.0.1:<port>@<cport> <flags> <master> <ping> <pong>
-   * <epoch> <link> <slot ranges...>" */
-  for (char *l = strchr(buf, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
-    char *end = strchr(l + 1, '\n');
+static bool node_live(const rd_cluster *c, size_t i) {
+  return c->srv[i].node.pid && !c->srv[i].node.paused;
+}
+
+/* The index of the master that `nodes` (a CLUSTER NODES reply) names for
+ * `slot`, -1 when none: "<id> 127.0.0.1:<port>@<cport> <flags> <master>
+ * <ping> <pong> <epoch> <link> <slot ranges...>". */
+static int master_in(const rd_cluster *c, const char *nodes, unsigned slot) {
+  for (const char *l = strchr(nodes, '\n'); l && l[1];
+       l = strchr(l + 1, '\n')) {
+    const char *end = strchr(l + 1, '\n');
     char line[1024];
     size_t len = end ? (size_t)(end - l - 1) : strlen(l + 1);
     if (len >= sizeof line)
@@ -313,6 +307,81 @@ int rd_cluster_master_of(rd_cluster *c, unsigned slot) {
     }
   }
   return -1;
+}
+
+/* What node i says of `slot`'s master; -1 when it does not answer. */
+static int master_seen_by(const rd_cluster *c, size_t i, unsigned slot) {
+  static char buf[65536];
+  if (rd_cmd(&c->srv[i], "CLUSTER NODES", buf, sizeof buf) != 0 ||
+      buf[0] != '$')
+    return -1;
+  return master_in(c, buf, slot);
+}
+
+int rd_cluster_master_of(rd_cluster *c, unsigned slot) {
+  for (size_t i = 0; i < c->count; i++)
+    if (node_live(c, i)) {
+      int m = master_seen_by(c, i, slot);
+      if (m >= 0)
+        return m;
+    }
+  return -1;
+}
+
+int rd_cluster_migrate_start(rd_cluster *c, const char *key, size_t key_len,
+                             rd_migration *mg) {
+  char cmd[400];
+  memset(mg, 0, sizeof *mg);
+  mg->slot = mcs__rd_slot(key, key_len);
+  mg->src = rd_cluster_master_of(c, mg->slot);
+  mg->dst = rd_cluster_master_of(c, (mg->slot + MCS__RD_SLOTS / 2) %
+                                        MCS__RD_SLOTS);
+  if (mg->src < 0 || mg->dst < 0 || mg->src == mg->dst ||
+      key_len >= sizeof cmd / 2 ||
+      rd_node_id(&c->srv[mg->src], mg->src_id) != 0 ||
+      rd_node_id(&c->srv[mg->dst], mg->dst_id) != 0)
+    return -1;
+  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u IMPORTING %s", mg->slot,
+           mg->src_id);
+  if (rd_cmd_ok(&c->srv[mg->dst], cmd) != 0)
+    return -1;
+  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u MIGRATING %s", mg->slot,
+           mg->dst_id);
+  if (rd_cmd_ok(&c->srv[mg->src], cmd) != 0)
+    return -1;
+  snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %u %.*s 0 5000",
+           (unsigned)c->srv[mg->dst].node.port, (int)key_len, key);
+  return rd_cmd_ok(&c->srv[mg->src], cmd);
+}
+
+int rd_cluster_migrate_end(rd_cluster *c, const rd_migration *mg, long ms) {
+  char cmd[160], reply[256];
+  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u NODE %s", mg->slot,
+           mg->dst_id);
+  /* The new owner first: it bumps its config epoch, so no node's gossip
+   * can hand the slot back to the old one; then the old owner; then the
+   * rest (replicas refuse, and learn it by gossip). */
+  if (rd_cmd_ok(&c->srv[mg->dst], cmd) != 0 ||
+      rd_cmd_ok(&c->srv[mg->src], cmd) != 0)
+    return -1;
+  for (size_t m = 0; m < c->count; m++)
+    if ((int)m != mg->src && (int)m != mg->dst && node_live(c, m))
+      (void)rd_cmd(&c->srv[m], cmd, reply, sizeof reply);
+  /* Done when every live node names the new owner: the tests then count
+   * redirections exactly, whichever node the store asks for the map. */
+  for (long waited = 0;; waited += 20) {
+    bool agreed = true;
+    for (size_t i = 0; i < c->count && agreed; i++)
+      agreed = !node_live(c, i) || master_seen_by(c, i, mg->slot) == mg->dst;
+    if (agreed)
+      return 0;
+    if (waited >= ms) {
+      fprintf(stderr, "slot %u: the nodes did not agree on its new owner "
+                      "within %ld ms\n", mg->slot, ms);
+      return -1;
+    }
+    sleep_ms(20);
+  }
 }
 
 int rd_cluster_wait_ok(rd_cluster *c, long ms) {

@@ -70,6 +70,22 @@ void rd_cluster_stop(rd_cluster *c);
 /* The index of the server that is master for `slot` (CLUSTER SLOTS of a
  * live node), -1 when unknown. */
 int rd_cluster_master_of(rd_cluster *c, unsigned slot);
+/* A slot moved by hand ("Redis cluster specification", "ASK
+ * redirection"): the slot of `key`, its old master and the new one (the
+ * master of the slot half the ring away), their node ids. */
+typedef struct rd_migration {
+  unsigned slot;
+  int src, dst;
+  char src_id[41], dst_id[41];
+} rd_migration;
+/* Starts moving key's slot, with the key: IMPORTING on the new master,
+ * MIGRATING on the old, the key MIGRATEd. 0, or -1 after saying why. */
+int rd_cluster_migrate_start(rd_cluster *c, const char *key, size_t key_len,
+                             rd_migration *mg);
+/* Ends it: SETSLOT NODE to the new master, the old, then the others, in
+ * the order the specification asks for; then waits (at most ms) until
+ * every live node names the new master. 0, or -1 after saying why. */
+int rd_cluster_migrate_end(rd_cluster *c, const rd_migration *mg, long ms);
 /* Waits (at most ms) until a live node says cluster_state:ok and names a
  * live master for every slot. 0 or -1. */
 int rd_cluster_wait_ok(rd_cluster *c, long ms);

@@ -98,23 +98,11 @@ static void test_keys_spread_over_the_three_masters(void **st0) {
 static void test_ask_during_a_migration(void **st0) {
   (void)st0;
   const int i = KEYS + 1;
-  char k[32], cmd[160], src_id[41], dst_id[41];
+  char k[32];
+  rd_migration mg;
   key_of(i, k, sizeof k);
-  unsigned slot = mcs__rd_slot(k, strlen(k));
   assert_int_equal(put_i(i), MCS_OK);
-  int src = rd_cluster_master_of(&cl, slot);
-  int dst = rd_cluster_master_of(&cl, (slot + MCS__RD_SLOTS / 2) %
-                                          MCS__RD_SLOTS);
-  assert_true(src >= 0 && dst >= 0 && src != dst);
-  assert_int_equal(rd_node_id(&cl.srv[src], src_id), 0);
-  assert_int_equal(rd_node_id(&cl.srv[dst], dst_id), 0);
-  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u IMPORTING %s", slot, src_id);
-  assert_int_equal(rd_cmd_ok(&cl.srv[dst], cmd), 0);
-  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u MIGRATING %s", slot, dst_id);
-  assert_int_equal(rd_cmd_ok(&cl.srv[src], cmd), 0);
-  snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %u %s 0 5000",
-           (unsigned)cl.srv[dst].node.port, k);
-  assert_int_equal(rd_cmd_ok(&cl.srv[src], cmd), 0);
+  assert_int_equal(rd_cluster_migrate_start(&cl, k, strlen(k), &mg), 0);
   mcs_redis_stats before, after;
   assert_int_equal(mcs_store_redis_stats_get(store, &before), MCS_OK);
   assert_int_equal(check_i(i), MCS_OK); /* read: -ASK, then ASKING */
@@ -123,12 +111,8 @@ static void test_ask_during_a_migration(void **st0) {
   assert_int_equal(mcs_store_redis_stats_get(store, &after), MCS_OK);
   assert_int_equal(after.redirects - before.redirects, 3);
   assert_int_equal(after.slot_refreshes, before.slot_refreshes);
-  /* The migration ends: every master learns the slot's new owner. */
-  for (size_t m = 0; m < cl.count; m++) {
-    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u NODE %s", slot, dst_id);
-    char reply[256];
-    (void)rd_cmd(&cl.srv[m], cmd, reply, sizeof reply); /* replicas refuse */
-  }
+  /* The migration ends: every node learns the slot's new owner. */
+  assert_int_equal(rd_cluster_migrate_end(&cl, &mg, 10000), 0);
   /* -MOVED: the slot is corrected at once, and the whole map is read
    * again before a later request (more slots may have moved), at most
    * one read per 100 ms (rd_slots.c: a resharding sends many MOVED). */

@@ -196,39 +196,22 @@ static void test_a_turns_loads_go_out_one_write_per_master(void **st0) {
   expect_n(cookies[1], 2);
 }
 
-/* Starts moving the slot of cookies[i] (with its key) to another master,
- * by hand ("Redis cluster specification", "ASK redirection"): IMPORTING
- * on the new one, MIGRATING on the old, the key MIGRATEd. The new
- * master's index into *dst, its id into dst_id. */
-static unsigned migrate_start(int i, int *dst, char dst_id[41]) {
-  char cmd[400], src_id[41], key[MCS_STORE_KEY_MAX + 1];
+/* Starts moving the slot of cookies[i] (with its key) to another master
+ * (rd_cluster_migrate_start). */
+static rd_migration migrate_start(int i) {
   mcs_admin_ref ref;
+  rd_migration mg;
   const char *v = strchr(cookies[i], '=') + 1;
   assert_int_equal(mcs_admin_session_resolve(mgr, v, strlen(v), NULL, &ref),
                    MCS_OK);
-  snprintf(key, sizeof key, "%s", ref.key);
-  unsigned slot = mcs__rd_slot(ref.key, ref.key_len);
-  int src = rd_cluster_master_of(&cl, slot);
-  *dst = rd_cluster_master_of(&cl, (slot + MCS__RD_SLOTS / 2) % MCS__RD_SLOTS);
-  assert_true(src >= 0 && *dst >= 0 && src != *dst);
-  assert_int_equal(rd_node_id(&cl.srv[src], src_id), 0);
-  assert_int_equal(rd_node_id(&cl.srv[*dst], dst_id), 0);
-  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u IMPORTING %s", slot, src_id);
-  assert_int_equal(rd_cmd_ok(&cl.srv[*dst], cmd), 0);
-  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u MIGRATING %s", slot, dst_id);
-  assert_int_equal(rd_cmd_ok(&cl.srv[src], cmd), 0);
-  snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %u %s 0 5000",
-           (unsigned)cl.srv[*dst].node.port, key);
-  assert_int_equal(rd_cmd_ok(&cl.srv[src], cmd), 0);
-  return slot;
+  assert_int_equal(rd_cluster_migrate_start(&cl, ref.key, ref.key_len, &mg),
+                   0);
+  return mg;
 }
 
-/* Ends the migration: every master learns the slot's new owner. */
-static void migrate_end(unsigned slot, const char *dst_id) {
-  char cmd[160], reply[256];
-  snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u NODE %s", slot, dst_id);
-  for (size_t m = 0; m < cl.count; m++)
-    (void)rd_cmd(&cl.srv[m], cmd, reply, sizeof reply); /* replicas refuse */
+/* Ends the migration: every node knows the slot's new owner. */
+static void migrate_end(const rd_migration *mg) {
+  assert_int_equal(rd_cluster_migrate_end(&cl, mg, 10000), 0);
 }
 
 /* Mid-migration the old master answers -ASK: the engine sends ASKING and
@@ -237,10 +220,8 @@ static void migrate_end(unsigned slot, const char *dst_id) {
  * seen the script) goes the same way. */
 static void test_ask_during_a_migration_on_the_loop(void **st0) {
   (void)st0;
-  char dst_id[41];
-  int dst;
   int64_t want = 5; /* cookies[5] holds 5 */
-  unsigned slot = migrate_start(5, &dst, dst_id);
+  rd_migration mg = migrate_start(5);
   mcs_redis_stats before = stats();
   expect_n(cookies[5], want);
   incr_through_loop(cookies[5]);
@@ -249,7 +230,7 @@ static void test_ask_during_a_migration_on_the_loop(void **st0) {
   /* read, read + write (the save's), read: each once -ASK */
   assert_int_equal(after.redirects - before.redirects, 4);
   assert_int_equal(after.slot_refreshes, before.slot_refreshes);
-  migrate_end(slot, dst_id);
+  migrate_end(&mg);
 }
 
 /* A slot moved by hand, the engine's map not told: the old master
@@ -258,11 +239,8 @@ static void test_ask_during_a_migration_on_the_loop(void **st0) {
  * read again on the loop before a later request (at most every 100 ms). */
 static void test_moved_after_a_hand_migrated_slot(void **st0) {
   (void)st0;
-  char dst_id[41];
-  int dst;
-  unsigned slot = migrate_start(9, &dst, dst_id);
-  migrate_end(slot, dst_id);
-  assert_int_equal(rd_cluster_master_of(&cl, slot), dst);
+  rd_migration mg = migrate_start(9);
+  migrate_end(&mg);
   mcs_redis_stats before = stats();
   expect_n(cookies[9], 9);
   mcs_redis_stats after = stats();
@@ -274,8 +252,8 @@ static void test_moved_after_a_hand_migrated_slot(void **st0) {
   assert_int_equal(after.redirects - before.redirects, 1);
   assert_true(after.slot_refreshes > before.slot_refreshes);
   /* Another slot migrated meanwhile is found by its write's MOVED. */
-  slot = migrate_start(13, &dst, dst_id);
-  migrate_end(slot, dst_id);
+  mg = migrate_start(13);
+  migrate_end(&mg);
   before = stats();
   incr_through_loop(cookies[13]);
   assert_true(stats().redirects - before.redirects >= 1);
