@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from demo_harness import (TIMEOUT, Response, free_port,  # noqa: F401 (re-exported)
+from demo_harness import (TIMEOUT, Response, free_port, listens,  # noqa: F401
                           mc_commands, mc_stats, raw_status)
 
 GATE = None  # path of build/mcsession-gate; the tests' main() sets it
@@ -177,6 +177,16 @@ class Nginx:
     `workers` is worker_processes."""
 
     def __init__(self, http_body, main="", workers=1):
+        # A port found free can be taken before nginx binds it: then
+        # nginx exits ("Address already in use") and we try another.
+        for _ in range(5):
+            if self._start(http_body, main, workers):
+                return
+        raise AssertionError("nginx did not start: no free port in 5 tries")
+
+    def _start(self, http_body, main, workers):
+        """True when nginx runs on self.port; False when the port was
+        taken; raises on any other failure."""
         self.dir = tempfile.mkdtemp(prefix="mcs-nginx-")
         # Run as root, nginx's workers run as nobody: they must reach the
         # prefix (the temporary files, the bench's static file).
@@ -194,13 +204,19 @@ class Nginx:
             try:
                 socket.create_connection(("127.0.0.1", self.port),
                                          0.2).close()
-                return
+                # Answered: by this nginx (its master holds the socket),
+                # or by another test's server on a port that raced.
+                if listens(self.proc.pid, self.port):
+                    return True
             except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
         err = self.error_log()
         self.stop()
+        if "Address already in use" in err:
+            return False
         raise AssertionError("nginx did not start: %s" % err)
 
     def error_log(self):

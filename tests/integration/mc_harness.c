@@ -6,6 +6,7 @@
 #include "mc_harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -161,7 +162,69 @@ static void exec_child(uint16_t port, const char *const *argv) {
   _exit(127);
 }
 
-/* Polls until the port accepts or the child exits; at most 5 s. */
+/* Adds to inodes (at most max) the sockets that `table` (/proc/net/tcp or
+ * tcp6) lists as listening on `port`; returns the new count. */
+static size_t listening_inodes(const char *table, uint16_t port,
+                               unsigned long *inodes, size_t n, size_t max) {
+  char line[512];
+  FILE *f = fopen(table, "r");
+  if (!f)
+    return n;
+  if (!fgets(line, sizeof line, f)) { /* the header */
+    fclose(f);
+    return n;
+  }
+  while (n < max && fgets(line, sizeof line, f)) {
+    /* "sl local_address rem_address st tx:rx tr:when retrnsmt uid
+     * timeout inode", addresses "HEXADDR:HEXPORT", st 0A = LISTEN */
+    char local[64];
+    unsigned st = 0;
+    unsigned long inode = 0;
+    if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st,
+               &inode) != 3 || st != 0x0A)
+      continue;
+    const char *colon = strrchr(local, ':');
+    if (colon && strtoul(colon + 1, NULL, 16) == port)
+      inodes[n++] = inode;
+  }
+  fclose(f);
+  return n;
+}
+
+/* Whether process pid itself holds a socket listening on TCP `port`: a
+ * connect alone could reach another test's server that took the port
+ * first (mc_free_port can race) while ours failed to bind. */
+static bool pid_listens(pid_t pid, uint16_t port) {
+  unsigned long inodes[16];
+  size_t n = listening_inodes("/proc/net/tcp", port, inodes, 0, 16);
+  n = listening_inodes("/proc/net/tcp6", port, inodes, n, 16);
+  if (n == 0)
+    return false;
+  char dir[64], path[64 + 256], target[64];
+  snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)pid);
+  DIR *d = opendir(dir);
+  if (!d)
+    return false;
+  bool found = false;
+  struct dirent *e;
+  while (!found && (e = readdir(d)) != NULL) {
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    ssize_t len = readlink(path, target, sizeof target - 1);
+    if (len <= 0)
+      continue;
+    target[len] = '\0';
+    unsigned long inode = 0;
+    if (sscanf(target, "socket:[%lu]", &inode) != 1)
+      continue;
+    for (size_t i = 0; i < n && !found; i++)
+      found = inodes[i] == inode;
+  }
+  closedir(d);
+  return found;
+}
+
+/* Polls until the child itself listens on its port or exits; at most
+ * 5 s. */
 static int wait_ready(mc_node *n) {
   for (int i = 0; i < 500; i++) {
     if (waitpid(n->pid, NULL, WNOHANG) == n->pid) {
@@ -172,7 +235,8 @@ static int wait_ready(mc_node *n) {
     int fd = mc_connect_local(n->port, 1);
     if (fd >= 0) {
       close(fd);
-      return 0;
+      if (pid_listens(n->pid, n->port))
+        return 0;
     }
     sleep_ms(10);
   }

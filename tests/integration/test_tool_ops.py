@@ -29,6 +29,9 @@ import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import demo_harness  # noqa: E402 - after the path is set
+
 TOOL = None
 TMP = None
 MC = None  # the memcached process we started
@@ -46,43 +49,23 @@ class Failure(Exception):
 
 # ---- memcached ----------------------------------------------------------
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = demo_harness.free_port
 
 
 def start_memcached():
+    """Our own memcached, ready when its own PID listens on the port
+    (demo_harness: a port found free can be taken by another test's
+    server first, which would answer a mere connect)."""
     global MC, PORT
-    PORT = free_port()
-    args = ["/usr/bin/memcached", "-l", "127.0.0.1", "-p", str(PORT),
-            "-U", "0", "-m", "16"]
-    if os.geteuid() == 0:
-        args += ["-u", "root"]
-    MC = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+    MC = demo_harness.start_memcached()
+    PORT = MC.port
     atexit.register(stop_memcached)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", PORT), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise Failure("memcached did not start")
 
 
 def stop_memcached():
     """Stops the one process we started, by its PID."""
-    if MC and MC.poll() is None:
-        MC.terminate()
-        try:
-            MC.wait(2)
-        except subprocess.TimeoutExpired:
-            MC.kill()
-            MC.wait()
+    if MC:
+        MC.kill()
 
 
 def mc(request, end=b"\r\n"):
