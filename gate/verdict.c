@@ -3,18 +3,6 @@
 
 #include "verdict.h"
 
-bool verdict_user_ok(const char *user, size_t len) {
-  if (!user || len == 0 || len > GATE_USER_MAX || user[0] == ' ' ||
-      user[len - 1] == ' ')
-    return false;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)user[i];
-    if (c < 0x20 || c == 0x7f)
-      return false;
-  }
-  return true;
-}
-
 static const char *outcome_of(const mcs_session *s) {
   switch (mcs_session_outcome(s)) {
   case MCS_SESSION_LOADED:
@@ -83,7 +71,7 @@ void verdict_decide(const gate_rules *r, int rc, const mcs_session *s,
     v->status = 401;
     return;
   }
-  if (!verdict_user_ok(user, len)) {
+  if (!mcs_user_header_safe(user, len)) {
     v->status = 401;
     v->unsafe_user = true;
     return;

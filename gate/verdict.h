@@ -9,12 +9,6 @@
 
 #include <mcsession.h>
 
-/* The longest user name sent in X-Session-User. A native user id is at
- * most MCS_USER_ID_MAX (256) bytes; a Tornado application's user_name has
- * no limit of its own, and a proxy's buffer for the gate's answer header
- * (nginx's proxy_buffer_size: 4 KiB by default) must hold it. */
-#define GATE_USER_MAX 1024
-
 typedef struct gate_rules {
   bool tornado;         /* --mode tornado */
   const char *user_key; /* tornado: the session key naming the user */
@@ -28,23 +22,15 @@ typedef struct verdict {
    * or "refused" (a Cookie header over the library's limits); NULL for
    * 5xx. Static storage. */
   const char *outcome;
-  bool unsafe_user; /* 401 because the user cannot travel in a header */
+  bool unsafe_user; /* 401: the user cannot travel in a header
+                     * (mcs_user_header_safe) */
   size_t user_len;
-  char user[GATE_USER_MAX + 1]; /* 200 only; NUL-terminated */
+  char user[MCS_USER_HEADER_MAX + 1]; /* 200 only; NUL-terminated */
 } verdict;
 
 /* The verdict for a load that returned rc with session s (NULL unless
  * rc is MCS_OK; not freed here). Never reads the store. */
 void verdict_decide(const gate_rules *r, int rc, const mcs_session *s,
                     verdict *v);
-
-/* True when `user` can be sent as a header value and arrive unchanged:
- * 1 to GATE_USER_MAX bytes, no control byte (below 0x20, or 0x7f: CR and
- * LF would split the header, NUL ends it, and proxies treat the others
- * variously) and no space at either end (HTTP parsers strip it, so " bob"
- * would arrive as "bob"). Bytes from 0x80 up (UTF-8) pass as they are.
- * Such a user is refused (401), not encoded: an encoding would give one
- * user two spellings that the backend cannot tell from real names. */
-bool verdict_user_ok(const char *user, size_t len);
 
 #endif

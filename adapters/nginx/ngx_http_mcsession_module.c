@@ -125,33 +125,6 @@ ngx_http_mcsession_store_failed(ngx_http_request_t *r,
 }
 
 
-/* A user name goes into headers ($mcsession_user in proxy_set_header), so
- * one that could end or split a header line is no user, nor one with a
- * space at either end (a backend trims it and reads another name): the
- * rule of mcsession-gate's X-Session-User (gate/verdict.c). Native mode's
- * users are checked by the library already (mcs_session_set_user); a
- * Tornado application may have stored anything. */
-static ngx_uint_t
-ngx_http_mcsession_user_ok(const u_char *p, size_t len)
-{
-    const u_char  *end;
-
-    if (len == 0 || len > MCS_USER_ID_MAX || p[0] == ' '
-        || p[len - 1] == ' ')
-    {
-        return 0;
-    }
-
-    for (end = p + len; p < end; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 void
 ngx_http_mcsession_take(ngx_http_request_t *r, ngx_http_mcsession_ctx_t *ctx,
     ngx_http_mcsession_loc_conf_t *lcf, int rc, mcs_session *s)
@@ -188,7 +161,11 @@ ngx_http_mcsession_take(ngx_http_request_t *r, ngx_http_mcsession_ctx_t *ctx,
         }
     }
 
-    if (user && ngx_http_mcsession_user_ok((const u_char *) user, len)) {
+    /* The user goes into headers ($mcsession_user in proxy_set_header):
+     * the edge's rule (mcs_user_header_safe), the gate's too. Native
+     * mode's users are valid ids already; a Tornado application may have
+     * stored anything. */
+    if (user && mcs_user_header_safe(user, len)) {
         ctx->user.data = ngx_pnalloc(r->pool, len);
         if (ctx->user.data == NULL) {
             ctx->rc = MCS_ENOMEM;
@@ -202,7 +179,7 @@ ngx_http_mcsession_take(ngx_http_request_t *r, ngx_http_mcsession_ctx_t *ctx,
                       "mcsession: the session's user is not fit for a "
                       "header (control bytes, a space at either end, or "
                       "over %d bytes): no user",
-                      MCS_USER_ID_MAX);
+                      MCS_USER_HEADER_MAX);
     }
 
     mcs_session_free(s);

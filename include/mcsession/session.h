@@ -181,6 +181,24 @@ MCS_EXPORT int mcs_session_set_user(mcs_session *s, const char *uid);
  * mcs_session_free. */
 MCS_EXPORT const char *mcs_session_user(const mcs_session *s);
 
+/* The longest user name mcs_user_header_safe accepts. */
+#define MCS_USER_HEADER_MAX 1024
+
+/* 1 when the `len` bytes at `user` can be passed on as a user name in an
+ * HTTP header value and arrive unchanged, else 0 (NULL too): 1 to
+ * MCS_USER_HEADER_MAX bytes, no control byte (below 0x20, or 0x7f: CR
+ * and LF would split the header, NUL ends it, proxies treat the others
+ * variously) and no space at either end (HTTP parsers strip it, so " bob"
+ * would arrive as "bob"). Bytes from 0x80 up pass as they are: UTF-8 is
+ * not checked, a Tornado application may have stored any string.
+ * The rule of the edge checks (mcsession-gate's X-Session-User, the nginx
+ * module's $mcsession_user): a name that fails it is refused there, not
+ * encoded, as an encoding would give one user two spellings that a
+ * backend cannot tell from real names. A user id mcs_session_set_user
+ * accepts passes unless it starts or ends with a space.
+ * Keeps no state; thread-safe. */
+MCS_EXPORT int mcs_user_header_safe(const char *user, size_t len);
+
 /* Ends every session bound to `uid` before this call: writes one record
  * (a new generation) and updates this manager's cache at once; other
  * processes notice within revocation_check_interval. Sessions bound after

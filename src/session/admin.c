@@ -268,6 +268,18 @@ int mcs_admin_session_destroy(mcs_manager *mgr, const char *id, int *found) {
 
 int mcs_user_id_valid(const char *uid) { return mcs__user_id_valid(uid); }
 
+int mcs_user_header_safe(const char *user, size_t len) {
+  if (!user || len == 0 || len > MCS_USER_HEADER_MAX || user[0] == ' ' ||
+      user[len - 1] == ' ')
+    return 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)user[i];
+    if (c < 0x20 || c == 0x7f)
+      return 0;
+  }
+  return 1;
+}
+
 int mcs_admin_user_state(mcs_manager *mgr, const char *uid,
                          mcs_admin_user *out) {
   if (out)

@@ -157,29 +157,11 @@ static void test_errors(void **state) {
   assert_int_equal(v.status, 500);
 }
 
-static void test_user_ok(void **state) {
-  (void)state;
-  char big[GATE_USER_MAX + 2];
-  memset(big, 'u', sizeof big);
-  assert_true(verdict_user_ok(big, GATE_USER_MAX));
-  assert_false(verdict_user_ok(big, GATE_USER_MAX + 1));
-  assert_true(verdict_user_ok("Jane Doe", 8));
-  assert_true(verdict_user_ok("\xe6\x97\xa5\xe6\x9c\xac", 6));
-  assert_false(verdict_user_ok("x\x7f", 2));
-  assert_false(verdict_user_ok("x ", 2));
-  assert_false(verdict_user_ok(NULL, 0));
-  for (int c = 0; c < 0x20; c++) {
-    char u[3] = {'a', (char)c, 'b'};
-    assert_false(verdict_user_ok(u, 3));
-  }
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_native),
       cmocka_unit_test(test_tornado),
       cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_user_ok),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -512,6 +512,32 @@ static void test_user_id_valid(void **state) {
   assert_false(mcs_user_id_valid("\xc3"));
 }
 
+/* The edge checks' rule for a user name passed on in a header. */
+static void test_user_header_safe(void **state) {
+  (void)state;
+  char big[MCS_USER_HEADER_MAX + 2];
+  memset(big, 'u', sizeof big);
+  assert_true(mcs_user_header_safe(big, MCS_USER_HEADER_MAX));
+  assert_false(mcs_user_header_safe(big, MCS_USER_HEADER_MAX + 1));
+  assert_true(mcs_user_header_safe("Jane Doe", 8));
+  assert_true(mcs_user_header_safe("\xe6\x97\xa5\xe6\x9c\xac", 6));
+  assert_true(mcs_user_header_safe("\xff", 1)); /* not UTF-8, still safe */
+  assert_false(mcs_user_header_safe("x\x7f", 2));
+  assert_false(mcs_user_header_safe("x ", 2));
+  assert_false(mcs_user_header_safe(" x", 2));
+  assert_false(mcs_user_header_safe(" ", 1));
+  assert_false(mcs_user_header_safe("x", 0));
+  assert_false(mcs_user_header_safe(NULL, 0));
+  assert_false(mcs_user_header_safe(NULL, 3));
+  for (int c = 0; c < 0x20; c++) {
+    char u[3] = {'a', (char)c, 'b'};
+    assert_false(mcs_user_header_safe(u, 3));
+  }
+  /* the length given counts, not a NUL: "a\0b" is refused */
+  assert_false(mcs_user_header_safe("a\0b", 3));
+  assert_true(mcs_user_header_safe("ab\r\n", 2));
+}
+
 /* ---- Tornado mode ---------------------------------------------------------
  */
 
@@ -592,6 +618,7 @@ int main(void) {
       cmocka_unit_test(test_touch_and_destroy),
       cmocka_unit_test(test_user_state_and_revoke),
       cmocka_unit_test(test_user_id_valid),
+      cmocka_unit_test(test_user_header_safe),
       cmocka_unit_test(test_tornado_mode),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
