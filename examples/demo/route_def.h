@@ -55,9 +55,8 @@ typedef struct route_call {
    * for POST /sessions/end the one to end. */
   char handle[MCS_SESSION_HANDLE_LEN + 1];
   char target[MCS_SESSION_HANDLE_LEN + 1];
-  /* GET /sessions and POST /sessions/end-others: the user's live
-   * sessions, OWNED (route_finish frees them with mcs_free); NULL when
-   * count is 0. */
+  /* GET /sessions: the user's live sessions, OWNED (route_finish frees
+   * them with mcs_free); NULL when count is 0. */
   mcs_user_session *list;
   size_t count;
   int rc; /* work's result */

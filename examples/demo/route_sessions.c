@@ -1,17 +1,17 @@
 /* A user's sessions, listed and ended one by one (route_sessions.h; the
  * library side: mcsession/session.h, "A user's sessions").
  *
- * "Log out everywhere else" ends the other listed sessions one by one
- * with mcs_manager_end_session rather than revoking the user and binding
- * this session again. Revoke and re-bind would end this device too if
+ * "Log out everywhere else" ends the other listed sessions with
+ * mcs_manager_end_other_sessions rather than revoking the user and
+ * binding this session again. Revoke and re-bind would end this device too if
  * any of its requests loaded in between (it would find itself revoked,
  * and its record deleted before the re-bind's save), and other servers
  * notice a revocation only after their revocation_check_interval; ending
  * a session deletes its record, which every server sees at the session's
  * next request, and never touches this device's record. What it does not
  * reach is a session the list no longer holds (beyond the 64 newest):
- * "Log out everywhere" (revocation) is there for that. Cost: one list,
- * then about three store commands per session ended. */
+ * "Log out everywhere" (revocation) is there for that. Cost: the list's
+ * read and write, and a delete per session ended. */
 #include <string.h>
 
 #include "form.h"
@@ -19,9 +19,9 @@
 #include "route_kit.h"
 #include "route_sessions.h"
 
-/* How often a session's end is tried again when the list kept changing
- * under it (MCS_ECONFLICT: the record is deleted already, the entry not
- * yet removed). */
+/* How often an end is tried again when the list kept changing under it
+ * (MCS_ECONFLICT: the records are deleted already, the entries not yet
+ * removed). */
 #define END_TRIES 3
 
 /* The checks every sessions route makes first: native mode, signed in
@@ -182,13 +182,9 @@ route_step end_others_prepare(app *a, const request *rq, route_call *c,
 }
 
 void end_others_work(app *a, route_call *c) {
-  c->rc = mcs_manager_list_sessions(a->mgr, c->user, &c->list, &c->count);
-  for (size_t i = 0; c->rc == MCS_OK && i < c->count; i++) {
-    if (strcmp(c->list[i].handle, c->handle) == 0)
-      continue; /* this device */
-    int rc = end_one(a, c, c->list[i].handle);
-    c->rc = rc == MCS_ENOENT ? MCS_OK : rc; /* ended meanwhile: fine */
-  }
+  c->rc = MCS_ECONFLICT;
+  for (int i = 0; i < END_TRIES && c->rc == MCS_ECONFLICT; i++)
+    c->rc = mcs_manager_end_other_sessions(a->mgr, c->user, c->handle, NULL);
 }
 
 route_step end_others_after_work(app *a, const request *rq, route_call *c,

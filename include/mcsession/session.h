@@ -303,6 +303,30 @@ MCS_EXPORT int mcs_manager_list_sessions(mcs_manager *mgr, const char *uid,
 MCS_EXPORT int mcs_manager_end_session(mcs_manager *mgr, const char *uid,
                                        const char *handle);
 
+/* "Log out everywhere else": ends every session in uid's list but the
+ * one `keep` names (this device: mcs_session_handle), as
+ * mcs_manager_end_session would one by one, in one edit of the list: it
+ * is read once, each other entry's record deleted, and the list written
+ * once holding `keep`'s entry alone. `keep` NULL ends every listed
+ * session (mcs_manager_revoke_user also ends the unlisted ones, in one
+ * write). The session `keep` names is never ended, listed or not.
+ * Sessions that dropped off the list (more than MCS_USER_SESSIONS_MAX)
+ * live on: revoke the user to end those. A login that races this call
+ * (its entry appears before our write) is ended too when the write is
+ * replayed. *ended (may be NULL): how many entries it removed.
+ * Cost: 1 + (sessions ended) + 1 store commands, and nothing is written
+ * when there was nothing to end.
+ * MCS_OK (nothing to end included), MCS_EINVAL (NULL manager, bad uid,
+ * malformed keep, tornado mode), MCS_ECONFLICT (the list kept changing
+ * under us; the records deleted so far stay deleted: call again),
+ * MCS_ESTORE / MCS_ETIMEDOUT / MCS_EPROTO (some records may be deleted
+ * already; their entries go at the next list or call), MCS_ENOMEM.
+ * Thread-safe: any thread, while others use the manager. */
+MCS_EXPORT int mcs_manager_end_other_sessions(mcs_manager *mgr,
+                                              const char *uid,
+                                              const char *keep,
+                                              size_t *ended);
+
 /* --- Values ----------------------------------------------------------------
  * A session maps UTF-8 keys (1..MCS_KEY_MAX bytes, no NUL) to values.
  * Getters return MCS_ENOENT for an absent key and MCS_ETYPE for a value of

@@ -39,9 +39,11 @@
  *     seencache; a miss, say after a restart, costs one update); never
  *     an entry added there;
  *   - removed: by the save of a destroyed bound session (a logout;
- *     best effort), and by mcs_manager_end_session;
+ *     best effort), and by the two calls that end sessions;
  *   - pruned: by mcs_manager_list_sessions (ended, expired, revoked);
- *   - ended one: mcs_manager_end_session.
+ *   - ended one: mcs_manager_end_session; all but one:
+ *     mcs_manager_end_other_sessions (one read, a delete per entry ended,
+ *     one write).
  * The oldest entry drops off when a 65th is added; that ends nothing.
  */
 #include <string.h>
@@ -568,4 +570,47 @@ int mcs_manager_end_session(mcs_manager *mgr, const char *uid,
     return MCS_EINVAL;
   end_arg a = {mgr, handle, false};
   return update_list(mgr, uid, end_entry, &a);
+}
+
+/* ---- Ending all but one ---------------------------------------------------- */
+
+typedef struct others_arg {
+  mcs_manager *m;
+  const char *keep; /* NULL: none kept */
+  size_t ended;
+} others_arg;
+
+/* Deletes the record of every entry but keep's and drops those entries.
+ * On a replay the list is read again: records deleted before are deleted
+ * again, harmlessly, and `ended` counts what this edit removed. */
+static int end_others(mcs__ulist *list, void *arg, bool *changed) {
+  others_arg *a = arg;
+  mcs_store *s = a->m->store;
+  a->ended = 0;
+  for (size_t i = list->count; i-- > 0;) {
+    if (a->keep && strcmp(list->e[i].handle, a->keep) == 0)
+      continue;
+    mcs_store_result r;
+    const char *key = list->e[i].key;
+    int rc = s->ops.del(s->ud, key, strlen(key), &r);
+    if (rc)
+      return rc;
+    remove_at(list, i);
+    a->ended++;
+  }
+  *changed = a->ended > 0;
+  return MCS_OK;
+}
+
+int mcs_manager_end_other_sessions(mcs_manager *mgr, const char *uid,
+                                   const char *keep, size_t *ended) {
+  if (ended)
+    *ended = 0;
+  if (!usable(mgr, uid) || (keep && !mcs__ulist_handle_valid(keep)))
+    return MCS_EINVAL;
+  others_arg a = {mgr, keep, 0};
+  int rc = update_list(mgr, uid, end_others, &a);
+  if (rc == MCS_OK && ended)
+    *ended = a.ended;
+  return rc;
 }

@@ -1268,13 +1268,21 @@ class MemcachedStoreTest(unittest.TestCase):
                 cookie=c))
             self.assertEqual(r.header("Location"),
                              "/sessions?notice=session-ended")
+            others = [demo.login("Counted")[1] for _ in range(2)]
+            end_others, r = cost(lambda: demo.post(
+                "/sessions/end-others", {"_xsrf": token}, cookie=c))
+            self.assertEqual(r.header("Location"),
+                             "/sessions?notice=others-ended")
+            for o in others:
+                self.assertEqual(demo.get("/", cookie=o).status, 302)
             logout, r = cost(lambda: demo.post("/logout", {"_xsrf": token},
                                                cookie=c))
             self.assertEqual(r.status, 302)
             sys.stderr.write("\nmemcached commands: login %d, load %d, "
                              "GET /sessions (2 sessions) %d, end one %d, "
-                             "logout %d\n"
-                             % (login, load, listing, end, logout))
+                             "end 2 others %d, logout %d\n"
+                             % (login, load, listing, end, end_others,
+                                logout))
             # A login: the pre-login session's read, the user's
             # revocation generation, the new record's add, and the list's
             # read and compare-and-swap. A logout: the read, the delete,
@@ -1282,9 +1290,10 @@ class MemcachedStoreTest(unittest.TestCase):
             # the read, the list, the revocation state, and one read per
             # session listed (nothing pruned, so no write). Ending one:
             # the read, then the list's read, the delete and the list's
-            # compare-and-swap.
-            self.assertEqual((login, load, listing, end, logout),
-                             (5, 1, 5, 4, 4))
+            # compare-and-swap. Ending the two others: the read, the
+            # list's read, a delete each and the list's compare-and-swap.
+            self.assertEqual((login, load, listing, end, end_others, logout),
+                             (5, 1, 5, 4, 5, 4))
         finally:
             demo.stop()
 

@@ -240,6 +240,38 @@ static void test_every_allocation_failure_in_a_users_sessions(void **st) {
   }
 }
 
+/* "Log out everywhere else" with each allocation failing in turn: MCS_OK
+ * or MCS_ENOMEM, and the kept session is never ended. */
+static void test_every_allocation_failure_in_ending_the_others(void **st) {
+  (void)st;
+  for (long n = 0;; n++) {
+    fixture *f = fixture_new(NULL);
+    char keep[MCS_SESSION_HANDLE_LEN + 1], cookie[512];
+    for (int i = 0; i < 3; i++) {
+      mcs_session *s = load(f, NULL);
+      assert_int_equal(mcs_session_set_user(s, "alice"), MCS_OK);
+      assert_int_equal(mcs_session_save(s), MCS_OK);
+      if (i == 1) {
+        assert_int_equal(mcs_session_handle(s, keep), MCS_OK);
+        cookie_header_from(s, cookie, sizeof cookie);
+      }
+      mcs_session_free(s);
+    }
+    size_t ended = 0;
+    arm(n);
+    int rc = mcs_manager_end_other_sessions(f->mgr, "alice", keep, &ended);
+    disarm();
+    assert_true(rc == MCS_OK || rc == MCS_ENOMEM);
+    assert_int_equal(ended, rc == MCS_OK ? 2 : 0);
+    mcs_session *s = load(f, cookie);
+    assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+    mcs_session_free(s);
+    fixture_free(f);
+    if (ran_clean(n, rc))
+      break;
+  }
+}
+
 /* Loading a session whose user was revoked, with each allocation failing
  * in turn: the load fails with MCS_ENOMEM or finds the session revoked,
  * never LOADED. The loading manager is new, so it reads and parses the
@@ -372,6 +404,7 @@ int main(void) {
       cmocka_unit_test(test_every_allocation_failure_in_a_regenerate),
       cmocka_unit_test(test_every_allocation_failure_in_login_and_revoke),
       cmocka_unit_test(test_every_allocation_failure_in_a_users_sessions),
+      cmocka_unit_test(test_every_allocation_failure_in_ending_the_others),
       cmocka_unit_test(test_json_loadb_without_memory_is_enomem),
       cmocka_unit_test(
           test_every_allocation_failure_in_loading_a_revoked_session),

@@ -1,6 +1,7 @@
 /* A user's sessions (mcsession/session.h, "A user's sessions") on the
  * memory store: listing at login with labels and handles, ending one
- * (that session loads as expired, the others stay), the bound of 64
+ * (that session loads as expired, the others stay) or all but one, the
+ * bound of 64
  * (dropping off ends nothing), "last seen" written at most once per
  * interval with no store command on the loads in between, pruning of
  * ended, revoked and expired sessions, the list sealed in the store, a
@@ -101,6 +102,117 @@ static void test_end_one_session_leaves_the_others(void **st) {
   assert_int_equal(mcs_manager_end_session(f->mgr, "bob", a.handle),
                    MCS_ENOENT);
   assert_int_equal(outcome_of(f, a.cookie), MCS_SESSION_LOADED);
+  fixture_free(f);
+}
+
+/* "Log out everywhere else": one read of the list, a delete per session
+ * ended, one write; the kept session and other users' stay. */
+static void test_end_other_sessions_keeps_one(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  login_out a, b, c, d, e;
+  login_on(f->mgr, "alice", "one", "1", &a);
+  login_on(f->mgr, "alice", "two", "2", &b);
+  login_on(f->mgr, "alice", "three", "3", &c);
+  login_on(f->mgr, "alice", "four", "4", &d);
+  login_on(f->mgr, "bob", NULL, NULL, &e);
+  size_t ended = 99;
+  spy_reset_counts(&f->spy);
+  assert_int_equal(
+      mcs_manager_end_other_sessions(f->mgr, "alice", b.handle, &ended),
+      MCS_OK);
+  assert_int_equal(ended, 3);
+  assert_int_equal(f->spy.gets, 1);
+  assert_int_equal(f->spy.dels, 3);
+  assert_int_equal(f->spy.cases, 1);
+  assert_int_equal(spy_total(&f->spy), 5);
+  assert_int_equal(outcome_of(f, a.cookie), MCS_SESSION_EXPIRED);
+  assert_int_equal(outcome_of(f, c.cookie), MCS_SESSION_EXPIRED);
+  assert_int_equal(outcome_of(f, d.cookie), MCS_SESSION_EXPIRED);
+  assert_int_equal(outcome_of(f, b.cookie), MCS_SESSION_LOADED);
+  assert_int_equal(outcome_of(f, e.cookie), MCS_SESSION_LOADED);
+  mcs_user_session *l = NULL;
+  assert_int_equal(list(f, "alice", &l), 1);
+  assert_string_equal(l[0].handle, b.handle);
+  assert_string_equal(l[0].labels[0], "two");
+  mcs_free(l);
+  /* Nothing left to end: one read, no write. */
+  spy_reset_counts(&f->spy);
+  assert_int_equal(
+      mcs_manager_end_other_sessions(f->mgr, "alice", b.handle, &ended),
+      MCS_OK);
+  assert_int_equal(ended, 0);
+  assert_int_equal(spy_total(&f->spy), 1);
+  /* A kept handle that is not listed ends every listed one, itself
+   * never; NULL keeps none. */
+  assert_int_equal(
+      mcs_manager_end_other_sessions(f->mgr, "bob", b.handle, NULL), MCS_OK);
+  assert_int_equal(outcome_of(f, e.cookie), MCS_SESSION_EXPIRED);
+  assert_int_equal(outcome_of(f, b.cookie), MCS_SESSION_LOADED);
+  assert_int_equal(
+      mcs_manager_end_other_sessions(f->mgr, "alice", NULL, &ended), MCS_OK);
+  assert_int_equal(ended, 1);
+  assert_int_equal(outcome_of(f, b.cookie), MCS_SESSION_EXPIRED);
+  assert_int_equal(list(f, "alice", &l), 0);
+  fixture_free(f);
+}
+
+typedef struct race {
+  fixture *f;
+  login_out late;
+} race;
+
+/* Before end_other_sessions writes the list: another device logs in. */
+static void login_meanwhile(spy *sp, void *ud) {
+  (void)sp;
+  race *r = ud;
+  login_on(r->f->mgr, "alice", "late", "9", &r->late);
+}
+
+/* A login that wins the race against the list's write makes it replay:
+ * the session that came meanwhile is ended too, the kept one is not. */
+static void test_end_other_sessions_replays_over_a_login(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  login_out a, b;
+  race r = {f, {{0}, {0}}};
+  login_on(f->mgr, "alice", "one", "1", &a);
+  login_on(f->mgr, "alice", "two", "2", &b);
+  f->spy.before_cas = login_meanwhile;
+  f->spy.before_cas_ud = &r;
+  size_t ended = 0;
+  assert_int_equal(
+      mcs_manager_end_other_sessions(f->mgr, "alice", a.handle, &ended),
+      MCS_OK);
+  assert_int_not_equal(r.late.handle[0], '\0'); /* the hook ran */
+  assert_int_equal(ended, 2);                    /* b, and the late one */
+  assert_int_equal(outcome_of(f, r.late.cookie), MCS_SESSION_EXPIRED);
+  assert_int_equal(outcome_of(f, b.cookie), MCS_SESSION_EXPIRED);
+  assert_int_equal(outcome_of(f, a.cookie), MCS_SESSION_LOADED);
+  mcs_user_session *l = NULL;
+  assert_int_equal(list(f, "alice", &l), 1);
+  assert_string_equal(l[0].handle, a.handle);
+  mcs_free(l);
+  fixture_free(f);
+}
+
+/* The store failing: its error, nothing counted as ended, and every
+ * session still there once it is back. */
+static void test_end_other_sessions_store_failure(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  login_out a, b;
+  login_on(f->mgr, "alice", "one", "1", &a);
+  login_on(f->mgr, "alice", "two", "2", &b);
+  f->spy.fail_all = MCS_ESTORE;
+  size_t ended = 7;
+  assert_int_equal(
+      mcs_manager_end_other_sessions(f->mgr, "alice", a.handle, &ended),
+      MCS_ESTORE);
+  assert_int_equal(ended, 0);
+  f->spy.fail_all = 0;
+  assert_int_equal(outcome_of(f, a.cookie), MCS_SESSION_LOADED);
+  assert_int_equal(outcome_of(f, b.cookie), MCS_SESSION_LOADED);
   fixture_free(f);
 }
 
@@ -384,6 +496,14 @@ static void test_bad_arguments_and_tornado_mode(void **st) {
       mcs_manager_end_session(f->mgr, "a", "AAAAAAAAAAAAAAAAAAAAA="),
       MCS_EINVAL);
   assert_int_equal(mcs_manager_end_session(f->mgr, "a", NULL), MCS_EINVAL);
+  size_t ended = 5;
+  assert_int_equal(mcs_manager_end_other_sessions(NULL, "a", NULL, &ended),
+                   MCS_EINVAL);
+  assert_int_equal(ended, 0);
+  assert_int_equal(mcs_manager_end_other_sessions(f->mgr, "", NULL, NULL),
+                   MCS_EINVAL);
+  assert_int_equal(
+      mcs_manager_end_other_sessions(f->mgr, "a", "short", NULL), MCS_EINVAL);
   assert_int_equal(mcs_session_handle(NULL, NULL), MCS_EINVAL);
   fixture_free(f);
 
@@ -403,6 +523,8 @@ static void test_bad_arguments_and_tornado_mode(void **st) {
   assert_int_equal(mcs_manager_list_sessions(m, "a", &l, &n), MCS_EINVAL);
   assert_int_equal(
       mcs_manager_end_session(m, "a", "AAAAAAAAAAAAAAAAAAAAAA"), MCS_EINVAL);
+  assert_int_equal(mcs_manager_end_other_sessions(m, "a", NULL, NULL),
+                   MCS_EINVAL);
   mcs_session *s = NULL;
   char h[MCS_SESSION_HANDLE_LEN + 1];
   assert_int_equal(mcs_session_load(m, NULL, 0, &s), MCS_OK);
@@ -417,6 +539,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_logins_are_listed_with_labels_and_handles),
       cmocka_unit_test(test_end_one_session_leaves_the_others),
+      cmocka_unit_test(test_end_other_sessions_keeps_one),
+      cmocka_unit_test(test_end_other_sessions_replays_over_a_login),
+      cmocka_unit_test(test_end_other_sessions_store_failure),
       cmocka_unit_test(test_list_keeps_the_64_newest_and_ends_none),
       cmocka_unit_test(test_last_seen_is_written_once_per_interval),
       cmocka_unit_test(test_other_process_reads_but_does_not_rewrite),
