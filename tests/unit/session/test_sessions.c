@@ -48,6 +48,14 @@ static size_t list(fixture *f, const char *uid, mcs_user_session **out) {
   return n;
 }
 
+/* uid's list holds exactly the session `handle` names. */
+static void expect_only(fixture *f, const char *uid, const char *handle) {
+  mcs_user_session *l = NULL;
+  assert_int_equal(list(f, uid, &l), 1);
+  assert_string_equal(l[0].handle, handle);
+  mcs_free(l);
+}
+
 static void test_logins_are_listed_with_labels_and_handles(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
@@ -189,10 +197,7 @@ static void test_end_other_sessions_replays_over_a_login(void **st) {
   assert_int_equal(outcome_of(f, r.late.cookie), MCS_SESSION_EXPIRED);
   assert_int_equal(outcome_of(f, b.cookie), MCS_SESSION_EXPIRED);
   assert_int_equal(outcome_of(f, a.cookie), MCS_SESSION_LOADED);
-  mcs_user_session *l = NULL;
-  assert_int_equal(list(f, "alice", &l), 1);
-  assert_string_equal(l[0].handle, a.handle);
-  mcs_free(l);
+  expect_only(f, "alice", a.handle);
   fixture_free(f);
 }
 
@@ -346,9 +351,7 @@ static void test_list_prunes_ended_revoked_and_expired(void **st) {
     assert_int_equal(outcome_of(f, c.cookie), MCS_SESSION_LOADED);
   }
   f->clock.now = 1700000000 + 3600;
-  assert_int_equal(list(f, "alice", &l), 1);
-  assert_string_equal(l[0].handle, c.handle);
-  mcs_free(l);
+  expect_only(f, "alice", c.handle);
   /* The pruning was written back: the next listing writes nothing. */
   spy_reset_counts(&f->spy);
   assert_int_equal(list(f, "alice", &l), 1);
@@ -363,9 +366,7 @@ static void test_list_prunes_ended_revoked_and_expired(void **st) {
   assert_int_equal(list(f, "alice", &l), 0);
   /* A login after the revocation is listed. */
   login_on(f->mgr, "alice", "f", "6", &a);
-  assert_int_equal(list(f, "alice", &l), 1);
-  assert_string_equal(l[0].handle, a.handle);
-  mcs_free(l);
+  expect_only(f, "alice", a.handle);
   fixture_free(f);
 }
 
