@@ -157,7 +157,7 @@ int rd_cmd(const rd_server *s, const char *cmd, char *out, size_t size) {
   char line[1024];
   int n = snprintf(line, sizeof line, "%s\r\n", cmd);
   int rc = -1;
-  if (send(fd, line, (size_t)n, MSG_NOSIGNAL) == n) {
+  if (n < (int)sizeof line && send(fd, line, (size_t)n, MSG_NOSIGNAL) == n) {
     for (;;) {
       ssize_t r = recv(fd, out + len, size - 1 - len, 0);
       if (r <= 0)
@@ -328,6 +328,38 @@ int rd_cluster_master_of(rd_cluster *c, unsigned slot) {
   return -1;
 }
 
+/* MIGRATEs every key of the slot from the old master to the new one, a
+ * few at a time (CLUSTER GETKEYSINSLOT; at most 8 keys of some 60 bytes
+ * per MIGRATE, within rd_cmd's line): other keys may share the slot
+ * (random session ids), and SETSLOT NODE is refused to a master that
+ * still holds keys of it. */
+static int migrate_keys(rd_cluster *c, const rd_migration *mg) {
+  static char reply[8192];
+  static mcs__rd_node nodes[9];
+  char cmd[1024];
+  for (int round = 0; round < 1000; round++) {
+    size_t count = 0, used = 0;
+    snprintf(cmd, sizeof cmd, "CLUSTER GETKEYSINSLOT %u 8", mg->slot);
+    if (rd_cmd(&c->srv[mg->src], cmd, reply, sizeof reply) != 0 ||
+        mcs__rd_parse((const uint8_t *)reply, strlen(reply), sizeof reply,
+                      nodes, 9, &count, &used) != MCS_OK ||
+        nodes[0].type != MCS__RD_ARRAY) {
+      fprintf(stderr, "%s: %s\n", cmd, reply);
+      return -1;
+    }
+    if (count == 1)
+      return 0; /* no key left there */
+    int len = snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %u \"\" 0 5000 KEYS",
+                       (unsigned)c->srv[mg->dst].node.port);
+    for (size_t k = 1; k < count && len < (int)sizeof cmd; k++)
+      len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %.*s",
+                      (int)nodes[k].len, (const char *)nodes[k].p);
+    if (len >= (int)sizeof cmd || rd_cmd_ok(&c->srv[mg->src], cmd) != 0)
+      return -1;
+  }
+  return -1;
+}
+
 int rd_cluster_migrate_start(rd_cluster *c, const char *key, size_t key_len,
                              rd_migration *mg) {
   char cmd[400];
@@ -337,7 +369,6 @@ int rd_cluster_migrate_start(rd_cluster *c, const char *key, size_t key_len,
   mg->dst = rd_cluster_master_of(c, (mg->slot + MCS__RD_SLOTS / 2) %
                                         MCS__RD_SLOTS);
   if (mg->src < 0 || mg->dst < 0 || mg->src == mg->dst ||
-      key_len >= sizeof cmd / 2 ||
       rd_node_id(&c->srv[mg->src], mg->src_id) != 0 ||
       rd_node_id(&c->srv[mg->dst], mg->dst_id) != 0)
     return -1;
@@ -349,9 +380,7 @@ int rd_cluster_migrate_start(rd_cluster *c, const char *key, size_t key_len,
            mg->dst_id);
   if (rd_cmd_ok(&c->srv[mg->src], cmd) != 0)
     return -1;
-  snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %u %.*s 0 5000",
-           (unsigned)c->srv[mg->dst].node.port, (int)key_len, key);
-  return rd_cmd_ok(&c->srv[mg->src], cmd);
+  return migrate_keys(c, mg);
 }
 
 int rd_cluster_migrate_end(rd_cluster *c, const rd_migration *mg, long ms) {

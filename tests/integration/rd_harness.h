@@ -78,8 +78,9 @@ typedef struct rd_migration {
   int src, dst;
   char src_id[41], dst_id[41];
 } rd_migration;
-/* Starts moving key's slot, with the key: IMPORTING on the new master,
- * MIGRATING on the old, the key MIGRATEd. 0, or -1 after saying why. */
+/* Starts moving key's slot: IMPORTING on the new master, MIGRATING on
+ * the old, every key of the slot MIGRATEd (others may share it). 0, or
+ * -1 after saying why. */
 int rd_cluster_migrate_start(rd_cluster *c, const char *key, size_t key_len,
                              rd_migration *mg);
 /* Ends it: SETSLOT NODE to the new master, the old, then the others, in
