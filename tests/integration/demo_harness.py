@@ -256,6 +256,28 @@ def listens(pid, port):
     return False
 
 
+def freeze(pid):
+    """SIGSTOP to process `pid`, returning once every one of its threads
+    has stopped (bounded). kill() only wakes one thread to take the
+    signal; until that thread runs, the others (memcached's workers) go on
+    answering, which a loaded machine can stretch to many milliseconds."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+            states = []
+            for tid in tids:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            states = []
+        if states and all(st in ("T", "t") for st in states):
+            return
+        time.sleep(0.005)
+    raise AssertionError("process %d did not stop" % pid)
+
+
 class Server:
     """A private store server listening on 127.0.0.1:port (a subclass
     gives its argv), started at once and stopped by its PID."""

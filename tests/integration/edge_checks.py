@@ -156,7 +156,7 @@ def stalled_memcached(tc, env, get, quick, io_timeout_ms, status=503):
     _, c = env["demo"].login("heidi")
     tc.assertEqual(get(native(c)).status, 200)
     mc = env["mc"]
-    os.kill(mc.proc.pid, signal.SIGSTOP)
+    demo_harness.freeze(mc.proc.pid)
     try:
         waited = []
 
@@ -329,7 +329,7 @@ def closes_while_parked(tc, env, port, path, pids, quick, io_timeout_ms,
     base = {p: open_fds(p) for p in before}
     fds = {p: base[p] + slack for p in before}
     mc = env["mc"]
-    os.kill(mc.proc.pid, signal.SIGSTOP)
+    demo_harness.freeze(mc.proc.pid)
     try:
         rss = {}
         for i in range(rounds):

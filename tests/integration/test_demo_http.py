@@ -1203,7 +1203,7 @@ class MemcachedStoreTest(unittest.TestCase):
         try:
             _, c = demo.login("Frozen")
             self.assertEqual(count_in(demo.get("/count", cookie=c).body), 1)
-            os.kill(self.mc.proc.pid, signal.SIGSTOP)
+            demo_harness.freeze(self.mc.proc.pid)
             try:
                 waited = {}
 

@@ -348,7 +348,7 @@ class StoreFailureTest(unittest.TestCase):
         try:
             _, c = self.demo.login("stalled")
             self.assertEqual(http(gate.port, headers=cookie(c)).status, 200)
-            os.kill(self.mc.proc.pid, signal.SIGSTOP)
+            demo_harness.freeze(self.mc.proc.pid)
             try:
                 waited = []
 
