@@ -319,44 +319,55 @@ def closes_while_parked(tc, env, port, path, pids, quick, io_timeout_ms,
     pids() gives (nginx's worker, the gate) is the same as before (none died
     and was replaced), holds at most `slack` descriptors more than before
     (an upstream's kept-alive connections), and quick() (a request that
-    needs no store) is answered at once; from the first round's end (free
-    lists and pools warm) to the last's, no resident set grows by more
-    than 1 MiB. memcached is running again on return; the caller checks
-    that the session passes again (recovers())."""
+    needs no store) is answered at once.
+
+    Memory: from the second round's end (free lists and pools warm) to the
+    last's, no resident set grows by more than 1 MiB. How many requests
+    wait at once varies from round to round on a loaded machine, and with
+    it the allocator's high-water mark, so a larger growth is looked at
+    again: three more rounds must then add no more than 256 KiB (a leak of
+    1 KiB per close would add 300). memcached is running again on return;
+    the caller checks that the session passes again (recovers())."""
     _, c = env["demo"].login("quentin")
     cookie = native(c)
     before = pids()
     base = {p: open_fds(p) for p in before}
     fds = {p: base[p] + slack for p in before}
     mc = env["mc"]
+
+    def one_round(i):
+        socks = _send(port, path, cookie, per_round)
+        try:
+            # Taken in and waiting for the store (the io timeout).
+            tc.assertTrue(_rises(before, base, per_round // 2,
+                                 io_timeout_ms / 1000),
+                          "the requests were not parked: %s "
+                          "descriptors, %s before" % (
+                              {p: open_fds(p) for p in before}, base))
+        finally:
+            for s in socks:
+                s.close()
+        t = time.monotonic()
+        quick()
+        tc.assertLess(time.monotonic() - t, 0.5)
+        tc.assertTrue(_settle(before, fds, io_timeout_ms / 1000 + 5),
+                      "descriptors after round %d: %s, at most %s"
+                      % (i, {p: open_fds(p) for p in before}, fds))
+        tc.assertEqual(pids(), before, "a process was replaced")
+        return {p: rss_kib(p) for p in before}
+
     demo_harness.freeze(mc.proc.pid)
     try:
-        rss = {}
-        for i in range(rounds):
-            socks = _send(port, path, cookie, per_round)
-            try:
-                # Taken in and waiting for the store (the io timeout).
-                tc.assertTrue(_rises(before, base, per_round // 2,
-                                     io_timeout_ms / 1000),
-                              "the requests were not parked: %s "
-                              "descriptors, %s before" % (
-                                  {p: open_fds(p) for p in before}, base))
-            finally:
-                for s in socks:
-                    s.close()
-            t = time.monotonic()
-            quick()
-            tc.assertLess(time.monotonic() - t, 0.5)
-            tc.assertTrue(_settle(before, fds, io_timeout_ms / 1000 + 5),
-                          "descriptors after round %d: %s, at most %s"
-                          % (i, {p: open_fds(p) for p in before}, fds))
-            tc.assertEqual(pids(), before, "a process was replaced")
-            if i == 0:
-                rss = {p: rss_kib(p) for p in before}
-        grown = {p: rss_kib(p) - rss[p] for p in before}
-        tc.assertTrue(all(g <= 1024 for g in grown.values()),
-                      "resident set growth (KiB) over %d closes: %s"
-                      % ((rounds - 1) * per_round, grown))
+        rss = [one_round(i) for i in range(rounds)]
+        grown = {p: rss[-1][p] - rss[1][p] for p in before}
+        if any(g > 1024 for g in grown.values()):
+            more = [one_round(rounds + i) for i in range(3)]
+            still = {p: more[-1][p] - rss[-1][p] for p in before}
+            tc.assertTrue(all(g <= 256 for g in still.values()),
+                          "resident set growth (KiB) over %d closes: %s, "
+                          "then over %d more: %s"
+                          % ((rounds - 2) * per_round, grown,
+                             3 * per_round, still))
     finally:
         os.kill(mc.proc.pid, signal.SIGCONT)
     return cookie

@@ -107,6 +107,10 @@ def mc_stat(name):
 
 
 def url(params=""):
+    """Our memcached's URL with `params` ("?..."). Its io timeout is 5 s,
+    not the default 200 ms: these tests are not about timeouts, and a
+    loaded machine can hold memcached back longer than that."""
+    params = (params + "&" if params else "?") + "io_timeout_ms=5000"
     return "memcached://127.0.0.1:%d%s" % (PORT, params)
 
 
