@@ -1,7 +1,6 @@
 /* Helpers shared by the tool's subcommands (see cmd_common.h). Messages go
  * to stderr on one line each, prefixed "mcsession <command>:", so scripts
  * can show them as they are. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,12 +88,7 @@ static int take_option(const tool_cmd *cmd, const tool_opt *opts,
  * all start with "--", but -h), so it is taken as an argument: a handle
  * pasted from 'mcsession sessions' works without '--' before it. */
 static bool dash_handle(const char *arg) {
-  if (strlen(arg) != MCS_SESSION_HANDLE_LEN || arg[1] == '-')
-    return false;
-  for (size_t i = 1; arg[i]; i++)
-    if (!isalnum((unsigned char)arg[i]) && arg[i] != '-' && arg[i] != '_')
-      return false;
-  return true;
+  return arg[0] == '-' && arg[1] != '-' && mcs_session_handle_valid(arg);
 }
 
 int tool_parse_args(const tool_cmd *cmd, int argc, char **argv,

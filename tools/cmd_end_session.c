@@ -2,7 +2,6 @@
  * (mcs_manager_end_session), as the "Your sessions" page of an
  * application would. */
 #include <stdio.h>
-#include <string.h>
 
 #include "ops_common.h"
 
@@ -23,9 +22,7 @@ static int end_one(ops_ctx *ctx, char **pos) {
 
 /* HANDLE as mcsession sessions prints it: 22 base64url characters. */
 static int check_handle(const tool_cmd *cmd, char **pos) {
-  if (strlen(pos[1]) != MCS_SESSION_HANDLE_LEN ||
-      strspn(pos[1], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                     "0123456789-_") != MCS_SESSION_HANDLE_LEN)
+  if (!mcs_session_handle_valid(pos[1]))
     return tool_usage_error(cmd,
                             "HANDLE must be a handle as 'mcsession "
                             "sessions' prints it (22 characters)",

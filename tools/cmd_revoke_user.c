@@ -67,20 +67,19 @@ static int revoke(ops_ctx *ctx, const char *uid, int64_t ttl,
  * the exit status of a bad value. */
 static int least_ttl(const tool_cmd *cmd, const timeouts_args *t,
                      uint32_t *need) {
-  int64_t idle = LIB_IDLE_TIMEOUT, absolute = LIB_ABSOLUTE_TIMEOUT,
-          interval = LIB_CHECK_INTERVAL;
-  int rc;
-  if (t->idle && (rc = tool_opt_i64(cmd, "--idle-timeout", t->idle, 1,
-                                    UINT32_MAX, &idle)) >= 0)
-    return rc;
-  if (t->absolute && (rc = tool_opt_i64(cmd, "--absolute-timeout", t->absolute,
-                                        0, UINT32_MAX, &absolute)) >= 0)
+  ops_args a;
+  int64_t interval = LIB_CHECK_INTERVAL;
+  memset(&a, 0, sizeof a);
+  int rc = ops_timeouts(cmd, t->idle, t->absolute, &a);
+  if (rc >= 0)
     return rc;
   if (t->interval &&
       (rc = tool_opt_i64(cmd, "--revocation-check-interval", t->interval, 0,
                          UINT32_MAX, &interval)) >= 0)
     return rc;
-  *need = mcs_revocation_ttl((uint32_t)idle, (uint32_t)absolute,
+  *need = mcs_revocation_ttl(t->idle ? a.idle_timeout : LIB_IDLE_TIMEOUT,
+                             a.has_absolute ? a.absolute_timeout
+                                            : LIB_ABSOLUTE_TIMEOUT,
                              (uint32_t)interval);
   return -1;
 }

@@ -93,24 +93,14 @@ void sessions_render(app *a, const request *rq, route_call *c, reply *rp) {
 
 /* ---- POST /sessions/end ---- */
 
-/* A handle is MCS_SESSION_HANDLE_LEN characters of base64url. */
-static bool handle_well_formed(const char *h, size_t len) {
-  if (len != MCS_SESSION_HANDLE_LEN)
-    return false;
-  for (size_t i = 0; i < len; i++)
-    if (!((h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= 'a' && h[i] <= 'z') ||
-          (h[i] >= '0' && h[i] <= '9') || h[i] == '-' || h[i] == '_'))
-      return false;
-  return true;
-}
-
 /* Reads the form's handle into c->target: true when it names a session
  * other than this one, else *rp is the 400 page. */
 static bool form_target(const request *rq, route_call *c, reply *rp) {
   size_t len = 0;
   int rc = form_get(rq->body, rq->body_len, "handle", c->target,
                     sizeof c->target, &len);
-  if (rc != FORM_OK || !handle_well_formed(c->target, len)) {
+  if (rc != FORM_OK || len != MCS_SESSION_HANDLE_LEN ||
+      !mcs_session_handle_valid(c->target)) {
     reply_error(rp, 400,
                 "The form does not say which session to end. Use the End "
                 "buttons on the Your sessions page.");
@@ -147,17 +137,20 @@ route_step session_end_prepare(app *a, const request *rq, route_call *c,
   return action_prepare(a, rq, c, rp, true, SESSIONS_GONE);
 }
 
-/* Ends one session of c->user; returns what mcs_manager_end_session
- * last did. */
-static int end_one(app *a, route_call *c, const char *handle) {
+/* Ends c->user's session `target`, or with NULL every other listed one
+ * (this device's kept), again while the list kept changing under us;
+ * returns what the library last said. */
+static int end_retrying(app *a, route_call *c, const char *target) {
   int rc = MCS_ECONFLICT;
   for (int i = 0; i < END_TRIES && rc == MCS_ECONFLICT; i++)
-    rc = mcs_manager_end_session(a->mgr, c->user, handle);
+    rc = target ? mcs_manager_end_session(a->mgr, c->user, target)
+                : mcs_manager_end_other_sessions(a->mgr, c->user, c->handle,
+                                                 NULL);
   return rc;
 }
 
 void session_end_work(app *a, route_call *c) {
-  c->rc = end_one(a, c, c->target);
+  c->rc = end_retrying(a, c, c->target);
 }
 
 /* Post/Redirect/Get: the list again, saying what happened. A session
@@ -182,9 +175,7 @@ route_step end_others_prepare(app *a, const request *rq, route_call *c,
 }
 
 void end_others_work(app *a, route_call *c) {
-  c->rc = MCS_ECONFLICT;
-  for (int i = 0; i < END_TRIES && c->rc == MCS_ECONFLICT; i++)
-    c->rc = mcs_manager_end_other_sessions(a->mgr, c->user, c->handle, NULL);
+  c->rc = end_retrying(a, c, NULL);
 }
 
 route_step end_others_after_work(app *a, const request *rq, route_call *c,

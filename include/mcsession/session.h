@@ -258,6 +258,13 @@ MCS_EXPORT int mcs_session_set_user_labels(mcs_session *s, const char *uid,
 MCS_EXPORT int mcs_session_handle(const mcs_session *s,
                                   char out[MCS_SESSION_HANDLE_LEN + 1]);
 
+/* 1 when `handle` has a handle's shape (MCS_SESSION_HANDLE_LEN characters
+ * of base64url, NUL-terminated), else 0 (NULL too): what
+ * mcs_manager_end_session and mcs_manager_end_other_sessions check before
+ * reading the store, for a program that checks its input first. Says
+ * nothing of whether such a session exists. Keeps no state. */
+MCS_EXPORT int mcs_session_handle_valid(const char *handle);
+
 /* One entry of a user's list. Plain data, returned in an array the
  * caller owns (see mcs_manager_list_sessions). */
 typedef struct mcs_user_session {

@@ -73,6 +73,10 @@ static void handle_text(const uint8_t mac[MCS__HMAC_BYTES],
   out[mcs__b64url_encode(mac, 16, out)] = '\0';
 }
 
+int mcs_session_handle_valid(const char *handle) {
+  return mcs__ulist_handle_valid(handle);
+}
+
 int mcs_session_handle(const mcs_session *s,
                        char out[MCS_SESSION_HANDLE_LEN + 1]) {
   if (!s || !out || s->mgr->cfg.mode != MCS_MODE_NATIVE)

@@ -506,6 +506,11 @@ static void test_bad_arguments_and_tornado_mode(void **st) {
   assert_int_equal(
       mcs_manager_end_other_sessions(f->mgr, "a", "short", NULL), MCS_EINVAL);
   assert_int_equal(mcs_session_handle(NULL, NULL), MCS_EINVAL);
+  assert_true(mcs_session_handle_valid("AAAAAAAAAAAAAAAAAAAA-_"));
+  assert_false(mcs_session_handle_valid("AAAAAAAAAAAAAAAAAAAAA="));
+  assert_false(mcs_session_handle_valid("AAAAAAAAAAAAAAAAAAAAAAA"));
+  assert_false(mcs_session_handle_valid("short"));
+  assert_false(mcs_session_handle_valid(NULL));
   fixture_free(f);
 
   static const char secret[] = "the recipe's session secret";
