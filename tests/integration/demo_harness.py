@@ -256,6 +256,25 @@ def listens(pid, port):
     return False
 
 
+def wait_listening(proc, port):
+    """Whether `proc` (a Popen) comes to listen on 127.0.0.1:`port` within
+    TIMEOUT: False once it has exited. A connect that is answered is not
+    enough: another test's server may hold a port that free_port found
+    free, while this one fails to bind and exits."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            if listens(proc.pid, port):
+                return True
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
 def freeze(pid):
     """SIGSTOP to process `pid`, returning once every one of its threads
     has stopped (bounded). kill() only wakes one thread to take the
@@ -289,23 +308,10 @@ class Server:
         self.proc = subprocess.Popen(self.argv(port),
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                # Answered: by this server, or by another test's that took
-                # the port first (free_port can race), while this one
-                # fails to bind and exits; then the caller tries another.
-                if listens(self.proc.pid, port):
-                    return
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.kill()
-        raise AssertionError("%s did not start on port %d"
-                             % (self.name, port))
+        if not wait_listening(self.proc, port):
+            self.kill()
+            raise AssertionError("%s did not start on port %d"
+                                 % (self.name, port))
 
     def kill(self):
         if self.proc.poll() is None:
@@ -341,12 +347,17 @@ class Memcached(Server):
         return cmd
 
 
-def start_memcached(listen="127.0.0.1"):
-    """A Memcached on a free port (retried: a port found free can be taken
-    before memcached binds it), on `listen` (Memcached's)."""
-    for _ in range(5):  # free_port can race with another process
+def start_server(cls, *args):
+    """A `cls` (a Server) on a free port, tried on up to five: a port found
+    free can be taken before the server binds it."""
+    for _ in range(5):
         try:
-            return Memcached(free_port(), listen)
+            return cls(free_port(), *args)
         except AssertionError:
             continue
-    raise AssertionError("no memcached")
+    raise AssertionError("no %s" % cls.name)
+
+
+def start_memcached(listen="127.0.0.1"):
+    """A Memcached on a free port (start_server), on `listen`."""
+    return start_server(Memcached, listen)

@@ -11,10 +11,9 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 
-from demo_harness import (TIMEOUT, Response, free_port, listens,  # noqa: F401
-                          mc_commands, mc_stats, raw_status)
+from demo_harness import (TIMEOUT, Response, free_port,  # noqa: F401
+                          mc_commands, mc_stats, raw_status, wait_listening)
 
 GATE = None  # path of build/mcsession-gate; the tests' main() sets it
 TOOL = None  # path of build/mcsession (the tool)
@@ -199,20 +198,9 @@ class Nginx:
             [nginx_binary(), "-p", self.dir, "-c", conf, "-g",
              "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port),
-                                         0.2).close()
-                # Answered: by this nginx (its master holds the socket),
-                # or by another test's server on a port that raced.
-                if listens(self.proc.pid, self.port):
-                    return True
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        # nginx's master holds the listening socket.
+        if wait_listening(self.proc, self.port):
+            return True
         err = self.error_log()
         self.stop()
         if "Address already in use" in err:

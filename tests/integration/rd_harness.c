@@ -328,6 +328,15 @@ int rd_cluster_master_of(rd_cluster *c, unsigned slot) {
   return -1;
 }
 
+int rd_cluster_kill_master_of(rd_cluster *c, unsigned slot) {
+  int victim = rd_cluster_master_of(c, slot);
+  if (victim < 0)
+    return -1;
+  sleep_ms(500); /* the replicas have its keys (replication is async) */
+  mc_node_kill(&c->srv[victim].node);
+  return victim;
+}
+
 /* MIGRATEs every key of the slot from the old master to the new one, a
  * few at a time (CLUSTER GETKEYSINSLOT; at most 8 keys of some 60 bytes
  * per MIGRATE, within rd_cmd's line): other keys may share the slot

@@ -70,6 +70,10 @@ void rd_cluster_stop(rd_cluster *c);
 /* The index of the server that is master for `slot` (CLUSTER SLOTS of a
  * live node), -1 when unknown. */
 int rd_cluster_master_of(rd_cluster *c, unsigned slot);
+/* Kills (SIGKILL) the master of `slot`, half a second after the call
+ * (replication is asynchronous: its replica then has what was written
+ * before). Its index, or -1 when no live master has the slot. */
+int rd_cluster_kill_master_of(rd_cluster *c, unsigned slot);
 /* A slot moved by hand ("Redis cluster specification", "ASK
  * redirection"): the slot of `key`, its old master and the new one (the
  * master of the slot half the ring away), their node ids. */

@@ -29,7 +29,7 @@ import time
 import unittest
 
 import demo_harness
-from demo_harness import (TIMEOUT, Demo, Memcached, count_in, free_port,
+from demo_harness import (TIMEOUT, Demo, Memcached, count_in,
                           mc_commands, mc_stats, session_id, session_rows,
                           write_secret)
 
@@ -1047,7 +1047,7 @@ class RedisStoreTest(unittest.TestCase):
             self.skipTest("redis-server is not installed")
         self.dir = tempfile.TemporaryDirectory()
         self.secret = write_secret(self.dir.name, "s" * 32)
-        self.rd = demo_harness.Redis(free_port())
+        self.rd = demo_harness.start_server(demo_harness.Redis)
         self.url = "redis://127.0.0.1:%d/2" % self.rd.port
 
     def tearDown(self):
@@ -1091,7 +1091,7 @@ class MemcachedStoreTest(unittest.TestCase):
             self.skipTest("memcached is not installed")
         self.dir = tempfile.TemporaryDirectory()
         self.secret = write_secret(self.dir.name, "s" * 32)
-        self.mc = Memcached(free_port())
+        self.mc = demo_harness.start_memcached()
         self.url = "memcached://127.0.0.1:%d" % self.mc.port
 
     def tearDown(self):

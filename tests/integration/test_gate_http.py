@@ -419,7 +419,7 @@ class RedisTest(unittest.TestCase):
             self.skipTest("redis-server is not installed")
         self.dir = tempfile.TemporaryDirectory()
         self.secret = write_secret(self.dir.name, "s" * 32)
-        self.rd = demo_harness.Redis(demo_harness.free_port())
+        self.rd = demo_harness.start_server(demo_harness.Redis)
         self.url = "redis://127.0.0.1:%d/1?io_timeout_ms=500" % self.rd.port
 
     def tearDown(self):

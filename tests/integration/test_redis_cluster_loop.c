@@ -48,12 +48,18 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-/* The hash slot of a session's store key. */
-static unsigned slot_of(const char *cookie) {
+/* A session's id and store key, from its "session=..." cookie. */
+static mcs_admin_ref ref_of(const char *cookie) {
   mcs_admin_ref ref;
   const char *v = strchr(cookie, '=') + 1;
   assert_int_equal(mcs_admin_session_resolve(mgr, v, strlen(v), NULL, &ref),
                    MCS_OK);
+  return ref;
+}
+
+/* The hash slot of a session's store key. */
+static unsigned slot_of(const char *cookie) {
+  mcs_admin_ref ref = ref_of(cookie);
   return mcs__rd_slot(ref.key, ref.key_len);
 }
 
@@ -66,6 +72,18 @@ static void start_loads(mcs_manager *m, mcs_loop *l, int n, result *r) {
                                             strlen(cookies[i]), &s, on_done,
                                             &r[i]),
                      MCS_PENDING);
+  }
+}
+
+/* The loads of cookies[0..n) (start_loads) succeeded, each with its own
+ * session ({"n": i}: each reply reached its own request); frees them. */
+static void expect_results(result *r, int n) {
+  for (int i = 0; i < n; i++) {
+    int64_t v = -1;
+    assert_int_equal(r[i].rc, MCS_OK);
+    assert_int_equal(mcs_session_get_int(r[i].s, "n", &v), MCS_OK);
+    assert_int_equal(v, i);
+    mcs_session_free(r[i].s);
   }
 }
 
@@ -138,13 +156,7 @@ static void fresh_store_reads_the_map_on_the_loop(void) {
   assert_int_equal(mcs_loop_new(&l2, fresh), MCS_OK);
   start_loads(m2, l2, 3, r);
   drive(l2);
-  for (int i = 0; i < 3; i++) {
-    int64_t n = -1;
-    assert_int_equal(r[i].rc, MCS_OK);
-    assert_int_equal(mcs_session_get_int(r[i].s, "n", &n), MCS_OK);
-    assert_int_equal(n, i);
-    mcs_session_free(r[i].s);
-  }
+  expect_results(r, 3);
   assert_int_equal(mcs_store_redis_stats_get(fresh, &st), MCS_OK);
   assert_int_equal(st.slot_refreshes, 1);
   assert_int_equal(st.requests, 3);
@@ -176,22 +188,10 @@ static void test_a_turns_loads_go_out_one_write_per_master(void **st0) {
   /* 64 GETEX: one send per master, one command per load. */
   assert_int_equal(atomic_load(&sends), (int)masters);
   assert_int_equal(commands_of(on) - cmds, BATCH);
-  for (int i = 0; i < BATCH; i++) {
-    int64_t n = -1;
-    assert_int_equal(r[i].rc, MCS_OK);
-    assert_int_equal(mcs_session_get_int(r[i].s, "n", &n), MCS_OK);
-    assert_int_equal(n, i); /* each reply reached its own request */
-    mcs_session_free(r[i].s);
-  }
+  expect_results(r, BATCH);
   /* A changed save: one command too. */
   cmds = commands_of(on);
-  result l = load(cookies[1]), sv = {0, 0, NULL};
-  assert_int_equal(mcs_session_incr(l.s, "n", 1, NULL), MCS_OK);
-  assert_int_equal(mcs_session_save_start(l.s, loop, on_done, &sv),
-                   MCS_PENDING);
-  drive(loop);
-  assert_int_equal(sv.rc, MCS_OK);
-  mcs_session_free(l.s);
+  incr_through_loop(cookies[1]);
   assert_true(commands_of(on) - cmds <= 2 + 1); /* + EVAL once */
   expect_n(cookies[1], 2);
 }
@@ -199,11 +199,8 @@ static void test_a_turns_loads_go_out_one_write_per_master(void **st0) {
 /* Starts moving the slot of cookies[i] (with its key) to another master
  * (rd_cluster_migrate_start). */
 static rd_migration migrate_start(int i) {
-  mcs_admin_ref ref;
+  mcs_admin_ref ref = ref_of(cookies[i]);
   rd_migration mg;
-  const char *v = strchr(cookies[i], '=') + 1;
-  assert_int_equal(mcs_admin_session_resolve(mgr, v, strlen(v), NULL, &ref),
-                   MCS_OK);
   assert_int_equal(rd_cluster_migrate_start(&cl, ref.key, ref.key_len, &mg),
                    0);
   return mg;
@@ -266,10 +263,7 @@ static void test_moved_after_a_hand_migrated_slot(void **st0) {
  * map again and serves them from the new master. */
 static void test_killed_master_then_failover_on_the_loop(void **st0) {
   (void)st0;
-  int victim = rd_cluster_master_of(&cl, slot_of(cookies[2]));
-  assert_true(victim >= 0);
-  sleep_ms(500); /* the replicas have the records (replication is async) */
-  mc_node_kill(&cl.srv[victim].node);
+  assert_true(rd_cluster_kill_master_of(&cl, slot_of(cookies[2])) >= 0);
   int64_t t0 = now_ms();
   int errors = 0;
   for (;;) {

@@ -41,7 +41,7 @@ class Failure(Exception):
 
 def start_redis():
     global SRV, PORT
-    SRV = demo_harness.Redis(ops.free_port())
+    SRV = demo_harness.start_server(demo_harness.Redis)
     PORT = SRV.port
     rd("CONFIG", "SET", "requirepass", PASSWORD, auth=False)
 

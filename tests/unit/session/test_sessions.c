@@ -479,6 +479,14 @@ static void test_labels_are_checked_and_cut(void **st) {
   fixture_free(f);
 }
 
+static const char session_secret[] = "the recipe's session secret";
+
+static void tornado(mcs_manager_config *cfg) {
+  cfg->mode = MCS_MODE_TORNADO;
+  cfg->session_secret = session_secret;
+  cfg->session_secret_len = sizeof session_secret - 1;
+}
+
 static void test_bad_arguments_and_tornado_mode(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
@@ -513,19 +521,8 @@ static void test_bad_arguments_and_tornado_mode(void **st) {
   assert_false(mcs_session_handle_valid(NULL));
   fixture_free(f);
 
-  static const char secret[] = "the recipe's session secret";
-  mcs_keyring *keys = NULL;
-  mcs_manager *m = NULL;
-  mcs_manager_config cfg;
-  assert_int_equal(mcs_keyring_new(&keys), MCS_OK);
-  assert_int_equal(mcs_keyring_add(keys, 0, secret, sizeof secret - 1),
-                   MCS_OK);
-  mcs_manager_config_init(&cfg);
-  cfg.mode = MCS_MODE_TORNADO;
-  cfg.keys = keys;
-  cfg.session_secret = secret;
-  cfg.session_secret_len = sizeof secret - 1;
-  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_OK);
+  fixture *t = fixture_new(tornado);
+  mcs_manager *m = t->mgr;
   assert_int_equal(mcs_manager_list_sessions(m, "a", &l, &n), MCS_EINVAL);
   assert_int_equal(
       mcs_manager_end_session(m, "a", "AAAAAAAAAAAAAAAAAAAAAA"), MCS_EINVAL);
@@ -537,8 +534,7 @@ static void test_bad_arguments_and_tornado_mode(void **st) {
   assert_int_equal(mcs_session_handle(s, h), MCS_EINVAL);
   assert_int_equal(mcs_session_set_user_labels(s, "a", NULL, 0), MCS_EINVAL);
   mcs_session_free(s);
-  mcs_manager_free(m);
-  mcs_keyring_free(keys);
+  fixture_free(t);
 }
 
 int main(void) {
