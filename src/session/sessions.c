@@ -26,7 +26,7 @@
  * Writes are compare-and-swap on the token of the read (add when there
  * is no list), replayed on a fresh read on conflict, at most
  * LIST_CAS_RETRIES times, so logins that race each other all keep their
- * entry. The record lives mcs__revoke_ttl (the revocation record's rule:
+ * entry ("last seen", written by a load, is tried once). The record lives mcs__revoke_ttl (the revocation record's rule:
  * longer than any session it lists can live without a load), and every
  * write renews it.
  *
@@ -220,16 +220,17 @@ static int write_list(mcs_manager *m, const list_ref *l, const list_state *st,
  * is to be written, MCS_OK without to leave it, or an error (returned). */
 typedef int (*list_edit)(mcs__ulist *list, void *arg, bool *changed);
 
-/* Read, edit, compare-and-swap; again on conflict. */
-static int update_list(mcs_manager *m, const char *uid, list_edit edit,
-                       void *arg) {
+/* Read, edit, compare-and-swap; again on conflict, at most `tries`
+ * times (MCS_ECONFLICT after the last). */
+static int update_list(mcs_manager *m, const char *uid, unsigned tries,
+                       list_edit edit, void *arg) {
   list_ref l;
   list_state st = {mcs__calloc(1, sizeof *st.list), false, 0};
   if (!st.list)
     return MCS_ENOMEM;
   list_ref_of(m, uid, &l);
   int rc = MCS_ECONFLICT;
-  for (unsigned i = 0; i < LIST_CAS_RETRIES; i++) {
+  for (unsigned i = 0; i < tries; i++) {
     bool changed = false, done = false;
     if ((rc = read_list(m, &l, &st)) || (rc = edit(st.list, arg, &changed)))
       break;
@@ -306,7 +307,7 @@ int mcs__sessions_listed(mcs_session *s) {
   e->label_count = s->label_count;
   for (size_t i = 0; i < s->label_count; i++)
     memcpy(e->labels[i], s->labels[i], sizeof e->labels[i]);
-  int rc = update_list(m, s->rec.user, add_entry, a);
+  int rc = update_list(m, s->rec.user, LIST_CAS_RETRIES, add_entry, a);
   if (rc == MCS_OK) {
     uint8_t tag[MCS__USER_TAG_LEN];
     seen_tag(s->key, s->key_len, tag);
@@ -319,32 +320,26 @@ int mcs__sessions_listed(mcs_session *s) {
 
 /* ---- Binding (set_user) ---------------------------------------------------- */
 
-/* Copies labels into s (cut at a character boundary), replacing any. */
-static int take_labels(mcs_session *s, const char *const *labels,
-                       size_t count) {
+/* Checks labels and copies them (each cut at a character boundary) into
+ * *out (OWNED; NULL for none). */
+static int copy_labels(const char *const *labels, size_t count,
+                       char (**out)[MCS_SESSION_LABEL_MAX + 1]) {
   char(*copy)[MCS_SESSION_LABEL_MAX + 1] = NULL;
-  for (size_t i = 0; i < count; i++) {
-    size_t n = labels[i] ? strnlen(labels[i], MCS_SESSION_LABEL_MAX + 1) : 0;
-    if (!labels[i])
-      return MCS_EINVAL;
-    while (n > MCS_SESSION_LABEL_MAX ||
-           (n && ((unsigned char)labels[i][n] & 0xc0) == 0x80))
-      n--; /* cut before a continuation byte: a whole character */
-    if (!mcs__ulist_label_valid(labels[i], n))
-      return MCS_EINVAL;
-  }
+  *out = NULL;
   if (count && !(copy = mcs__calloc(count, sizeof *copy)))
     return MCS_ENOMEM;
   for (size_t i = 0; i < count; i++) {
-    size_t n = strnlen(labels[i], MCS_SESSION_LABEL_MAX + 1);
+    size_t n = labels[i] ? strnlen(labels[i], MCS_SESSION_LABEL_MAX + 1) : 0;
     while (n > MCS_SESSION_LABEL_MAX ||
            (n && ((unsigned char)labels[i][n] & 0xc0) == 0x80))
-      n--;
+      n--; /* cut before a continuation byte: a whole character */
+    if (!labels[i] || !mcs__ulist_label_valid(labels[i], n)) {
+      mcs__free(copy);
+      return MCS_EINVAL;
+    }
     memcpy(copy[i], labels[i], n);
   }
-  mcs__free(s->labels);
-  s->labels = copy;
-  s->label_count = count;
+  *out = copy;
   return MCS_OK;
 }
 
@@ -356,15 +351,24 @@ int mcs_session_set_user_labels(mcs_session *s, const char *uid,
   int rc = mcs__session_writable(s);
   if (rc)
     return rc;
+  /* The labels are checked before the store is asked, and the session
+   * takes them only with the binding. */
+  char(*copy)[MCS_SESSION_LABEL_MAX + 1] = NULL;
   uint64_t gen;
-  rc = mcs__revoke_current(s->mgr, uid, &gen);
+  rc = copy_labels(labels, count, &copy);
   if (rc == MCS_OK)
-    rc = take_labels(s, labels, count);
+    rc = mcs__revoke_current(s->mgr, uid, &gen);
   if (rc == MCS_OK)
     rc = mcs__record_set_user(&s->rec, uid, gen);
-  if (rc == MCS_OK)
-    s->user_pending = s->list_pending = true;
-  return rc;
+  if (rc) {
+    mcs__free(copy);
+    return rc;
+  }
+  mcs__free(s->labels);
+  s->labels = copy;
+  s->label_count = count;
+  s->user_pending = s->list_pending = true;
+  return MCS_OK;
 }
 
 int mcs_session_set_user(mcs_session *s, const char *uid) {
@@ -387,20 +391,26 @@ void mcs__sessions_unlisted(mcs_session *s) {
     return;
   handle_mac(s->mgr, s->id, s->id_len, mac);
   handle_text(mac, handle);
-  (void)update_list(s->mgr, s->rec.user, drop_entry, handle);
+  (void)update_list(s->mgr, s->rec.user, LIST_CAS_RETRIES, drop_entry,
+                     handle);
 }
 
 /* ---- Last seen ------------------------------------------------------------- */
 
-bool mcs__sessions_seen_due(const mcs_session *s) {
+/* Whether s's "last seen" is due, with the seencache's tag for it. */
+static bool seen_due(const mcs_session *s, uint8_t tag[MCS__USER_TAG_LEN]) {
   const mcs_manager *m = s->mgr;
-  uint8_t tag[MCS__USER_TAG_LEN];
   uint64_t unused;
   if (!s->rec.user || s->rec.retired_until || !m->sealer)
     return false;
   seen_tag(s->key, s->key_len, tag);
   return !mcs__revcache_get(m->seencache, tag, mcs__now(m),
                             m->cfg.last_seen_interval, &unused);
+}
+
+bool mcs__sessions_seen_due(const mcs_session *s) {
+  uint8_t tag[MCS__USER_TAG_LEN];
+  return seen_due(s, tag);
 }
 
 typedef struct seen_arg {
@@ -426,19 +436,20 @@ static int set_seen(mcs__ulist *list, void *arg, bool *changed) {
 
 void mcs__sessions_seen(mcs_session *s) {
   mcs_manager *m = s->mgr;
-  if (!mcs__sessions_seen_due(s))
-    return;
   uint8_t mac[MCS__HMAC_BYTES], tag[MCS__USER_TAG_LEN];
+  if (!seen_due(s, tag))
+    return;
   char handle[MCS_SESSION_HANDLE_LEN + 1];
   uint64_t stamp = mcs__revcache_stamp(m->seencache);
   seen_arg a = {handle, mcs__now(m), m->cfg.last_seen_interval, 0};
   handle_mac(m, s->id, s->id_len, mac);
   handle_text(mac, handle);
   a.seen = a.now;
-  (void)update_list(m, s->rec.user, set_seen, &a);
+  /* One try: on a conflict another writer just wrote the list, and the
+   * time is only informational (a load must not replay list writes). */
+  (void)update_list(m, s->rec.user, 1, set_seen, &a);
   /* Remembered whatever the outcome: a list that cannot be written now is
-   * not retried on every load (the time is only informational). */
-  seen_tag(s->key, s->key_len, tag);
+   * not retried on every load. */
   mcs__revcache_put(m->seencache, tag, 0, a.seen, stamp);
 }
 
@@ -573,7 +584,7 @@ int mcs_manager_end_session(mcs_manager *mgr, const char *uid,
   if (!usable(mgr, uid) || !mcs__ulist_handle_valid(handle))
     return MCS_EINVAL;
   end_arg a = {mgr, handle, false};
-  return update_list(mgr, uid, end_entry, &a);
+  return update_list(mgr, uid, LIST_CAS_RETRIES, end_entry, &a);
 }
 
 /* ---- Ending all but one ---------------------------------------------------- */
@@ -613,7 +624,7 @@ int mcs_manager_end_other_sessions(mcs_manager *mgr, const char *uid,
   if (!usable(mgr, uid) || (keep && !mcs__ulist_handle_valid(keep)))
     return MCS_EINVAL;
   others_arg a = {mgr, keep, 0};
-  int rc = update_list(mgr, uid, end_others, &a);
+  int rc = update_list(mgr, uid, LIST_CAS_RETRIES, end_others, &a);
   if (rc == MCS_OK && ended)
     *ended = a.ended;
   return rc;
