@@ -265,24 +265,29 @@ typedef struct add_arg {
 
 /* Adds (or renews) the entry; a regenerated session's former entry is
  * replaced by it, passing on its creation time and, when this request
- * gave none, its labels. */
+ * gave none, its labels. A renewed entry keeps its place, so the list
+ * stays in order of creation and the oldest is the one that drops off. */
 static int add_entry(mcs__ulist *list, void *arg, bool *changed) {
   add_arg *a = arg;
   mcs__ulist_entry e = a->e;
-  ptrdiff_t at = a->old[0] ? find(list, a->old) : -1;
-  if (at >= 0) {
-    e.created = list->e[at].created;
+  ptrdiff_t old = a->old[0] ? find(list, a->old) : -1;
+  ptrdiff_t same = find(list, e.handle); /* set_user again */
+  if (old >= 0) {
+    e.created = list->e[old].created;
     if (e.label_count == 0) {
-      e.label_count = list->e[at].label_count;
-      memcpy(e.labels, list->e[at].labels, sizeof e.labels);
+      e.label_count = list->e[old].label_count;
+      memcpy(e.labels, list->e[old].labels, sizeof e.labels);
     }
-    remove_at(list, (size_t)at);
   }
-  if ((at = find(list, e.handle)) >= 0)
-    remove_at(list, (size_t)at); /* set_user again: the new one counts */
-  if (list->count == MCS_USER_SESSIONS_MAX)
-    remove_at(list, 0); /* the oldest drops off; its session lives on */
-  list->e[list->count++] = e;
+  if (old >= 0 || same >= 0) {
+    list->e[old >= 0 ? old : same] = e; /* the new one counts */
+    if (old >= 0 && same >= 0)
+      remove_at(list, (size_t)same);
+  } else {
+    if (list->count == MCS_USER_SESSIONS_MAX)
+      remove_at(list, 0); /* the oldest drops off; its session lives on */
+    list->e[list->count++] = e;
+  }
   *changed = true;
   return MCS_OK;
 }
@@ -450,7 +455,8 @@ void mcs__sessions_seen(mcs_session *s) {
   (void)update_list(m, s->rec.user, 1, set_seen, &a);
   /* Remembered whatever the outcome: a list that cannot be written now is
    * not retried on every load. */
-  mcs__revcache_put(m->seencache, tag, 0, a.seen, stamp);
+  mcs__revcache_put(m->seencache, tag, 0, a.seen < a.now ? a.seen : a.now,
+                    stamp); /* another host's clock may be ahead */
 }
 
 /* ---- Listing and pruning --------------------------------------------------- */

@@ -309,6 +309,38 @@ static void test_other_process_reads_but_does_not_rewrite(void **st) {
   fixture_free(f);
 }
 
+static test_clock behind = {0};
+
+static void interval_60_behind(mcs_manager_config *cfg) {
+  interval_60(cfg);
+  cfg->clock = test_clock_read;
+  cfg->clock_ud = &behind;
+}
+
+/* A process whose clock is behind the one that wrote "last seen" reads
+ * the list once, not on every load (the time it remembers is never
+ * ahead of its own clock). */
+static void test_a_clock_behind_reads_the_list_once(void **st) {
+  (void)st;
+  fixture *f = fixture_new(interval_60);
+  behind.now = f->clock.now - 100;
+  mcs_manager *other = fixture_manager(f, interval_60_behind);
+  login_out a;
+  login_on(f->mgr, "alice", "ua", "ip", &a);
+  mcs_session *s = NULL;
+  for (int i = 0; i < 2; i++) {
+    spy_reset_counts(&f->spy);
+    assert_int_equal(
+        mcs_session_load(other, a.cookie, strlen(a.cookie), &s), MCS_OK);
+    assert_int_equal(mcs_session_outcome(s), MCS_SESSION_LOADED);
+    mcs_session_free(s);
+    behind.now++;
+  }
+  assert_int_equal(spy_total(&f->spy), 1); /* the record's read alone */
+  mcs_manager_free(other);
+  fixture_free(f);
+}
+
 static void absolute_3600(mcs_manager_config *cfg) {
   cfg->absolute_timeout = 3600;
 }
@@ -452,6 +484,33 @@ static void test_regenerate_keeps_the_entry_under_a_new_handle(void **st) {
   fixture_free(f);
 }
 
+/* A regenerated session keeps its place in the list (created stays its
+ * first login's): the list stays oldest first, and the oldest is what
+ * drops off. */
+static void test_regenerate_keeps_the_entrys_place(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  login_out a, b;
+  login_on(f->mgr, "alice", "first", "1", &a);
+  f->clock.now += 10;
+  login_on(f->mgr, "alice", "second", "2", &b);
+  f->clock.now += 10;
+  mcs_session *s = load(f, a.cookie);
+  assert_int_equal(mcs_session_regenerate(s), MCS_OK);
+  char h[MCS_SESSION_HANDLE_LEN + 1];
+  assert_int_equal(mcs_session_handle(s, h), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mcs_session_free(s);
+  f->clock.now += 60; /* past the retired snapshot's grace */
+  mcs_user_session *l = NULL;
+  assert_int_equal(list(f, "alice", &l), 2);
+  assert_string_equal(l[0].handle, h);
+  assert_int_equal(l[0].created, 1700000000);
+  assert_string_equal(l[1].handle, b.handle);
+  mcs_free(l);
+  fixture_free(f);
+}
+
 static void test_labels_are_checked_and_cut(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
@@ -547,9 +606,11 @@ int main(void) {
       cmocka_unit_test(test_list_keeps_the_64_newest_and_ends_none),
       cmocka_unit_test(test_last_seen_is_written_once_per_interval),
       cmocka_unit_test(test_other_process_reads_but_does_not_rewrite),
+      cmocka_unit_test(test_a_clock_behind_reads_the_list_once),
       cmocka_unit_test(test_list_prunes_ended_revoked_and_expired),
       cmocka_unit_test(test_list_is_sealed_and_a_bad_one_is_empty),
       cmocka_unit_test(test_regenerate_keeps_the_entry_under_a_new_handle),
+      cmocka_unit_test(test_regenerate_keeps_the_entrys_place),
       cmocka_unit_test(test_labels_are_checked_and_cut),
       cmocka_unit_test(test_bad_arguments_and_tornado_mode),
   };
