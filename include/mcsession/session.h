@@ -171,7 +171,9 @@ MCS_EXPORT int mcs_session_destroy(mcs_session *s);
  * in the user's list of sessions (see "A user's sessions" below; that
  * save then fails with the list's errors too, MCS_ECONFLICT included,
  * and sends no cookie). The save of a destroyed bound session (a logout)
- * removes its entry. */
+ * removes its entry. A stored session bound to another user moves: that
+ * save lists it for the new user and removes it from the old user's list
+ * (best effort, two more store commands). */
 MCS_EXPORT int mcs_session_set_user(mcs_session *s, const char *uid);
 
 /* The user the session is bound to, or NULL (none, destroyed, retired —

@@ -167,6 +167,7 @@ void mcs_session_free(mcs_session *s) {
   mcs__record_clear(&s->rec);
   mcs__changes_clear(&s->changes);
   mcs__free(s->labels);
+  mcs__free(s->moved_from);
   if (s->cookies) {
     sodium_memzero(s->cookies, sizeof *s->cookies); /* signed ids */
     mcs__free(s->cookies);

@@ -254,6 +254,9 @@ struct mcs_session {
                         successful save (sessions.c) */
   size_t label_count; /* labels for that entry (allocated when > 0) */
   char (*labels)[MCS_SESSION_LABEL_MAX + 1];
+  char *moved_from; /* set_user bound this stored session to another
+                       user: the next listing removes its entry from this
+                       one's list (allocated; NULL when none) */
 
   /* Set-Cookie values prepared by save; allocated by the first save that
    * sends a cookie (most requests send none, and without these 2 KiB a

@@ -255,6 +255,16 @@ static void remove_at(mcs__ulist *list, size_t i) {
   list->count--;
 }
 
+/* Removes the entry named `arg` (a handle), if there. */
+static int drop_entry(mcs__ulist *list, void *arg, bool *changed) {
+  ptrdiff_t at = find(list, arg);
+  if (at >= 0) {
+    remove_at(list, (size_t)at);
+    *changed = true;
+  }
+  return MCS_OK;
+}
+
 /* ---- Listing at login ------------------------------------------------------ */
 
 typedef struct add_arg {
@@ -313,6 +323,14 @@ int mcs__sessions_listed(mcs_session *s) {
   for (size_t i = 0; i < s->label_count; i++)
     memcpy(e->labels[i], s->labels[i], sizeof e->labels[i]);
   int rc = update_list(m, s->rec.user, LIST_CAS_RETRIES, add_entry, a);
+  if (rc == MCS_OK && s->moved_from) {
+    /* Best effort, like a logout's: its entry names the session as it
+     * was listed there (before a regenerate of this request). */
+    (void)update_list(m, s->moved_from, LIST_CAS_RETRIES, drop_entry,
+                      a->old[0] ? a->old : e->handle);
+    mcs__free(s->moved_from);
+    s->moved_from = NULL;
+  }
   if (rc == MCS_OK) {
     uint8_t tag[MCS__USER_TAG_LEN];
     seen_tag(s->key, s->key_len, tag);
@@ -359,34 +377,38 @@ int mcs_session_set_user_labels(mcs_session *s, const char *uid,
   /* The labels are checked before the store is asked, and the session
    * takes them only with the binding. */
   char(*copy)[MCS_SESSION_LABEL_MAX + 1] = NULL;
+  char *from = NULL;
   uint64_t gen;
   rc = copy_labels(labels, count, &copy);
+  /* A binding read from the store, to another user: that user's list
+   * holds the session, and must let it go. */
+  if (rc == MCS_OK && !s->moved_from && s->rec.user && !s->user_pending &&
+      strcmp(s->rec.user, uid) != 0 && !(from = mcs__strdup(s->rec.user)))
+    rc = MCS_ENOMEM;
   if (rc == MCS_OK)
     rc = mcs__revoke_current(s->mgr, uid, &gen);
   if (rc == MCS_OK)
     rc = mcs__record_set_user(&s->rec, uid, gen);
   if (rc) {
     mcs__free(copy);
+    mcs__free(from);
     return rc;
   }
   mcs__free(s->labels);
   s->labels = copy;
   s->label_count = count;
+  if (from)
+    s->moved_from = from;
+  if (s->moved_from && strcmp(s->moved_from, uid) == 0) {
+    mcs__free(s->moved_from); /* bound back: nothing moved */
+    s->moved_from = NULL;
+  }
   s->user_pending = s->list_pending = true;
   return MCS_OK;
 }
 
 int mcs_session_set_user(mcs_session *s, const char *uid) {
   return mcs_session_set_user_labels(s, uid, NULL, 0);
-}
-
-static int drop_entry(mcs__ulist *list, void *arg, bool *changed) {
-  ptrdiff_t at = find(list, arg);
-  if (at >= 0) {
-    remove_at(list, (size_t)at);
-    *changed = true;
-  }
-  return MCS_OK;
 }
 
 void mcs__sessions_unlisted(mcs_session *s) {

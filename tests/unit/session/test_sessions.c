@@ -511,6 +511,34 @@ static void test_regenerate_keeps_the_entrys_place(void **st) {
   fixture_free(f);
 }
 
+/* A stored session bound to another user (set_user without regenerate)
+ * leaves the first user's list: that user can no longer end it, nor see
+ * it. Bound back within the request, nothing moves. */
+static void test_a_session_bound_to_another_user_leaves_the_list(void **st) {
+  (void)st;
+  fixture *f = fixture_new(NULL);
+  login_out a, other;
+  login_on(f->mgr, "alice", "ua", "ip", &a);
+  login_on(f->mgr, "alice", "ua", "ip", &other);
+  mcs_session *s = load(f, a.cookie);
+  assert_int_equal(mcs_session_set_user(s, "bob"), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mcs_session_free(s);
+  expect_only(f, "alice", other.handle);
+  expect_only(f, "bob", a.handle);
+  assert_int_equal(
+      mcs_manager_end_other_sessions(f->mgr, "alice", NULL, NULL), MCS_OK);
+  assert_int_equal(outcome_of(f, a.cookie), MCS_SESSION_LOADED);
+  /* bob, then carol, then bob again in one request: bob's list keeps it */
+  s = load(f, a.cookie);
+  assert_int_equal(mcs_session_set_user(s, "carol"), MCS_OK);
+  assert_int_equal(mcs_session_set_user(s, "bob"), MCS_OK);
+  assert_int_equal(mcs_session_save(s), MCS_OK);
+  mcs_session_free(s);
+  expect_only(f, "bob", a.handle);
+  fixture_free(f);
+}
+
 static void test_labels_are_checked_and_cut(void **st) {
   (void)st;
   fixture *f = fixture_new(NULL);
@@ -611,6 +639,7 @@ int main(void) {
       cmocka_unit_test(test_list_is_sealed_and_a_bad_one_is_empty),
       cmocka_unit_test(test_regenerate_keeps_the_entry_under_a_new_handle),
       cmocka_unit_test(test_regenerate_keeps_the_entrys_place),
+      cmocka_unit_test(test_a_session_bound_to_another_user_leaves_the_list),
       cmocka_unit_test(test_labels_are_checked_and_cut),
       cmocka_unit_test(test_bad_arguments_and_tornado_mode),
   };
