@@ -34,15 +34,7 @@
 #define ULIST_VERSION 1
 
 static bool handle_ok(const char *s, size_t n) {
-  if (n != MCS_SESSION_HANDLE_LEN)
-    return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-          (c >= '0' && c <= '9') || c == '-' || c == '_'))
-      return false;
-  }
-  return true;
+  return n == MCS_SESSION_HANDLE_LEN && mcs__b64url_chars_ok(s, n);
 }
 
 bool mcs__ulist_handle_valid(const char *s) {

@@ -11,16 +11,7 @@
 #include "session/session_int.h"
 
 static bool id_well_formed(const char *id, size_t len) {
-  if (len != MCS_ID_LEN)
-    return false;
-  for (size_t i = 0; i < len; i++) {
-    char c = id[i];
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_';
-    if (!ok)
-      return false;
-  }
-  return true;
+  return len == MCS_ID_LEN && mcs__b64url_chars_ok(id, len);
 }
 
 static int native_store_key(const mcs_manager *mgr, const char *id,

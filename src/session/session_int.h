@@ -136,8 +136,8 @@ struct mcs_manager {
   mcs__limits limits;
   mcs__revcache *revcache; /* users' generations (revoke.c) */
   mcs__revcache *seencache; /* when this process last wrote a session's
-                               "last seen" (sessions.c; tag: its handle's
-                               MAC, gen unused) */
+                               "last seen" (sessions.c; tag: SipHash-128
+                               of its store key, gen unused) */
   mcs__rcache *rcache;     /* decoded records (rcache.c), or NULL */
   mcs__idcache *idcache;   /* verified cookies (idcache.c), or NULL */
   mcs__sealer *sealer;     /* every ring version's sealing key (native

@@ -25,6 +25,16 @@ size_t mcs__b64url_encode(const void *in, size_t n, char *out) {
   return cap - 1;
 }
 
+bool mcs__b64url_chars_ok(const char *in, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char c = in[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return false;
+  }
+  return true;
+}
+
 /* libsodium 1.0.18 reads its input as signed char, so bytes >= 0x80 can
  * pass for alphabet characters ("AA\xff=" decodes); we check the shape
  * ourselves first: whole 4-character groups of the standard alphabet, '='

@@ -57,6 +57,9 @@ size_t mcs__b64_encode(const void *in, size_t n, char *out);
  * mcs__b64url_len(n) + 1 bytes. */
 size_t mcs__b64url_len(size_t n);
 size_t mcs__b64url_encode(const void *in, size_t n, char *out);
+/* True when the n bytes at `in` are all of the URL-safe alphabet
+ * (A-Z a-z 0-9 - _): ids and handles, whose lengths callers check. */
+bool mcs__b64url_chars_ok(const char *in, size_t n);
 /* True when `in` has the shape of standard padded base64 (alphabet, whole
  * groups, at most two final '='); says nothing of trailing bits. */
 bool mcs__b64_shape_ok(const char *in, size_t n);
