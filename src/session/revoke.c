@@ -129,12 +129,20 @@ static void user_ref_of_record(const mcs_manager *m, mcs__record *rec,
 /* The user's record key, built only when the store is asked (a load
  * whose revocation cache answers needs just the MAC). The manager refuses
  * prefixes that could make the key too long. Returns its length. */
-static size_t user_key(const mcs_manager *m, const user_ref *u,
-                       char key[MCS_STORE_KEY_MAX + 1]) {
+size_t mcs__user_key(const mcs_manager *m, const char kind[2],
+                     const uint8_t mac[MCS__HMAC_BYTES],
+                     char key[MCS_STORE_KEY_MAX + 1]) {
   size_t p = m->key_prefix_len;
   memcpy(key, m->key_prefix, p);
-  memcpy(key + p, "u:", 2);
-  return p + 2 + mcs__b64url_encode(u->mac, sizeof u->mac, key + p + 2);
+  memcpy(key + p, kind, 2);
+  size_t n = p + 2 + mcs__b64url_encode(mac, MCS__HMAC_BYTES, key + p + 2);
+  key[n] = '\0';
+  return n;
+}
+
+static size_t user_key(const mcs_manager *m, const user_ref *u,
+                       char key[MCS_STORE_KEY_MAX + 1]) {
+  return mcs__user_key(m, "u:", u->mac, key);
 }
 
 /* ---- Generations -------------------------------------------------------- */

@@ -97,6 +97,12 @@ uint32_t mcs__revoke_ttl(const mcs_manager *m);
  * a label of its own), which names the user's records in the store. */
 void mcs__user_mac(const mcs_manager *m, const char *uid,
                    uint8_t mac[MCS__HMAC_BYTES]);
+/* A user's store key: prefix + kind ("u:" revocation record, "l:" list of
+ * sessions) + base64url(mac), mac being mcs__user_mac's. Into key
+ * (NUL-terminated); returns its length. */
+size_t mcs__user_key(const mcs_manager *m, const char kind[2],
+                     const uint8_t mac[MCS__HMAC_BYTES],
+                     char key[MCS_STORE_KEY_MAX + 1]);
 
 /* ---- A user's sessions (sessions.c) ---- */
 /* After a save wrote a binding (s->list_pending): lists the session in

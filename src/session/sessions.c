@@ -110,17 +110,27 @@ typedef struct list_ref {
   size_t ctx_len;
 } list_ref;
 
-static void list_ref_of(const mcs_manager *m, const char *uid, list_ref *l) {
-  uint8_t mac[MCS__HMAC_BYTES];
-  size_t p = m->key_prefix_len, n = strlen(uid);
-  mcs__user_mac(m, uid, mac);
-  memcpy(l->key, m->key_prefix, p);
-  memcpy(l->key + p, "l:", 2);
-  l->key_len = p + 2 + mcs__b64url_encode(mac, sizeof mac, l->key + p + 2);
-  l->key[l->key_len] = '\0';
+/* mac: the user's (mcs__user_mac), when at hand (a session's record
+ * caches it), else NULL. */
+static void list_ref_of(const mcs_manager *m, const char *uid,
+                        const uint8_t *mac, list_ref *l) {
+  uint8_t own[MCS__HMAC_BYTES];
+  size_t n = strlen(uid);
+  if (!mac) {
+    mcs__user_mac(m, uid, own);
+    mac = own;
+  }
+  l->key_len = mcs__user_key(m, "l:", mac, l->key);
   memcpy(l->ctx, list_label, sizeof list_label);
   memcpy(l->ctx + sizeof list_label, uid, n);
   l->ctx_len = sizeof list_label + n;
+}
+
+/* The MAC of s's bound user, cached in its record (the revocation check
+ * needs it too). */
+static const uint8_t *user_mac(mcs_session *s) {
+  mcs__revoke_tag(s->mgr, &s->rec);
+  return s->rec.user_tag;
 }
 
 static bool usable(const mcs_manager *m, const char *uid) {
@@ -221,14 +231,14 @@ static int write_list(mcs_manager *m, const list_ref *l, const list_state *st,
 typedef int (*list_edit)(mcs__ulist *list, void *arg, bool *changed);
 
 /* Read, edit, compare-and-swap; again on conflict, at most `tries`
- * times (MCS_ECONFLICT after the last). */
-static int update_list(mcs_manager *m, const char *uid, unsigned tries,
-                       list_edit edit, void *arg) {
+ * times (MCS_ECONFLICT after the last). mac: as list_ref_of's. */
+static int update_list(mcs_manager *m, const char *uid, const uint8_t *mac,
+                       unsigned tries, list_edit edit, void *arg) {
   list_ref l;
   list_state st = {mcs__calloc(1, sizeof *st.list), false, 0};
   if (!st.list)
     return MCS_ENOMEM;
-  list_ref_of(m, uid, &l);
+  list_ref_of(m, uid, mac, &l);
   int rc = MCS_ECONFLICT;
   for (unsigned i = 0; i < tries; i++) {
     bool changed = false, done = false;
@@ -322,11 +332,12 @@ int mcs__sessions_listed(mcs_session *s) {
   e->label_count = s->label_count;
   for (size_t i = 0; i < s->label_count; i++)
     memcpy(e->labels[i], s->labels[i], sizeof e->labels[i]);
-  int rc = update_list(m, s->rec.user, LIST_CAS_RETRIES, add_entry, a);
+  int rc = update_list(m, s->rec.user, user_mac(s), LIST_CAS_RETRIES,
+                       add_entry, a);
   if (rc == MCS_OK && s->moved_from) {
     /* Best effort, like a logout's: its entry names the session as it
      * was listed there (before a regenerate of this request). */
-    (void)update_list(m, s->moved_from, LIST_CAS_RETRIES, drop_entry,
+    (void)update_list(m, s->moved_from, NULL, LIST_CAS_RETRIES, drop_entry,
                       a->old[0] ? a->old : e->handle);
     mcs__free(s->moved_from);
     s->moved_from = NULL;
@@ -418,8 +429,8 @@ void mcs__sessions_unlisted(mcs_session *s) {
     return;
   handle_mac(s->mgr, s->id, s->id_len, mac);
   handle_text(mac, handle);
-  (void)update_list(s->mgr, s->rec.user, LIST_CAS_RETRIES, drop_entry,
-                     handle);
+  (void)update_list(s->mgr, s->rec.user, user_mac(s), LIST_CAS_RETRIES,
+                    drop_entry, handle);
 }
 
 /* ---- Last seen ------------------------------------------------------------- */
@@ -474,7 +485,7 @@ void mcs__sessions_seen(mcs_session *s) {
   a.seen = a.now;
   /* One try: on a conflict another writer just wrote the list, and the
    * time is only informational (a load must not replay list writes). */
-  (void)update_list(m, s->rec.user, 1, set_seen, &a);
+  (void)update_list(m, s->rec.user, user_mac(s), 1, set_seen, &a);
   /* Remembered whatever the outcome: a list that cannot be written now is
    * not retried on every load. */
   mcs__revcache_put(m->seencache, tag, 0, a.seen < a.now ? a.seen : a.now,
@@ -565,7 +576,7 @@ int mcs_manager_list_sessions(mcs_manager *mgr, const char *uid,
   list_state st = {mcs__calloc(1, sizeof *st.list), false, 0};
   if (!st.list)
     return MCS_ENOMEM;
-  list_ref_of(mgr, uid, &l);
+  list_ref_of(mgr, uid, NULL, &l);
   bool pruned = false, done;
   int rc = read_list(mgr, &l, &st);
   if (rc == MCS_OK)
@@ -612,7 +623,7 @@ int mcs_manager_end_session(mcs_manager *mgr, const char *uid,
   if (!usable(mgr, uid) || !mcs__ulist_handle_valid(handle))
     return MCS_EINVAL;
   end_arg a = {mgr, handle, false};
-  return update_list(mgr, uid, LIST_CAS_RETRIES, end_entry, &a);
+  return update_list(mgr, uid, NULL, LIST_CAS_RETRIES, end_entry, &a);
 }
 
 /* ---- Ending all but one ---------------------------------------------------- */
@@ -652,7 +663,7 @@ int mcs_manager_end_other_sessions(mcs_manager *mgr, const char *uid,
   if (!usable(mgr, uid) || (keep && !mcs__ulist_handle_valid(keep)))
     return MCS_EINVAL;
   others_arg a = {mgr, keep, 0};
-  int rc = update_list(mgr, uid, LIST_CAS_RETRIES, end_others, &a);
+  int rc = update_list(mgr, uid, NULL, LIST_CAS_RETRIES, end_others, &a);
   if (rc == MCS_OK && ended)
     *ended = a.ended;
   return rc;
