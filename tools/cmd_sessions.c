@@ -1,5 +1,6 @@
 /* mcsession sessions: a user's live sessions, as mcs_manager_list_sessions
  * gives them (which prunes the ended ones from the user's list first). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +41,30 @@ static int print_json(ops_ctx *ctx, const char *uid,
                                       : NULL);
 }
 
+/* A label as a terminal may show it: the client chose it (a User-Agent),
+ * and the library refuses only C0 controls and DEL, so C1 controls
+ * (U+0080..U+009F: some terminals act on U+009B as an escape) and the
+ * text-direction controls (U+202A..U+202E, U+2066..U+2069: they can make
+ * a line read as something else) become '?'. --json prints it as is. */
+static void terminal_safe(const char *in, char out[MCS_SESSION_LABEL_MAX + 1]) {
+  const unsigned char *p = (const unsigned char *)in;
+  size_t o = 0;
+  while (*p) {
+    bool c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+    bool bidi = p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa &&
+                                  p[2] <= 0xae) ||
+                                 (p[1] == 0x81 && p[2] >= 0xa6 &&
+                                  p[2] <= 0xa9));
+    if (c1 || bidi) {
+      out[o++] = '?';
+      p += c1 ? 2 : 3;
+    } else {
+      out[o++] = (char)*p++;
+    }
+  }
+  out[o] = '\0';
+}
+
 /* One line per session: handle, created, last seen, the labels (joined by
  * " | "), oldest first. */
 static int print_text(ops_ctx *ctx, const char *uid,
@@ -53,8 +78,11 @@ static int print_text(ops_ctx *ctx, const char *uid,
     utc(l[i].last_seen, seen);
     rc = ops_printf(ctx->cmd, "%s  created %s  last seen %s", l[i].handle,
                     created, seen);
-    for (size_t j = 0; rc == TOOL_EXIT_OK && j < l[i].label_count; j++)
-      rc = ops_printf(ctx->cmd, "%s%s", j ? " | " : "  ", l[i].labels[j]);
+    for (size_t j = 0; rc == TOOL_EXIT_OK && j < l[i].label_count; j++) {
+      char shown[MCS_SESSION_LABEL_MAX + 1];
+      terminal_safe(l[i].labels[j], shown);
+      rc = ops_printf(ctx->cmd, "%s%s", j ? " | " : "  ", shown);
+    }
     if (rc == TOOL_EXIT_OK)
       rc = ops_printf(ctx->cmd, "\n");
   }
@@ -87,7 +115,8 @@ const tool_cmd tool_cmd_sessions = {
     "first, one line each: its HANDLE (for end-session), when it was\n"
     "created and last seen (UTC; last seen is updated at most once per the\n"
     "application's last_seen_interval), and its labels (as the application\n"
-    "gave them at login, joined by ' | '). --json prints {\"user\",\n"
+    "gave them at login, joined by ' | '; C1 and text-direction controls\n"
+    "show as '?'). --json prints {\"user\",\n"
     "\"sessions\": [{\"handle\", \"created\", \"last_seen\", \"labels\"}]},\n"
     "times in Unix seconds. The list keeps the 64 newest sessions; older\n"
     "ones still work but are not listed.\n"

@@ -915,6 +915,22 @@ def test_sessions_and_end_session():
         raise Failure("empty list text")
 
 
+def test_sessions_text_shows_no_terminal_controls():
+    """A label is what a client sent (a User-Agent): the text output shows
+    C1 controls and text-direction controls as '?'; --json has it as is."""
+    now = int(time.time())
+    sid = new_native({"n": 1}, user="sessions-shown")
+    label = "Fire\u202efox\u009b2J \u2066x\u2069 caf\u00e9"
+    put_list("sessions-shown", [entry(sid, now - 10, now - 5, [label])])
+    text = expect(["sessions", *native("sessions-shown")], 0).stdout.decode()
+    if not text.endswith("  Fire?fox?2J ?x? caf\u00e9\n"):
+        raise Failure("sessions text %r" % text)
+    doc = json.loads(expect(["sessions", "--json",
+                             *native("sessions-shown")], 0).stdout)
+    if doc["sessions"][0]["labels"] != [label]:
+        raise Failure("sessions --json %r" % doc)
+
+
 def test_sessions_errors():
     expect(["sessions", "--mode", "tornado", *native("sessions-user")], 2,
            "native mode only")
