@@ -170,15 +170,16 @@ typedef struct fixture {
   mcs_manager *mgr;
 } fixture;
 
-/* A manager over the fixture's (spied) store, key ring and clock;
- * cfg_edit (may be NULL) adjusts the config first. The caller frees it
+/* A manager over `store` with the fixture's key ring and clock; cfg_edit
+ * (may be NULL) adjusts the config first. The caller frees it
  * (fixture_free frees only f->mgr). */
-static inline mcs_manager *fixture_manager(fixture *f,
-                                           void (*cfg_edit)(mcs_manager_config *)) {
+static inline mcs_manager *
+fixture_manager_on(fixture *f, mcs_store *store,
+                   void (*cfg_edit)(mcs_manager_config *)) {
   mcs_manager_config cfg;
   mcs_manager_config_init(&cfg);
   cfg.keys = f->keys;
-  cfg.store = f->store;
+  cfg.store = store;
   cfg.clock = test_clock_read;
   cfg.clock_ud = &f->clock;
   if (cfg_edit)
@@ -186,6 +187,12 @@ static inline mcs_manager *fixture_manager(fixture *f,
   mcs_manager *m = NULL;
   assert_int_equal(mcs_manager_new(&m, &cfg), MCS_OK);
   return m;
+}
+
+/* fixture_manager_on the fixture's (spied) store. */
+static inline mcs_manager *fixture_manager(fixture *f,
+                                           void (*cfg_edit)(mcs_manager_config *)) {
+  return fixture_manager_on(f, f->store, cfg_edit);
 }
 
 /* cfg_edit (may be NULL) adjusts the config before the manager is made. */

@@ -21,17 +21,7 @@ static void tornado(mcs_manager_config *cfg) {
  * not through the spy (which has none); same keys, prefix and clock, so
  * it names the same records. */
 static mcs_manager *direct_manager(fixture *f, bool tornado_mode) {
-  mcs_manager_config cfg;
-  mcs_manager_config_init(&cfg);
-  cfg.keys = f->keys;
-  cfg.store = f->memory;
-  cfg.clock = test_clock_read;
-  cfg.clock_ud = &f->clock;
-  if (tornado_mode)
-    tornado(&cfg);
-  mcs_manager *m = NULL;
-  assert_int_equal(mcs_manager_new(&m, &cfg), MCS_OK);
-  return m;
+  return fixture_manager_on(f, f->memory, tornado_mode ? tornado : NULL);
 }
 
 /* A saved session holding {"n": 7} (and bound to `uid` unless NULL);

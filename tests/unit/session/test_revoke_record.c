@@ -152,19 +152,17 @@ static int64_t behind_clock(void *ud) { return ((test_clock *)ud)->now - 30; }
  * by the idle timeout, and it sees the session's absolute lifetime end 30
  * s late. The user's record must outlive that (today's 600 s record did
  * not: the revoked session loaded again). */
+/* f->mgr's settings, on a clock 30 s behind. */
+static void short_absolute_behind(mcs_manager_config *cfg) {
+  short_absolute(cfg);
+  cfg->clock = behind_clock;
+}
+
 static void
 test_record_outlives_absolute_lifetime_on_a_slow_clock(void **state) {
   (void)state;
   fixture *f = fixture_new(short_absolute);
-  mcs_manager_config cfg;
-  mcs_manager *slow = NULL;
-  mcs_manager_config_init(&cfg);
-  cfg.keys = f->keys;
-  cfg.store = f->store;
-  cfg.clock = behind_clock;
-  cfg.clock_ud = &f->clock;
-  cfg.absolute_timeout = 600; /* the same settings as f->mgr */
-  assert_int_equal(mcs_manager_new(&slow, &cfg), MCS_OK);
+  mcs_manager *slow = fixture_manager(f, short_absolute_behind);
   char c[512];
   login(f->mgr, "alice", c, sizeof c);
   assert_int_equal(outcome_on(slow, c), MCS_SESSION_LOADED); /* caches */

@@ -122,14 +122,7 @@ static void test_sixteen_threads_log_one_user_in_and_out(void **st) {
   f->clock.now = (int64_t)time(NULL);
   /* On the memory store itself: the spy counts, and keeps the last key,
    * for one thread at a time. */
-  mcs_manager_config cfg;
-  mcs_manager *mgr = NULL;
-  mcs_manager_config_init(&cfg);
-  cfg.keys = f->keys;
-  cfg.store = f->memory;
-  cfg.clock = test_clock_read;
-  cfg.clock_ud = &f->clock;
-  assert_int_equal(mcs_manager_new(&mgr, &cfg), MCS_OK);
+  mcs_manager *mgr = fixture_manager_on(f, f->memory, NULL);
   pthread_t t[THREADS];
   static worker w[THREADS];
   for (int i = 0; i < THREADS; i++) {
