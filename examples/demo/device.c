@@ -22,6 +22,8 @@ void device_label(const char *ua, char out[DEVICE_LABEL_SIZE]) {
     size_t at = i;
     uint32_t cp;
     if (!text_next(s, n, &i, &cp)) {
+      if (s[n] != '\0' && n - at < 4)
+        break; /* a character the window cut, not a bad one */
       i = at + 1;
       cp = '?';
     }
