@@ -24,12 +24,10 @@
  * removed). */
 #define END_TRIES 3
 
-/* The checks every sessions route makes first: native mode, signed in
+/* The checks every sessions route makes after native_only: signed in
  * (else to the sign-in page), this session's handle. STEP_WORK to go on
  * with c->user and c->handle set; else STEP_REPLY with *rp the page. */
-static route_step signed_in_user(app *a, route_call *c, reply *rp) {
-  if (!native_only(a, rp))
-    return STEP_REPLY;
+static route_step signed_in_user(route_call *c, reply *rp) {
   if (!logged_in(c->session)) {
     redirect(rp, "/login");
     return STEP_REPLY;
@@ -48,7 +46,9 @@ static route_step signed_in_user(app *a, route_call *c, reply *rp) {
 route_step sessions_prepare(app *a, const request *rq, route_call *c,
                             reply *rp) {
   (void)rq;
-  route_step next = signed_in_user(a, c, rp);
+  if (!native_only(a, rp))
+    return STEP_REPLY;
+  route_step next = signed_in_user(c, rp);
   if (next == STEP_WORK && issue_token(c, rp) != STEP_SAVE)
     return STEP_REPLY;
   return next;
@@ -122,7 +122,7 @@ static bool form_target(const request *rq, route_call *c, reply *rp) {
 static route_step action_prepare(app *a, const request *rq, route_call *c,
                                  reply *rp, bool target, const char *no_list) {
   if (!native_only(a, rp) || !action_form(rq, c, rp) ||
-      signed_in_user(a, c, rp) != STEP_WORK ||
+      signed_in_user(c, rp) != STEP_WORK ||
       (target && !form_target(rq, c, rp)))
     return STEP_REPLY;
   if (!c->user) {
